@@ -1,0 +1,18 @@
+using BenchmarkDotNet.Running;
+
+namespace MLArray.Bench;
+
+/// <summary>
+/// Benchmarks. `dotnet run -c Release --project bench/MLArray.Bench -- quick [file.mla]` prints a fast
+/// Stopwatch-based table (medians); any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
+/// </summary>
+public static class Program
+{
+    public static int Main(string[] args)
+    {
+        if (args.Length > 0 && args[0] == "quick")
+            return QuickBench.Run(args.Skip(1).ToArray());
+        BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
+        return 0;
+    }
+}

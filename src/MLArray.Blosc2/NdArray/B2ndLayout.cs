@@ -1,0 +1,223 @@
+using MLArray.Blosc2.Format;
+
+namespace MLArray.Blosc2;
+
+/// <summary>
+/// The N-d geometry of a b2nd array (spec §9): shape, chunk and block shapes, and everything derived from them.
+/// Immutable.
+/// </summary>
+internal sealed class B2ndLayout
+{
+    public const int MaxDims = 16;
+
+    public long[] Shape { get; }
+    public int[] ChunkShape { get; }
+    public int[] BlockShape { get; }
+    public int ItemSize { get; }
+    public int NDim => Shape.Length;
+    public long[] ChunksPerDim { get; }
+    public int[] ExtChunkShape { get; }
+    public int[] BlocksPerDim { get; }
+    public int ChunkNBytes { get; }
+    public int BlockNBytes { get; }
+    public int BlockItems { get; }
+    public long NChunks { get; }
+    public int BlocksPerChunk { get; }
+    public long NItems { get; }
+
+    /// <summary>Byte strides of the array in C order.</summary>
+    public long[] ArrayStrides { get; }
+
+    /// <summary>Byte strides inside a block (C order over the block shape).</summary>
+    public long[] BlockStrides { get; }
+
+    public B2ndLayout(long[] shape, int[] chunkShape, int[] blockShape, int itemSize)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        ArgumentNullException.ThrowIfNull(chunkShape);
+        ArgumentNullException.ThrowIfNull(blockShape);
+        int nd = shape.Length;
+        if (nd > MaxDims)
+            throw new ArgumentException($"b2nd arrays have at most {MaxDims} dimensions; got {nd}.", nameof(shape));
+        if (chunkShape.Length != nd || blockShape.Length != nd)
+            throw new ArgumentException($"shape ({nd} dims), chunk shape ({chunkShape.Length}) and block shape ({blockShape.Length}) must have the same number of dimensions.");
+        if (itemSize <= 0)
+            throw new ArgumentOutOfRangeException(nameof(itemSize), itemSize, "item size must be positive");
+        Shape = (long[])shape.Clone();
+        ChunkShape = (int[])chunkShape.Clone();
+        BlockShape = (int[])blockShape.Clone();
+        ItemSize = itemSize;
+        ChunksPerDim = new long[nd];
+        ExtChunkShape = new int[nd];
+        BlocksPerDim = new int[nd];
+        long nitems = 1;
+        bool empty = false;
+        for (int d = 0; d < nd; d++)
+        {
+            if (shape[d] < 0)
+                throw new ArgumentException($"shape[{d}] = {shape[d]} is negative.", nameof(shape));
+            nitems = checked(nitems * shape[d]);
+            if (shape[d] == 0) empty = true;
+        }
+        NItems = nitems;
+        if (empty)
+        {
+            // Zero-element arrays: no chunks (C-Blosc2 writes chunk/block shapes of 0 here).
+            NChunks = 0;
+            ChunkNBytes = 0;
+            BlockNBytes = 0;
+        }
+        else
+        {
+            long chunkItems = 1, blockItems = 1, nchunks = 1, blocksPerChunk = 1;
+            for (int d = 0; d < nd; d++)
+            {
+                if (chunkShape[d] <= 0)
+                    throw new ArgumentException($"chunk shape[{d}] = {chunkShape[d]} must be positive.", nameof(chunkShape));
+                if (blockShape[d] <= 0 || blockShape[d] > chunkShape[d])
+                    throw new ArgumentException($"block shape[{d}] = {blockShape[d]} must be between 1 and the chunk shape ({chunkShape[d]}).", nameof(blockShape));
+                ChunksPerDim[d] = (shape[d] + chunkShape[d] - 1) / chunkShape[d];
+                BlocksPerDim[d] = (chunkShape[d] + blockShape[d] - 1) / blockShape[d];
+                ExtChunkShape[d] = BlocksPerDim[d] * blockShape[d];
+                chunkItems = checked(chunkItems * ExtChunkShape[d]);
+                blockItems *= blockShape[d];
+                nchunks = checked(nchunks * ChunksPerDim[d]);
+                blocksPerChunk *= BlocksPerDim[d];
+            }
+            long chunkBytes = checked(chunkItems * itemSize);
+            if (chunkBytes > int.MaxValue - ChunkFormat.ExtendedHeaderLength - 4096)
+                throw new ArgumentException($"a chunk of {chunkBytes} bytes exceeds the Blosc2 limit of 2 GiB; use a smaller chunk shape.", nameof(chunkShape));
+            ChunkNBytes = (int)chunkBytes;
+            BlockNBytes = (int)(blockItems * itemSize);
+            BlockItems = (int)blockItems;
+            NChunks = nchunks;
+            BlocksPerChunk = (int)blocksPerChunk;
+        }
+        ArrayStrides = new long[nd];
+        BlockStrides = new long[nd];
+        long s = itemSize, bs = itemSize;
+        for (int d = nd - 1; d >= 0; d--)
+        {
+            ArrayStrides[d] = s;
+            s *= Math.Max(shape[d], 1);
+            BlockStrides[d] = bs;
+            bs *= blockShape[d];
+        }
+    }
+
+    /// <summary>Total bytes of the array in C order (without padding).</summary>
+    public long ArrayNBytes => NItems * ItemSize;
+
+    /// <summary>C-order chunk grid coordinates of chunk <paramref name="chunk"/>.</summary>
+    public void ChunkCoords(long chunk, Span<long> coords)
+    {
+        for (int d = NDim - 1; d >= 0; d--)
+        {
+            coords[d] = chunk % ChunksPerDim[d];
+            chunk /= ChunksPerDim[d];
+        }
+    }
+
+    /// <summary>C-order block grid coordinates (within a chunk) of block <paramref name="block"/>.</summary>
+    public void BlockCoords(int block, Span<int> coords)
+    {
+        for (int d = NDim - 1; d >= 0; d--)
+        {
+            coords[d] = block % BlocksPerDim[d];
+            block /= BlocksPerDim[d];
+        }
+    }
+
+    /// <summary>
+    /// For block <paramref name="block"/> of the chunk at <paramref name="chunkCoords"/>: its global origin and the
+    /// extent that lies inside the array (and inside the chunk). Returns false when the block is pure padding.
+    /// </summary>
+    public bool BlockRegion(ReadOnlySpan<long> chunkCoords, int block, Span<long> origin, Span<long> extent)
+    {
+        int b = block;
+        for (int d = NDim - 1; d >= 0; d--)
+        {
+            int bc = b % BlocksPerDim[d];
+            b /= BlocksPerDim[d];
+            long inChunk = (long)bc * BlockShape[d];
+            long g = chunkCoords[d] * ChunkShape[d] + inChunk;
+            long e = Math.Min(Math.Min(BlockShape[d], ChunkShape[d] - inChunk), Shape[d] - g);
+            if (e <= 0)
+                return false;
+            origin[d] = g;
+            extent[d] = e;
+        }
+        return true;
+    }
+}
+
+/// <summary>Strided N-d box copies between C-order buffers (the innermost dimension is contiguous on both sides).</summary>
+internal static unsafe class NdCopy
+{
+    /// <summary>
+    /// Copies a box of <paramref name="extent"/> items from <paramref name="src"/> to <paramref name="dst"/>;
+    /// strides are in bytes, the innermost stride equals the item size on both sides.
+    /// </summary>
+    public static void Copy(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent, int itemSize)
+    {
+        int nd = extent.Length;
+        if (nd == 0)
+        {
+            Buffer.MemoryCopy(src, dst, itemSize, itemSize);
+            return;
+        }
+        // Merge trailing dimensions that are contiguous on both sides into one long row.
+        long rowBytes = extent[nd - 1] * itemSize;
+        int outer = nd - 1;
+        while (outer > 0 && srcStrides[outer - 1] == rowBytes && dstStrides[outer - 1] == rowBytes)
+        {
+            rowBytes *= extent[outer - 1];
+            outer--;
+        }
+        if (outer == 0)
+        {
+            Buffer.MemoryCopy(src, dst, rowBytes, rowBytes);
+            return;
+        }
+        if (outer == 1)
+        {
+            long n = extent[0], ss = srcStrides[0], ds = dstStrides[0];
+            for (long i = 0; i < n; i++)
+                Buffer.MemoryCopy(src + i * ss, dst + i * ds, rowBytes, rowBytes);
+            return;
+        }
+        if (outer == 2)
+        {
+            long n0 = extent[0], n1 = extent[1];
+            long ss0 = srcStrides[0], ss1 = srcStrides[1], ds0 = dstStrides[0], ds1 = dstStrides[1];
+            for (long i = 0; i < n0; i++)
+            {
+                byte* s = src + i * ss0;
+                byte* d = dst + i * ds0;
+                for (long j = 0; j < n1; j++)
+                    Buffer.MemoryCopy(s + j * ss1, d + j * ds1, rowBytes, rowBytes);
+            }
+            return;
+        }
+        Span<long> idx = stackalloc long[outer];
+        idx.Clear();
+        while (true)
+        {
+            long so = 0, dOff = 0;
+            for (int d = 0; d < outer; d++)
+            {
+                so += idx[d] * srcStrides[d];
+                dOff += idx[d] * dstStrides[d];
+            }
+            Buffer.MemoryCopy(src + so, dst + dOff, rowBytes, rowBytes);
+            int k = outer - 1;
+            while (k >= 0)
+            {
+                if (++idx[k] < extent[k]) break;
+                idx[k] = 0;
+                k--;
+            }
+            if (k < 0) return;
+        }
+    }
+}

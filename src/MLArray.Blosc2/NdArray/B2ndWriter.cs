@@ -1,0 +1,245 @@
+using System.Buffers;
+using MLArray.Blosc2.Codecs;
+using MLArray.Blosc2.Format;
+
+namespace MLArray.Blosc2;
+
+/// <summary>Options for writing a b2nd array.</summary>
+public sealed record B2ndWriteOptions
+{
+    /// <summary>Chunk shape; null = chosen by <see cref="B2ndWriter.DefaultChunkShape"/>.</summary>
+    public int[]? ChunkShape { get; init; }
+
+    /// <summary>Block shape; null = chosen by <see cref="B2ndWriter.DefaultBlockShape"/>.</summary>
+    public int[]? BlockShape { get; init; }
+
+    /// <summary>Compression parameters (codec, clevel, filters, split mode, threads).</summary>
+    public CompressionParams Compression { get; init; } = new();
+
+    /// <summary>Variable-length metalayers to store: name → content (python-blosc2 stores msgpack-encoded values).</summary>
+    public IReadOnlyList<KeyValuePair<string, byte[]>> VlMeta { get; init; } = [];
+}
+
+/// <summary>Writes b2nd arrays as contiguous Blosc2 frames that C-Blosc2 and python-blosc2 read.</summary>
+public static class B2ndWriter
+{
+    /// <summary>
+    /// Writes <paramref name="data"/> (C order, little-endian items of <paramref name="dtype"/>) as a new file at
+    /// <paramref name="path"/>. The write is atomic: the frame goes to a temporary file in the same folder which then
+    /// replaces the target; on failure the target is untouched and the temporary file is removed.
+    /// </summary>
+    public static void Write(string path, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        string full = Path.GetFullPath(path);
+        string dir = Path.GetDirectoryName(full) ?? ".";
+        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
+            {
+                Write(fs, data, shape, dtype, options);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    /// <summary>Writes the frame into a new byte array.</summary>
+    public static byte[] WriteToArray(ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    {
+        using var ms = new MemoryStream();
+        Write(ms, data, shape, dtype, options);
+        return ms.ToArray();
+    }
+
+    /// <summary>Writes the frame to a seekable stream, starting at its current position.</summary>
+    public static unsafe void Write(Stream output, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        ArgumentNullException.ThrowIfNull(shape);
+        if (!output.CanSeek || !output.CanWrite)
+            throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
+        if (dtype.Name is null)
+            throw new ArgumentException("dtype is not set; use one of the DType members.", nameof(dtype));
+        options ??= new B2ndWriteOptions();
+        var p = options.Compression;
+        p.Validate();
+        foreach (var f in p.Filters)
+            if (f == Blosc2Filter.TruncPrec && dtype.Kind != DTypeKind.Float)
+                throw new ArgumentException($"trunc_prec only applies to float32/float64 data, not {dtype.Name}.", nameof(options));
+        long nitems = 1;
+        foreach (long s in shape)
+        {
+            if (s < 0) throw new ArgumentException($"shape ({string.Join(", ", shape)}) has a negative dimension.", nameof(shape));
+            nitems = checked(nitems * s);
+        }
+        if (data.Length != checked(nitems * dtype.ItemSize))
+            throw new ArgumentException($"data has {data.Length} bytes but shape ({string.Join(", ", shape)}) of {dtype.Name} needs {nitems * dtype.ItemSize}.", nameof(data));
+        bool empty = nitems == 0;
+        int[] chunkShape = options.ChunkShape ?? (empty ? new int[shape.Length] : DefaultChunkShape(shape, dtype.ItemSize));
+        int[] blockShape = options.BlockShape ?? (empty ? new int[shape.Length] : DefaultBlockShape(chunkShape, dtype.ItemSize));
+        if (chunkShape.Length != shape.Length || blockShape.Length != shape.Length)
+            throw new ArgumentException($"chunk shape ({chunkShape.Length} dims) and block shape ({blockShape.Length} dims) must have as many dimensions as the shape ({shape.Length}).", nameof(options));
+        var layout = new B2ndLayout(shape, chunkShape, blockShape, dtype.ItemSize);
+        var meta = new B2ndMeta(shape, empty ? new int[shape.Length] : chunkShape, empty ? new int[shape.Length] : blockShape, dtype.Name);
+
+        using var contexts = new CodecContextPool();
+        var ctx0 = contexts.Rent();
+        long start = output.Position;
+        byte[] header = FrameLayout.BuildHeader(dtype.ItemSize, layout.BlockNBytes, layout.ChunkNBytes, p,
+            [(B2ndMeta.Name, meta.Encode())], zeroChunkSize: empty);
+        output.Write(header);
+
+        long nchunks = layout.NChunks;
+        var offsets = new long[nchunks];
+        long cbytes = 0;
+        if (nchunks > 0)
+        {
+            int workers = (int)Math.Min(p.EffectiveThreads, nchunks);
+            int batch = Math.Max(1, workers * 2);
+            int maxChunk = ChunkEncoder.MaxChunkSize(layout.ChunkNBytes);
+            var outputs = new byte[batch][];
+            var sizes = new int[batch];
+            for (int i = 0; i < batch; i++)
+                outputs[i] = ArrayPool<byte>.Shared.Rent(maxChunk);
+            try
+            {
+                fixed (byte* src = data)
+                {
+                    nint srcAddr = (nint)src;
+                    for (long first = 0; first < nchunks; first += batch)
+                    {
+                        int count = (int)Math.Min(batch, nchunks - first);
+                        long firstChunk = first;
+                        if (workers <= 1)
+                        {
+                            for (int k = 0; k < count; k++)
+                                sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx0);
+                        }
+                        else
+                        {
+                            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers },
+                                () => contexts.Rent(),
+                                (k, _, ctx) =>
+                                {
+                                    sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx);
+                                    return ctx;
+                                },
+                                contexts.Return);
+                        }
+                        for (int k = 0; k < count; k++)
+                        {
+                            if (IsSpecialZeros(outputs[k], sizes[k]))
+                            {
+                                offsets[first + k] = FrameLayout.SpecialZerosOffset;
+                                continue;
+                            }
+                            offsets[first + k] = cbytes;
+                            output.Write(outputs[k], 0, sizes[k]);
+                            cbytes += sizes[k];
+                        }
+                    }
+                }
+            }
+            finally
+            {
+                foreach (var o in outputs)
+                    ArrayPool<byte>.Shared.Return(o);
+            }
+            output.Write(FrameLayout.BuildIndex(offsets, ctx0));
+        }
+
+        var vl = new List<(string, byte[])>(options.VlMeta.Count);
+        foreach (var kv in options.VlMeta)
+        {
+            ValidateName(kv.Key);
+            if (vl.Exists(x => x.Item1 == kv.Key))
+                throw new ArgumentException($"vlmeta name '{kv.Key}' is given twice.", nameof(options));
+            vl.Add((kv.Key, FrameLayout.EncodeVlMetaValue(kv.Value, ctx0)));
+        }
+        output.Write(FrameLayout.BuildTrailer(vl));
+        long frameLen = output.Position - start;
+        FrameLayout.PatchHeader(header, frameLen, nchunks * (long)layout.ChunkNBytes, cbytes, vl.Count > 0);
+        output.Position = start;
+        output.Write(header);
+        output.Position = start + frameLen;
+        contexts.Return(ctx0);
+    }
+
+    internal static void ValidateName(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        if (System.Text.Encoding.UTF8.GetByteCount(name) > 31)
+            throw new ArgumentException($"metalayer name '{name}' is longer than 31 bytes (the Blosc2 limit).", nameof(name));
+    }
+
+    private static bool IsSpecialZeros(byte[] chunk, int size) =>
+        size == ChunkFormat.ExtendedHeaderLength && ((chunk[31] >> 4) & 7) == ChunkFormat.SpecialZeros;
+
+    /// <summary>Gathers chunk <paramref name="c"/> from the C-order source into block layout and compresses it.</summary>
+    private static unsafe int CompressChunk(B2ndLayout L, byte* src, long c, CompressionParams p, byte[] dst, CodecContext ctx)
+    {
+        int nd = L.NDim;
+        Span<long> chunkCoords = stackalloc long[nd];
+        Span<long> origin = stackalloc long[nd];
+        Span<long> extent = stackalloc long[nd];
+        L.ChunkCoords(c, chunkCoords);
+        byte[] chunkBuf = ctx.ScratchA(L.ChunkNBytes);
+        int bnb = L.BlockNBytes;
+        fixed (byte* pc = chunkBuf)
+        {
+            for (int b = 0; b < L.BlocksPerChunk; b++)
+            {
+                byte* blk = pc + (long)b * bnb;
+                if (!L.BlockRegion(chunkCoords, b, origin, extent))
+                {
+                    new Span<byte>(blk, bnb).Clear();
+                    continue;
+                }
+                bool full = true;
+                for (int d = 0; d < nd; d++)
+                    full &= extent[d] == L.BlockShape[d];
+                if (!full)
+                    new Span<byte>(blk, bnb).Clear();
+                long srcOff = 0;
+                for (int d = 0; d < nd; d++)
+                    srcOff += origin[d] * L.ArrayStrides[d];
+                NdCopy.Copy(src + srcOff, L.ArrayStrides, blk, L.BlockStrides, extent, L.ItemSize);
+            }
+        }
+        return ChunkEncoder.Compress(chunkBuf.AsSpan(0, L.ChunkNBytes), L.ItemSize, bnb, p, dst, ctx);
+    }
+
+    /// <summary>
+    /// Default chunk shape: the array shape, halved along the largest dimension until a chunk holds at most 4 MiB.
+    /// (MLArray files use the layout optimizer of the MLArray layer instead.)
+    /// </summary>
+    public static int[] DefaultChunkShape(long[] shape, int itemSize) => Shrink(shape.Select(s => Math.Max(1L, s)).ToArray(), itemSize, 4L << 20);
+
+    /// <summary>Default block shape: the chunk shape halved along its largest dimension until a block holds at most 32 KiB.</summary>
+    public static int[] DefaultBlockShape(int[] chunkShape, int itemSize) => Shrink(chunkShape.Select(c => (long)Math.Max(1, c)).ToArray(), itemSize, 32L << 10);
+
+    private static int[] Shrink(long[] dims, int itemSize, long maxBytes)
+    {
+        ArgumentNullException.ThrowIfNull(dims);
+        var r = dims.Select(d => Math.Min(d, int.MaxValue)).ToArray();
+        while (true)
+        {
+            long bytes = itemSize;
+            foreach (long d in r) bytes = bytes > maxBytes ? bytes : bytes * d;
+            if (bytes <= maxBytes) break;
+            int largest = 0;
+            for (int i = 1; i < r.Length; i++)
+                if (r[i] > r[largest]) largest = i;
+            if (r[largest] == 1) break;
+            r[largest] = (r[largest] + 1) / 2;
+        }
+        return r.Select(x => (int)x).ToArray();
+    }
+}

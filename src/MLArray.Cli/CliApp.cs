@@ -1,0 +1,68 @@
+using System.CommandLine;
+using MLArray.Cli.Commands;
+
+namespace MLArray.Cli;
+
+/// <summary>Entry point of the mlarray command, callable from tests with redirected output.</summary>
+internal static class CliApp
+{
+    /// <summary>Exit code: success.</summary>
+    public const int Ok = 0;
+    /// <summary>Exit code: invalid input or usage.</summary>
+    public const int InvalidInput = 1;
+    /// <summary>Exit code: unreadable or corrupt file.</summary>
+    public const int Unreadable = 2;
+
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        ArgumentNullException.ThrowIfNull(args);
+        ArgumentNullException.ThrowIfNull(stdout);
+        ArgumentNullException.ThrowIfNull(stderr);
+        var root = new RootCommand("mlarray: inspect and convert MLArray (.mla) files, Blosc2 N-dimensional arrays with standardized metadata.")
+        {
+            HeaderCommand.Create(stdout, stderr),
+            ConvertCommand.Create(stdout, stderr),
+        };
+        var parse = root.Parse(args);
+        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>Runs a command body and maps library exceptions to exit codes and one-sentence messages on stderr.</summary>
+    public static int Guard(TextWriter stderr, Func<int> body)
+    {
+        try
+        {
+            return body();
+        }
+        catch (ArgumentException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return InvalidInput;
+        }
+        catch (MLArrayException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return Unreadable;
+        }
+        catch (FileNotFoundException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return Unreadable;
+        }
+        catch (DirectoryNotFoundException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return Unreadable;
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return Unreadable;
+        }
+        catch (IOException e)
+        {
+            stderr.WriteLine($"mlarray: {e.Message}");
+            return Unreadable;
+        }
+    }
+}
