@@ -1,0 +1,291 @@
+using System.Globalization;
+using System.Numerics;
+using System.Text;
+using System.Text.Json;
+
+namespace MLArray.Metadata;
+
+/// <summary>The kind of a <see cref="MetaValue"/>.</summary>
+public enum MetaKind
+{
+    /// <summary>Python <c>None</c> / JSON <c>null</c>.</summary>
+    Null,
+    /// <summary>Boolean.</summary>
+    Bool,
+    /// <summary>Integer of any size (Python ints are unbounded).</summary>
+    Int,
+    /// <summary>IEEE double, including NaN and ±Infinity.</summary>
+    Float,
+    /// <summary>Unicode string.</summary>
+    String,
+    /// <summary>Ordered list (Python list or tuple).</summary>
+    List,
+    /// <summary>Ordered mapping with string keys (Python dict).</summary>
+    Dict,
+}
+
+/// <summary>
+/// A neutral, immutable metadata value tree: the common ground of the Python pickle payload, JSON and the typed
+/// metadata records. Value equality is structural (lists and dicts compare by content; dict key order is ignored
+/// for equality but preserved for writing; NaN equals NaN).
+/// </summary>
+public abstract class MetaValue : IEquatable<MetaValue>
+{
+    private protected MetaValue() { }
+
+    /// <summary>The kind of this value.</summary>
+    public abstract MetaKind Kind { get; }
+
+    /// <summary>The null value.</summary>
+    public static MetaValue Null { get; } = new MetaNull();
+
+    /// <summary>A boolean.</summary>
+    public static MetaValue From(bool value) => value ? MetaBool.True : MetaBool.False;
+    /// <summary>An integer.</summary>
+    public static MetaValue From(long value) => new MetaInt(value);
+    /// <summary>An integer of any size.</summary>
+    public static MetaValue From(BigInteger value) => new MetaInt(value);
+    /// <summary>A float.</summary>
+    public static MetaValue From(double value) => new MetaFloat(value);
+    /// <summary>A string (null gives <see cref="Null"/>).</summary>
+    public static MetaValue From(string? value) => value is null ? Null : new MetaString(value);
+    /// <summary>A list.</summary>
+    public static MetaValue List(IEnumerable<MetaValue> items) => new MetaList(items);
+    /// <summary>A dict, keys in the given order.</summary>
+    public static MetaValue Dict(IEnumerable<KeyValuePair<string, MetaValue>> entries) => new MetaDict(entries);
+
+    /// <inheritdoc/>
+    public abstract bool Equals(MetaValue? other);
+
+    /// <inheritdoc/>
+    public override bool Equals(object? obj) => obj is MetaValue m && Equals(m);
+
+    /// <inheritdoc/>
+    public abstract override int GetHashCode();
+
+    /// <summary>Compact JSON; NaN and ±Infinity are written as the strings "NaN", "Infinity", "-Infinity".</summary>
+    public string ToJson(bool indented = false)
+    {
+        using var ms = new MemoryStream();
+        using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = indented, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
+            WriteTo(w);
+        return Encoding.UTF8.GetString(ms.ToArray());
+    }
+
+    /// <summary>Writes this value as JSON (see <see cref="ToJson"/> for non-finite floats).</summary>
+    public abstract void WriteTo(Utf8JsonWriter writer);
+
+    /// <summary>Reads a JSON document into a tree (numbers without fraction or exponent become <see cref="MetaKind.Int"/>).</summary>
+    public static MetaValue FromJson(string json)
+    {
+        using var doc = JsonDocument.Parse(json, new JsonDocumentOptions { MaxDepth = 256 });
+        return FromJson(doc.RootElement);
+    }
+
+    /// <summary>Converts a JSON element into a tree.</summary>
+    public static MetaValue FromJson(JsonElement e) => e.ValueKind switch
+    {
+        JsonValueKind.Null or JsonValueKind.Undefined => Null,
+        JsonValueKind.True => MetaBool.True,
+        JsonValueKind.False => MetaBool.False,
+        JsonValueKind.String => new MetaString(e.GetString()!),
+        JsonValueKind.Number => ParseNumber(e.GetRawText()),
+        JsonValueKind.Array => new MetaList(e.EnumerateArray().Select(FromJson)),
+        JsonValueKind.Object => new MetaDict(e.EnumerateObject().Select(p => new KeyValuePair<string, MetaValue>(p.Name, FromJson(p.Value)))),
+        _ => throw new ArgumentException($"unsupported JSON value kind {e.ValueKind}"),
+    };
+
+    private static MetaValue ParseNumber(string raw)
+    {
+        if (raw.AsSpan().IndexOfAny(".eE") < 0 && BigInteger.TryParse(raw, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out var bi))
+            return new MetaInt(bi);
+        return new MetaFloat(double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture));
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() => ToJson();
+}
+
+/// <summary>Python <c>None</c>.</summary>
+public sealed class MetaNull : MetaValue
+{
+    internal MetaNull() { }
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.Null;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaNull;
+    /// <inheritdoc/>
+    public override int GetHashCode() => 0;
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer) { ArgumentNullException.ThrowIfNull(writer); writer.WriteNullValue(); }
+}
+
+/// <summary>A boolean.</summary>
+public sealed class MetaBool : MetaValue
+{
+    internal static readonly MetaBool True = new(true);
+    internal static readonly MetaBool False = new(false);
+    private MetaBool(bool value) => Value = value;
+    /// <summary>The value.</summary>
+    public bool Value { get; }
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.Bool;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaBool b && b.Value == Value;
+    /// <inheritdoc/>
+    public override int GetHashCode() => Value ? 1 : 2;
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer) { ArgumentNullException.ThrowIfNull(writer); writer.WriteBooleanValue(Value); }
+}
+
+/// <summary>An integer of any size.</summary>
+public sealed class MetaInt(BigInteger value) : MetaValue
+{
+    /// <summary>The value.</summary>
+    public BigInteger Value { get; } = value;
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.Int;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaInt i && i.Value == Value;
+    /// <inheritdoc/>
+    public override int GetHashCode() => Value.GetHashCode();
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (Value >= long.MinValue && Value <= long.MaxValue)
+            writer.WriteNumberValue((long)Value);
+        else
+            writer.WriteRawValue(Value.ToString(CultureInfo.InvariantCulture), skipInputValidation: true);
+    }
+}
+
+/// <summary>A double (NaN and ±Infinity allowed).</summary>
+public sealed class MetaFloat(double value) : MetaValue
+{
+    /// <summary>The value.</summary>
+    public double Value { get; } = value;
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.Float;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaFloat f && (f.Value.Equals(Value));
+    /// <inheritdoc/>
+    public override int GetHashCode() => Value.GetHashCode();
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        if (double.IsNaN(Value)) writer.WriteStringValue("NaN");
+        else if (double.IsPositiveInfinity(Value)) writer.WriteStringValue("Infinity");
+        else if (double.IsNegativeInfinity(Value)) writer.WriteStringValue("-Infinity");
+        else writer.WriteNumberValue(Value);
+    }
+}
+
+/// <summary>A string.</summary>
+public sealed class MetaString(string value) : MetaValue
+{
+    /// <summary>The value.</summary>
+    public string Value { get; } = value ?? throw new ArgumentNullException(nameof(value));
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.String;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaString s && string.Equals(s.Value, Value, StringComparison.Ordinal);
+    /// <inheritdoc/>
+    public override int GetHashCode() => StringComparer.Ordinal.GetHashCode(Value);
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer) { ArgumentNullException.ThrowIfNull(writer); writer.WriteStringValue(Value); }
+}
+
+/// <summary>An ordered list.</summary>
+public sealed class MetaList : MetaValue
+{
+    private readonly MetaValue[] _items;
+    /// <summary>Creates a list.</summary>
+    public MetaList(IEnumerable<MetaValue> items) => _items = items.ToArray();
+    /// <summary>The items.</summary>
+    public IReadOnlyList<MetaValue> Items => _items;
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.List;
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other) => other is MetaList l && l._items.AsSpan().SequenceEqual(_items);
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        foreach (var i in _items) h.Add(i);
+        return h.ToHashCode();
+    }
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartArray();
+        foreach (var i in _items) i.WriteTo(writer);
+        writer.WriteEndArray();
+    }
+}
+
+/// <summary>An ordered mapping with string keys (later duplicates replace earlier ones).</summary>
+public sealed class MetaDict : MetaValue
+{
+    private readonly KeyValuePair<string, MetaValue>[] _entries;
+    private readonly Dictionary<string, MetaValue> _index;
+
+    /// <summary>Creates a dict keeping the first position of each key and the last value given for it.</summary>
+    public MetaDict(IEnumerable<KeyValuePair<string, MetaValue>> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        _index = new Dictionary<string, MetaValue>(StringComparer.Ordinal);
+        var order = new List<string>();
+        foreach (var (k, v) in entries)
+        {
+            ArgumentNullException.ThrowIfNull(k);
+            if (!_index.ContainsKey(k)) order.Add(k);
+            _index[k] = v ?? Null;
+        }
+        _entries = order.Select(k => new KeyValuePair<string, MetaValue>(k, _index[k])).ToArray();
+    }
+
+    /// <summary>The entries in insertion order.</summary>
+    public IReadOnlyList<KeyValuePair<string, MetaValue>> Entries => _entries;
+
+    /// <summary>Looks up a key.</summary>
+    public bool TryGetValue(string key, out MetaValue value) => _index.TryGetValue(key, out value!);
+
+    /// <summary>The value of <paramref name="key"/>, or null when absent.</summary>
+    public MetaValue? this[string key] => _index.TryGetValue(key, out var v) ? v : null;
+
+    /// <inheritdoc/>
+    public override MetaKind Kind => MetaKind.Dict;
+
+    /// <inheritdoc/>
+    public override bool Equals(MetaValue? other)
+    {
+        if (other is not MetaDict d || d._entries.Length != _entries.Length) return false;
+        foreach (var (k, v) in _entries)
+            if (!d._index.TryGetValue(k, out var ov) || !ov.Equals(v)) return false;
+        return true;
+    }
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        int h = _entries.Length;
+        foreach (var (k, v) in _entries) h ^= HashCode.Combine(StringComparer.Ordinal.GetHashCode(k), v);
+        return h;
+    }
+
+    /// <inheritdoc/>
+    public override void WriteTo(Utf8JsonWriter writer)
+    {
+        ArgumentNullException.ThrowIfNull(writer);
+        writer.WriteStartObject();
+        foreach (var (k, v) in _entries)
+        {
+            writer.WritePropertyName(k);
+            v.WriteTo(writer);
+        }
+        writer.WriteEndObject();
+    }
+}
