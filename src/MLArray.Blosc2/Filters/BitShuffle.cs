@@ -267,11 +267,21 @@ internal static class BitShuffle
             {
                 Vector128<byte> v = Vector128.LoadUnsafe(ref plane, p);
                 ref byte r = ref Unsafe.Add(ref rows, p / 8);
-                for (nuint k = 8; k-- > 0;)
-                {
-                    Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, k * rowStride), (ushort)v.ExtractMostSignificantBits());
-                    v += v;
-                }
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 7 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 6 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 5 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 4 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 3 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, 2 * rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref Unsafe.Add(ref r, rowStride), (ushort)v.ExtractMostSignificantBits());
+                v += v;
+                Unsafe.WriteUnaligned(ref r, (ushort)v.ExtractMostSignificantBits());
             }
         }
 

@@ -1,0 +1,93 @@
+using System.Buffers.Binary;
+using MLArray.Blosc2.Codecs;
+using MLArray.Blosc2.Format;
+
+namespace MLArray.Blosc2;
+
+/// <summary>Changes the variable-length metalayers (vlmeta) of existing frame files without touching their chunks.</summary>
+public static class B2ndFrameEditor
+{
+    /// <summary>
+    /// Copies the frame at <paramref name="sourcePath"/> to <paramref name="destinationPath"/> with the vlmeta entries
+    /// changed: a value is the new content (python-blosc2 stores msgpack there), null deletes the entry. Header,
+    /// chunks and offsets index are copied byte for byte; existing entries keep their order, new ones are appended.
+    /// The destination is written atomically (temporary file in its folder, then renamed over it) and may be the
+    /// source itself.
+    /// </summary>
+    /// <exception cref="MLArrayFormatException">The source is not a valid frame.</exception>
+    public static void RewriteVlMeta(string sourcePath, string destinationPath, IReadOnlyDictionary<string, byte[]?> changes)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(sourcePath);
+        ArgumentException.ThrowIfNullOrEmpty(destinationPath);
+        ArgumentNullException.ThrowIfNull(changes);
+        foreach (var name in changes.Keys)
+            B2ndWriter.ValidateName(name);
+        string full = Path.GetFullPath(destinationPath);
+        string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
+        try
+        {
+            using (var source = new FileFrameSource(sourcePath))
+            {
+                var frame = FrameReader.Open(source);
+                var trailer = BuildTrailer(frame, changes);
+                using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+                CopyRange(source, 0, frame.TrailerOffset, fs);
+                fs.Write(trailer.Bytes);
+                PatchLengths(fs, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);
+                fs.Flush(flushToDisk: true);
+            }
+            File.Move(tmp, full, overwrite: true);
+        }
+        catch
+        {
+            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            throw;
+        }
+    }
+
+    private static (byte[] Bytes, int Count) BuildTrailer(FrameReader frame, IReadOnlyDictionary<string, byte[]?> changes)
+    {
+        var entries = new List<(string, byte[])>();
+        using var ctx = new CodecContext();
+        foreach (var m in frame.VlMetalayers)
+        {
+            if (changes.TryGetValue(m.Name, out var value))
+            {
+                if (value is not null)
+                    entries.Add((m.Name, FrameLayout.EncodeVlMetaValue(value, ctx)));
+            }
+            else
+            {
+                entries.Add((m.Name, frame.RawVlMeta(m).ToArray()));
+            }
+        }
+        foreach (var (name, value) in changes)
+            if (value is not null && !frame.VlMetalayers.Any(m => m.Name == name))
+                entries.Add((name, FrameLayout.EncodeVlMetaValue(value, ctx)));
+        return (FrameLayout.BuildTrailer(entries), entries.Count);
+    }
+
+    private static void CopyRange(IFrameSource source, long start, long length, Stream output)
+    {
+        var buf = new byte[1 << 20];
+        long done = 0;
+        while (done < length)
+        {
+            int n = (int)Math.Min(buf.Length, length - done);
+            source.Read(start + done, buf.AsSpan(0, n));
+            output.Write(buf, 0, n);
+            done += n;
+        }
+    }
+
+    private static void PatchLengths(Stream fs, long frameLen, bool hasVlMeta)
+    {
+        Span<byte> b = stackalloc byte[8];
+        BinaryPrimitives.WriteInt64BigEndian(b, frameLen);
+        fs.Position = FrameLayout.OffsetFrameLen;
+        fs.Write(b);
+        fs.Position = FrameLayout.OffsetHasVlMeta;
+        fs.WriteByte(hasVlMeta ? (byte)0xC3 : (byte)0xC2);
+        fs.Position = frameLen;
+    }
+}
