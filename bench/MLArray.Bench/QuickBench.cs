@@ -45,7 +45,9 @@ internal static class QuickBench
 
     private static double Median(int reps, Action action)
     {
-        action(); // warm-up
+        // Warm up for at least 1 s so tiered JIT has promoted the hot paths (as a long-running pipeline would).
+        var warm = Stopwatch.StartNew();
+        do action(); while (warm.ElapsedMilliseconds < 1000);
         var times = new double[reps];
         var sw = new Stopwatch();
         for (int i = 0; i < reps; i++)

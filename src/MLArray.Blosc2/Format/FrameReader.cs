@@ -302,6 +302,8 @@ internal sealed class FrameReader
         int cbytes = ChunkHeader.PeekCBytes(head);
         if (cbytes < ChunkFormat.Blosc1HeaderLength || cbytes > CBytes - off)
             throw new MLArrayFormatException($"{where}: chunk declares {cbytes} compressed bytes, which runs outside the chunks section ({CBytes - off} bytes left); the file is corrupt or truncated.");
+        if (Source.TryGetSpan(pos, cbytes, out var mapped))
+            return mapped;
         if (buffer.Length < cbytes)
             buffer = GC.AllocateUninitializedArray<byte>(Math.Max(cbytes, 4096));
         Source.Read(pos, buffer.AsSpan(0, cbytes));

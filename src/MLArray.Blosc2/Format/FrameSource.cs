@@ -13,6 +13,13 @@ internal interface IFrameSource : IDisposable
 
     /// <summary>Reads exactly <paramref name="destination"/>.Length bytes at <paramref name="offset"/>.</summary>
     void Read(long offset, Span<byte> destination);
+
+    /// <summary>
+    /// For sources backed by memory (in-memory frames, memory-mapped files): the bytes at <paramref name="offset"/>
+    /// without copying. Returns false for sources that must copy (then use <see cref="Read"/>).
+    /// The span stays valid until the source is disposed.
+    /// </summary>
+    bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span);
 }
 
 /// <summary>A file opened for positional reads (<see cref="RandomAccess"/>).</summary>
@@ -52,7 +59,101 @@ internal sealed class FileFrameSource : IFrameSource
         }
     }
 
+    public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
+    {
+        span = default;
+        return false;
+    }
+
     public void Dispose() => _handle.Dispose();
+}
+
+/// <summary>A read-only memory-mapped file: chunk bytes are used in place, without copies.</summary>
+internal sealed unsafe class MappedFrameSource : IFrameSource
+{
+    private readonly System.IO.MemoryMappedFiles.MemoryMappedFile _map;
+    private readonly System.IO.MemoryMappedFiles.MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
+    private int _disposed;
+
+    private MappedFrameSource(string path, System.IO.MemoryMappedFiles.MemoryMappedFile map, System.IO.MemoryMappedFiles.MemoryMappedViewAccessor view, long length)
+    {
+        Name = path;
+        _map = map;
+        _view = view;
+        Length = length;
+        byte* p = null;
+        view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+        _base = p + view.PointerOffset;
+    }
+
+    /// <summary>Maps <paramref name="path"/> read-only; falls back to positional reads for empty files.</summary>
+    public static IFrameSource Open(string path)
+    {
+        var fs = OpenFile(path);
+        long length = fs.Length;
+        if (length == 0)
+        {
+            fs.Dispose();
+            return new FileFrameSource(path);
+        }
+        System.IO.MemoryMappedFiles.MemoryMappedFile? map = null;
+        try
+        {
+            map = System.IO.MemoryMappedFiles.MemoryMappedFile.CreateFromFile(fs, null, 0,
+                System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: false);
+            var view = map.CreateViewAccessor(0, 0, System.IO.MemoryMappedFiles.MemoryMappedFileAccess.Read);
+            return new MappedFrameSource(path, map, view, length);
+        }
+        catch (IOException)
+        {
+            // Platforms or file systems without mapping support: positional reads work everywhere.
+            map?.Dispose();
+            fs.Dispose();
+            return new FileFrameSource(path);
+        }
+    }
+
+    private static FileStream OpenFile(string path)
+    {
+        try
+        {
+            return new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read | FileShare.Delete, 1, FileOptions.RandomAccess);
+        }
+        catch (FileNotFoundException e)
+        {
+            throw new FileNotFoundException($"'{path}' does not exist; check the path.", path, e);
+        }
+    }
+
+    public string? Name { get; }
+
+    public long Length { get; }
+
+    public void Read(long offset, Span<byte> destination)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (offset < 0 || offset > Length - destination.Length)
+            throw new MLArrayFormatException($"'{Name}': read of {destination.Length} bytes at offset {offset} is outside the file ({Length} bytes). The file is corrupt or truncated.");
+        new ReadOnlySpan<byte>(_base + offset, destination.Length).CopyTo(destination);
+    }
+
+    public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        if (offset < 0 || length < 0 || offset > Length - length)
+            throw new MLArrayFormatException($"'{Name}': {length} bytes at offset {offset} are outside the file ({Length} bytes). The file is corrupt or truncated.");
+        span = new ReadOnlySpan<byte>(_base + offset, length);
+        return true;
+    }
+
+    public void Dispose()
+    {
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
+    }
 }
 
 /// <summary>A frame held in memory.</summary>
@@ -69,6 +170,14 @@ internal sealed class MemoryFrameSource(ReadOnlyMemory<byte> data, string? name 
         if (offset < 0 || offset > data.Length - destination.Length)
             throw new MLArrayFormatException($"{(Name is null ? "buffer" : $"'{Name}'")}: read of {destination.Length} bytes at offset {offset} is outside the data ({data.Length} bytes). The frame is corrupt or truncated.");
         data.Span.Slice((int)offset, destination.Length).CopyTo(destination);
+    }
+
+    public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
+    {
+        if (offset < 0 || length < 0 || offset > data.Length - length)
+            throw new MLArrayFormatException($"{(Name is null ? "buffer" : $"'{Name}'")}: {length} bytes at offset {offset} are outside the data ({data.Length} bytes). The frame is corrupt or truncated.");
+        span = data.Span.Slice((int)offset, length);
+        return true;
     }
 
     public void Dispose() { }

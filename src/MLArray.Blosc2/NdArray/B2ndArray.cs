@@ -74,7 +74,7 @@ public sealed class B2ndArray : IDisposable
     public static B2ndArray Open(string path, FrameLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var source = new FileFrameSource(path);
+        var source = MappedFrameSource.Open(path);
         try
         {
             return new B2ndArray(FrameReader.Open(source, limits));
