@@ -21,6 +21,7 @@ internal sealed class CodecContext : IDisposable
     /// <summary>Buffer that holds compressed chunks read from a file; reused across reads (grown as needed).</summary>
     public byte[] ChunkBuffer = [];
 
+    // Buffer roles: A = ChunkDecoder's filter scratch; B and C = callers (array block/chunk buffers); encoder buffers separate.
     /// <summary>Scratch buffer A with at least <paramref name="size"/> bytes (contents undefined).</summary>
     public byte[] ScratchA(int size) => Ensure(ref _scratchA, size);
 
@@ -29,6 +30,15 @@ internal sealed class CodecContext : IDisposable
 
     /// <summary>Scratch buffer C with at least <paramref name="size"/> bytes (contents undefined).</summary>
     public byte[] ScratchC(int size) => Ensure(ref _scratchC, size);
+
+    /// <summary>Filter ping-pong buffers reserved for <see cref="Format.ChunkEncoder"/> (callers may use A, B and C freely around it).</summary>
+    public byte[] EncoderScratch1(int size) => Ensure(ref _encoder1, size);
+
+    /// <summary>Second encoder buffer; see <see cref="EncoderScratch1"/>.</summary>
+    public byte[] EncoderScratch2(int size) => Ensure(ref _encoder2, size);
+
+    private byte[] _encoder1 = [];
+    private byte[] _encoder2 = [];
 
     private static byte[] Ensure(ref byte[] buffer, int size)
     {

@@ -43,8 +43,8 @@ internal static class ChunkEncoder
             return WriteMemcpyed(src, headerTypesize, blocksize, p, dst, (byte)(flags | ChunkFormat.FlagMemcpyed));
 
         bool allZero = true;
-        byte[] bufA = ctx.ScratchB(blocksize);
-        byte[] bufB = ctx.ScratchC(blocksize);
+        byte[] bufA = ctx.EncoderScratch1(blocksize);
+        byte[] bufB = ctx.EncoderScratch2(blocksize);
         for (int b = 0; b < nblocks; b++)
         {
             int bstart = b * blocksize;

@@ -150,7 +150,7 @@ internal sealed class FrameReader
         {
             if (ChunkSize > 0)
             {
-                long n = (NBytes + ChunkSize - 1) / ChunkSize;
+                long n = NBytes / ChunkSize + (NBytes % ChunkSize != 0 ? 1 : 0); // no overflow for hostile nbytes near long.MaxValue
                 if (n > Limits.MaxChunks)
                     throw Corrupt(30, $"{n} chunks ({NBytes} bytes in chunks of {ChunkSize}) exceed the limit of {Limits.MaxChunks} chunks (FrameLimits.MaxChunks)");
                 NChunks = n;
@@ -263,52 +263,12 @@ internal sealed class FrameReader
     /// <summary>The raw index entry of chunk <paramref name="i"/>: ≥ 0 offset from the chunks section start, or a special value.</summary>
     public long GetOffset(long i) => _offsets is null ? _constantOffset : _offsets[i];
 
-    /// <summary>Uncompressed size of chunk <paramref name="i"/>.</summary>
-    public int ChunkNBytes(long i)
-    {
-        if (ChunkSize <= 0)
-            return -1;
-        long last = NBytes % ChunkSize;
-        return i == NChunks - 1 && last != 0 ? (int)last : ChunkSize;
-    }
-
     /// <summary>
-    /// Reads chunk <paramref name="i"/> into <paramref name="buffer"/> (grown as needed) and returns its bytes.
+    /// Reads chunk <paramref name="i"/> (mapped in place where possible, else into <paramref name="buffer"/>).
     /// A special offset is turned into the equivalent 32-byte special chunk, so callers see one format.
     /// </summary>
-    public ReadOnlySpan<byte> ReadChunk(long i, ref byte[] buffer, out ChunkLocation where)
-    {
-        long off = GetOffset(i);
-        if (off < 0)
-        {
-            where = new ChunkLocation(Name, $"chunk {i} (special offset 0x{off:X16})", -1);
-            int special = (int)((ulong)off >> 56) & 0x7F;
-            if (special is not (ChunkFormat.SpecialZeros or ChunkFormat.SpecialNaN or ChunkFormat.SpecialUninit))
-                throw new MLArrayFormatException($"{where}: unknown special chunk value; the file is corrupt.");
-            int nbytes = ChunkNBytes(i);
-            if (nbytes < 0)
-                throw new MLArrayFormatException($"{where}: special chunks need a fixed chunk size but the frame declares variable-size chunks; the file is corrupt.");
-            if (buffer.Length < ChunkFormat.ExtendedHeaderLength)
-                buffer = new byte[64];
-            ChunkEncoder.WriteSpecial(buffer, special, TypeSize, nbytes);
-            return buffer.AsSpan(0, ChunkFormat.ExtendedHeaderLength);
-        }
-        long pos = HeaderLength + off;
-        where = new ChunkLocation(Name, $"chunk {i}", pos);
-        if (off > CBytes - ChunkFormat.Blosc1HeaderLength)
-            throw new MLArrayFormatException($"{where}: offset {off} is outside the chunks section ({CBytes} bytes); the file is corrupt or truncated.");
-        Span<byte> head = stackalloc byte[ChunkFormat.Blosc1HeaderLength];
-        Source.Read(pos, head);
-        int cbytes = ChunkHeader.PeekCBytes(head);
-        if (cbytes < ChunkFormat.Blosc1HeaderLength || cbytes > CBytes - off)
-            throw new MLArrayFormatException($"{where}: chunk declares {cbytes} compressed bytes, which runs outside the chunks section ({CBytes - off} bytes left); the file is corrupt or truncated.");
-        if (Source.TryGetSpan(pos, cbytes, out var mapped))
-            return mapped;
-        if (buffer.Length < cbytes)
-            buffer = GC.AllocateUninitializedArray<byte>(Math.Max(cbytes, 4096));
-        Source.Read(pos, buffer.AsSpan(0, cbytes));
-        return buffer.AsSpan(0, cbytes);
-    }
+    public ReadOnlySpan<byte> ReadChunk(long i, ref byte[] buffer, out ChunkLocation where) =>
+        ChunkStore.ReadChunk(Source, Name, HeaderLength, CBytes, TypeSize, ChunkSize, i, GetOffset(i), ref buffer, out where);
 
     /// <summary>Reads only the (up to 32-byte) header of a regular chunk into <paramref name="buffer"/>.</summary>
     public ReadOnlySpan<byte> ReadChunkHeaderOnly(long i, byte[] buffer, out ChunkLocation where)
@@ -342,18 +302,8 @@ internal sealed class FrameReader
     }
 
     /// <summary>Decompresses a vlmeta value (a complete Blosc2 chunk).</summary>
-    public byte[] DecodeVlMeta(MetaEntry m)
-    {
-        var chunk = _trailer.AsSpan((int)m.ContentOffset, m.Length);
-        var where = new ChunkLocation(Name, $"vlmeta '{m.Name}'", TrailerOffset + m.ContentOffset);
-        var h = ChunkHeader.Parse(chunk, where);
-        if (h.NBytes > Limits.MaxMetaBytes)
-            throw new MLArrayFormatException($"{where}: value declares {h.NBytes} bytes, above the limit of {Limits.MaxMetaBytes} (FrameLimits.MaxMetaBytes).");
-        var result = new byte[h.NBytes];
-        using var ctx = new CodecContext();
-        ChunkDecoder.Decompress(chunk, h, result, ctx, where);
-        return result;
-    }
+    public byte[] DecodeVlMeta(MetaEntry m) =>
+        ChunkStore.DecodeVlMeta(_trailer.AsSpan((int)m.ContentOffset, m.Length), new ChunkLocation(Name, $"vlmeta '{m.Name}'", TrailerOffset + m.ContentOffset), Limits);
 
     /// <summary>The stored (compressed) bytes of a vlmeta value.</summary>
     public ReadOnlySpan<byte> RawVlMeta(MetaEntry m) => _trailer.AsSpan((int)m.ContentOffset, m.Length);

@@ -1,3 +1,5 @@
+using System.Runtime.CompilerServices;
+using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2.Codecs;
 using MLArray.Blosc2.Format;
@@ -25,19 +27,38 @@ public enum ChunkKind
     RepeatedValue,
 }
 
+/// <summary>How an existing array file is opened.</summary>
+public enum B2ndOpenMode
+{
+    /// <summary>Read-only (python mmap_mode 'r'); the file is memory-mapped where the platform allows.</summary>
+    Read,
+    /// <summary>Read and write in place (python mmap_mode 'r+'); slice writes and vlmeta changes go to the file.</summary>
+    ReadWrite,
+    /// <summary>Copy-on-write (python mmap_mode 'c'): writes are visible through this instance but never reach the file.</summary>
+    CopyOnWrite,
+}
+
 /// <summary>
 /// A Blosc2 N-dimensional array (b2nd) stored in a contiguous frame: an <c>.mla</c> or <c>.b2nd</c> file, or a frame in memory.
-/// Opening reads the header, the offsets index and the trailer only; data is decoded on request.
-/// Reads are positional, so one instance may be read from many threads at once.
+/// Opening reads the header, the offsets index and the trailer only; data is decoded on request, and a slice read
+/// decodes only the chunks and blocks it intersects. Reads are positional, so any number of threads may read one
+/// instance at the same time; writes (modes <see cref="B2ndOpenMode.ReadWrite"/> and <see cref="B2ndOpenMode.CopyOnWrite"/>,
+/// or <see cref="Create"/>) are serialised internally. See docs/concurrency.md.
 /// </summary>
 public sealed class B2ndArray : IDisposable
 {
     private readonly FrameReader _frame;
+    private readonly ChunkStore _store;
     private readonly B2ndLayout _layout;
     private readonly CodecContextPool _contexts = new();
-    private bool _disposed;
+    private readonly object _writeLock = new();
+    private int _disposed;
+    private long _blocksDecoded;
 
-    private B2ndArray(FrameReader frame)
+    /// <summary>Number of blocks decoded so far by reads (diagnostics; shows that slice reads touch only what they need).</summary>
+    internal long BlocksDecoded => Interlocked.Read(ref _blocksDecoded);
+
+    private B2ndArray(FrameReader frame, SafeFileHandle? writeHandle, bool copyOnWrite)
     {
         _frame = frame;
         byte[]? meta = frame.GetMetalayer(B2ndMeta.Name) ?? frame.GetMetalayer(B2ndMeta.LegacyName);
@@ -45,39 +66,55 @@ public sealed class B2ndArray : IDisposable
             throw new MLArrayFormatException($"'{frame.Name ?? "buffer"}': the frame has no 'b2nd' metalayer, so it is a plain Blosc2 super-chunk, not an N-dimensional array. MLArray files are always b2nd arrays.");
         var entry = frame.Metalayers.First(m => m.Name is B2ndMeta.Name or B2ndMeta.LegacyName);
         Meta = B2ndMeta.Parse(meta, entry.ContentOffset, frame.Name);
-        DType = DType.Parse(Meta.DType);
+        try
+        {
+            DType = DType.Parse(Meta.DType);
+        }
+        catch (MLArrayNotSupportedException e)
+        {
+            throw new MLArrayNotSupportedException($"'{frame.Name ?? "buffer"}': b2nd metalayer at offset {entry.ContentOffset}: {e.Message}", e);
+        }
         if (DType.ItemSize != frame.TypeSize)
-            throw new MLArrayFormatException($"'{frame.Name}': dtype {DType.Name} has {DType.ItemSize}-byte items but the frame typesize is {frame.TypeSize}; the file is corrupt.");
+            throw new MLArrayFormatException($"'{frame.Name}' at offset 48: dtype {DType.Name} has {DType.ItemSize}-byte items but the frame typesize is {frame.TypeSize}; the file is corrupt.");
         try
         {
             _layout = new B2ndLayout(Meta.Shape, Meta.ChunkShape, Meta.BlockShape, DType.ItemSize);
         }
         catch (Exception e) when (e is ArgumentException or OverflowException)
         {
-            throw new MLArrayFormatException($"'{frame.Name}': the b2nd metalayer describes an impossible layout: {e.Message}", e);
+            throw new MLArrayFormatException($"'{frame.Name}': the b2nd metalayer at offset {entry.ContentOffset} describes an impossible layout: {e.Message}", e);
         }
         if (_layout.NChunks != frame.NChunks)
             throw new MLArrayFormatException($"'{frame.Name}': the array layout needs {_layout.NChunks} chunks but the frame has {frame.NChunks}; the file is corrupt.");
         if (_layout.NChunks > 0 && frame.ChunkSize != _layout.ChunkNBytes)
             throw new MLArrayFormatException($"'{frame.Name}': frame chunk size {frame.ChunkSize} differs from the b2nd chunk size {_layout.ChunkNBytes} bytes; the file is corrupt.");
+        _store = new ChunkStore(frame, writeHandle, copyOnWrite);
+        Mode = writeHandle is not null ? B2ndOpenMode.ReadWrite : copyOnWrite ? B2ndOpenMode.CopyOnWrite : B2ndOpenMode.Read;
     }
 
     internal B2ndMeta Meta { get; }
 
     internal B2ndLayout Layout => _layout;
 
+    /// <summary>The frame as it was when opened (header fields, metalayers).</summary>
     internal FrameReader Frame => _frame;
 
-    /// <summary>Opens a <c>.mla</c>/<c>.b2nd</c> file for reading.</summary>
+    /// <summary>Opens a <c>.mla</c>/<c>.b2nd</c> file.</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="mode">Read-only (memory-mapped), read/write in place, or copy-on-write.</param>
+    /// <param name="limits">Resource limits for hostile files.</param>
     /// <exception cref="MLArrayFormatException">The file is not a valid b2nd frame.</exception>
     /// <exception cref="MLArrayNotSupportedException">The file uses a feature (dtype, codec, filter) this library does not support.</exception>
-    public static B2ndArray Open(string path, FrameLimits? limits = null)
+    public static B2ndArray Open(string path, B2ndOpenMode mode = B2ndOpenMode.Read, FrameLimits? limits = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        var source = MappedFrameSource.Open(path);
+        if (!Enum.IsDefined(mode))
+            throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Read, ReadWrite or CopyOnWrite.");
+        IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
         try
         {
-            return new B2ndArray(FrameReader.Open(source, limits));
+            var frame = FrameReader.Open(source, limits);
+            return new B2ndArray(frame, (source as WritableFileSource)?.Handle, mode == B2ndOpenMode.CopyOnWrite);
         }
         catch
         {
@@ -86,9 +123,23 @@ public sealed class B2ndArray : IDisposable
         }
     }
 
-    /// <summary>Opens a frame held in memory.</summary>
-    public static B2ndArray Open(ReadOnlyMemory<byte> frame, string? name = null, FrameLimits? limits = null) =>
-        new(FrameReader.Open(new MemoryFrameSource(frame, name), limits));
+    /// <summary>Opens a frame held in memory (read-only, or copy-on-write).</summary>
+    public static B2ndArray Open(ReadOnlyMemory<byte> frame, string? name = null, FrameLimits? limits = null, bool copyOnWrite = false) =>
+        new(FrameReader.Open(new MemoryFrameSource(frame, name), limits), null, copyOnWrite);
+
+    /// <summary>
+    /// Creates a new array file (python mode 'w' / mmap_mode 'w+'; an existing file is replaced) whose chunks all
+    /// start as special zero chunks, and opens it read/write. Fill it with <see cref="Write(ReadOnlySpan{NdIndex}, ReadOnlySpan{byte}, int)"/>.
+    /// </summary>
+    public static B2ndArray Create(string path, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        B2ndWriter.CreateEmpty(path, shape, dtype, options);
+        return Open(path, B2ndOpenMode.ReadWrite);
+    }
+
+    /// <summary>How this instance was opened.</summary>
+    public B2ndOpenMode Mode { get; }
 
     /// <summary>The file path, or the name given for an in-memory frame.</summary>
     public string? Name => _frame.Name;
@@ -117,14 +168,14 @@ public sealed class B2ndArray : IDisposable
     /// <summary>Uncompressed bytes of all chunks including edge padding (the frame's nbytes).</summary>
     public long PaddedNBytes => _frame.NBytes;
 
-    /// <summary>Bytes of the chunks section (compressed data).</summary>
-    public long CBytes => _frame.CBytes;
+    /// <summary>Bytes of the chunks section (compressed data, including dead bytes left by in-place writes).</summary>
+    public long CBytes => _store.CBytes;
 
     /// <summary>Total frame size in bytes.</summary>
-    public long FrameBytes => _frame.FrameLength;
+    public long FrameBytes => _store.FrameLength;
 
     /// <summary>Number of chunks.</summary>
-    public long NChunks => _frame.NChunks;
+    public long NChunks => _store.NChunks;
 
     /// <summary>Default codec recorded in the frame header (each chunk carries its own).</summary>
     public Blosc2Codec Codec => _frame.Codec;
@@ -141,28 +192,45 @@ public sealed class B2ndArray : IDisposable
     /// <summary>Split mode recorded in the frame header.</summary>
     public Blosc2SplitMode SplitMode => _frame.SplitMode;
 
-    /// <summary>The compression parameters recorded in the frame header, usable to write a similar array.</summary>
+    /// <summary>The compression parameters recorded in the frame header; slice writes recompress chunks with these.</summary>
     public CompressionParams CompressionParams => new()
     {
         Codec = Enum.IsDefined(Codec) ? Codec : Blosc2Codec.Zstd,
         CLevel = CLevel,
-        Filters = Filters,
+        Filters = Filters.Select(f => Enum.IsDefined(f) ? f : Blosc2Filter.None).ToArray(),
         FiltersMeta = FiltersMeta,
         SplitMode = Enum.IsDefined(SplitMode) ? SplitMode : Blosc2SplitMode.Auto,
     };
 
     /// <summary>Names of the variable-length metalayers (vlmeta), in stored order.</summary>
-    public IReadOnlyList<string> VlMetaNames => _frame.VlMetalayers.Select(m => m.Name).ToArray();
+    public IReadOnlyList<string> VlMetaNames => _store.VlMetaNames;
 
     /// <summary>The decompressed content of a vlmeta entry (python-blosc2 stores msgpack there), or null if absent.</summary>
     public byte[]? GetVlMeta(string name)
     {
         ThrowIfDisposed();
-        return _frame.GetVlMeta(name);
+        return _store.GetVlMeta(name);
     }
 
     /// <summary>Bytes a vlmeta entry occupies in the file (compressed), or -1 if absent.</summary>
-    public int GetVlMetaStoredSize(string name) => _frame.VlMetalayers.FirstOrDefault(m => m.Name == name) is { Name: not null } m ? m.Length : -1;
+    public int GetVlMetaStoredSize(string name) => _store.VlMetaStoredSize(name);
+
+    /// <summary>Adds or replaces a vlmeta entry (<paramref name="content"/> is stored as given; python-blosc2 expects msgpack).</summary>
+    public void SetVlMeta(string name, byte[] content)
+    {
+        ArgumentNullException.ThrowIfNull(content);
+        B2ndWriter.ValidateName(name);
+        ThrowIfDisposed();
+        _store.UpdateVlMeta(new Dictionary<string, byte[]?> { [name] = content });
+    }
+
+    /// <summary>Removes a vlmeta entry (no error if absent).</summary>
+    public void DeleteVlMeta(string name)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(name);
+        ThrowIfDisposed();
+        _store.UpdateVlMeta(new Dictionary<string, byte[]?> { [name] = null });
+    }
 
     /// <summary>Names of the fixed-length metalayers (e.g. "b2nd").</summary>
     public IReadOnlyList<string> MetalayerNames => _frame.Metalayers.Select(m => m.Name).ToArray();
@@ -173,47 +241,72 @@ public sealed class B2ndArray : IDisposable
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, NChunks);
-        long off = _frame.GetOffset(index);
-        if (off < 0)
+        byte[] buf = [];
+        var chunk = _store.GetChunk(index, ref buf, out var where);
+        var h = ChunkHeader.Parse(chunk, where);
+        return new ChunkInfo(index, h.SpecialType switch
         {
-            int special = (int)((ulong)off >> 56) & 0x7F;
-            return new ChunkInfo(index, KindOf(special), 0);
-        }
-        byte[] buf = new byte[64];
-        var chunk = _frame.ReadChunkHeaderOnly(index, buf, out var where);
-        var h = ChunkHeader.Parse(chunk, where, requireWholeChunk: false);
-        return new ChunkInfo(index, KindOf(h.SpecialType), h.CBytes);
+            ChunkFormat.SpecialZeros => ChunkKind.Zeros,
+            ChunkFormat.SpecialNaN => ChunkKind.NaN,
+            ChunkFormat.SpecialUninit => ChunkKind.Uninitialized,
+            ChunkFormat.SpecialValue => ChunkKind.RepeatedValue,
+            _ => ChunkKind.Regular,
+        }, _store.GetOffset(index) < 0 ? 0 : h.CBytes);
     }
 
-    private static ChunkKind KindOf(int special) => special switch
-    {
-        ChunkFormat.SpecialZeros => ChunkKind.Zeros,
-        ChunkFormat.SpecialNaN => ChunkKind.NaN,
-        ChunkFormat.SpecialUninit => ChunkKind.Uninitialized,
-        ChunkFormat.SpecialValue => ChunkKind.RepeatedValue,
-        _ => ChunkKind.Regular,
-    };
+    // ------------------------------------------------------------------ reads
+
+    /// <summary>The shape of the result of a selection (integer indices drop their axis).</summary>
+    public long[] GetSelectionShape(params NdIndex[] selection) => NdSelection.Create(_layout.Shape, selection).OutShape;
 
     /// <summary>
     /// Decodes the whole array in C order into <paramref name="destination"/> (exactly <see cref="NBytes"/> bytes).
     /// </summary>
     /// <param name="destination">The output buffer.</param>
     /// <param name="threads">Chunks decoded in parallel: 0 = all cores (default), 1 = the calling thread only.</param>
-    public unsafe void Read(Span<byte> destination, int threads = 0)
-    {
-        ThrowIfDisposed();
-        if (destination.Length != NBytes)
-            throw new ArgumentException($"destination has {destination.Length} bytes but the array holds {NBytes} ({DType.Name}, shape ({string.Join(", ", _layout.Shape)})).", nameof(destination));
-        fixed (byte* p = destination)
-            ReadAll(p, threads);
-    }
+    public void Read(Span<byte> destination, int threads = 0) => Read(ReadOnlySpan<NdIndex>.Empty, destination, threads);
 
     /// <summary>Decodes the whole array in C order into <paramref name="destination"/>, whose element type must match the dtype's size.</summary>
-    public void Read<T>(Span<T> destination, int threads = 0) where T : unmanaged
+    public void Read<T>(Span<T> destination, int threads = 0) where T : unmanaged =>
+        Read(ReadOnlySpan<NdIndex>.Empty, destination, threads);
+
+    /// <summary>
+    /// Reads a selection (per axis an index or a slice; missing trailing axes are taken whole) in C order into
+    /// <paramref name="destination"/>. Only the chunks and, inside them, the blocks that intersect the selection are decoded.
+    /// </summary>
+    /// <param name="selection">Per-axis selection.</param>
+    /// <param name="destination">Exactly prod(selection shape) × item size bytes.</param>
+    /// <param name="threads">Chunks decoded in parallel: 1 (default for slices), 0 = all cores.</param>
+    public unsafe void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
     {
-        if (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() != DType.ItemSize)
-            throw new ArgumentException($"buffer element type {typeof(T).Name} has {System.Runtime.CompilerServices.Unsafe.SizeOf<T>()} bytes but the array dtype {DType.Name} has {DType.ItemSize}.", nameof(destination));
-        Read(MemoryMarshal.AsBytes(destination), threads);
+        ThrowIfDisposed();
+        var sel = NdSelection.Create(_layout.Shape, selection);
+        long need = sel.NItems * DType.ItemSize;
+        if (destination.Length != need)
+            throw new ArgumentException($"destination has {destination.Length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", nameof(destination));
+        if (need == 0)
+            return;
+        fixed (byte* p = destination)
+            ReadSelection(sel, p, threads);
+    }
+
+    /// <summary>Reads a selection into a typed buffer (element size must match the dtype).</summary>
+    public void Read<T>(ReadOnlySpan<NdIndex> selection, Span<T> destination, int threads = 1) where T : unmanaged
+    {
+        CheckElementType<T>();
+        Read(selection, MemoryMarshal.AsBytes(destination), threads);
+    }
+
+    /// <summary>Reads a selection into a new array (C order), e.g. <c>a.Read&lt;float&gt;(5, 10..74, ..)</c>.</summary>
+    public T[] Read<T>(params NdIndex[] selection) where T : unmanaged
+    {
+        CheckElementType<T>();
+        var sel = NdSelection.Create(_layout.Shape, selection);
+        if (sel.NItems > Array.MaxLength)
+            throw new MLArrayNotSupportedException($"'{Name}': the selection has {sel.NItems} elements, more than a .NET array can hold; read it in parts.");
+        var result = GC.AllocateUninitializedArray<T>((int)sel.NItems);
+        Read<T>(selection, result, threads: 1);
+        return result;
     }
 
     /// <summary>Decodes the whole array into a new byte array (C order).</summary>
@@ -229,8 +322,7 @@ public sealed class B2ndArray : IDisposable
     /// <summary>Decodes the whole array into a new <typeparamref name="T"/>[] (C order).</summary>
     public T[] ToArray<T>(int threads = 0) where T : unmanaged
     {
-        if (System.Runtime.CompilerServices.Unsafe.SizeOf<T>() != DType.ItemSize)
-            throw new ArgumentException($"element type {typeof(T).Name} does not match the array dtype {DType.Name}.");
+        CheckElementType<T>();
         if (Length > Array.MaxLength)
             throw new MLArrayNotSupportedException($"'{Name}': the array has {Length} elements, more than a single .NET array can hold; read it in slices instead.");
         var result = GC.AllocateUninitializedArray<T>((int)Length);
@@ -238,49 +330,130 @@ public sealed class B2ndArray : IDisposable
         return result;
     }
 
-    private unsafe void ReadAll(byte* dst, int threads)
+    private void CheckElementType<T>() where T : unmanaged
     {
-        long nchunks = NChunks;
-        if (nchunks == 0)
+        if (Unsafe.SizeOf<T>() != DType.ItemSize)
+            throw new ArgumentException($"element type {typeof(T).Name} has {Unsafe.SizeOf<T>()} bytes but the array dtype {DType.Name} has {DType.ItemSize}; use a matching type (e.g. float for <f4).");
+    }
+
+    private unsafe void ReadSelection(NdSelection sel, byte* dst, int threads)
+    {
+        var chunks = ChunksOf(sel);
+        if (chunks.Count == 0)
             return;
+        var outStrides = OutStrides(sel);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
-        workers = (int)Math.Min(workers, nchunks);
+        workers = Math.Min(workers, chunks.Count);
         if (workers <= 1)
         {
             var ctx = _contexts.Rent();
             try
             {
-                for (long c = 0; c < nchunks; c++)
-                    DecodeChunkInto(c, dst, ctx);
+                foreach (long c in chunks)
+                    ReadChunkPart(c, sel, outStrides, dst, ctx);
             }
             finally { _contexts.Return(ctx); }
             return;
         }
         nint dstAddr = (nint)dst;
-        Parallel.For(0L, nchunks, new ParallelOptions { MaxDegreeOfParallelism = workers },
-            _contexts.Rent,
-            (c, _, ctx) =>
-            {
-                DecodeChunkInto(c, (byte*)dstAddr, ctx);
-                return ctx;
-            },
-            _contexts.Return);
+        try
+        {
+            Parallel.For(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = workers },
+                _contexts.Rent,
+                (k, _, ctx) =>
+                {
+                    ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx);
+                    return ctx;
+                },
+                _contexts.Return);
+        }
+        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is MLArrayException) is { } first)
+        {
+            // Report a corrupt chunk the same way as the serial path does (not wrapped in an AggregateException).
+            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
+        }
     }
 
-    /// <summary>Decodes chunk <paramref name="c"/> and scatters its valid part into the C-order array at <paramref name="dst"/>.</summary>
-    private unsafe void DecodeChunkInto(long c, byte* dst, CodecContext ctx)
+    /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
+    private long[] OutStrides(NdSelection sel)
+    {
+        int nd = _layout.NDim;
+        var s = new long[nd];
+        long acc = DType.ItemSize;
+        for (int d = nd - 1; d >= 0; d--)
+        {
+            s[d] = acc;
+            acc *= sel.Count[d];
+        }
+        return s;
+    }
+
+    /// <summary>First selected index ≥ <paramref name="lo"/> on axis <paramref name="d"/>, and how many selected indices lie in [lo, hi).</summary>
+    private static (long First, long Count) Selected(NdSelection sel, int d, long lo, long hi)
+    {
+        long s = sel.Start[d], k = sel.Step[d];
+        long last = s + (sel.Count[d] - 1) * k;
+        long first = lo <= s ? s : s + (lo - s + k - 1) / k * k;
+        long end = Math.Min(hi - 1, last);
+        if (sel.Count[d] == 0 || first > end)
+            return (first, 0);
+        return (first, (end - first) / k + 1);
+    }
+
+    /// <summary>The chunks (C order) that contain at least one selected element.</summary>
+    private List<long> ChunksOf(NdSelection sel)
+    {
+        var L = _layout;
+        int nd = L.NDim;
+        var result = new List<long>();
+        if (sel.NItems == 0 || L.NChunks == 0)
+            return result;
+        var lists = new List<long>[nd];
+        for (int d = 0; d < nd; d++)
+        {
+            lists[d] = [];
+            long cs = L.ChunkShape[d];
+            long firstChunk = sel.Start[d] / cs;
+            long lastChunk = (sel.Start[d] + (sel.Count[d] - 1) * sel.Step[d]) / cs;
+            for (long c = firstChunk; c <= lastChunk; c++)
+                if (Selected(sel, d, c * cs, (c + 1) * cs).Count > 0)
+                    lists[d].Add(c);
+        }
+        var idx = new int[nd];
+        while (true)
+        {
+            long linear = 0;
+            for (int d = 0; d < nd; d++)
+                linear = linear * L.ChunksPerDim[d] + lists[d][idx[d]];
+            result.Add(linear);
+            int k = nd - 1;
+            while (k >= 0)
+            {
+                if (++idx[k] < lists[k].Count) break;
+                idx[k] = 0;
+                k--;
+            }
+            if (k < 0) break;
+        }
+        return result;
+    }
+
+    /// <summary>Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out.</summary>
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx)
     {
         var L = _layout;
         int nd = L.NDim;
         Span<long> chunkCoords = stackalloc long[nd];
-        Span<long> origin = stackalloc long[nd];
+        Span<int> blockCoords = stackalloc int[nd];
+        Span<long> srcStrides = stackalloc long[nd];
         Span<long> extent = stackalloc long[nd];
         L.ChunkCoords(c, chunkCoords);
-        var chunk = _frame.ReadChunk(c, ref ctx.ChunkBuffer, out var where);
+        var chunk = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
         var h = ChunkHeader.Parse(chunk, where);
         if (h.NBytes != L.ChunkNBytes)
             throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {L.ChunkNBytes}");
-        bool perBlock = h.IsSpecial || h.IsMemcpyed || h.BlockSize == L.BlockNBytes;
+        // Memcpyed chunks whose header block size differs from the layout's are copied whole (DecodeBlock would cut them at the header's block size).
+        bool perBlock = h.IsSpecial || h.BlockSize == L.BlockNBytes;
         byte[] chunkBuf = [];
         if (!perBlock)
         {
@@ -288,14 +461,31 @@ public sealed class B2ndArray : IDisposable
             ChunkDecoder.Decompress(chunk, h, chunkBuf.AsSpan(0, h.NBytes), ctx, where);
         }
         int bnb = L.BlockNBytes;
-        byte[] blockBuf = ctx.ScratchB(bnb * (h.HasDelta ? 2 : 1));
+        bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
+        byte[] blockBuf = ctx.ScratchB(bnb * (delta ? 2 : 1));
         fixed (byte* pb = blockBuf)
         fixed (byte* pc = chunkBuf)
         {
             bool haveBlock0 = false;
+            int decoded = 0;
             for (int b = 0; b < L.BlocksPerChunk; b++)
             {
-                if (!L.BlockRegion(chunkCoords, b, origin, extent))
+                L.BlockCoords(b, blockCoords);
+                long srcOff = 0, dstOff = 0;
+                bool any = true;
+                for (int d = 0; d < nd && any; d++)
+                {
+                    long inChunk = (long)blockCoords[d] * L.BlockShape[d];
+                    long g = chunkCoords[d] * L.ChunkShape[d] + inChunk;
+                    long hi = Math.Min(g + Math.Min(L.BlockShape[d], L.ChunkShape[d] - inChunk), L.Shape[d]);
+                    var (first, count) = Selected(sel, d, g, hi);
+                    if (count == 0) { any = false; break; }
+                    extent[d] = count;
+                    srcOff += (first - g) * L.BlockStrides[d];
+                    srcStrides[d] = sel.Step[d] * L.BlockStrides[d];
+                    dstOff += (first - sel.Start[d]) / sel.Step[d] * outStrides[d];
+                }
+                if (!any)
                     continue;
                 byte* blockPtr;
                 if (!perBlock)
@@ -311,14 +501,16 @@ public sealed class B2ndArray : IDisposable
                     }
                     else
                     {
-                        var block0 = new Span<byte>(pb + bnb, h.HasDelta ? bnb : 0);
-                        if (h.HasDelta && b > 0 && !haveBlock0)
+                        var block0 = new Span<byte>(pb + bnb, delta ? bnb : 0);
+                        if (delta && b > 0 && !haveBlock0)
                         {
                             ChunkDecoder.DecodeBlock(chunk, h, 0, block0, default, ctx, where);
                             haveBlock0 = true;
+                            decoded++;
                         }
                         ChunkDecoder.DecodeBlock(chunk, h, b, blockSpan, block0, ctx, where);
-                        if (h.HasDelta && b == 0)
+                        decoded++;
+                        if (delta && b == 0)
                         {
                             blockSpan.CopyTo(block0);
                             haveBlock0 = true;
@@ -326,22 +518,153 @@ public sealed class B2ndArray : IDisposable
                     }
                     blockPtr = pb;
                 }
-                long dstOff = 0;
-                for (int d = 0; d < nd; d++)
-                    dstOff += origin[d] * L.ArrayStrides[d];
-                NdCopy.Copy(blockPtr, L.BlockStrides, dst + dstOff, L.ArrayStrides, extent, L.ItemSize);
+                NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
+            }
+            Interlocked.Add(ref _blocksDecoded, perBlock ? decoded : L.BlocksPerChunk);
+        }
+    }
+
+    // ------------------------------------------------------------------ writes
+
+    /// <summary>Writes the whole array from <paramref name="source"/> (C order).</summary>
+    public void Write(ReadOnlySpan<byte> source, int threads = 0) => Write(ReadOnlySpan<NdIndex>.Empty, source, threads);
+
+    /// <summary>
+    /// Writes <paramref name="source"/> (C order over the selection shape) into the selection. Only the chunks the
+    /// selection touches are recompressed (partially covered chunks are decoded, updated and recompressed); the frame
+    /// is valid for C-Blosc2 after the call returns.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">The array is open read-only.</exception>
+    public unsafe void Write(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<byte> source, int threads = 1)
+    {
+        ThrowIfDisposed();
+        if (!_store.Writable)
+            throw new InvalidOperationException($"'{Name}' is open read-only; open it with B2ndOpenMode.ReadWrite (or CopyOnWrite for in-memory changes) to write.");
+        var sel = NdSelection.Create(_layout.Shape, selection);
+        long need = sel.NItems * DType.ItemSize;
+        if (source.Length != need)
+            throw new ArgumentException($"source has {source.Length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", nameof(source));
+        if (need == 0)
+            return;
+        var chunks = ChunksOf(sel);
+        var outStrides = OutStrides(sel);
+        var p = CompressionParams with { Threads = 1 };
+        int workers = threads <= 0 ? Environment.ProcessorCount : threads;
+        workers = Math.Max(1, Math.Min(workers, chunks.Count));
+        int maxChunk = ChunkEncoder.MaxChunkSize(_layout.ChunkNBytes);
+        lock (_writeLock)
+        {
+            fixed (byte* src = source)
+            {
+                nint srcAddr = (nint)src;
+                int batch = Math.Max(1, workers * 2);
+                for (int first = 0; first < chunks.Count; first += batch)
+                {
+                    int count = Math.Min(batch, chunks.Count - first);
+                    var results = new (long, byte[], int)[count];
+                    int start = first;
+                    if (workers <= 1)
+                    {
+                        var ctx = _contexts.Rent();
+                        try
+                        {
+                            for (int k = 0; k < count; k++)
+                                results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx);
+                        }
+                        finally { _contexts.Return(ctx); }
+                    }
+                    else
+                    {
+                        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, _contexts.Rent,
+                            (k, _, ctx) =>
+                            {
+                                results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx);
+                                return ctx;
+                            },
+                            _contexts.Return);
+                    }
+                    _store.PutChunks(results);
+                }
             }
         }
     }
 
-    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(_disposed, this);
+    /// <summary>Builds the new content of chunk <paramref name="c"/> and compresses it.</summary>
+    private unsafe (long, byte[], int) WriteChunkPart(long c, NdSelection sel, long[] selStrides, byte* src, CompressionParams p, int maxChunk, CodecContext ctx)
+    {
+        var L = _layout;
+        int nd = L.NDim;
+        Span<long> chunkCoords = stackalloc long[nd];
+        Span<int> blockCoords = stackalloc int[nd];
+        Span<long> blkStrides = stackalloc long[nd];
+        Span<long> extent = stackalloc long[nd];
+        L.ChunkCoords(c, chunkCoords);
+        // Does the selection cover every valid element of this chunk?
+        bool full = true;
+        for (int d = 0; d < nd && full; d++)
+        {
+            long lo = chunkCoords[d] * L.ChunkShape[d];
+            long hi = Math.Min(lo + L.ChunkShape[d], L.Shape[d]);
+            full = sel.Step[d] == 1 && Selected(sel, d, lo, hi).Count == hi - lo;
+        }
+        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
+        var chunkSpan = chunkBuf.AsSpan(0, L.ChunkNBytes);
+        if (full)
+        {
+            chunkSpan.Clear();
+        }
+        else
+        {
+            var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
+            var h = ChunkHeader.Parse(old, where);
+            if (h.NBytes != L.ChunkNBytes)
+                throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {L.ChunkNBytes}");
+            ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
+        }
+        int bnb = L.BlockNBytes;
+        fixed (byte* pc = chunkBuf)
+        {
+            for (int b = 0; b < L.BlocksPerChunk; b++)
+            {
+                L.BlockCoords(b, blockCoords);
+                long blkOff = 0, srcOff = 0;
+                bool any = true;
+                for (int d = 0; d < nd && any; d++)
+                {
+                    long inChunk = (long)blockCoords[d] * L.BlockShape[d];
+                    long g = chunkCoords[d] * L.ChunkShape[d] + inChunk;
+                    long hi = Math.Min(g + Math.Min(L.BlockShape[d], L.ChunkShape[d] - inChunk), L.Shape[d]);
+                    var (first, count) = Selected(sel, d, g, hi);
+                    if (count == 0) { any = false; break; }
+                    extent[d] = count;
+                    blkOff += (first - g) * L.BlockStrides[d];
+                    blkStrides[d] = sel.Step[d] * L.BlockStrides[d];
+                    srcOff += (first - sel.Start[d]) / sel.Step[d] * selStrides[d];
+                }
+                if (!any)
+                    continue;
+                NdCopy.Copy(src + srcOff, selStrides, pc + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
+            }
+        }
+        var output = new byte[maxChunk];
+        int n = ChunkEncoder.Compress(chunkSpan, L.ItemSize, bnb, p, output, ctx);
+        return (c, output, n);
+    }
 
-    /// <summary>Releases the file handle.</summary>
+    /// <summary>Flushes written data to the storage device (ReadWrite mode).</summary>
+    public void Flush()
+    {
+        ThrowIfDisposed();
+        _store.Flush();
+    }
+
+    private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>Releases the file mapping and handle; afterwards the file can be deleted or replaced.</summary>
     public void Dispose()
     {
-        if (_disposed) return;
-        _disposed = true;
-        _frame.Source.Dispose();
+        if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
+        _store.Dispose();
         _contexts.Dispose();
     }
 }

@@ -22,27 +22,15 @@ public static class B2ndFrameEditor
         ArgumentNullException.ThrowIfNull(changes);
         foreach (var name in changes.Keys)
             B2ndWriter.ValidateName(name);
-        string full = Path.GetFullPath(destinationPath);
-        string tmp = Path.Combine(Path.GetDirectoryName(full) ?? ".", $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var source = new FileFrameSource(sourcePath))
-            {
-                var frame = FrameReader.Open(source);
-                var trailer = BuildTrailer(frame, changes);
-                using var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-                CopyRange(source, 0, frame.TrailerOffset, fs);
-                fs.Write(trailer.Bytes);
-                PatchLengths(fs, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        using var source = new FileFrameSource(sourcePath);
+        var frame = FrameReader.Open(source);
+        var trailer = BuildTrailer(frame, changes);
+        using var tx = AtomicFile.Begin(destinationPath);
+        CopyRange(source, 0, frame.TrailerOffset, tx.Stream);
+        tx.Stream.Write(trailer.Bytes);
+        PatchLengths(tx.Stream, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);
+        source.Dispose(); // release the source before replacing it (it may be the destination)
+        tx.Commit();
     }
 
     private static (byte[] Bytes, int Count) BuildTrailer(FrameReader frame, IReadOnlyDictionary<string, byte[]?> changes)

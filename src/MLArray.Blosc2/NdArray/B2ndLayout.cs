@@ -166,6 +166,13 @@ internal static unsafe class NdCopy
             Buffer.MemoryCopy(src, dst, itemSize, itemSize);
             return;
         }
+        for (int d = 0; d < nd; d++)
+            if (extent[d] <= 0) return;
+        if (srcStrides[nd - 1] != itemSize || dstStrides[nd - 1] != itemSize)
+        {
+            CopyElements(src, srcStrides, dst, dstStrides, extent, itemSize);
+            return;
+        }
         // Merge trailing dimensions that are contiguous on both sides into one long row.
         long rowBytes = extent[nd - 1] * itemSize;
         int outer = nd - 1;
@@ -210,6 +217,43 @@ internal static unsafe class NdCopy
                 dOff += idx[d] * dstStrides[d];
             }
             Buffer.MemoryCopy(src + so, dst + dOff, rowBytes, rowBytes);
+            int k = outer - 1;
+            while (k >= 0)
+            {
+                if (++idx[k] < extent[k]) break;
+                idx[k] = 0;
+                k--;
+            }
+            if (k < 0) return;
+        }
+    }
+
+    /// <summary>Element-by-element copy for selections with steps (the innermost axis is not contiguous).</summary>
+    private static void CopyElements(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent, int itemSize)
+    {
+        int nd = extent.Length;
+        int outer = nd - 1;
+        long n = extent[outer], ss = srcStrides[outer], ds = dstStrides[outer];
+        Span<long> idx = stackalloc long[Math.Max(outer, 1)];
+        idx.Clear();
+        while (true)
+        {
+            long so = 0, dOff = 0;
+            for (int d = 0; d < outer; d++)
+            {
+                so += idx[d] * srcStrides[d];
+                dOff += idx[d] * dstStrides[d];
+            }
+            byte* s = src + so;
+            byte* t = dst + dOff;
+            switch (itemSize)
+            {
+                case 1: for (long i = 0; i < n; i++) t[i * ds] = s[i * ss]; break;
+                case 2: for (long i = 0; i < n; i++) *(ushort*)(t + i * ds) = *(ushort*)(s + i * ss); break;
+                case 4: for (long i = 0; i < n; i++) *(uint*)(t + i * ds) = *(uint*)(s + i * ss); break;
+                case 8: for (long i = 0; i < n; i++) *(ulong*)(t + i * ds) = *(ulong*)(s + i * ss); break;
+                default: for (long i = 0; i < n; i++) Buffer.MemoryCopy(s + i * ss, t + i * ds, itemSize, itemSize); break;
+            }
             int k = outer - 1;
             while (k >= 0)
             {

@@ -16,7 +16,7 @@ internal sealed record B2ndMeta(long[] Shape, int[] ChunkShape, int[] BlockShape
             throw r.Error($"expected 7 fields, found {n}");
         long version = r.ReadInteger();
         if (version != 0)
-            throw new MLArrayNotSupportedException($"'{source}': b2nd metalayer version {version} is not supported (only version 0 exists).");
+            throw new MLArrayNotSupportedException($"'{source}': b2nd metalayer at offset {offset}: version {version} is not supported (only version 0 exists).");
         long ndim = r.ReadInteger();
         if (ndim < 0 || ndim > B2ndLayout.MaxDims)
             throw r.Error($"ndim {ndim} is outside 0..{B2ndLayout.MaxDims}");
@@ -31,7 +31,7 @@ internal sealed record B2ndMeta(long[] Shape, int[] ChunkShape, int[] BlockShape
         {
             long format = r.ReadInteger();
             if (format != 0)
-                throw new MLArrayNotSupportedException($"'{source}': dtype format {format} is not supported (only NumPy dtype strings, format 0).");
+                throw new MLArrayNotSupportedException($"'{source}': b2nd metalayer at offset {offset}: dtype format {format} is not supported (only NumPy dtype strings, format 0).");
             dtype = r.ReadString();
         }
         return new B2ndMeta(shape, chunks, blocks, dtype);

@@ -31,23 +31,9 @@ public static class B2ndWriter
     public static void Write(string path, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? ".";
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16))
-            {
-                Write(fs, data, shape, dtype, options);
-                fs.Flush(flushToDisk: true);
-            }
-            File.Move(tmp, full, overwrite: true);
-        }
-        catch
-        {
-            try { File.Delete(tmp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
-            throw;
-        }
+        using var tx = AtomicFile.Begin(path);
+        Write(tx.Stream, data, shape, dtype, options);
+        tx.Commit();
     }
 
     /// <summary>Writes the frame into a new byte array.</summary>
@@ -62,38 +48,13 @@ public static class B2ndWriter
     public static unsafe void Write(Stream output, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(output);
-        ArgumentNullException.ThrowIfNull(shape);
         if (!output.CanSeek || !output.CanWrite)
             throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
-        if (dtype.Name is null)
-            throw new ArgumentException("dtype is not set; use one of the DType members.", nameof(dtype));
+        var (layout, p, header) = Prepare(shape, dtype, options, data.Length);
         options ??= new B2ndWriteOptions();
-        var p = options.Compression;
-        p.Validate();
-        foreach (var f in p.Filters)
-            if (f == Blosc2Filter.TruncPrec && dtype.Kind != DTypeKind.Float)
-                throw new ArgumentException($"trunc_prec only applies to float32/float64 data, not {dtype.Name}.", nameof(options));
-        long nitems = 1;
-        foreach (long s in shape)
-        {
-            if (s < 0) throw new ArgumentException($"shape ({string.Join(", ", shape)}) has a negative dimension.", nameof(shape));
-            nitems = checked(nitems * s);
-        }
-        if (data.Length != checked(nitems * dtype.ItemSize))
-            throw new ArgumentException($"data has {data.Length} bytes but shape ({string.Join(", ", shape)}) of {dtype.Name} needs {nitems * dtype.ItemSize}.", nameof(data));
-        bool empty = nitems == 0;
-        int[] chunkShape = options.ChunkShape ?? (empty ? new int[shape.Length] : DefaultChunkShape(shape, dtype.ItemSize));
-        int[] blockShape = options.BlockShape ?? (empty ? new int[shape.Length] : DefaultBlockShape(chunkShape, dtype.ItemSize));
-        if (chunkShape.Length != shape.Length || blockShape.Length != shape.Length)
-            throw new ArgumentException($"chunk shape ({chunkShape.Length} dims) and block shape ({blockShape.Length} dims) must have as many dimensions as the shape ({shape.Length}).", nameof(options));
-        var layout = new B2ndLayout(shape, chunkShape, blockShape, dtype.ItemSize);
-        var meta = new B2ndMeta(shape, empty ? new int[shape.Length] : chunkShape, empty ? new int[shape.Length] : blockShape, dtype.Name);
-
         using var contexts = new CodecContextPool();
         var ctx0 = contexts.Rent();
         long start = output.Position;
-        byte[] header = FrameLayout.BuildHeader(dtype.ItemSize, layout.BlockNBytes, layout.ChunkNBytes, p,
-            [(B2ndMeta.Name, meta.Encode())], zeroChunkSize: empty);
         output.Write(header);
 
         long nchunks = layout.NChunks;
@@ -155,14 +116,7 @@ public static class B2ndWriter
             output.Write(FrameLayout.BuildIndex(offsets, ctx0));
         }
 
-        var vl = new List<(string, byte[])>(options.VlMeta.Count);
-        foreach (var kv in options.VlMeta)
-        {
-            ValidateName(kv.Key);
-            if (vl.Exists(x => x.Item1 == kv.Key))
-                throw new ArgumentException($"vlmeta name '{kv.Key}' is given twice.", nameof(options));
-            vl.Add((kv.Key, FrameLayout.EncodeVlMetaValue(kv.Value, ctx0)));
-        }
+        var vl = EncodeVlMeta(options.VlMeta, ctx0);
         output.Write(FrameLayout.BuildTrailer(vl));
         long frameLen = output.Position - start;
         FrameLayout.PatchHeader(header, frameLen, nchunks * (long)layout.ChunkNBytes, cbytes, vl.Count > 0);
@@ -170,6 +124,87 @@ public static class B2ndWriter
         output.Write(header);
         output.Position = start + frameLen;
         contexts.Return(ctx0);
+    }
+
+
+    /// <summary>Validates the arguments, computes the layout and builds the frame header (lengths patched later).</summary>
+    private static (B2ndLayout Layout, CompressionParams Params, byte[] Header) Prepare(long[] shape, DType dtype, B2ndWriteOptions? options, long dataLength)
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        if (dtype.Name is null)
+            throw new ArgumentException("dtype is not set; use one of the DType members.", nameof(dtype));
+        options ??= new B2ndWriteOptions();
+        var p = options.Compression;
+        p.Validate();
+        foreach (var f in p.Filters)
+            if (f == Blosc2Filter.TruncPrec && dtype.Kind != DTypeKind.Float)
+                throw new ArgumentException($"trunc_prec only applies to float32/float64 data, not {dtype.Name}.", nameof(options));
+        if (shape.Length > B2ndLayout.MaxDims)
+            throw new ArgumentException($"b2nd arrays have at most {B2ndLayout.MaxDims} dimensions; got {shape.Length}.", nameof(shape));
+        long nitems = 1;
+        foreach (long s in shape)
+        {
+            if (s < 0) throw new ArgumentException($"shape ({string.Join(", ", shape)}) has a negative dimension.", nameof(shape));
+            nitems = checked(nitems * s);
+        }
+        if (dataLength >= 0 && dataLength != checked(nitems * dtype.ItemSize))
+            throw new ArgumentException($"data has {dataLength} bytes but shape ({string.Join(", ", shape)}) of {dtype.Name} needs {nitems * dtype.ItemSize}.", "data");
+        bool empty = nitems == 0;
+        int[] chunkShape = empty ? new int[shape.Length] : options.ChunkShape ?? DefaultChunkShape(shape, dtype.ItemSize);
+        int[] blockShape = empty ? new int[shape.Length] : options.BlockShape ?? DefaultBlockShape(chunkShape, dtype.ItemSize);
+        if (chunkShape.Length != shape.Length || blockShape.Length != shape.Length)
+            throw new ArgumentException($"chunk shape ({chunkShape.Length} dims) and block shape ({blockShape.Length} dims) must have as many dimensions as the shape ({shape.Length}).", nameof(options));
+        var layout = new B2ndLayout(shape, chunkShape, blockShape, dtype.ItemSize);
+        var meta = new B2ndMeta(shape, chunkShape, blockShape, dtype.Name);
+        byte[] header = FrameLayout.BuildHeader(dtype.ItemSize, layout.BlockNBytes, layout.ChunkNBytes, p,
+            [(B2ndMeta.Name, meta.Encode())], zeroChunkSize: empty);
+        return (layout, p, header);
+    }
+
+    /// <summary>
+    /// Writes a new frame file whose chunks are all special zero chunks (no payload), with the given vlmeta:
+    /// the starting point of <see cref="B2ndArray.Create"/>. Atomic like <see cref="Write(string, ReadOnlySpan{byte}, long[], DType, B2ndWriteOptions?)"/>.
+    /// </summary>
+    internal static void CreateEmpty(string path, long[] shape, DType dtype, B2ndWriteOptions? options)
+    {
+        var (layout, _, header) = Prepare(shape, dtype, options, -1);
+        options ??= new B2ndWriteOptions();
+        if (layout.NChunks * 8 > int.MaxValue - 64)
+            throw new ArgumentException($"{layout.NChunks} chunks are too many for one frame; use a larger chunk shape.", nameof(options));
+        using var tx = AtomicFile.Begin(path);
+        var fs = tx.Stream;
+        {
+            fs.Write(header);
+            if (layout.NChunks > 0)
+            {
+                // The offsets index as a repeated-value special chunk (what C-Blosc2 writes for b2nd_zeros).
+                var index = new byte[ChunkFormat.ExtendedHeaderLength + 8];
+                ChunkEncoder.WriteSpecial(index, ChunkFormat.SpecialValue, 8, checked((int)(layout.NChunks * 8)));
+                System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(index.AsSpan(12), index.Length);
+                System.Buffers.Binary.BinaryPrimitives.WriteInt64LittleEndian(index.AsSpan(ChunkFormat.ExtendedHeaderLength), FrameLayout.SpecialZerosOffset);
+                fs.Write(index);
+            }
+            using var ctx = new CodecContext();
+            var vl = EncodeVlMeta(options.VlMeta, ctx);
+            fs.Write(FrameLayout.BuildTrailer(vl));
+            FrameLayout.PatchHeader(header, fs.Length, layout.NChunks * (long)layout.ChunkNBytes, 0, vl.Count > 0);
+            fs.Position = 0;
+            fs.Write(header);
+        }
+        tx.Commit();
+    }
+
+    private static List<(string, byte[])> EncodeVlMeta(IReadOnlyList<KeyValuePair<string, byte[]>> entries, CodecContext ctx)
+    {
+        var vl = new List<(string, byte[])>(entries.Count);
+        foreach (var kv in entries)
+        {
+            ValidateName(kv.Key);
+            if (vl.Exists(x => x.Item1 == kv.Key))
+                throw new ArgumentException($"vlmeta name '{kv.Key}' is given twice.", nameof(entries));
+            vl.Add((kv.Key, FrameLayout.EncodeVlMetaValue(kv.Value, ctx)));
+        }
+        return vl;
     }
 
     internal static void ValidateName(string name)
@@ -190,7 +225,7 @@ public static class B2ndWriter
         Span<long> origin = stackalloc long[nd];
         Span<long> extent = stackalloc long[nd];
         L.ChunkCoords(c, chunkCoords);
-        byte[] chunkBuf = ctx.ScratchA(L.ChunkNBytes);
+        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
         int bnb = L.BlockNBytes;
         fixed (byte* pc = chunkBuf)
         {

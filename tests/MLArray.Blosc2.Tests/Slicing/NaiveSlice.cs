@@ -1,0 +1,97 @@
+namespace MLArray.Blosc2.Tests.Slicing;
+
+/// <summary>An obviously-correct element-by-element implementation of NumPy basic indexing, used as the oracle.</summary>
+internal static class NaiveSlice
+{
+    public static (long Start, long Count, long Step, bool Drop)[] Normalize(long[] shape, NdIndex[] sel)
+    {
+        var r = new (long, long, long, bool)[shape.Length];
+        for (int d = 0; d < shape.Length; d++)
+        {
+            long n = shape[d];
+            var s = d < sel.Length ? sel[d] : NdIndex.All;
+            if (s.IsIndex)
+            {
+                long i = s.Start!.Value < 0 ? s.Start.Value + n : s.Start.Value;
+                r[d] = (i, 1, 1, true);
+                continue;
+            }
+            long a = s.Start ?? 0, b = s.Stop ?? n;
+            if (a < 0) a = Math.Max(0, a + n);
+            if (b < 0) b = Math.Max(0, b + n);
+            a = Math.Min(a, n);
+            b = Math.Min(b, n);
+            long cnt = 0;
+            for (long x = a; x < b; x += s.Step) cnt++;
+            r[d] = (a, cnt, s.Step, false);
+        }
+        return r;
+    }
+
+    public static byte[] Read(byte[] full, long[] shape, int itemSize, NdIndex[] sel)
+    {
+        var n = Normalize(shape, sel);
+        long total = n.Aggregate(1L, (acc, x) => acc * x.Count);
+        var result = new byte[total * itemSize];
+        var idx = new long[shape.Length];
+        for (long o = 0; o < total; o++)
+        {
+            long rem = o;
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                idx[d] = n[d].Start + rem % n[d].Count * n[d].Step;
+                rem /= n[d].Count;
+            }
+            long src = 0;
+            for (int d = 0; d < shape.Length; d++) src = src * shape[d] + idx[d];
+            Array.Copy(full, src * itemSize, result, o * itemSize, itemSize);
+        }
+        return result;
+    }
+
+    public static void Write(byte[] full, long[] shape, int itemSize, NdIndex[] sel, byte[] values)
+    {
+        var n = Normalize(shape, sel);
+        long total = n.Aggregate(1L, (acc, x) => acc * x.Count);
+        var idx = new long[shape.Length];
+        for (long o = 0; o < total; o++)
+        {
+            long rem = o;
+            for (int d = shape.Length - 1; d >= 0; d--)
+            {
+                idx[d] = n[d].Start + rem % n[d].Count * n[d].Step;
+                rem /= n[d].Count;
+            }
+            long dst = 0;
+            for (int d = 0; d < shape.Length; d++) dst = dst * shape[d] + idx[d];
+            Array.Copy(values, o * itemSize, full, dst * itemSize, itemSize);
+        }
+    }
+
+    /// <summary>A random selection: per axis an index (possibly negative), a slice with optional negative bounds and a step, or all.</summary>
+    public static NdIndex[] RandomSelection(Random rng, long[] shape)
+    {
+        int len = rng.Next(0, shape.Length + 1);
+        var sel = new NdIndex[len];
+        for (int d = 0; d < len; d++)
+        {
+            long n = shape[d];
+            switch (rng.Next(5))
+            {
+                case 0 when n > 0:
+                    long i = rng.NextInt64(0, n);
+                    sel[d] = NdIndex.At(rng.Next(2) == 0 ? i : i - n);
+                    break;
+                case 1:
+                    sel[d] = NdIndex.All;
+                    break;
+                default:
+                    long a = rng.NextInt64(-n - 2, n + 2), b = rng.NextInt64(-n - 2, n + 3);
+                    long step = rng.Next(3) == 0 ? rng.Next(2, 7) : 1;
+                    sel[d] = NdIndex.Slice(rng.Next(4) == 0 ? null : a, rng.Next(4) == 0 ? null : b, step);
+                    break;
+            }
+        }
+        return sel;
+    }
+}
