@@ -22,6 +22,8 @@ internal static class CliApp
         {
             HeaderCommand.Create(stdout, stderr),
             ConvertCommand.Create(stdout, stderr),
+            ValidateCommand.Create(stdout, stderr),
+            MigrateCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Text;
 using System.Text.Json;
 using MLArray.Blosc2;
+using MLArray.Metadata.Migration;
 
 namespace MLArray.Cli.Commands;
 
@@ -24,9 +25,24 @@ internal static class HeaderCommand
             using var a = B2ndArray.Open(path);
             var facts = HeaderFacts.From(a);
             if (pr.GetValue(json))
-                stdout.WriteLine(facts.ToJson());
-            else
-                stdout.Write(facts.ToText(path));
+            {
+                var meta = MLArrayMetadata.Read(a);
+                stdout.WriteLine(facts.ToJson(w => MetaRendering.WriteJson(w, meta)));
+                return CliApp.Ok;
+            }
+            stdout.Write(facts.ToText(path));
+            MetaReadResult? m;
+            try
+            {
+                m = MLArrayMetadata.Read(a);
+            }
+            catch (MLArrayMetadataException e)
+            {
+                stdout.WriteLine($"{"metadata",-12}refused: {e.Message}");
+                throw;
+            }
+            if (m is not null)
+                MetaRendering.Write(stdout, MetaRendering.Tree(m.Current, m.Layout));
             return CliApp.Ok;
         }));
         return cmd;
@@ -70,7 +86,7 @@ internal sealed record HeaderFacts(
         _ => $"filter{(int)f}",
     };
 
-    public string ToJson()
+    public string ToJson(Action<Utf8JsonWriter>? extra = null)
     {
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms, new JsonWriterOptions { Indented = true, Encoder = System.Text.Encodings.Web.JavaScriptEncoder.UnsafeRelaxedJsonEscaping }))
@@ -102,6 +118,7 @@ internal sealed record HeaderFacts(
                 w.WriteEndObject();
             }
             w.WriteEndObject();
+            extra?.Invoke(w);
             w.WriteEndObject();
         }
         return Encoding.UTF8.GetString(ms.ToArray());

@@ -1,0 +1,1 @@
+return ExtensionSample.Demo.Run(Console.Out);

@@ -1,0 +1,90 @@
+using System.CommandLine;
+using MLArray.Blosc2;
+using MLArray.Metadata.Migration;
+using MLArray.Metadata.Payload;
+
+namespace MLArray.Cli.Commands;
+
+/// <summary>
+/// <c>mlarray migrate FILE… [-o OUT | --in-place] [--dry-run]</c>: rewrites the metadata entry in the current layout.
+/// Only the <c>"mlarray"</c> vlmeta entry changes; header, chunks and index are copied byte for byte, and the output
+/// is written atomically (temporary file, then rename).
+/// </summary>
+internal static class MigrateCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr)
+    {
+        var files = new Argument<string[]>("files") { Description = "The .mla files to migrate.", Arity = ArgumentArity.OneOrMore };
+        var output = new Option<string?>("--output", "-o") { Description = "Write the migrated file here (a directory when several files are given)." };
+        var inPlace = new Option<bool>("--in-place") { Description = "Replace each file (atomically)." };
+        var dryRun = new Option<bool>("--dry-run") { Description = "Only print what would change; write nothing." };
+        var cmd = new Command("migrate", "Rewrite the metadata of .mla files in the current layout (array chunks are copied, not recompressed).")
+        {
+            files, output, inPlace, dryRun,
+        };
+        cmd.SetAction(pr => CliApp.Guard(stderr, () =>
+        {
+            var paths = pr.GetValue(files)!;
+            string? outPath = pr.GetValue(output);
+            bool inplace = pr.GetValue(inPlace), dry = pr.GetValue(dryRun);
+            if (outPath is not null && inplace)
+                throw new ArgumentException("give either -o OUT or --in-place, not both.");
+            if (outPath is null && !inplace && !dry)
+                throw new ArgumentException("give -o OUT, --in-place or --dry-run.");
+            if (outPath is not null && paths.Length > 1 && !Directory.Exists(outPath))
+                throw new ArgumentException($"-o must be an existing directory when several files are given: {outPath}");
+            int worst = CliApp.Ok;
+            foreach (var path in paths)
+            {
+                string? dest = inplace ? path
+                    : outPath is null ? null
+                    : Directory.Exists(outPath) ? Path.Combine(outPath, Path.GetFileName(path))
+                    : outPath;
+                worst = Math.Max(worst, CliApp.Guard(stderr, () => MigrateOne(path, dest, dry, stdout)));
+            }
+            return worst;
+        }));
+        return cmd;
+    }
+
+    internal static int MigrateOne(string path, string? destination, bool dryRun, TextWriter stdout)
+    {
+        MetaReadResult meta;
+        long[] shape;
+        using (var a = B2ndArray.Open(path))
+        {
+            meta = MLArrayMetadata.Read(a)
+                ?? throw new ArgumentException($"{path} has no \"{MLArrayMetadata.VlMetaName}\" metadata entry to migrate.");
+            shape = a.Shape;
+        }
+        var issues = MLArrayMetadata.Validate(meta, shape);
+        if (issues.Count > 0)
+        {
+            stdout.WriteLine($"{path}: not migrated: the metadata is invalid (layout {MetaLayouts.Id(meta.Layout)})");
+            foreach (var i in issues) stdout.WriteLine($"  {i}");
+            return CliApp.InvalidInput;
+        }
+        var changes = meta.Migration.Changes;
+        bool same = destination is not null && Path.GetFullPath(destination) == Path.GetFullPath(path);
+        if (changes.Count == 0)
+            stdout.WriteLine($"{path}: already in the current layout; nothing to change");
+        else
+        {
+            stdout.WriteLine(meta.Layout == MetaLayout.Current
+                ? $"{path}: layout current, normalised to the canonical form with {changes.Count} change(s):"
+                : $"{path}: layout {MetaLayouts.Id(meta.Layout)} -> {MetaLayouts.Id(MetaLayout.Current)}, {changes.Count} change(s):");
+            foreach (var c in changes) stdout.WriteLine($"  - {c}");
+        }
+        if (dryRun)
+        {
+            stdout.WriteLine("  (dry run: nothing written)");
+            return CliApp.Ok;
+        }
+        if (destination is null || (same && changes.Count == 0))
+            return CliApp.Ok;
+        var content = MLArrayMetadata.EncodeValidated(meta.Current, shape);
+        B2ndFrameEditor.RewriteVlMeta(path, destination, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = content });
+        stdout.WriteLine($"  wrote {destination}");
+        return CliApp.Ok;
+    }
+}

@@ -1,0 +1,71 @@
+using MLArray.Blosc2;
+using MLArray.Metadata.Payload;
+
+namespace MLArray.Metadata.Migration;
+
+/// <summary>The metadata of one file: as stored, its layout, and migrated to the current layout.</summary>
+/// <param name="Payload">The decoded payload as stored.</param>
+/// <param name="Layout">The detected layout.</param>
+/// <param name="Migration">The mapping migrated to the canonical current layout, with the changes made.</param>
+public sealed record MetaReadResult(DecodedPayload Payload, MetaLayout Layout, MigrationResult Migration)
+{
+    /// <summary>The canonical current-layout mapping.</summary>
+    public MetaDict Current => Migration.Current;
+}
+
+/// <summary>Reads, migrates and writes the <c>"mlarray"</c> metadata entry of .mla files.</summary>
+public static class MLArrayMetadata
+{
+    /// <summary>The vlmeta entry that holds the metadata.</summary>
+    public const string VlMetaName = "mlarray";
+
+    /// <summary>Decodes and migrates the metadata of an open array; null when it has no <c>"mlarray"</c> entry.</summary>
+    /// <exception cref="MLArrayMetadataException">The entry is refused (hostile, beyond a limit) or not decodable.</exception>
+    public static MetaReadResult? Read(B2ndArray array, PayloadLimits? limits = null)
+    {
+        ArgumentNullException.ThrowIfNull(array);
+        var content = array.GetVlMeta(VlMetaName);
+        return content is null ? null : Decode(content, array.Shape, limits);
+    }
+
+    /// <summary>Decodes and migrates a vlmeta content for an array of shape <paramref name="arrayShape"/> (null when unknown).</summary>
+    public static MetaReadResult Decode(ReadOnlyMemory<byte> vlmetaContent, long[]? arrayShape, PayloadLimits? limits = null)
+    {
+        var payload = MetaPayloadCodec.Decode(vlmetaContent, limits);
+        var layout = MetaLayouts.Detect(payload);
+        var migration = MetaMigrator.Migrate(payload.Value, layout, new MigrationContext(arrayShape));
+        return new MetaReadResult(payload, layout, migration);
+    }
+
+    /// <summary>
+    /// Every problem of a file's metadata: what the migration could not carry over, the reference's rules
+    /// (<see cref="MetaValidator"/>), and, when those pass, the generated schema validator of <see cref="MLArrayMeta"/>.
+    /// Empty means valid.
+    /// </summary>
+    public static IReadOnlyList<MetaIssue> Validate(MetaReadResult meta, long[]? arrayShape)
+    {
+        ArgumentNullException.ThrowIfNull(meta);
+        var issues = meta.Migration.Issues.Concat(MetaValidator.Validate(meta.Current, arrayShape)).ToList();
+        if (issues.Count == 0)
+        {
+            var ctx = MetaValidationContext.Empty;
+            if (arrayShape is not null && MetaMigrator.UnwrapSingleKey(meta.Current["_has_array"], "has_array") is MetaBool { Value: true })
+                ctx = ctx.WithDimension("ndim", arrayShape.Length);
+            foreach (var i in MLArrayMeta.ValidateTree(meta.Current, ctx).Errors)
+                issues.Add(new MetaIssue(i.Path, i.Code, i.Message));
+        }
+        return issues;
+    }
+
+    /// <summary>
+    /// The vlmeta content to write for a migrated file: the mapping goes through the generated typed record
+    /// (<see cref="MetaMigrator.ToRecord"/>, so it must satisfy the schema) and is stored as msgpack bin of gzip of a
+    /// plain pickle.
+    /// </summary>
+    /// <exception cref="MLArrayMetadataException">The mapping violates the schema.</exception>
+    public static byte[] EncodeValidated(MetaDict current, long[]? arrayShape) =>
+        MetaPayloadCodec.Encode(MetaMigrator.ToRecord(current, arrayShape).ToMetaValue());
+
+    /// <summary>The vlmeta content to store for <paramref name="current"/> (msgpack bin of gzip of a plain pickle).</summary>
+    public static byte[] Encode(MetaDict current) => MetaPayloadCodec.Encode(current);
+}
