@@ -22,6 +22,7 @@ internal static class CliApp
         {
             HeaderCommand.Create(stdout, stderr),
             ConvertCommand.Create(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
