@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
@@ -583,7 +584,15 @@ public sealed class B2ndArray : IDisposable
                             },
                             _contexts.Return);
                     }
-                    _store.PutChunks(results);
+                    try
+                    {
+                        _store.PutChunks(results);
+                    }
+                    finally
+                    {
+                        foreach (var (_, buffer, _) in results)
+                            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
+                    }
                 }
             }
         }
@@ -646,7 +655,7 @@ public sealed class B2ndArray : IDisposable
                 NdCopy.Copy(src + srcOff, selStrides, pc + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
             }
         }
-        var output = new byte[maxChunk];
+        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
         int n = ChunkEncoder.Compress(chunkSpan, L.ItemSize, bnb, p, output, ctx);
         return (c, output, n);
     }
