@@ -40,28 +40,9 @@ internal static class CliApp
             stderr.WriteLine($"mlarray: {e.Message}");
             return InvalidInput;
         }
-        catch (MLArrayException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (FileNotFoundException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (IOException e)
-        {
+            // MLArrayException (corrupt or unsupported data) and file-system errors: the file cannot be used.
             stderr.WriteLine($"mlarray: {e.Message}");
             return Unreadable;
         }
