@@ -4,7 +4,8 @@ namespace MLArray.Bench;
 
 /// <summary>
 /// Benchmarks. `dotnet run -c Release --project bench/MLArray.Bench -- quick [file.mla]` prints a fast
-/// Stopwatch-based table (medians); any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
+/// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds;
+/// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
 {
@@ -12,6 +13,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "quick")
             return QuickBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "open-large")
+            return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
         return 0;
     }

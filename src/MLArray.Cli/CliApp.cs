@@ -24,6 +24,7 @@ internal static class CliApp
             ConvertCommand.Create(stdout, stderr),
             ValidateCommand.Create(stdout, stderr),
             MigrateCommand.Create(stdout, stderr),
+            BenchCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
@@ -41,28 +42,9 @@ internal static class CliApp
             stderr.WriteLine($"mlarray: {e.Message}");
             return InvalidInput;
         }
-        catch (MLArrayException e)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
         {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (FileNotFoundException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (DirectoryNotFoundException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (UnauthorizedAccessException e)
-        {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
-        }
-        catch (IOException e)
-        {
+            // MLArrayException (corrupt or unsupported data) and file-system errors: the file cannot be used.
             stderr.WriteLine($"mlarray: {e.Message}");
             return Unreadable;
         }

@@ -260,7 +260,32 @@ internal sealed class WritableFileSource : IFrameSource
             throw new FileNotFoundException($"'{path}' does not exist; check the path.", path, e);
         }
         _length = RandomAccess.GetLength(Handle);
+        LockForWriting(path);
     }
+
+    private FileStream? _lockStream;
+
+    /// <summary>
+    /// One writer per file across processes: an advisory lock on a byte far beyond any real frame (the data stays
+    /// readable by others). Not available on macOS/iOS, where the contract is documented only.
+    /// </summary>
+    private void LockForWriting(string path)
+    {
+        if (OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS() || OperatingSystem.IsMacCatalyst())
+            return;
+        _lockStream = new FileStream(Handle, FileAccess.ReadWrite, 1);
+        try
+        {
+            _lockStream.Lock(WriterLockOffset, 1);
+        }
+        catch (IOException e)
+        {
+            Handle.Dispose();
+            throw new IOException($"'{path}' is already open for writing by another process; close it there first (one writer at a time, any number of readers).", e);
+        }
+    }
+
+    private const long WriterLockOffset = 1L << 62;
 
     public SafeFileHandle Handle { get; }
 
@@ -290,5 +315,12 @@ internal sealed class WritableFileSource : IFrameSource
         return false;
     }
 
-    public void Dispose() => Handle.Dispose();
+    public void Dispose()
+    {
+        if (_lockStream is not null && !(OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS() || OperatingSystem.IsMacCatalyst()))
+        {
+            try { _lockStream.Unlock(WriterLockOffset, 1); } catch (IOException) { }
+        }
+        Handle.Dispose();
+    }
 }

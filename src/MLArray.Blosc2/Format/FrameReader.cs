@@ -175,61 +175,49 @@ internal sealed class FrameReader
 
     private List<MetaEntry> ParseMetalayers()
     {
-        var result = new List<MetaEntry>();
         if (HeaderLength == MinHeaderLength)
-            return result;
-        var r = new MsgpackReader(_header.AsSpan(MinHeaderLength), MinHeaderLength, Name, "metalayers");
-        r.Expect(0x93, "fixarray of 3");
-        r.Expect(0xCD, "uint16 index size");
-        r.ReadUInt16BE();
-        int n = r.ReadMapHeader();
-        var names = new List<(string, int)>(n);
-        for (int i = 0; i < n; i++)
-        {
-            string name = r.ReadString();
-            long off = r.ReadInteger();
-            if (off < MinHeaderLength || off > HeaderLength - 5)
-                throw Corrupt(MinHeaderLength + r.Position, $"metalayer '{name}' points at {off}, outside the header [{MinHeaderLength}, {HeaderLength})");
-            names.Add((name, (int)off));
-        }
-        foreach (var (name, off) in names)
-        {
-            var v = new MsgpackReader(_header.AsSpan(off), off, Name, $"metalayer '{name}'");
-            v.Expect(0xC6, "bin32");
-            uint len = v.ReadUInt32BE();
-            if (len > (uint)v.Remaining)
-                throw Corrupt(off, $"metalayer '{name}' declares {len} bytes, past the end of the header");
-            result.Add(new MetaEntry(name, off + 5, (int)len));
-        }
-        return result;
+            return [];
+        var r = new MsgpackReader(_header, 0, Name, "metalayers") { Position = MinHeaderLength };
+        return ParseMetaSection(ref r, _header, 0, "metalayer", MinHeaderLength);
     }
 
     private List<MetaEntry> ParseTrailer()
     {
-        var result = new List<MetaEntry>();
         var r = new MsgpackReader(_trailer, TrailerOffset, Name, "trailer");
         r.Expect(0x94, "fixarray of 4");
         r.ReadInteger(); // trailer version
-        r.Expect(0x93, "fixarray of 3 (vlmetalayers)");
+        var entries = ParseMetaSection(ref r, _trailer, TrailerOffset, "vlmeta", 0);
+        return entries;
+    }
+
+    /// <summary>
+    /// Parses the shared layout of the metalayers and the vlmetalayers: fixarray(3) [uint16 index size,
+    /// map name → offset, array of bin32 values]. Offsets are relative to <paramref name="container"/>, which starts
+    /// at absolute position <paramref name="containerOffset"/>; valid offsets are ≥ <paramref name="minOffset"/>.
+    /// </summary>
+    private List<MetaEntry> ParseMetaSection(ref MsgpackReader r, byte[] container, long containerOffset, string what, int minOffset)
+    {
+        r.Expect(0x93, "fixarray of 3");
         r.Expect(0xCD, "uint16 index size");
         r.ReadUInt16BE();
         int n = r.ReadMapHeader();
-        var names = new List<(string, int)>(n);
+        var names = new List<(string, int)>(Math.Min(n, 1024));
         for (int i = 0; i < n; i++)
         {
             string name = r.ReadString();
             long off = r.ReadInteger();
-            if (off < 0 || off > _trailer.Length - 5)
-                throw Corrupt(TrailerOffset + r.Position, $"vlmeta '{name}' points at trailer offset {off}, outside the trailer ({_trailer.Length} bytes)");
+            if (off < minOffset || off > container.Length - 5)
+                throw Corrupt(containerOffset + r.Position, $"{what} '{name}' points at {off}, outside [{minOffset}, {container.Length})");
             names.Add((name, (int)off));
         }
+        var result = new List<MetaEntry>(names.Count);
         foreach (var (name, off) in names)
         {
-            var v = new MsgpackReader(_trailer.AsSpan(off), TrailerOffset + off, Name, $"vlmeta '{name}'");
+            var v = new MsgpackReader(container.AsSpan(off), containerOffset + off, Name, $"{what} '{name}'");
             v.Expect(0xC6, "bin32");
             uint len = v.ReadUInt32BE();
             if (len > (uint)v.Remaining)
-                throw Corrupt(TrailerOffset + off, $"vlmeta '{name}' declares {len} bytes, past the end of the trailer");
+                throw Corrupt(containerOffset + off, $"{what} '{name}' declares {len} bytes, past its end");
             result.Add(new MetaEntry(name, off + 5, (int)len));
         }
         return result;

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Runtime.CompilerServices;
 using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
@@ -343,35 +344,8 @@ public sealed class B2ndArray : IDisposable
             return;
         var outStrides = OutStrides(sel);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
-        workers = Math.Min(workers, chunks.Count);
-        if (workers <= 1)
-        {
-            var ctx = _contexts.Rent();
-            try
-            {
-                foreach (long c in chunks)
-                    ReadChunkPart(c, sel, outStrides, dst, ctx);
-            }
-            finally { _contexts.Return(ctx); }
-            return;
-        }
         nint dstAddr = (nint)dst;
-        try
-        {
-            Parallel.For(0, chunks.Count, new ParallelOptions { MaxDegreeOfParallelism = workers },
-                _contexts.Rent,
-                (k, _, ctx) =>
-                {
-                    ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx);
-                    return ctx;
-                },
-                _contexts.Return);
-        }
-        catch (AggregateException e) when (e.InnerExceptions.FirstOrDefault(x => x is MLArrayException) is { } first)
-        {
-            // Report a corrupt chunk the same way as the serial path does (not wrapped in an AggregateException).
-            System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(first);
-        }
+        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
@@ -438,6 +412,34 @@ public sealed class B2ndArray : IDisposable
         return result;
     }
 
+    /// <summary>
+    /// Intersects block <paramref name="b"/> of the chunk at <paramref name="chunkCoords"/> with the selection: the
+    /// extent per axis, the block-side byte offset and strides (the selection's steps applied) and the byte offset in
+    /// the selection-shaped buffer. Returns false when no selected element lies in the block.
+    /// </summary>
+    private bool IntersectBlock(NdSelection sel, ReadOnlySpan<long> chunkCoords, int b, Span<int> blockCoords, long[] selStrides,
+        Span<long> extent, Span<long> blockStrides, out long blockOffset, out long selOffset)
+    {
+        var L = _layout;
+        L.BlockCoords(b, blockCoords);
+        blockOffset = 0;
+        selOffset = 0;
+        for (int d = 0; d < L.NDim; d++)
+        {
+            long inChunk = (long)blockCoords[d] * L.BlockShape[d];
+            long g = chunkCoords[d] * L.ChunkShape[d] + inChunk;
+            long hi = Math.Min(g + Math.Min(L.BlockShape[d], L.ChunkShape[d] - inChunk), L.Shape[d]);
+            var (first, count) = Selected(sel, d, g, hi);
+            if (count == 0)
+                return false;
+            extent[d] = count;
+            blockOffset += (first - g) * L.BlockStrides[d];
+            blockStrides[d] = sel.Step[d] * L.BlockStrides[d];
+            selOffset += (first - sel.Start[d]) / sel.Step[d] * selStrides[d];
+        }
+        return true;
+    }
+
     /// <summary>Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out.</summary>
     private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx)
     {
@@ -470,22 +472,7 @@ public sealed class B2ndArray : IDisposable
             int decoded = 0;
             for (int b = 0; b < L.BlocksPerChunk; b++)
             {
-                L.BlockCoords(b, blockCoords);
-                long srcOff = 0, dstOff = 0;
-                bool any = true;
-                for (int d = 0; d < nd && any; d++)
-                {
-                    long inChunk = (long)blockCoords[d] * L.BlockShape[d];
-                    long g = chunkCoords[d] * L.ChunkShape[d] + inChunk;
-                    long hi = Math.Min(g + Math.Min(L.BlockShape[d], L.ChunkShape[d] - inChunk), L.Shape[d]);
-                    var (first, count) = Selected(sel, d, g, hi);
-                    if (count == 0) { any = false; break; }
-                    extent[d] = count;
-                    srcOff += (first - g) * L.BlockStrides[d];
-                    srcStrides[d] = sel.Step[d] * L.BlockStrides[d];
-                    dstOff += (first - sel.Start[d]) / sel.Step[d] * outStrides[d];
-                }
-                if (!any)
+                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, outStrides, extent, srcStrides, out long srcOff, out long dstOff))
                     continue;
                 byte* blockPtr;
                 if (!perBlock)
@@ -563,27 +550,17 @@ public sealed class B2ndArray : IDisposable
                     int count = Math.Min(batch, chunks.Count - first);
                     var results = new (long, byte[], int)[count];
                     int start = first;
-                    if (workers <= 1)
+                    ParallelChunks.For(count, workers, _contexts,
+                        (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
+                    try
                     {
-                        var ctx = _contexts.Rent();
-                        try
-                        {
-                            for (int k = 0; k < count; k++)
-                                results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx);
-                        }
-                        finally { _contexts.Return(ctx); }
+                        _store.PutChunks(results);
                     }
-                    else
+                    finally
                     {
-                        Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers }, _contexts.Rent,
-                            (k, _, ctx) =>
-                            {
-                                results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx);
-                                return ctx;
-                            },
-                            _contexts.Return);
+                        foreach (var (_, buffer, _) in results)
+                            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
                     }
-                    _store.PutChunks(results);
                 }
             }
         }
@@ -626,27 +603,12 @@ public sealed class B2ndArray : IDisposable
         {
             for (int b = 0; b < L.BlocksPerChunk; b++)
             {
-                L.BlockCoords(b, blockCoords);
-                long blkOff = 0, srcOff = 0;
-                bool any = true;
-                for (int d = 0; d < nd && any; d++)
-                {
-                    long inChunk = (long)blockCoords[d] * L.BlockShape[d];
-                    long g = chunkCoords[d] * L.ChunkShape[d] + inChunk;
-                    long hi = Math.Min(g + Math.Min(L.BlockShape[d], L.ChunkShape[d] - inChunk), L.Shape[d]);
-                    var (first, count) = Selected(sel, d, g, hi);
-                    if (count == 0) { any = false; break; }
-                    extent[d] = count;
-                    blkOff += (first - g) * L.BlockStrides[d];
-                    blkStrides[d] = sel.Step[d] * L.BlockStrides[d];
-                    srcOff += (first - sel.Start[d]) / sel.Step[d] * selStrides[d];
-                }
-                if (!any)
+                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, selStrides, extent, blkStrides, out long blkOff, out long srcOff))
                     continue;
                 NdCopy.Copy(src + srcOff, selStrides, pc + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
             }
         }
-        var output = new byte[maxChunk];
+        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
         int n = ChunkEncoder.Compress(chunkSpan, L.ItemSize, bnb, p, output, ctx);
         return (c, output, n);
     }

@@ -53,7 +53,6 @@ public static class B2ndWriter
         var (layout, p, header) = Prepare(shape, dtype, options, data.Length);
         options ??= new B2ndWriteOptions();
         using var contexts = new CodecContextPool();
-        var ctx0 = contexts.Rent();
         long start = output.Position;
         output.Write(header);
 
@@ -78,22 +77,8 @@ public static class B2ndWriter
                     {
                         int count = (int)Math.Min(batch, nchunks - first);
                         long firstChunk = first;
-                        if (workers <= 1)
-                        {
-                            for (int k = 0; k < count; k++)
-                                sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx0);
-                        }
-                        else
-                        {
-                            Parallel.For(0, count, new ParallelOptions { MaxDegreeOfParallelism = workers },
-                                () => contexts.Rent(),
-                                (k, _, ctx) =>
-                                {
-                                    sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx);
-                                    return ctx;
-                                },
-                                contexts.Return);
-                        }
+                        ParallelChunks.For(count, workers, contexts,
+                            (k, ctx) => sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx));
                         for (int k = 0; k < count; k++)
                         {
                             if (IsSpecialZeros(outputs[k], sizes[k]))
@@ -113,9 +98,12 @@ public static class B2ndWriter
                 foreach (var o in outputs)
                     ArrayPool<byte>.Shared.Return(o);
             }
-            output.Write(FrameLayout.BuildIndex(offsets, ctx0));
+            var indexCtx = contexts.Rent();
+            output.Write(FrameLayout.BuildIndex(offsets, indexCtx));
+            contexts.Return(indexCtx);
         }
 
+        var ctx0 = contexts.Rent();
         var vl = EncodeVlMeta(options.VlMeta, ctx0);
         output.Write(FrameLayout.BuildTrailer(vl));
         long frameLen = output.Position - start;
