@@ -28,11 +28,11 @@ internal static class NaiveSlice
         return r;
     }
 
-    public static byte[] Read(byte[] full, long[] shape, int itemSize, NdIndex[] sel)
+    /// <summary>(position in the selection, linear index in the array) for every selected element, in C order.</summary>
+    private static IEnumerable<(long Out, long Src)> Elements(long[] shape, NdIndex[] sel)
     {
         var n = Normalize(shape, sel);
         long total = n.Aggregate(1L, (acc, x) => acc * x.Count);
-        var result = new byte[total * itemSize];
         var idx = new long[shape.Length];
         for (long o = 0; o < total; o++)
         {
@@ -44,28 +44,23 @@ internal static class NaiveSlice
             }
             long src = 0;
             for (int d = 0; d < shape.Length; d++) src = src * shape[d] + idx[d];
-            Array.Copy(full, src * itemSize, result, o * itemSize, itemSize);
+            yield return (o, src);
         }
+    }
+
+    public static byte[] Read(byte[] full, long[] shape, int itemSize, NdIndex[] sel)
+    {
+        long total = Normalize(shape, sel).Aggregate(1L, (acc, x) => acc * x.Count);
+        var result = new byte[total * itemSize];
+        foreach (var (o, src) in Elements(shape, sel))
+            Array.Copy(full, src * itemSize, result, o * itemSize, itemSize);
         return result;
     }
 
     public static void Write(byte[] full, long[] shape, int itemSize, NdIndex[] sel, byte[] values)
     {
-        var n = Normalize(shape, sel);
-        long total = n.Aggregate(1L, (acc, x) => acc * x.Count);
-        var idx = new long[shape.Length];
-        for (long o = 0; o < total; o++)
-        {
-            long rem = o;
-            for (int d = shape.Length - 1; d >= 0; d--)
-            {
-                idx[d] = n[d].Start + rem % n[d].Count * n[d].Step;
-                rem /= n[d].Count;
-            }
-            long dst = 0;
-            for (int d = 0; d < shape.Length; d++) dst = dst * shape[d] + idx[d];
+        foreach (var (o, dst) in Elements(shape, sel))
             Array.Copy(values, o * itemSize, full, dst * itemSize, itemSize);
-        }
     }
 
     /// <summary>A random selection: per axis an index (possibly negative), a slice with optional negative bounds and a step, or all.</summary>
