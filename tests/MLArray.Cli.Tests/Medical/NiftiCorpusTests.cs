@@ -113,7 +113,7 @@ public sealed class NiftiCorpusTests(ITestOutputHelper output)
             // CIFTI (ecode 32) content is re-serialised XML in nibabel, so its size is not comparable.
             if (img.Header.Extensions[i].Code == 32)
             {
-                Assert.Equal("<?xml", System.Text.Encoding.ASCII.GetString(img.Header.Extensions[i].Data, 0, 5));
+                Assert.Contains("CIFTI", System.Text.Encoding.UTF8.GetString(img.Header.Extensions[i].Data), StringComparison.Ordinal);
                 continue;
             }
 

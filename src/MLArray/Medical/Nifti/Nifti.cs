@@ -110,6 +110,12 @@ public sealed class NiftiWriteOptions
     /// <summary>Compress with gzip; null (default) decides from the file name (<c>.gz</c>).</summary>
     public bool? Gzip { get; init; }
 
+    /// <summary>
+    /// 1 (NIfTI-1) or 2 (NIfTI-2); null (default) writes NIfTI-1 unless a dimension or slice index does not fit its
+    /// 16-bit fields, then NIfTI-2.
+    /// </summary>
+    public int? Version { get; init; }
+
     /// <summary>The gzip level. Default <see cref="CompressionLevel.Fastest"/>.</summary>
     public CompressionLevel GzipLevel { get; init; } = CompressionLevel.Fastest;
 }
@@ -128,7 +134,8 @@ public static class Nifti
     }
 
     /// <summary>
-    /// Writes a NIfTI-1 single file (<c>.nii</c>, or <c>.nii.gz</c> gzip-compressed), little-endian, from the image's
+    /// Writes a NIfTI-1 (or, see <see cref="NiftiWriteOptions.Version"/>, NIfTI-2) single file (<c>.nii</c>, or
+    /// <c>.nii.gz</c> gzip-compressed), little-endian, from the image's
     /// header fields as they are (use <see cref="NiftiHeader.SetAffine"/> to set sform and qform from an affine):
     /// <c>sizeof_hdr</c>, <c>magic</c> "n+1", <c>datatype</c>/<c>bitpix</c> and <c>vox_offset</c> are set by the writer,
     /// extensions are written after the header. The file is written to a temporary name and renamed into place.
@@ -136,7 +143,7 @@ public static class Nifti
     /// <param name="path">The output path.</param>
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
-    /// <exception cref="MLArrayNotSupportedException">A <c>.hdr</c>/<c>.img</c> target, or dims too large for NIfTI-1.</exception>
+    /// <exception cref="MLArrayNotSupportedException">A <c>.hdr</c>/<c>.img</c> target, or Version 1 with dims too large for it.</exception>
     public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
@@ -151,8 +158,9 @@ public static class Nifti
 
         bool gzip = options.Gzip ?? lower.EndsWith(".gz", StringComparison.Ordinal);
         NiftiHeader h = image.Header.Clone();
-        h.Version = 1;
-        h.Magic = "n+1";
+        h.Version = options.Version ?? (h.FitsNifti1() ? 1 : 2);
+        h.Magic = h.Version == 2 ? "n+2" : "n+1";
+        h.EolCheck = [13, 10, 26, 10];
         h.DataType = NiftiDataType.FromDType(image.DType, image.Channels);
         h.BitPix = NiftiDataType.BitPix(h.DataType);
         long extBytes = 0;
@@ -161,9 +169,9 @@ public static class Nifti
             extBytes += e.ESize;
         }
 
-        h.VoxOffset = 352 + extBytes;
+        h.VoxOffset = h.SizeOfHdr + 4 + extBytes;
         h.Validate(path);
-        byte[] hb = h.ToNifti1Bytes(path);
+        byte[] hb = h.Version == 2 ? h.ToNifti2Bytes() : h.ToNifti1Bytes(path);
 
         string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
         string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");

@@ -701,6 +701,67 @@ public sealed class NiftiHeader
         return b;
     }
 
+    /// <summary>True when every field fits a NIfTI-1 header (dims and slice indices in int16).</summary>
+    internal bool FitsNifti1()
+    {
+        foreach (long d in Dim)
+        {
+            if (d is < short.MinValue or > short.MaxValue)
+            {
+                return false;
+            }
+        }
+
+        return SliceStart is >= short.MinValue and <= short.MaxValue && SliceEnd is >= short.MinValue and <= short.MaxValue;
+    }
+
+    /// <summary>Serialises as a little-endian NIfTI-2 header (540 bytes).</summary>
+    internal byte[] ToNifti2Bytes()
+    {
+        var b = new byte[540];
+        var s = b.AsSpan();
+        BinaryPrimitives.WriteInt32LittleEndian(s, 540);
+        PutStr(s, 4, 4, Magic);
+        EolCheck.AsSpan(0, Math.Min(4, EolCheck.Length)).CopyTo(s[8..]);
+        BinaryPrimitives.WriteInt16LittleEndian(s[12..], (short)DataType);
+        BinaryPrimitives.WriteInt16LittleEndian(s[14..], (short)BitPix);
+        for (int i = 0; i < 8; i++)
+        {
+            BinaryPrimitives.WriteInt64LittleEndian(s[(16 + (8 * i))..], Dim[i]);
+            BinaryPrimitives.WriteDoubleLittleEndian(s[(104 + (8 * i))..], PixDim[i]);
+        }
+
+        BinaryPrimitives.WriteDoubleLittleEndian(s[80..], IntentP1);
+        BinaryPrimitives.WriteDoubleLittleEndian(s[88..], IntentP2);
+        BinaryPrimitives.WriteDoubleLittleEndian(s[96..], IntentP3);
+        BinaryPrimitives.WriteInt64LittleEndian(s[168..], (long)VoxOffset);
+        double[] d8 = [SclSlope, SclInter, CalMax, CalMin, SliceDuration, TOffset];
+        for (int i = 0; i < d8.Length; i++)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(s[(176 + (8 * i))..], d8[i]);
+        }
+
+        BinaryPrimitives.WriteInt64LittleEndian(s[224..], SliceStart);
+        BinaryPrimitives.WriteInt64LittleEndian(s[232..], SliceEnd);
+        PutStr(s, 240, 80, Descrip);
+        PutStr(s, 320, 24, AuxFile);
+        BinaryPrimitives.WriteInt32LittleEndian(s[344..], QformCode);
+        BinaryPrimitives.WriteInt32LittleEndian(s[348..], SformCode);
+        double[] q = [QuaternB, QuaternC, QuaternD, QOffsetX, QOffsetY, QOffsetZ, .. SRowX, .. SRowY, .. SRowZ];
+        for (int i = 0; i < q.Length; i++)
+        {
+            BinaryPrimitives.WriteDoubleLittleEndian(s[(352 + (8 * i))..], q[i]);
+        }
+
+        BinaryPrimitives.WriteInt32LittleEndian(s[496..], (int)SliceCode);
+        BinaryPrimitives.WriteInt32LittleEndian(s[500..], (int)XyztUnits);
+        BinaryPrimitives.WriteInt32LittleEndian(s[504..], (int)IntentCode);
+        PutStr(s, 508, 16, IntentName);
+        s[524] = (byte)DimInfo;
+        PutStr(s, 525, 15, UnusedStr);
+        return b;
+    }
+
     private static void PutF(Span<byte> s, int at, double v) => BinaryPrimitives.WriteSingleLittleEndian(s[at..], (float)v);
 
     private static void PutStr(Span<byte> s, int at, int len, string v)
