@@ -282,7 +282,7 @@ internal static class MedicalIO
 /// Reads sequentially from a decoded voxel stream into caller buffers, converting to little-endian and turning a
 /// premature end or a decompression error into <see cref="MLArrayFormatException"/>.
 /// </summary>
-internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, string file, bool compressed) : IDisposable
+internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, string file, bool compressed, bool requireEnd = false) : IDisposable
 {
     private long _position;
 
@@ -334,6 +334,26 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
         }
 
         _position += got;
+        if (requireEnd && _position == totalBytes)
+        {
+            Span<byte> one = stackalloc byte[1];
+            int extra;
+            try
+            {
+                extra = data.Read(one);
+            }
+            catch (InvalidDataException)
+            {
+                extra = 0;
+            }
+
+            if (extra > 0)
+            {
+                throw new MLArrayFormatException(
+                    $"{file}: data size mismatch: the decompressed data is longer than the {totalBytes} bytes the header declares " +
+                    "(sizes × type size after byte skip); wrong sizes or a missing 'byte skip'?");
+            }
+        }
     }
 
     public void Dispose() => data.Dispose();
