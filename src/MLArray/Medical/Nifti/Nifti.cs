@@ -1,0 +1,258 @@
+using System.Buffers.Binary;
+using System.IO.Compression;
+using System.Runtime.InteropServices;
+using MLArray.Blosc2;
+
+namespace MLArray.Medical.Nifti;
+
+/// <summary>
+/// A whole NIfTI image in memory: header, element type and the raw stored voxel values (no scaling applied) in file
+/// order (x fastest), little-endian. As a C-order array the data has shape <see cref="Shape"/> (file shape reversed,
+/// plus a channel axis for RGB).
+/// </summary>
+public sealed class NiftiImage
+{
+    /// <summary>Creates an image from a header and data that match it.</summary>
+    /// <param name="header">The header (its dims define the shape).</param>
+    /// <param name="dtype">The element type.</param>
+    /// <param name="channels">1, or 3/4 for RGB24/RGBA32.</param>
+    /// <param name="data">The raw voxels, file order, little-endian.</param>
+    /// <exception cref="ArgumentException">The data length does not match the header's dims.</exception>
+    public NiftiImage(NiftiHeader header, DType dtype, int channels, byte[] data)
+    {
+        ArgumentNullException.ThrowIfNull(header);
+        ArgumentNullException.ThrowIfNull(data);
+        Header = header;
+        DType = dtype;
+        Channels = channels;
+        Data = data;
+        FileShape = header.FileShape;
+        long n = 1;
+        foreach (long d in FileShape)
+        {
+            n = checked(n * d);
+        }
+
+        if (checked(n * dtype.ItemSize * channels) != data.Length)
+        {
+            throw new ArgumentException(
+                $"data has {data.Length} bytes but shape {MedicalIO.FormatShape(FileShape)} of {dtype} × {channels} needs {n * dtype.ItemSize * channels}.", nameof(data));
+        }
+
+        long[] rev = MedicalAxisOrder.ReverseShape(FileShape);
+        Shape = channels == 1 ? rev : [.. rev, channels];
+    }
+
+    /// <summary>
+    /// Creates an image with a fresh NIfTI-1 header (<see cref="NiftiHeader.Create"/>: sform and qform from the affine).
+    /// </summary>
+    /// <param name="data">Voxels in file order (x fastest), little-endian.</param>
+    /// <param name="dtype">The element type.</param>
+    /// <param name="fileShape">The shape, x fastest (without the RGB channel axis).</param>
+    /// <param name="affine">The 4×4 voxel-to-RAS affine.</param>
+    /// <param name="channels">1, or 3/4 for uint8 RGB24/RGBA32.</param>
+    /// <returns>The image.</returns>
+    public static NiftiImage Create(byte[] data, DType dtype, IReadOnlyList<long> fileShape, double[,] affine, int channels = 1) =>
+        new(NiftiHeader.Create(dtype, fileShape, affine, channels), dtype, channels, data);
+
+    /// <summary>The header.</summary>
+    public NiftiHeader Header { get; }
+
+    /// <summary>The element type (uint8 for RGB).</summary>
+    public DType DType { get; }
+
+    /// <summary>Values per voxel.</summary>
+    public int Channels { get; }
+
+    /// <summary>The raw voxels, file order (x fastest), little-endian.</summary>
+    public byte[] Data { get; }
+
+    /// <summary>The shape in file index order, x first.</summary>
+    public long[] FileShape { get; }
+
+    /// <summary>The C-order shape of <see cref="Data"/>: file shape reversed, then the channel axis if any.</summary>
+    public long[] Shape { get; }
+
+    /// <summary>The affine nibabel reports (<see cref="NiftiHeader.GetBestAffine"/>).</summary>
+    public double[,] Affine => Header.GetBestAffine();
+
+    /// <summary>The data in nibabel's layout: C order over (x, y, z, …[, channel]).</summary>
+    /// <returns>A new buffer.</returns>
+    public byte[] ToIndexOrderC() => MedicalAxisOrder.FileOrderToIndexOrderC(Data, FileShape, DType.ItemSize * Channels);
+
+    /// <summary>
+    /// The values users see, as nibabel's <c>get_fdata()</c> computes them: <c>raw * scl_slope + scl_inter</c> in
+    /// float64 when <see cref="NiftiHeader.Scaling"/> is set, else the raw values as float64. File order.
+    /// </summary>
+    /// <returns>A new array.</returns>
+    public double[] GetScaledFloat64()
+    {
+        double[] v = MedicalValues.ToDoubles(Data, DType);
+        if (Header.Scaling is (double slope, double inter))
+        {
+            for (int i = 0; i < v.Length; i++)
+            {
+                v[i] = (v[i] * slope) + inter;
+            }
+        }
+
+        return v;
+    }
+
+    /// <summary>As <see cref="GetScaledFloat64"/>, rounded to float32 (the converter's storage type for scaled integer data).</summary>
+    /// <returns>A new array.</returns>
+    public float[] GetScaledFloat32() => Array.ConvertAll(GetScaledFloat64(), d => (float)d);
+}
+
+/// <summary>Options of <see cref="Nifti.Write(string, NiftiImage, NiftiWriteOptions?)"/>.</summary>
+public sealed class NiftiWriteOptions
+{
+    /// <summary>Compress with gzip; null (default) decides from the file name (<c>.gz</c>).</summary>
+    public bool? Gzip { get; init; }
+
+    /// <summary>
+    /// 1 (NIfTI-1) or 2 (NIfTI-2); null (default) writes NIfTI-1 unless a dimension or slice index does not fit its
+    /// 16-bit fields, then NIfTI-2.
+    /// </summary>
+    public int? Version { get; init; }
+
+    /// <summary>The gzip level. Default <see cref="CompressionLevel.Fastest"/>.</summary>
+    public CompressionLevel GzipLevel { get; init; } = CompressionLevel.Fastest;
+}
+
+/// <summary>Reading and writing NIfTI images in one call. See <see cref="NiftiReader"/> for streaming reads.</summary>
+public static class Nifti
+{
+    /// <summary>Reads a whole NIfTI image (any supported variant; see <see cref="NiftiReader.Open"/>).</summary>
+    /// <param name="path">The file.</param>
+    /// <param name="options">Limits, or null.</param>
+    /// <returns>The image.</returns>
+    public static NiftiImage Read(string path, MedicalReadOptions? options = null)
+    {
+        using NiftiReader r = NiftiReader.Open(path, options);
+        return r.ReadImage();
+    }
+
+    /// <summary>
+    /// Writes a NIfTI-1 (or, see <see cref="NiftiWriteOptions.Version"/>, NIfTI-2) single file (<c>.nii</c>, or
+    /// <c>.nii.gz</c> gzip-compressed), little-endian, from the image's
+    /// header fields as they are (use <see cref="NiftiHeader.SetAffine"/> to set sform and qform from an affine):
+    /// <c>sizeof_hdr</c>, <c>magic</c> "n+1", <c>datatype</c>/<c>bitpix</c> and <c>vox_offset</c> are set by the writer,
+    /// extensions are written after the header. The file is written to a temporary name and renamed into place.
+    /// </summary>
+    /// <param name="path">The output path.</param>
+    /// <param name="image">The image.</param>
+    /// <param name="options">Options, or null.</param>
+    /// <exception cref="MLArrayNotSupportedException">A <c>.hdr</c>/<c>.img</c> target, or Version 1 with dims too large for it.</exception>
+    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null)
+    {
+        ArgumentNullException.ThrowIfNull(path);
+        ArgumentNullException.ThrowIfNull(image);
+        options ??= new NiftiWriteOptions();
+        string lower = path.ToLowerInvariant();
+        if (lower.EndsWith(".hdr", StringComparison.Ordinal) || lower.EndsWith(".img", StringComparison.Ordinal) ||
+            lower.EndsWith(".hdr.gz", StringComparison.Ordinal) || lower.EndsWith(".img.gz", StringComparison.Ordinal))
+        {
+            throw new MLArrayNotSupportedException($"{path}: writing NIfTI header/image pairs is not supported; write a .nii or .nii.gz file.");
+        }
+
+        bool gzip = options.Gzip ?? lower.EndsWith(".gz", StringComparison.Ordinal);
+        NiftiHeader h = image.Header.Clone();
+        h.Version = options.Version ?? (h.FitsNifti1() ? 1 : 2);
+        h.Magic = h.Version == 2 ? "n+2" : "n+1";
+        h.EolCheck = [13, 10, 26, 10];
+        h.DataType = NiftiDataType.FromDType(image.DType, image.Channels);
+        h.BitPix = NiftiDataType.BitPix(h.DataType);
+        long extBytes = 0;
+        foreach (NiftiExtension e in h.Extensions)
+        {
+            extBytes += e.ESize;
+        }
+
+        h.VoxOffset = h.SizeOfHdr + 4 + extBytes;
+        h.Validate(path);
+        byte[] hb = h.Version == 2 ? h.ToNifti2Bytes() : h.ToNifti1Bytes(path);
+
+        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
+        string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
+        try
+        {
+            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            {
+                Stream s = gzip ? new GZipStream(fs, options.GzipLevel, leaveOpen: true) : fs;
+                s.Write(hb);
+                Span<byte> extender = stackalloc byte[4];
+                extender.Clear();
+                extender[0] = (byte)(h.Extensions.Count > 0 ? 1 : 0);
+                s.Write(extender);
+                Span<byte> eh = stackalloc byte[8];
+                foreach (NiftiExtension e in h.Extensions)
+                {
+                    BinaryPrimitives.WriteInt32LittleEndian(eh, e.ESize);
+                    BinaryPrimitives.WriteInt32LittleEndian(eh[4..], e.Code);
+                    s.Write(eh);
+                    s.Write(e.Data);
+                    s.Write(new byte[e.ESize - 8 - e.Data.Length]);
+                }
+
+                s.Write(image.Data);
+                if (gzip)
+                {
+                    s.Dispose();
+                }
+
+                fs.Flush(flushToDisk: true);
+            }
+
+            File.Move(tmp, path, overwrite: true);
+        }
+        catch
+        {
+            try
+            {
+                File.Delete(tmp);
+            }
+            catch (IOException)
+            {
+                // best effort
+            }
+
+            throw;
+        }
+    }
+}
+
+/// <summary>Element conversions shared by the medical readers.</summary>
+internal static class MedicalValues
+{
+    internal static double[] ToDoubles(ReadOnlySpan<byte> data, DType dtype)
+    {
+        int n = data.Length / dtype.ItemSize;
+        var v = new double[n];
+        switch (dtype.Name)
+        {
+            case "|u1": for (int i = 0; i < n; i++) { v[i] = data[i]; } break;
+            case "|i1": for (int i = 0; i < n; i++) { v[i] = (sbyte)data[i]; } break;
+            case "|b1": for (int i = 0; i < n; i++) { v[i] = data[i] != 0 ? 1 : 0; } break;
+            case "<i2": Copy(MemoryMarshal.Cast<byte, short>(data), v, x => x); break;
+            case "<u2": Copy(MemoryMarshal.Cast<byte, ushort>(data), v, x => x); break;
+            case "<i4": Copy(MemoryMarshal.Cast<byte, int>(data), v, x => x); break;
+            case "<u4": Copy(MemoryMarshal.Cast<byte, uint>(data), v, x => x); break;
+            case "<i8": Copy(MemoryMarshal.Cast<byte, long>(data), v, x => x); break;
+            case "<u8": Copy(MemoryMarshal.Cast<byte, ulong>(data), v, x => x); break;
+            case "<f4": Copy(MemoryMarshal.Cast<byte, float>(data), v, x => x); break;
+            case "<f8": MemoryMarshal.Cast<byte, double>(data).CopyTo(v); break;
+            default: throw new MLArrayNotSupportedException($"dtype {dtype} cannot be converted to float64.");
+        }
+
+        return v;
+    }
+
+    private static void Copy<T>(ReadOnlySpan<T> src, double[] dst, Func<T, double> f)
+    {
+        for (int i = 0; i < src.Length; i++)
+        {
+            dst[i] = f(src[i]);
+        }
+    }
+}
