@@ -207,7 +207,7 @@ internal static class Emitter
     private static void EmitNodeValidation(SourceWriter w, SchemaSpec spec, NodeSpec n, string v, string p, string l, int d)
     {
         bool typeCheck = n.TypeMask != 0;
-        bool hasInner = n.Kind is NodeKind.Record or NodeKind.Array || n.Minimum is not null || n.ExclusiveMinimum is not null || n.Maximum is not null;
+        bool hasInner = n.Kind is NodeKind.Record or NodeKind.Array || n.EqualsDimension is not null || n.Minimum is not null || n.ExclusiveMinimum is not null || n.Maximum is not null;
         if (typeCheck)
         {
             w.Line($"if (!{Rt}.HasType({v}, ({Ns}MetaTypes){n.TypeMask.ToString(CultureInfo.InvariantCulture)}))");
@@ -226,6 +226,11 @@ internal static class Emitter
             string num = "num" + kw.Substring(0, 3) + d;
             w.Line($"if ({Rt}.NumberOf({v}) is {{ }} {num} && {num}.CompareNumerically({LimitLiteral(raw)}) {op} 0)");
             w.Line($"    state.Report({Sev(n.Severities, kw)}, {p}, {Lit(kw)}, {Rt}.Format({Msg(n.Messages, kw, def)}, {l}, {v}, limit: {Lit(raw)}, index: {Rt}.LastToken({p})));");
+        }
+        if (n.EqualsDimension is { } eq)
+        {
+            w.Line($"if ({DimCall(eq)} is {{ }} eq{d} && {Rt}.IntOf({v}) is {{ }} iv{d} && iv{d} != eq{d})");
+            w.Line($"    state.Report({Sev(n.Severities, "x-equals")}, {p}, \"x-equals\", {Rt}.Format({Msg(n.Messages, "x-equals", "{label} must be {n}")}, {l}, {v}, n: eq{d}.ToString({Inv}), index: {Rt}.LastToken({p})));");
         }
         if (n.Kind == NodeKind.Array)
         {
@@ -445,6 +450,7 @@ internal static class Emitter
                     {
                         "length" => $"{Rt}.LengthOf({Rt}.Resolve(value, {Lit(s.Argument)}))",
                         "count" => $"{Rt}.CountOf({Rt}.Resolve(value, {Lit(s.Argument)}), [{string.Join(", ", s.Values.Select(Lit))}])",
+                        "count-not" => $"{Rt}.CountNotOf({Rt}.Resolve(value, {Lit(s.Argument)}), [{string.Join(", ", s.Values.Select(Lit))}])",
                         "value" => $"{Rt}.IntOf({Rt}.Resolve(value, {Lit(s.Argument)}))",
                         _ => $"state.Dimension({Lit(s.Argument)})",
                     });

@@ -34,7 +34,8 @@ internal sealed record NodeSpec(
     EquatableArray<string> Shape,
     bool Ordered,
     EquatableArray<KeyText> Messages,
-    EquatableArray<KeyText> Severities);
+    EquatableArray<KeyText> Severities,
+    string? EqualsDimension = null);
 
 /// <summary>A property of a record.</summary>
 internal sealed record PropertySpec(

@@ -14,7 +14,7 @@ internal sealed class SchemaParser
     {
         "x-csharp-namespace", "x-csharp-type", "x-csharp-name", "x-python-class", "x-label", "x-dimensions",
         "x-messages", "x-severity", "x-single-key", "x-canonical-form", "x-vocabulary", "x-length", "x-shape",
-        "x-exclusive-with", "x-same-length-as", "x-ordered",
+        "x-exclusive-with", "x-same-length-as", "x-ordered", "x-equals",
     };
 
     private static readonly HashSet<string> SupportedKeywords = new(StringComparer.Ordinal)
@@ -27,7 +27,7 @@ internal sealed class SchemaParser
     private static readonly HashSet<string> MessageKeywords = new(StringComparer.Ordinal)
     {
         "type", "required", "additionalProperties", "minItems", "maxItems", "minimum", "exclusiveMinimum", "maximum",
-        "x-length", "x-shape", "x-exclusive-with", "x-same-length-as", "x-ordered",
+        "x-length", "x-shape", "x-exclusive-with", "x-same-length-as", "x-ordered", "x-equals",
     };
 
     private static readonly HashSet<string> ReservedMembers = new(StringComparer.Ordinal)
@@ -226,13 +226,15 @@ internal sealed class SchemaParser
                     list.Add(new DimensionSource("length", len, EquatableArray<string>.Empty));
                 else if (s is JObject sc && StringOf(sc, "count") is { } cnt && IsPointer(cnt) && sc["in"] is JArray values && values.Items.All(v => v is JString))
                     list.Add(new DimensionSource("count", cnt, values.Items.Select(v => ((JString)v).Value).ToEquatableArray()));
+                else if (s is JObject sn && StringOf(sn, "count") is { } cntNot && IsPointer(cntNot) && sn["not-in"] is JArray notValues && notValues.Items.All(v => v is JString))
+                    list.Add(new DimensionSource("count-not", cntNot, notValues.Items.Select(v => ((JString)v).Value).ToEquatableArray()));
                 else if (s is JObject sv && StringOf(sv, "value") is { } val && IsPointer(val))
                     list.Add(new DimensionSource("value", val, EquatableArray<string>.Empty));
                 else if (s is JObject sd && StringOf(sd, "dimension") is { } dim && _dimensionNames.Contains(dim))
                     list.Add(new DimensionSource("dimension", dim, EquatableArray<string>.Empty));
                 else
                     Report(DiagnosticDescriptors.InvalidRule.Id, s, "x-dimensions", p,
-                        "a source is {\"length\": pointer}, {\"count\": pointer, \"in\": [strings]}, {\"value\": pointer} or {\"dimension\": earlier dimension}");
+                        "a source is {\"length\": pointer}, {\"count\": pointer, \"in\" or \"not-in\": [strings]}, {\"value\": pointer} or {\"dimension\": earlier dimension}");
             }
             if (!_dimensionNames.Add(name))
                 Report(DiagnosticDescriptors.NameClash.Id, d, p, name);
@@ -522,6 +524,12 @@ internal sealed class SchemaParser
             if (lenNode is JString ls && CheckDimension(ls.Value)) length = ls.Value;
             else Report(DiagnosticDescriptors.InvalidRule.Id, lenNode, "x-length", pointer, $"expected a dimension expression such as \"ndim\" or \"ndim+1\" over the declared x-dimensions ({string.Join(", ", _dimensionNames)})");
         }
+        string? equalsDim = null;
+        if (schema["x-equals"] is JNode eqNode)
+        {
+            if (eqNode is JString es && CheckDimension(es.Value)) equalsDim = es.Value;
+            else Report(DiagnosticDescriptors.InvalidRule.Id, eqNode, "x-equals", pointer, $"expected a dimension expression such as \"spatial_ndim\" over the declared x-dimensions ({string.Join(", ", _dimensionNames)})");
+        }
         var shape = EquatableArray<string>.Empty;
         if (schema["x-shape"] is JNode shapeNode)
         {
@@ -540,7 +548,7 @@ internal sealed class SchemaParser
         if ((minimum ?? exclusiveMinimum ?? maximum) is not null && kind is not (NodeKind.Int or NodeKind.Number))
             Report(DiagnosticDescriptors.InvalidRule.Id, schema, "minimum/exclusiveMinimum/maximum", pointer, "number rules need \"type\": \"integer\" or \"number\"");
 
-        return new NodeSpec(kind, nullable, mask, typeRef, items, minItems, maxItems, minimum, exclusiveMinimum, maximum, length, shape, ordered, messages, severities);
+        return new NodeSpec(kind, nullable, mask, typeRef, items, minItems, maxItems, minimum, exclusiveMinimum, maximum, length, shape, ordered, messages, severities, equalsDim);
     }
 
     private bool CheckDimension(string expr)

@@ -57,11 +57,11 @@ internal static class MigrateCommand
                 ?? throw new ArgumentException($"{path} has no \"{MLArrayMetadata.VlMetaName}\" metadata entry to migrate.");
             shape = a.Shape;
         }
-        var issues = MLArrayMetadata.Validate(meta, shape);
-        if (issues.Count > 0)
+        var report = MLArrayMetadata.Validate(meta, shape);
+        if (!report.IsValid)
         {
             stdout.WriteLine($"{path}: not migrated: the metadata is invalid (layout {MetaLayouts.Id(meta.Layout)})");
-            foreach (var i in issues) stdout.WriteLine($"  {i}");
+            ValidateCommand.WriteIssues(stdout, report);
             return CliApp.InvalidInput;
         }
         var changes = meta.Migration.Changes;

@@ -1,5 +1,6 @@
 using System.CommandLine;
 using MLArray.Blosc2;
+using MLArray.Metadata;
 using MLArray.Metadata.Migration;
 using MLArray.Metadata.Payload;
 
@@ -51,9 +52,9 @@ internal static class ValidateCommand
             stdout.WriteLine($"  /  missing  the file has no \"{MLArrayMetadata.VlMetaName}\" metadata entry");
             return CliApp.InvalidInput;
         }
-        var issues = MLArrayMetadata.Validate(meta, a.Shape);
+        var report = MLArrayMetadata.Validate(meta, a.Shape);
         string layout = MetaLayouts.Id(meta.Layout);
-        if (issues.Count == 0)
+        if (report.IsValid)
         {
             if (meta.Layout == MetaLayout.Current)
                 stdout.WriteLine($"{path}: valid (layout {layout})");
@@ -61,11 +62,18 @@ internal static class ValidateCommand
                 stdout.WriteLine($"{path}: valid (legacy layout {layout}, which the current Python reference cannot read; it migrates cleanly with {meta.Migration.Changes.Count} change(s): run mlarray migrate)");
             else
                 stdout.WriteLine($"{path}: valid (layout {layout}; migrates cleanly with {meta.Migration.Changes.Count} change(s))");
+            WriteIssues(stdout, report);
             return CliApp.Ok;
         }
-        stdout.WriteLine($"{path}: invalid (layout {layout}, {issues.Count} problem(s))");
-        foreach (var i in issues)
-            stdout.WriteLine($"  {i}");
+        stdout.WriteLine($"{path}: invalid (layout {layout}, {report.Errors.Count()} problem(s))");
+        WriteIssues(stdout, report);
         return CliApp.InvalidInput;
+    }
+
+    /// <summary>One line per issue of the generated validator: JSON pointer, code, message (warnings marked).</summary>
+    internal static void WriteIssues(TextWriter stdout, ValidationReport report)
+    {
+        foreach (var i in report)
+            stdout.WriteLine($"  {(i.Path.Length == 0 ? "/" : i.Path)}  {i.Code}  {(i.Severity == ValidationSeverity.Warning ? "warning: " : "")}{i.Message}");
     }
 }

@@ -226,11 +226,18 @@ public sealed class MetaList : MetaValue
     }
 }
 
-/// <summary>An ordered mapping with string keys (later duplicates replace earlier ones).</summary>
+/// <summary>
+/// An ordered mapping (later duplicates replace earlier ones). Keys are strings; a dict read from a pickle or msgpack
+/// may also have int, float, bool or None keys (spec §1.3: <c>source</c>/<c>extra</c>), which are kept as
+/// <see cref="PythonKeys"/> so that writing the dict back gives the same Python keys, while <see cref="Entries"/> and
+/// JSON use the string Python's <c>json.dumps</c> writes for them (<c>"7"</c>, <c>"2.5"</c>, <c>"NaN"</c>,
+/// <c>"true"</c>/<c>"false"</c>, <c>"null"</c>).
+/// </summary>
 public sealed class MetaDict : MetaValue
 {
     private readonly KeyValuePair<string, MetaValue>[] _entries;
     private readonly Dictionary<string, MetaValue> _index;
+    private readonly MetaValue[]? _pyKeys; // null when every key is a str
 
     /// <summary>Creates a dict keeping the first position of each key and the last value given for it.</summary>
     public MetaDict(IEnumerable<KeyValuePair<string, MetaValue>> entries)
@@ -246,6 +253,75 @@ public sealed class MetaDict : MetaValue
         }
         _entries = order.Select(k => new KeyValuePair<string, MetaValue>(k, _index[k])).ToArray();
     }
+
+    private MetaDict(KeyValuePair<string, MetaValue>[] entries, Dictionary<string, MetaValue> index, MetaValue[]? pyKeys)
+    {
+        _entries = entries;
+        _index = index;
+        _pyKeys = pyKeys;
+    }
+
+    /// <summary>
+    /// Creates a dict with Python keys (str, int, float, bool or None), as <c>pickle.loads</c> builds it: keys equal in
+    /// Python (<c>1</c>, <c>1.0</c>, <c>True</c>) are one key (first key kept, last value). Two different keys whose
+    /// JSON strings coincide (<c>1</c> and <c>"1"</c>) are refused, since JSON could not tell them apart.
+    /// </summary>
+    /// <exception cref="ArgumentException">A key of another kind, or colliding JSON keys.</exception>
+    public static MetaDict FromPythonKeys(IEnumerable<KeyValuePair<MetaValue, MetaValue>> entries)
+    {
+        ArgumentNullException.ThrowIfNull(entries);
+        var byIdentity = new Dictionary<string, int>(StringComparer.Ordinal);
+        var keys = new List<MetaValue>();
+        var jsonKeys = new List<string>();
+        var values = new List<MetaValue>();
+        var index = new Dictionary<string, MetaValue>(StringComparer.Ordinal);
+        foreach (var (k, v) in entries)
+        {
+            ArgumentNullException.ThrowIfNull(k);
+            string identity = PythonKeyIdentity(k);
+            if (byIdentity.TryGetValue(identity, out int at))
+            {
+                values[at] = v ?? Null;
+                index[jsonKeys[at]] = v ?? Null;
+                continue;
+            }
+            string json = JsonKeyOf(k);
+            if (index.ContainsKey(json))
+                throw new ArgumentException($"dict keys {Payload.PyRepr.Key(keys[jsonKeys.IndexOf(json)])} and {Payload.PyRepr.Key(k)} both have the JSON key \"{json}\"");
+            byIdentity[identity] = keys.Count;
+            keys.Add(k);
+            jsonKeys.Add(json);
+            values.Add(v ?? Null);
+            index[json] = v ?? Null;
+        }
+        var arr = jsonKeys.Select((j, i) => new KeyValuePair<string, MetaValue>(j, values[i])).ToArray();
+        return new MetaDict(arr, index, keys.All(k => k is MetaString) ? null : keys.ToArray());
+    }
+
+    private static string JsonKeyOf(MetaValue key) => key is MetaString or MetaInt or MetaFloat or MetaBool or MetaNull
+        ? Payload.PyRepr.JsonKey(key)
+        : throw new ArgumentException($"a dict key must be a str, int, float, bool or None, not a {key.Kind}");
+
+    // equal Python keys share an identity: 1 == 1.0 == True, 0 == 0.0 == False
+    private static string PythonKeyIdentity(MetaValue key) => key switch
+    {
+        MetaString s => "s:" + s.Value,
+        MetaBool b => b.Value ? "n:1" : "n:0",
+        MetaInt i => "n:" + i.Value.ToString(CultureInfo.InvariantCulture),
+        MetaFloat f when double.IsFinite(f.Value) && Math.Floor(f.Value) == f.Value => "n:" + new BigInteger(f.Value).ToString(CultureInfo.InvariantCulture),
+        MetaFloat f => "f:" + Payload.PyRepr.Float(f.Value),
+        MetaNull => "none",
+        _ => throw new ArgumentException($"a dict key must be a str, int, float, bool or None, not a {key.Kind}"),
+    };
+
+    /// <summary>True when some key is not a str (see <see cref="PythonKeys"/>).</summary>
+    public bool HasNonStringKeys => _pyKeys is not null;
+
+    /// <summary>The Python key of each entry, in <see cref="Entries"/> order (a <see cref="MetaString"/> for str keys).</summary>
+    public IReadOnlyList<MetaValue> PythonKeys => _pyKeys ?? _entries.Select(e => (MetaValue)new MetaString(e.Key)).ToArray();
+
+    /// <summary>The Python key of entry <paramref name="index"/>.</summary>
+    public MetaValue PythonKeyAt(int index) => _pyKeys?[index] ?? new MetaString(_entries[index].Key);
 
     /// <summary>The entries in insertion order.</summary>
     public IReadOnlyList<KeyValuePair<string, MetaValue>> Entries => _entries;
@@ -265,6 +341,12 @@ public sealed class MetaDict : MetaValue
         if (other is not MetaDict d || d._entries.Length != _entries.Length) return false;
         foreach (var (k, v) in _entries)
             if (!d._index.TryGetValue(k, out var ov) || !ov.Equals(v)) return false;
+        if (_pyKeys is null && d._pyKeys is null) return true;
+        // the same JSON key must come from the same kind of Python key (7 is not "7")
+        var kinds = new Dictionary<string, MetaKind>(StringComparer.Ordinal);
+        for (int i = 0; i < _entries.Length; i++) kinds[_entries[i].Key] = PythonKeyAt(i).Kind;
+        for (int i = 0; i < d._entries.Length; i++)
+            if (kinds[d._entries[i].Key] != d.PythonKeyAt(i).Kind) return false;
         return true;
     }
 

@@ -194,8 +194,8 @@ public sealed class MetadataCliTests : IDisposable
         Assert.Equal(1, code);
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
         Assert.Contains(": invalid (layout", lines[0], StringComparison.Ordinal);
-        Assert.Contains("  /spatial/channel_x  unknown-key  Unknown MetaSpatial keys in from_mapping: ['channel_x']", lines);
-        Assert.Contains("  /spatial/spacing  length  meta.spatial.spacing must have length 3", lines);
+        Assert.Contains("  /spatial/channel_x  additionalProperties  Unknown MetaSpatial keys in from_mapping: ['channel_x']", lines);
+        Assert.Contains("  /spatial/spacing  x-length  meta.spatial.spacing must have length 3", lines);
         Assert.Contains("  /is_seg/is_seg  type  meta.is_seg must be a bool or None", lines);
     }
 
@@ -292,7 +292,7 @@ public sealed class MetadataCliTests : IDisposable
         string badSha = Sha(bad);
         var r = Run("migrate", "--in-place", bad);
         Assert.Equal(1, r.Code);
-        Assert.Contains("/spatial/spacing  length", r.Out, StringComparison.Ordinal);
+        Assert.Contains("/spatial/spacing  x-length", r.Out, StringComparison.Ordinal);
         Assert.Equal(badSha, Sha(bad));
         string hostile = Copy("hostile_reduce_os_system.mla");
         string hostileSha = Sha(hostile);

@@ -16,7 +16,8 @@ namespace MLArray.Cli.Tests.Metadata;
 public sealed class PythonInteropTests(ITestOutputHelper output)
 {
     // reads the msgpack bin header by hand, then gzip + pickle; prints JSON with NaN/Infinity as strings and checks
-    // that only plain types occur and that every key is one Meta.from_mapping accepts
+    // that only plain types occur (non-str keys, kept in source/extra, shown as json.dumps writes them) and that every
+    // key is one Meta.from_mapping accepts
     private const string Script = """
 import pickle, gzip, sys, json, math
 TOP = ["source","extra","spatial","stats","bbox","is_seg","blosc2","_has_array","_image_meta_format","_mlarray_version"]
@@ -31,8 +32,8 @@ def plain(v):
     if type(v) in (int, str, bool) or v is None: return v
     if type(v) is list: return [plain(x) for x in v]
     if type(v) is dict:
-        assert all(type(k) is str for k in v), "non-str key"
-        return {k: plain(x) for k, x in v.items()}
+        assert all(type(k) in (str, int, float, bool, type(None)) for k in v), "key type"
+        return {(k if type(k) is str else next(iter(json.loads(json.dumps({k: 0}))))): plain(x) for k, x in v.items()}
     raise TypeError("not plain data: %r" % type(v))
 for path in sys.argv[1:]:
     b = open(path, "rb").read()
@@ -46,7 +47,7 @@ for path in sys.argv[1:]:
     print(json.dumps(plain(m)))
 """;
 
-    private static string? FindPython()
+    internal static string? FindPython()
     {
         foreach (var dir in (Environment.GetEnvironmentVariable("PATH") ?? "").Split(Path.PathSeparator))
         {

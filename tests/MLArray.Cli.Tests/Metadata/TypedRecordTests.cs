@@ -19,4 +19,16 @@ public sealed class TypedRecordTests
         MetaAssert.SameOrdered(m.Current, typed.ToMetaValue());
         MetaAssert.SameOrdered(MlaCorpus.Get(file).Migrated, MetaAssert.ManifestForm(typed.ToMetaValue()));
     }
+
+    [Fact]
+    public void TypedRecord_EditedAndEncoded_ReadsBack_AndInvalidRecordsAreNotWritten()
+    {
+        using var a = B2ndArray.Open(MlaCorpus.PathOf(MlaCorpus.Entries.First(e => e.Kind == "valid" && e.Layout == "gzip-pickle").File));
+        var read = MLArrayMetadata.Read(a)!;
+        var edited = read.Meta with { IsSeg = true };
+        var back = MLArrayMetadata.Decode(MLArrayMetadata.Encode(edited), a.Shape);
+        Assert.Equal(edited, back.Meta);
+        var bad = edited with { Spatial = edited.Spatial with { NumSpatialAxes = 99, AxisLabels = [AxisLabel.SpatialX] } };
+        Assert.Throws<MLArray.MLArrayMetadataException>(() => MLArrayMetadata.Encode(bad));
+    }
 }

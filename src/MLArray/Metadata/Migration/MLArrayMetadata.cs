@@ -11,6 +11,10 @@ public sealed record MetaReadResult(DecodedPayload Payload, MetaLayout Layout, M
 {
     /// <summary>The canonical current-layout mapping.</summary>
     public MetaDict Current => Migration.Current;
+
+    /// <summary>The generated typed record of <see cref="Current"/>.</summary>
+    /// <exception cref="MLArrayMetadataException">The mapping violates the schema (see <see cref="MLArrayMetadata.Validate"/>).</exception>
+    public MLArrayMeta Meta => MLArrayMeta.FromMetaValue(Current);
 }
 
 /// <summary>Reads, migrates and writes the <c>"mlarray"</c> metadata entry of .mla files.</summary>
@@ -38,23 +42,26 @@ public static class MLArrayMetadata
     }
 
     /// <summary>
-    /// Every problem of a file's metadata: what the migration could not carry over, the reference's rules
-    /// (<see cref="MetaValidator"/>), and, when those pass, the generated schema validator of <see cref="MLArrayMeta"/>.
-    /// Empty means valid.
+    /// Every problem of a file's metadata, as the generated schema validator of <see cref="MLArrayMeta"/> reports it
+    /// on the migrated mapping (JSON-pointer path, keyword code, the reference's message), with <c>ndim</c> taken from
+    /// <paramref name="arrayShape"/> when the file has an array; plus one container check that is not a metadata rule:
+    /// <c>spatial.shape</c> must equal the array shape (code <c>shape-mismatch</c>). No errors means valid.
     /// </summary>
-    public static IReadOnlyList<MetaIssue> Validate(MetaReadResult meta, long[]? arrayShape)
+    public static ValidationReport Validate(MetaReadResult meta, long[]? arrayShape)
     {
         ArgumentNullException.ThrowIfNull(meta);
-        var issues = meta.Migration.Issues.Concat(MetaValidator.Validate(meta.Current, arrayShape)).ToList();
-        if (issues.Count == 0)
+        var ctx = MetaValidationContext.Empty;
+        bool withArray = arrayShape is not null && MetaMigrator.UnwrapSingleKey(meta.Current["_has_array"], "has_array") is MetaBool { Value: true };
+        if (withArray)
+            ctx = ctx.WithDimension("ndim", arrayShape!.Length);
+        var report = MLArrayMeta.ValidateTree(meta.Current, ctx);
+        if (withArray && meta.Current["spatial"] is MetaDict sp && sp["shape"] is MetaList shape && shape.Items.Count == arrayShape!.Length
+            && shape.Items.All(x => x is MetaInt) && !shape.Items.Select(x => (long)((MetaInt)x).Value).SequenceEqual(arrayShape))
         {
-            var ctx = MetaValidationContext.Empty;
-            if (arrayShape is not null && MetaMigrator.UnwrapSingleKey(meta.Current["_has_array"], "has_array") is MetaBool { Value: true })
-                ctx = ctx.WithDimension("ndim", arrayShape.Length);
-            foreach (var i in MLArrayMeta.ValidateTree(meta.Current, ctx).Errors)
-                issues.Add(new MetaIssue(i.Path, i.Code, i.Message));
+            report = new ValidationReport(report.Append(new ValidationIssue(ValidationSeverity.Error, "/spatial/shape", "shape-mismatch",
+                $"meta.spatial.shape {MetaMigrator.Show(shape)} differs from the array shape [{string.Join(", ", arrayShape)}]")));
         }
-        return issues;
+        return report;
     }
 
     /// <summary>
@@ -65,6 +72,16 @@ public static class MLArrayMetadata
     /// <exception cref="MLArrayMetadataException">The mapping violates the schema.</exception>
     public static byte[] EncodeValidated(MetaDict current, long[]? arrayShape) =>
         MetaPayloadCodec.Encode(MetaMigrator.ToRecord(current, arrayShape).ToMetaValue());
+
+    /// <summary>The vlmeta content to store for a typed record (validated first; msgpack bin of gzip of a plain pickle).</summary>
+    /// <exception cref="MLArrayMetadataException">The record violates the schema.</exception>
+    public static byte[] Encode(MLArrayMeta meta)
+    {
+        ArgumentNullException.ThrowIfNull(meta);
+        var report = meta.Validate();
+        if (!report.IsValid) throw new MLArrayMetadataException("metadata is invalid: " + string.Join("; ", report.Errors.Select(e => $"{e.Path} {e.Message}")));
+        return MetaPayloadCodec.Encode(meta.ToMetaValue());
+    }
 
     /// <summary>The vlmeta content to store for <paramref name="current"/> (msgpack bin of gzip of a plain pickle).</summary>
     public static byte[] Encode(MetaDict current) => MetaPayloadCodec.Encode(current);

@@ -11,8 +11,8 @@ public sealed record MigrationContext(long[]? ArrayShape);
 /// <param name="From">The layout the mapping was stored in.</param>
 /// <param name="Current">The mapping in the canonical current layout (what the Python reference writes after load + save).</param>
 /// <param name="Changes">One line per change made, in order (empty when the stored mapping already was canonical).</param>
-/// <param name="Issues">Keys or values the migration could not carry over (unknown keys, wrong namespace types); they were dropped.</param>
-public sealed record MigrationResult(MetaLayout From, MetaDict Current, IReadOnlyList<string> Changes, IReadOnlyList<MetaIssue> Issues);
+/// <remarks>Unknown keys and namespaces of the wrong type are kept as stored, so that the schema validator reports them.</remarks>
+public sealed record MigrationResult(MetaLayout From, MetaDict Current, IReadOnlyList<string> Changes);
 
 /// <summary>One step of the layout history: rewrites a mapping of layout <see cref="From"/> into layout <see cref="To"/>.</summary>
 internal sealed record MigrationStep(MetaLayout From, MetaLayout To, Func<MetaDict, MigrationContext, List<string>, MetaDict> Apply);
@@ -96,9 +96,8 @@ public static class MetaMigrator
             d = step.Apply(d, context, changes);
             layout = step.To;
         }
-        var issues = new List<MetaIssue>();
-        var current = MigrationSteps.Canonicalize(d, context, changes, issues);
-        return new MigrationResult(from, current, changes, issues);
+        var current = MigrationSteps.Canonicalize(d, context, changes);
+        return new MigrationResult(from, current, changes);
     }
 
     /// <summary>

@@ -168,23 +168,20 @@ internal static class MigrationSteps
     /// The current layout as the Python reference writes it after a load: all ten namespaces in order, complete and
     /// in field order, single-key namespaces wrapped (unwrapping rule of from_mapping first), <c>_mlarray_version</c>
     /// bare "v0", <c>_num_*</c> recomputed from <c>axis_labels</c>, a null shape filled from the array. Unknown keys
-    /// and namespaces of the wrong type are dropped and reported in <paramref name="issues"/>.
+    /// and namespaces of the wrong type are kept as stored (unknown keys after the known ones) for the schema validator.
     /// </summary>
-    public static MetaDict Canonicalize(MetaDict d, MigrationContext ctx, List<string> changes, List<MetaIssue> issues)
+    public static MetaDict Canonicalize(MetaDict d, MigrationContext ctx, List<string> changes)
     {
-        foreach (var (k, _) in d.Entries)
-            if (!MetaMigrator.TopLevelKeys.Contains(k))
-                issues.Add(new($"/{MetaIssue.Escape(k)}", "unknown-key", $"Unknown Meta keys in from_mapping: ['{k}']"));
         var outp = new MetaDictBuilder();
         foreach (var ns in MetaMigrator.TopLevelKeys)
         {
             var stored = d[ns];
             MetaValue value = ns switch
             {
-                "spatial" => Namespace(ns, stored, MetaMigrator.SpatialKeys, "MetaSpatial", issues),
-                "stats" => Namespace(ns, stored, MetaMigrator.StatsKeys, "MetaStatistics", issues),
-                "bbox" => Namespace(ns, stored, MetaMigrator.BboxKeys, "MetaBbox", issues),
-                "blosc2" => Namespace(ns, stored, MetaMigrator.Blosc2Keys, "MetaBlosc2", issues),
+                "spatial" => Namespace(stored, MetaMigrator.SpatialKeys),
+                "stats" => Namespace(stored, MetaMigrator.StatsKeys),
+                "bbox" => Namespace(stored, MetaMigrator.BboxKeys),
+                "blosc2" => Namespace(stored, MetaMigrator.Blosc2Keys),
                 "_mlarray_version" => MetaValue.From("v0"),
                 _ => SingleKey(ns, stored),
             };
@@ -196,9 +193,14 @@ internal static class MigrationSteps
             else if (stored is MetaDict sd && value is MetaDict vd && !sd.Entries.Select(e => e.Key).SequenceEqual(vd.Entries.Select(e => e.Key)))
                 changes.Add($"{ns}: keys reordered to the reference order");
         }
+        // unknown keys are kept (after the known ones) for the schema validator to report; a file with them is invalid
+        foreach (var (k, v) in d.Entries)
+            if (!MetaMigrator.TopLevelKeys.Contains(k))
+                outp.Set(k, v);
         var top = outp.Build();
         // spatial.shape from the array and _num_* from axis_labels, as the reference does on load
-        var sp = new MetaDictBuilder((MetaDict)top["spatial"]!);
+        if (top["spatial"] is not MetaDict spatialDict) return top;
+        var sp = new MetaDictBuilder(spatialDict);
         var before = sp.Build();
         FillShape(top, sp, ctx, changes);
         if (sp.Get("axis_labels") is MetaList labels && labels.Items.All(l => l is MetaString))
@@ -253,29 +255,11 @@ internal static class MigrationSteps
         return Wrap(key, raw);
     }
 
-    private static MetaValue Namespace(string ns, MetaValue? stored, IReadOnlyList<string> keys, string cls, List<MetaIssue> issues)
+    private static MetaValue Namespace(MetaValue? stored, IReadOnlyList<string> keys)
     {
         if (stored is null or MetaNull) return NullDict(keys);
-        if (stored is not MetaDict d)
-        {
-            issues.Add(new($"/{ns}", "type", $"Expected None, mapping, or {cls}; got {KindName(stored)}"));
-            return NullDict(keys);
-        }
-        var unknown = d.Entries.Select(e => e.Key).Where(k => !keys.Contains(k)).Order(StringComparer.Ordinal).ToArray();
-        foreach (var k in unknown)
-            issues.Add(new($"/{ns}/{MetaIssue.Escape(k)}", "unknown-key", $"Unknown {cls} keys in from_mapping: ['{k}']"));
-        return new MetaDict(keys.Select(k => new KeyValuePair<string, MetaValue>(k, d[k] ?? MetaValue.Null)));
+        if (stored is not MetaDict d) return stored; // the schema validator reports the wrong type
+        var unknown = d.Entries.Where(e => !keys.Contains(e.Key));
+        return new MetaDict(keys.Select(k => new KeyValuePair<string, MetaValue>(k, d[k] ?? MetaValue.Null)).Concat(unknown));
     }
-
-    internal static string KindName(MetaValue v) => v.Kind switch
-    {
-        MetaKind.Null => "NoneType",
-        MetaKind.Bool => "bool",
-        MetaKind.Int => "int",
-        MetaKind.Float => "float",
-        MetaKind.String => "str",
-        MetaKind.List => "list",
-        MetaKind.Dict => "dict",
-        _ => v.Kind.ToString(),
-    };
 }

@@ -60,7 +60,7 @@ public static class MetaMsgpack
         return v;
     }
 
-    /// <summary>Encodes a tree as msgpack (str keys, ints as the smallest form, floats as float64, lists as arrays).</summary>
+    /// <summary>Encodes a tree as msgpack (keys as their Python type, ints as the smallest form, floats as float64, lists as arrays).</summary>
     public static byte[] Encode(MetaValue value)
     {
         ArgumentNullException.ThrowIfNull(value);
@@ -91,7 +91,7 @@ public static class MetaMsgpack
                 break;
             case MetaDict d:
                 WriteHeader(ms, d.Entries.Count, 0x80, 0xDE, 0xDF);
-                foreach (var (k, x) in d.Entries) { WriteStr(ms, k); Write(ms, x); }
+                for (int i = 0; i < d.Entries.Count; i++) { Write(ms, d.PythonKeyAt(i)); Write(ms, d.Entries[i].Value); }
                 break;
             default: throw new ArgumentException("unknown meta value");
         }
@@ -211,14 +211,23 @@ public static class MetaMsgpack
         {
             Enter(depth);
             if (n * 2 > _d.Length - Pos) throw new MLArrayMetadataException($"metadata msgpack map of {n} entries is truncated");
-            var entries = new List<KeyValuePair<string, MetaValue>>((int)Math.Min(n, 1024));
+            var entries = new List<KeyValuePair<MetaValue, MetaValue>>((int)Math.Min(n, 1024));
             for (long i = 0; i < n; i++)
             {
                 var k = Value(depth + 1);
                 var v = Value(depth + 1);
-                entries.Add(new(PyRepr.JsonKey(k), v));
+                if (k is MetaList or MetaDict)
+                    throw new MLArrayMetadataException($"refusing msgpack map key of kind {k.Kind} (not a JSON key)");
+                entries.Add(new(k, v));
             }
-            return new MetaDict(entries);
+            try
+            {
+                return MetaDict.FromPythonKeys(entries);
+            }
+            catch (ArgumentException e)
+            {
+                throw new MLArrayMetadataException($"refusing msgpack map: {e.Message}", e);
+            }
         }
     }
 }

@@ -32,7 +32,7 @@ internal static class PickleOpcodes
     public const byte Mark = (byte)'(', Stop = (byte)'.', BinFloat = (byte)'G', BinInt = (byte)'J', BinInt1 = (byte)'K',
         BinInt2 = (byte)'M', None = (byte)'N', Reduce = (byte)'R', BinUnicode = (byte)'X', Append = (byte)'a',
         Build = (byte)'b', Global = (byte)'c', EmptyDict = (byte)'}', Appends = (byte)'e', BinGet = (byte)'h',
-        LongBinGet = (byte)'j', EmptyList = (byte)']', SetItem = (byte)'s', Tuple = (byte)'t', EmptyTuple = (byte)')',
+        LongBinGet = (byte)'j', BinPut = (byte)'q', LongBinPut = (byte)'r', EmptyList = (byte)']', SetItem = (byte)'s', Tuple = (byte)'t', EmptyTuple = (byte)')',
         SetItems = (byte)'u', BinBytes = (byte)'B', ShortBinBytes = (byte)'C', Inst = (byte)'i',
         Proto = 0x80, Tuple1 = 0x85, Tuple2 = 0x86, Tuple3 = 0x87, NewTrue = 0x88, NewFalse = 0x89, Long1 = 0x8A,
         Long4 = 0x8B, ShortBinUnicode = 0x8C, BinUnicode8 = 0x8D, StackGlobal = 0x93, Memoize = 0x94, Frame = 0x95;
@@ -70,7 +70,10 @@ internal static class PickleOpcodes
         return t;
     }
 
-    /// <summary>The opcodes of spec §1.3, the only ones the restricted unpickler executes.</summary>
+    /// <summary>
+    /// The opcodes of spec §1.3 plus what protocols 2–3 emit for the same data (BINPUT/LONG_BINPUT memo, GLOBAL for
+    /// the same allowed names), the only ones the restricted unpickler executes.
+    /// </summary>
     private static readonly bool[] Allowed = MakeAllowed();
 
     private static bool[] MakeAllowed()
@@ -78,7 +81,7 @@ internal static class PickleOpcodes
         var a = new bool[256];
         foreach (byte b in new[]
         {
-            Proto, Frame, Stop, Memoize, BinGet, LongBinGet, EmptyDict, SetItem, SetItems, EmptyList, Append, Appends,
+            Proto, Frame, Stop, Memoize, BinPut, LongBinPut, BinGet, LongBinGet, Global, EmptyDict, SetItem, SetItems, EmptyList, Append, Appends,
             Mark, EmptyTuple, Tuple1, Tuple2, Tuple3, Tuple, None, NewTrue, NewFalse, BinInt1, BinInt2, BinInt, Long1,
             Long4, BinFloat, ShortBinUnicode, BinUnicode, BinUnicode8, StackGlobal, Reduce, Build, ShortBinBytes, BinBytes,
         })

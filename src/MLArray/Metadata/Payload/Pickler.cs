@@ -7,7 +7,8 @@ namespace MLArray.Metadata.Payload;
 /// <summary>
 /// Writes a tree as a plain pickle (protocol 4 by default, or 5) that any CPython ≥ 3.4 reads with
 /// <c>pickle.loads</c>: dict, list, str, int (any size), float (NaN/±Inf included), bool and None only; no globals,
-/// no memo, no frames (framing is optional in protocols 4 and 5).
+/// no memo, no frames (framing is optional in protocols 4 and 5). Dict keys keep their Python type
+/// (<see cref="MetaDict.PythonKeys"/>: str, int, float, bool or None).
 /// </summary>
 public static class Pickler
 {
@@ -65,7 +66,7 @@ public static class Pickler
                     int n = Math.Min(Batch, d.Entries.Count - start);
                     if (n == 1)
                     {
-                        WriteStr(ms, d.Entries[start].Key);
+                        Write(ms, d.PythonKeyAt(start));
                         Write(ms, d.Entries[start].Value);
                         ms.WriteByte(PickleOpcodes.SetItem);
                         continue;
@@ -73,7 +74,7 @@ public static class Pickler
                     ms.WriteByte(PickleOpcodes.Mark);
                     for (int i = start; i < start + n; i++)
                     {
-                        WriteStr(ms, d.Entries[i].Key);
+                        Write(ms, d.PythonKeyAt(i));
                         Write(ms, d.Entries[i].Value);
                     }
                     ms.WriteByte(PickleOpcodes.SetItems);

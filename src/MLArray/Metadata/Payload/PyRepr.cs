@@ -84,4 +84,19 @@ public static class PyRepr
             _ => throw new MLArrayMetadataException($"unsupported dict key of kind {key.Kind} (keys must be str, int, float, bool or None)"),
         };
     }
+
+    /// <summary>A dict key as Python's <c>repr</c> shows it (<c>'a'</c>, <c>7</c>, <c>2.5</c>, <c>True</c>, <c>None</c>), for messages.</summary>
+    public static string Key(MetaValue key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        return key switch
+        {
+            MetaString s => "'" + s.Value + "'",
+            MetaInt i => Int(i.Value),
+            MetaFloat f => Float(f.Value),
+            MetaBool b => b.Value ? "True" : "False",
+            MetaNull => "None",
+            _ => key.Kind.ToString(),
+        };
+    }
 }

@@ -44,7 +44,7 @@ public static class RestrictedUnpickler
         if (data.Length > limits.MaxDecompressedBytes)
             throw new MLArrayMetadataException($"pickle payload of {data.Length} bytes exceeds the limit of {limits.MaxDecompressedBytes} bytes");
         Vet(data);
-        var m = new Machine(data);
+        var m = new Machine(data, limits.MaxItems);
         object? result = m.Run();
         features = m.Features;
         var conv = new Converter(limits);
@@ -78,7 +78,7 @@ public static class RestrictedUnpickler
                 if (recent.Count == 2) recent.RemoveAt(0);
                 recent.Add(DecodeUtf8(d.Slice(op.DataStart, op.DataLength), op.Offset));
             }
-            else if (op.Code != Memoize)
+            else if (op.Code is not (Memoize or BinPut or LongBinPut))
             {
                 recent.Clear();
             }
@@ -153,12 +153,20 @@ public static class RestrictedUnpickler
         };
     }
 
-    private ref struct Machine(ReadOnlySpan<byte> data)
+    private ref struct Machine(ReadOnlySpan<byte> data, long maxMemo)
     {
         private readonly ReadOnlySpan<byte> _d = data;
         private readonly List<object> _stack = [];
         private readonly List<int> _marks = [];
-        private readonly List<object> _memo = [];
+        private readonly Dictionary<long, object> _memo = [];
+
+        /// <summary>MEMOIZE (protocol 4+: key = memo size) and BINPUT/LONG_BINPUT (protocols 2–3: explicit key); bounded by the item limit.</summary>
+        private readonly void Put(Op op, long key)
+        {
+            if (!_memo.ContainsKey(key) && _memo.Count >= maxMemo)
+                throw new MLArrayMetadataException($"pickle memo has more than {maxMemo} entries (limit)");
+            _memo[key] = Top(op);
+        }
         public PickleFeatures Features;
 
         private object Pop(Op op)
@@ -202,10 +210,11 @@ public static class RestrictedUnpickler
                     case Stop:
                         if (_marks.Count > 0 || _stack.Count != 1) throw Bad(op, "stack is not a single value at STOP");
                         return _stack[0];
-                    case Memoize: _memo.Add(Top(op)); break;
+                    case Memoize: Put(op, _memo.Count); break;
+                    case BinPut or LongBinPut: Put(op, op.IntArg); break;
                     case BinGet or LongBinGet:
-                        if (op.IntArg >= _memo.Count) throw Bad(op, $"memo key {op.IntArg} is missing");
-                        _stack.Add(_memo[(int)op.IntArg]);
+                        if (!_memo.TryGetValue(op.IntArg, out var memoized)) throw Bad(op, $"memo key {op.IntArg} is missing");
+                        _stack.Add(memoized);
                         break;
                     case Mark: _marks.Add(_stack.Count); break;
                     case EmptyDict: _stack.Add(new PyDict()); break;
@@ -259,6 +268,15 @@ public static class RestrictedUnpickler
                     case BinFloat: _stack.Add(BinaryPrimitives.ReadDoubleBigEndian(arg)); break;
                     case ShortBinUnicode or BinUnicode or BinUnicode8: _stack.Add(DecodeUtf8(arg, op.Offset)); break;
                     case ShortBinBytes or BinBytes: _stack.Add(arg.ToArray()); break;
+                    case Global:
+                    {
+                        // protocols 2-3 name globals inline; Vet has already refused names off the list
+                        string ms = Encoding.UTF8.GetString(_d.Slice(op.DataStart, op.DataLength)).Trim();
+                        string ns = Encoding.UTF8.GetString(_d.Slice(op.Data2Start, op.Data2Length)).Trim();
+                        var kind = Globals.Lookup(ms, ns) ?? throw Refuse(ms, ns);
+                        _stack.Add(new PyGlobal(kind, $"{ms}.{ns}"));
+                        break;
+                    }
                     case StackGlobal:
                     {
                         var name = Pop(op);
@@ -432,15 +450,21 @@ public static class RestrictedUnpickler
                 case PyDict d:
                 {
                     Enter(depth);
-                    var entries = new List<KeyValuePair<string, MetaValue>>(d.Entries.Count);
+                    var entries = new List<KeyValuePair<MetaValue, MetaValue>>(d.Entries.Count);
                     foreach (var (k, v) in d.Entries)
                     {
                         if (k is List<object> or PyDict or PyTuple or byte[])
                             throw new MLArrayMetadataException($"refusing dict key of type {Describe(k)} (not a JSON key)");
-                        string key = PyRepr.JsonKey(Convert(k, depth + 1));
-                        entries.Add(new(key, Convert(v, depth + 1)));
+                        entries.Add(new(Convert(k, depth + 1), Convert(v, depth + 1)));
                     }
-                    return new MetaDict(entries);
+                    try
+                    {
+                        return MetaDict.FromPythonKeys(entries);
+                    }
+                    catch (ArgumentException e)
+                    {
+                        throw new MLArrayMetadataException($"refusing dict: {e.Message}", e);
+                    }
                 }
                 case byte[]: throw new MLArrayMetadataException("refusing a bytes value outside a numpy scalar (not metadata)");
                 default: throw new MLArrayMetadataException($"refusing {Describe(o)} as a metadata value");

@@ -544,6 +544,16 @@ public static class MetaSchemaRuntime
         return n;
     }
 
+    /// <summary>How many strings of a list are not among <paramref name="values"/> (null when not a list).</summary>
+    public static int? CountNotOf(MetaValue? value, ReadOnlySpan<string> values)
+    {
+        if (value is not MetaList l) return null;
+        int n = 0;
+        foreach (var item in l.Items)
+            if (item is MetaString s && !values.Contains(s.Value)) n++;
+        return n;
+    }
+
     /// <summary>The value of an int node that fits an int, else null.</summary>
     public static int? IntOf(MetaValue? value) =>
         value is MetaInt i && i.Value >= int.MinValue && i.Value <= int.MaxValue ? (int)i.Value : null;
