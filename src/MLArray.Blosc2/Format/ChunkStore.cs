@@ -113,6 +113,9 @@ internal sealed class ChunkStore : IDisposable
         return buffer.AsSpan(0, cbytes);
     }
 
+    /// <summary>The vlmeta entries as stored (compressed chunks), in order.</summary>
+    public (string Name, byte[] Chunk)[] RawVlMetaEntries => Volatile.Read(ref _vlmeta);
+
     public IReadOnlyList<string> VlMetaNames => Volatile.Read(ref _vlmeta).Select(v => v.Name).ToArray();
 
     public int VlMetaStoredSize(string name) => Array.Find(Volatile.Read(ref _vlmeta), v => v.Name == name).Chunk?.Length ?? -1;

@@ -613,6 +613,89 @@ public sealed class B2ndArray : IDisposable
         return (c, output, n);
     }
 
+    // ------------------------------------------------------------------ saving
+
+    /// <summary>
+    /// Writes the array as it is now (including in-place and copy-on-write changes and vlmeta edits) as a compact
+    /// contiguous frame to <paramref name="output"/> (writable and seekable), starting at its position. Compressed chunks
+    /// are copied byte for byte, never recompressed; dead bytes left by in-place writes are dropped.
+    /// </summary>
+    /// <param name="output">The destination stream.</param>
+    /// <param name="vlmetaChanges">vlmeta entries to replace (content) or drop (null) in the saved copy only; this instance is not changed.</param>
+    public void Save(Stream output, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null)
+    {
+        ArgumentNullException.ThrowIfNull(output);
+        if (!output.CanSeek || !output.CanWrite)
+            throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
+        ThrowIfDisposed();
+        lock (_writeLock)
+        {
+            long start = output.Position;
+            var header = new byte[_frame.HeaderLength];
+            _frame.Source.Read(0, header);
+            output.Write(header);
+            long n = _store.NChunks;
+            var offsets = new long[n];
+            long cbytes = 0;
+            byte[] buf = [];
+            for (long i = 0; i < n; i++)
+            {
+                var chunk = _store.GetChunk(i, ref buf, out _);
+                if (chunk.Length == ChunkFormat.ExtendedHeaderLength && ((chunk[31] >> 4) & 7) is var special
+                    && special is ChunkFormat.SpecialZeros or ChunkFormat.SpecialNaN or ChunkFormat.SpecialUninit)
+                {
+                    offsets[i] = unchecked((long)((0x80UL | (ulong)special) << 56));
+                    continue;
+                }
+                offsets[i] = cbytes;
+                output.Write(chunk);
+                cbytes += chunk.Length;
+            }
+            if (n > 0)
+            {
+                using var ctx = new CodecContext();
+                output.Write(FrameLayout.BuildIndex(offsets, ctx));
+            }
+            var vl = _store.RawVlMetaEntries.ToList();
+            if (vlmetaChanges is { Count: > 0 })
+            {
+                using var ctx = new CodecContext();
+                foreach (var (name, value) in vlmetaChanges)
+                {
+                    B2ndWriter.ValidateName(name);
+                    int at = vl.FindIndex(v => v.Name == name);
+                    if (value is null)
+                    {
+                        if (at >= 0) vl.RemoveAt(at);
+                        continue;
+                    }
+                    var chunk = FrameLayout.EncodeVlMetaValue(value, ctx);
+                    if (at >= 0) vl[at] = (name, chunk);
+                    else vl.Add((name, chunk));
+                }
+            }
+            output.Write(FrameLayout.BuildTrailer(vl));
+            long frameLen = output.Position - start;
+            FrameLayout.PatchHeader(header, frameLen, _frame.NBytes, cbytes, vl.Count > 0);
+            output.Position = start;
+            output.Write(header);
+            output.Position = start + frameLen;
+        }
+    }
+
+    /// <summary>
+    /// Writes the array as it is now to <paramref name="path"/> atomically (temporary file in the target folder, flushed,
+    /// renamed over the target; on failure the target is untouched). See <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>. To save onto the
+    /// file this instance has open, dispose it before the rename: use <see cref="AtomicFile"/> with <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>.
+    /// </summary>
+    public void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(path);
+        using var tx = AtomicFile.Begin(path);
+        Save(tx.Stream, vlmetaChanges);
+        tx.Commit();
+    }
+
     /// <summary>Flushes written data to the storage device (ReadWrite mode).</summary>
     public void Flush()
     {

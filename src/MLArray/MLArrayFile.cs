@@ -1,0 +1,656 @@
+using System.Numerics;
+using System.Runtime.InteropServices;
+using MLArray.Blosc2;
+using MLArray.Layout;
+using MLArray.Metadata;
+using MLArray.Metadata.Migration;
+
+namespace MLArray;
+
+/// <summary>How an <see cref="MLArrayFile"/> holds its data.</summary>
+public enum MLArrayAccess
+{
+    /// <summary>A file opened read-only (python mmap_mode 'r'): data writes are refused; metadata changes stay in memory.</summary>
+    Read,
+    /// <summary>A file opened read/write (python 'r+', or created with 'w+'): data writes go to the file, changed metadata is written on <see cref="MLArrayFile.Dispose"/>.</summary>
+    ReadWrite,
+    /// <summary>A file opened copy-on-write (python 'c'): writes are visible through the instance only.</summary>
+    CopyOnWrite,
+    /// <summary>Detached in memory (<see cref="MLArrayFile.Load"/> or built from data); <see cref="MLArrayFile.Save(string)"/> writes it out.</summary>
+    InMemory,
+}
+
+/// <summary>
+/// An MLArray image: an N-dimensional array (Blosc2 b2nd) with its metadata (geometry, source, stats, bboxes...).
+/// Open a file (<see cref="Open(string, B2ndOpenMode)"/>), create one (<see cref="Create"/>), load one into memory
+/// (<see cref="Load"/>) or build one from data (<see cref="FromArray{T}(ReadOnlySpan{T}, long[], MLArrayCreateOptions?)"/>),
+/// then read and write boxes, read and change metadata, and <see cref="Save(string)"/> (atomic).
+/// </summary>
+/// <remarks>
+/// Any number of threads may read one instance; writes are serialised (see docs/concurrency.md). Metadata-only files
+/// (the array has shape (0,) and <c>_has_array</c> is false) expose their metadata; data access throws
+/// <see cref="InvalidOperationException"/>.
+/// </remarks>
+public sealed class MLArrayFile : IDisposable
+{
+    private const string NoArray = "MLArray has no array data loaded.";
+    private static readonly HashSet<string> SpatialLabels = ["spatial", "spatial_x", "spatial_y", "spatial_z"];
+
+    private readonly object _gate = new();
+    private B2ndArray? _array;
+    private MLArrayMeta _meta;
+    private bool _metaChanged;
+
+    private MLArrayFile(B2ndArray array, MLArrayMeta meta, MLArrayAccess access, string? filePath)
+    {
+        _array = array;
+        _meta = meta;
+        Access = access;
+        FilePath = filePath;
+    }
+
+    // ------------------------------------------------------------------ files
+
+    /// <summary>Opens an <c>.mla</c> file with the reference's argument rules (<c>mode</c> 'r'|'a', <c>mmap_mode</c> 'r'|'r+'|'c'|null).</summary>
+    /// <exception cref="ArgumentException">Wrong suffix or mode (the reference's messages).</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
+    public static MLArrayFile Open(string path, string mode, string? mmapMode) => Open(path, OpenModes.ResolveOpen(path, mode, mmapMode));
+
+    /// <summary>
+    /// Opens an <c>.mla</c> file: <see cref="B2ndOpenMode.Read"/> (memory-mapped, the default), <see cref="B2ndOpenMode.ReadWrite"/>
+    /// or <see cref="B2ndOpenMode.CopyOnWrite"/>. Reads the header, index and metadata only, never array chunks.
+    /// </summary>
+    /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
+    /// <exception cref="MLArrayMetadataException">The metadata entry is refused or invalid.</exception>
+    public static MLArrayFile Open(string path, B2ndOpenMode mode = B2ndOpenMode.Read)
+    {
+        OpenModes.CheckSuffix(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
+        var array = B2ndArray.Open(path, mode);
+        try
+        {
+            var access = mode switch { B2ndOpenMode.ReadWrite => MLArrayAccess.ReadWrite, B2ndOpenMode.CopyOnWrite => MLArrayAccess.CopyOnWrite, _ => MLArrayAccess.Read };
+            return new MLArrayFile(array, ReadMeta(array), access, Path.GetFullPath(path));
+        }
+        catch
+        {
+            array.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Loads a whole <c>.mla</c> file into memory (compressed chunks are copied as they are, not recompressed) and
+    /// detaches from it: the file can be changed or deleted afterwards. Changes stay in memory until <see cref="Save(string)"/>.
+    /// </summary>
+    public static MLArrayFile Load(string path)
+    {
+        OpenModes.CheckSuffix(path);
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
+        var array = B2ndArray.Open(File.ReadAllBytes(path), Path.GetFullPath(path), copyOnWrite: true);
+        try
+        {
+            return new MLArrayFile(array, ReadMeta(array), MLArrayAccess.InMemory, Path.GetFullPath(path));
+        }
+        catch
+        {
+            array.Dispose();
+            throw;
+        }
+    }
+
+    /// <summary>
+    /// Creates a new <c>.mla</c> file of <paramref name="shape"/> and <paramref name="dtype"/> filled with zeros
+    /// (python <c>MLArray.create</c>, mmap_mode 'w+'; an existing file is replaced) and opens it read/write. The metadata
+    /// is written at once; data goes to the file as it is written, changed metadata on <see cref="Dispose"/>.
+    /// </summary>
+    public static MLArrayFile Create(string path, long[] shape, DType dtype, MLArrayCreateOptions? options = null)
+    {
+        OpenModes.ValidateCreate(path);
+        ArgumentNullException.ThrowIfNull(shape);
+        var (meta, write) = Prepare(shape, dtype, options);
+        var array = B2ndArray.Create(path, shape, dtype, write with { VlMeta = [new(MLArrayMetadata.VlMetaName, Encode(meta))] });
+        return new MLArrayFile(array, meta, MLArrayAccess.ReadWrite, Path.GetFullPath(path));
+    }
+
+    /// <summary>
+    /// Builds an in-memory image from C-order <paramref name="data"/> of <paramref name="shape"/> (the dtype follows
+    /// <typeparamref name="T"/>), with geometry, labels, metadata, layout and compression from <paramref name="options"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Shape and data disagree, or invalid geometry/layout/metadata.</exception>
+    public static MLArrayFile FromArray<T>(ReadOnlySpan<T> data, long[] shape, MLArrayCreateOptions? options = null) where T : unmanaged
+    {
+        ArgumentNullException.ThrowIfNull(shape);
+        var dtype = DTypeOf<T>();
+        long n = 1;
+        foreach (var s in shape)
+        {
+            if (s < 0) throw new ArgumentException($"shape entries must not be negative, got ({string.Join(", ", shape)}).", nameof(shape));
+            n = checked(n * s);
+        }
+        if (n != data.Length)
+            throw new ArgumentException($"the data has {data.Length} elements but shape ({string.Join(", ", shape)}) needs {n}.", nameof(data));
+        var (meta, write) = Prepare(shape, dtype, options);
+        var frame = B2ndWriter.WriteToArray(MemoryMarshal.AsBytes(data), shape, dtype,
+            write with { VlMeta = [new(MLArrayMetadata.VlMetaName, Encode(meta))] });
+        return new MLArrayFile(B2ndArray.Open(frame, null, copyOnWrite: true), meta, MLArrayAccess.InMemory, null);
+    }
+
+    /// <inheritdoc cref="FromArray{T}(ReadOnlySpan{T}, long[], MLArrayCreateOptions?)"/>
+    public static MLArrayFile FromArray<T>(T[] data, long[] shape, MLArrayCreateOptions? options = null) where T : unmanaged =>
+        FromArray((ReadOnlySpan<T>)(data ?? throw new ArgumentNullException(nameof(data))), shape, options);
+
+    /// <summary>
+    /// A metadata-only image (python <c>MLArray(array=None, ...)</c>): an empty (0,) array and <c>_has_array</c> false.
+    /// Geometry lengths are not checked against any array (there is none).
+    /// </summary>
+    public static MLArrayFile MetadataOnly(MLArrayCreateOptions? options = null)
+    {
+        options ??= new MLArrayCreateOptions();
+        var meta = (options.Meta ?? new MLArrayMeta()) with { HasArray = false, MLArrayVersion = "v0", Blosc2 = new MetaBlosc2() };
+        meta = meta with { Spatial = ApplyGeometry(meta.Spatial, options) with { Shape = null } };
+        meta = meta with { Spatial = WithAxisCounts(meta.Spatial) };
+        CheckMeta(meta, null, null);
+        var frame = B2ndWriter.WriteToArray([], [0], DType.Float64, new B2ndWriteOptions { Compression = options.Compression ?? new CompressionParams(),
+            VlMeta = [new(MLArrayMetadata.VlMetaName, Encode(meta))] });
+        return new MLArrayFile(B2ndArray.Open(frame, null, copyOnWrite: true), meta, MLArrayAccess.InMemory, null);
+    }
+
+    /// <summary>
+    /// Saves the image (data and current metadata) to <paramref name="path"/> atomically: a temporary file in the target
+    /// folder is written, flushed and renamed over the target, so a failure leaves an existing file untouched. Compressed
+    /// chunks are copied, not recompressed. Saving onto the file this instance has open works: the instance then
+    /// continues on the saved file.
+    /// </summary>
+    public void Save(string path) => Save(path, null);
+
+    /// <summary><see cref="Save(string)"/> with the output stream wrapped (tests simulate failing disks with it).</summary>
+    internal void Save(string path, Func<Stream, Stream>? wrapOutput)
+    {
+        OpenModes.CheckSuffix(path);
+        lock (_gate)
+        {
+            var array = Array;
+            string full = Path.GetFullPath(path);
+            bool same = Access != MLArrayAccess.InMemory && string.Equals(full, FilePath, StringComparison.Ordinal);
+            using var tx = AtomicFile.Begin(full);
+            array.Save(wrapOutput is null ? tx.Stream : wrapOutput(tx.Stream), new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) });
+            if (!same)
+            {
+                tx.Commit();
+                return;
+            }
+            // The target is our own file: release it, replace it, then continue on the new file in the same mode.
+            var mode = array.Mode;
+            array.Dispose();
+            _array = null;
+            try
+            {
+                tx.Commit();
+            }
+            finally
+            {
+                _array = B2ndArray.Open(full, mode);
+            }
+            _metaChanged = false;
+        }
+    }
+
+    /// <summary>Writes changed metadata (read/write files) and flushes written data to the storage device.</summary>
+    public void Flush()
+    {
+        lock (_gate)
+        {
+            WriteMetaIfChanged();
+            Array.Flush();
+        }
+    }
+
+    /// <summary>
+    /// Writes the metadata to the file if it changed and the file is open read/write, then releases the file. Read-only,
+    /// copy-on-write and in-memory images never write here.
+    /// </summary>
+    public void Dispose()
+    {
+        lock (_gate)
+        {
+            if (_array is null) return;
+            try
+            {
+                WriteMetaIfChanged();
+            }
+            finally
+            {
+                _array.Dispose();
+                _array = null;
+            }
+        }
+    }
+
+    private void WriteMetaIfChanged()
+    {
+        if (_metaChanged && Access == MLArrayAccess.ReadWrite)
+        {
+            Array.SetVlMeta(MLArrayMetadata.VlMetaName, Encode(_meta));
+            _metaChanged = false;
+        }
+    }
+
+    // ------------------------------------------------------------------ identity
+
+    /// <summary>How the data is held.</summary>
+    public MLArrayAccess Access { get; }
+
+    /// <summary>The full path of the file opened, created or loaded; null for images built in memory.</summary>
+    public string? FilePath { get; }
+
+    /// <summary>False for metadata-only images (no array data).</summary>
+    public bool HasArray => _meta.HasArray;
+
+    private B2ndArray Array => _array ?? throw new ObjectDisposedException(nameof(MLArrayFile));
+
+    private B2ndArray Data => HasArray ? Array : throw new InvalidOperationException(
+        $"{NoArray} {(FilePath is null ? "This image" : $"'{FilePath}'")} holds metadata only (its stored array has shape (0,)); read Meta instead.");
+
+    /// <summary>The array shape.</summary>
+    /// <exception cref="InvalidOperationException">Metadata-only image.</exception>
+    public long[] Shape => Data.Shape;
+
+    /// <summary>The element type.</summary>
+    public DType DType => Data.DType;
+
+    /// <summary>Number of axes.</summary>
+    public int NDim => Data.NDim;
+
+    /// <summary>Number of spatial axes: spatial axis labels if labelled, else the stored count, else <see cref="NDim"/>.</summary>
+    public int SpatialNDim => SpatialNDimOf(_meta.Spatial, NDim);
+
+    /// <summary>Size of the first axis (0 for metadata-only images).</summary>
+    public long Length => !HasArray ? 0 : Data.NDim == 0 ? throw new InvalidOperationException("a 0-d array has no length.") : Data.Shape[0];
+
+    /// <summary>Chunk shape of the stored array.</summary>
+    public int[] ChunkShape => Data.ChunkShape;
+
+    /// <summary>Block shape of the stored array.</summary>
+    public int[] BlockShape => Data.BlockShape;
+
+    /// <summary>The compression parameters recorded in the file's frame header.</summary>
+    public CompressionParams Compression => Array.CompressionParams;
+
+    // ------------------------------------------------------------------ data
+
+    /// <summary>Reads a selection (per axis an index, a range or a slice) into a new C-order array.</summary>
+    /// <example><c>float[] patch = img.Read&lt;float&gt;(10..74, 32..96, ^64..);</c></example>
+    public T[] Read<T>(params NdIndex[] selection) where T : unmanaged
+    {
+        CheckType<T>();
+        return Data.Read<T>(selection);
+    }
+
+    /// <summary>Reads a selection into <paramref name="destination"/> (exactly the selection's element count).</summary>
+    public void Read<T>(ReadOnlySpan<NdIndex> selection, Span<T> destination) where T : unmanaged
+    {
+        CheckType<T>();
+        Data.Read(selection, destination);
+    }
+
+    /// <summary>Writes <paramref name="source"/> (C order over the selection shape) into the selection.</summary>
+    /// <exception cref="InvalidOperationException">The image is open read-only.</exception>
+    public void Write<T>(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<T> source) where T : unmanaged
+    {
+        CheckType<T>();
+        Data.Write(selection, MemoryMarshal.AsBytes(source));
+    }
+
+    /// <summary>Writes the whole array from <paramref name="source"/> (C order).</summary>
+    public void Write<T>(ReadOnlySpan<T> source) where T : unmanaged => Write(ReadOnlySpan<NdIndex>.Empty, source);
+
+    /// <summary>Decodes the whole array into a new C-order array.</summary>
+    public T[] ToArray<T>() where T : unmanaged
+    {
+        CheckType<T>();
+        return Data.ToArray<T>();
+    }
+
+    /// <summary>Decodes the whole array into <paramref name="destination"/> (exactly the element count).</summary>
+    public void CopyTo<T>(Span<T> destination) where T : unmanaged
+    {
+        CheckType<T>();
+        Data.Read(destination);
+    }
+
+    private void CheckType<T>() where T : unmanaged
+    {
+        var want = Data.DType;
+        if (!TryDTypeOf<T>(out var have) || have != want)
+            throw new ArgumentException($"the image's dtype is {want.Name} but the buffer's element type is {typeof(T).Name}; use {ClrName(want)}.");
+    }
+
+    /// <summary>The dtype stored for elements of <typeparamref name="T"/>.</summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> has no MLArray dtype.</exception>
+    public static DType DTypeOf<T>() where T : unmanaged =>
+        TryDTypeOf<T>(out var d) ? d : throw new NotSupportedException($"{typeof(T).Name} has no MLArray dtype; use bool, sbyte, byte, short, ushort, int, uint, long, ulong, float or double.");
+
+    private static bool TryDTypeOf<T>(out DType dtype)
+    {
+        DType? d = default(T) switch
+        {
+            bool => DType.Bool, sbyte => DType.Int8, byte => DType.UInt8, short => DType.Int16, ushort => DType.UInt16,
+            int => DType.Int32, uint => DType.UInt32, long => DType.Int64, ulong => DType.UInt64, float => DType.Float32,
+            double => DType.Float64, _ => null,
+        };
+        dtype = d ?? default;
+        return d is not null;
+    }
+
+    private static string ClrName(DType d) => d.Name switch
+    {
+        "|b1" => "bool", "|i1" => "sbyte", "|u1" => "byte", "<i2" => "short", "<u2" => "ushort", "<i4" => "int",
+        "<u4" => "uint", "<i8" => "long", "<u8" => "ulong", "<f4" => "float", _ => "double",
+    };
+
+    // ------------------------------------------------------------------ metadata
+
+    /// <summary>
+    /// The metadata record. Assigning validates it against this array (lengths, affine exclusivity...) and keeps the
+    /// fields MLArray manages (<c>blosc2</c>, <c>spatial.shape</c>, <c>_has_array</c>, <c>_mlarray_version</c>,
+    /// <c>_image_meta_format</c>): changing those throws.
+    /// </summary>
+    /// <exception cref="ArgumentException">Invalid metadata; the old value is kept.</exception>
+    /// <exception cref="InvalidOperationException">A managed field was changed.</exception>
+    public MLArrayMeta Meta
+    {
+        get => _meta;
+        set
+        {
+            ArgumentNullException.ThrowIfNull(value);
+            lock (_gate)
+            {
+                var cur = _meta;
+                if (value.Blosc2 != cur.Blosc2 && value.Blosc2 != new MetaBlosc2())
+                    throw new InvalidOperationException("meta.blosc2 is managed by MLArray and is read-only.");
+                if (value.HasArray != cur.HasArray)
+                    throw new InvalidOperationException("meta._has_array is managed by MLArray and is read-only.");
+                if (value.ImageMetaFormat != cur.ImageMetaFormat && value.ImageMetaFormat is not null)
+                    throw new InvalidOperationException("meta._image_meta_format is managed by MLArray and is read-only.");
+                if (value.Spatial.Shape is not null && value.Spatial.Shape != cur.Spatial.Shape)
+                    throw new InvalidOperationException("meta.spatial.shape is managed by MLArray and is read-only.");
+                var next = value with
+                {
+                    Blosc2 = cur.Blosc2, ImageMetaFormat = cur.ImageMetaFormat, MLArrayVersion = cur.MLArrayVersion,
+                    Spatial = WithAxisCounts(value.Spatial with { Shape = cur.Spatial.Shape }),
+                };
+                SetMeta(next);
+            }
+        }
+    }
+
+    private void SetMeta(MLArrayMeta next)
+    {
+        CheckMeta(next, HasArray ? Array.NDim : null, HasArray ? SpatialNDimOf(next.Spatial, Array.NDim) : null);
+        if (next != _meta)
+        {
+            _meta = next;
+            _metaChanged = true;
+        }
+    }
+
+    private void UpdateSpatial(Func<MetaSpatial, MetaSpatial> change)
+    {
+        lock (_gate)
+            SetMeta(_meta with { Spatial = change(_meta.Spatial) });
+    }
+
+    /// <summary>Voxel spacing per spatial axis, or null.</summary>
+    public double[]? Spacing
+    {
+        get => _meta.Spatial.Spacing?.Select(n => n.ToDouble()).ToArray();
+        set => UpdateSpatial(s => s with { Spacing = Numbers(value) });
+    }
+
+    /// <summary>World position of the first voxel per spatial axis, or null.</summary>
+    public double[]? Origin
+    {
+        get => _meta.Spatial.Origin?.Select(n => n.ToDouble()).ToArray();
+        set => UpdateSpatial(s => s with { Origin = Numbers(value) });
+    }
+
+    /// <summary>Direction cosines (spatial × spatial), or null.</summary>
+    public double[,]? Direction
+    {
+        get => ToMatrix(_meta.Spatial.Direction);
+        set => UpdateSpatial(s => s with { Direction = Matrix(value) });
+    }
+
+    /// <summary>The axis labels, or null.</summary>
+    public string[]? AxisLabels => _meta.Spatial.AxisLabels?.Select(l => l.Value).ToArray();
+
+    /// <summary>
+    /// The homogeneous affine ((spatial + 1)²): as stored, or composed as [[D·diag(spacing), origin], [0…0, 1]] from
+    /// spacing, origin and direction (defaults ones, zeros, identity). Null for metadata-only images without a stored
+    /// affine. Setting it requires spacing, origin and direction to be null.
+    /// </summary>
+    public double[,]? Affine
+    {
+        get
+        {
+            if (ToMatrix(_meta.Spatial.Affine) is { } stored)
+                return stored;
+            if (!HasArray)
+                return null;
+            int n = SpatialNDim;
+            var s = Spacing ?? Enumerable.Repeat(1.0, n).ToArray();
+            var o = Origin ?? new double[n];
+            var d = Direction ?? Identity(n);
+            var a = new double[n + 1, n + 1];
+            for (int i = 0; i < n; i++)
+            {
+                for (int j = 0; j < n; j++)
+                    a[i, j] = d[i, j] * s[j];
+                a[i, n] = o[i];
+            }
+            a[n, n] = 1;
+            return a;
+        }
+        set => UpdateSpatial(s => s with { Affine = Matrix(value) });
+    }
+
+    /// <summary>The translation part of <see cref="Affine"/> (its last column without the last row).</summary>
+    public double[]? Translation => Affine is { } a ? Enumerable.Range(0, a.GetLength(0) - 1).Select(i => a[i, a.GetLength(1) - 1]).ToArray() : null;
+
+    /// <summary>Column norms of the linear block of <see cref="Affine"/>.</summary>
+    public double[]? Scale => Affine is { } a ? ScaleOf(a) : null;
+
+    /// <summary>The linear block of <see cref="Affine"/> with its columns divided by <see cref="Scale"/>.</summary>
+    public double[,]? Rotation => Affine is { } a ? RotationOf(a, ScaleOf(a)) : null;
+
+    /// <summary>Rotationᵀ · linear block, each row i divided by scale[i] (identity for affines without shear).</summary>
+    public double[,]? Shear
+    {
+        get
+        {
+            if (Affine is not { } a) return null;
+            int n = a.GetLength(0) - 1;
+            var sc = ScaleOf(a);
+            var r = RotationOf(a, sc);
+            var sh = new double[n, n];
+            for (int i = 0; i < n; i++)
+                for (int j = 0; j < n; j++)
+                {
+                    double sum = 0;
+                    for (int k = 0; k < n; k++) sum += r[k, i] * a[k, j];
+                    sh[i, j] = sum / sc[i];
+                }
+            return sh;
+        }
+    }
+
+    private static double[] ScaleOf(double[,] a)
+    {
+        int n = a.GetLength(0) - 1;
+        var s = new double[n];
+        for (int j = 0; j < n; j++)
+        {
+            double sum = 0;
+            for (int i = 0; i < n; i++) sum += a[i, j] * a[i, j];
+            s[j] = Math.Sqrt(sum);
+        }
+        return s;
+    }
+
+    private static double[,] RotationOf(double[,] a, double[] scale)
+    {
+        int n = scale.Length;
+        var r = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                r[i, j] = a[i, j] / scale[j];
+        return r;
+    }
+
+    private static double[,] Identity(int n)
+    {
+        var d = new double[n, n];
+        for (int i = 0; i < n; i++) d[i, i] = 1;
+        return d;
+    }
+
+    // ------------------------------------------------------------------ metadata helpers
+
+    private static MLArrayMeta ReadMeta(B2ndArray array)
+    {
+        var read = MLArrayMetadata.Read(array);
+        MLArrayMeta meta;
+        if (read is null)
+        {
+            bool has = !(array.NDim == 1 && array.Shape[0] == 0);
+            meta = new MLArrayMeta { HasArray = has, MLArrayVersion = "v0" };
+        }
+        else
+        {
+            meta = MetaMigrator.ToRecord(read.Current, array.Shape);
+        }
+        if (!meta.HasArray)
+            return meta;
+        // As the reference: shape, chunk and block always come from the store.
+        return meta with
+        {
+            Spatial = meta.Spatial with { Shape = EquatableArray.From(array.Shape) },
+            Blosc2 = meta.Blosc2 with
+            {
+                ChunkSize = EquatableArray.From(array.ChunkShape.Select(v => (long)v)),
+                BlockSize = EquatableArray.From(array.BlockShape.Select(v => (long)v)),
+            },
+        };
+    }
+
+    private static (MLArrayMeta Meta, B2ndWriteOptions Write) Prepare(long[] shape, DType dtype, MLArrayCreateOptions? options)
+    {
+        options ??= new MLArrayCreateOptions();
+        var compression = options.Compression ?? MLArrayCreateOptions.DefaultCompression;
+        compression.Validate();
+        var start = options.Meta ?? new MLArrayMeta();
+        var spatial = WithAxisCounts(ApplyGeometry(start.Spatial, options) with { Shape = EquatableArray.From(shape) });
+        bool[]? mask = spatial.AxisLabels?.Select(l => SpatialLabels.Contains(l.Value)).ToArray();
+        if (mask is not null && mask.Length != shape.Length)
+            throw new ArgumentException($"meta.spatial.axis_labels must have length {shape.Length}", nameof(options));
+        var layout = LayoutResolver.Resolve(options.Layout, shape, dtype.ItemSize, mask, options.Meta?.Blosc2);
+        var blosc2 = new MetaBlosc2
+        {
+            ChunkSize = EquatableArray.From(layout.ChunkSize.Select(v => (long)v)),
+            BlockSize = EquatableArray.From(layout.BlockSize.Select(v => (long)v)),
+            PatchSize = layout.PatchSize is null ? null : EquatableArray.From(layout.PatchSize.Select(v => (long)v)),
+            Cparams = RecordCparams(compression),
+            Dparams = new MetaDict([new("nthreads", MetaValue.From(1L))]),
+        };
+        var meta = start with { Spatial = spatial, Blosc2 = blosc2, HasArray = true, MLArrayVersion = "v0" };
+        CheckMeta(meta, shape.Length, SpatialNDimOf(spatial, shape.Length));
+        return (meta, new B2ndWriteOptions { ChunkShape = layout.ChunkSize, BlockShape = layout.BlockSize, Compression = compression });
+    }
+
+    /// <summary>The cparams recorded in meta.blosc2 (ints for enums, as the reference stores them).</summary>
+    private static MetaDict RecordCparams(CompressionParams p)
+    {
+        var entries = new List<KeyValuePair<string, MetaValue>>
+        {
+            new("codec", MetaValue.From((long)p.Codec)),
+            new("clevel", MetaValue.From((long)p.CLevel)),
+        };
+        var defaults = new CompressionParams();
+        if (!p.Filters.SequenceEqual(defaults.Filters))
+            entries.Add(new("filters", MetaValue.List(p.Filters.Select(f => MetaValue.From((long)f)))));
+        if (!p.FiltersMeta.SequenceEqual(defaults.FiltersMeta))
+            entries.Add(new("filters_meta", MetaValue.List(p.FiltersMeta.Select(f => MetaValue.From((long)f)))));
+        if (p.SplitMode != defaults.SplitMode)
+            entries.Add(new("splitmode", MetaValue.From((long)p.SplitMode)));
+        return new MetaDict(entries);
+    }
+
+    private static MetaSpatial ApplyGeometry(MetaSpatial s, MLArrayCreateOptions o)
+    {
+        if (o.Affine is not null && (o.Spacing is not null || o.Origin is not null || o.Direction is not null))
+            throw new ArgumentException("affine cannot be provided together with spacing, origin, or direction.", nameof(o));
+        if (o.Spacing is not null) s = s with { Spacing = Numbers(o.Spacing) };
+        if (o.Origin is not null) s = s with { Origin = Numbers(o.Origin) };
+        if (o.Direction is not null) s = s with { Direction = Matrix(o.Direction) };
+        if (o.Affine is not null) s = s with { Affine = Matrix(o.Affine) };
+        if (o.AxisLabels is not null) s = s with { AxisLabels = EquatableArray.From(o.AxisLabels.Select(l => new AxisLabel(l ?? throw new ArgumentException("axis labels must not be null.", nameof(o))))) };
+        return s;
+    }
+
+    /// <summary>The reference's cached axis counts (<c>_num_spatial_axes</c>/<c>_num_non_spatial_axes</c>), derived from the labels.</summary>
+    private static MetaSpatial WithAxisCounts(MetaSpatial s)
+    {
+        if (s.AxisLabels is not { } labels)
+            return s;
+        int sp = labels.Count(l => SpatialLabels.Contains(l.Value));
+        return s with { NumSpatialAxes = sp, NumNonSpatialAxes = labels.Count - sp };
+    }
+
+    private static int SpatialNDimOf(MetaSpatial s, int ndim) =>
+        s.AxisLabels is { } l ? l.Count(x => SpatialLabels.Contains(x.Value)) : s.NumSpatialAxes is { } n ? (int)n : ndim;
+
+    private static void CheckMeta(MLArrayMeta meta, int? ndim, int? spatialNDim)
+    {
+        var ctx = MetaValidationContext.Empty;
+        if (ndim is { } nd) ctx = ctx.WithDimension("ndim", nd);
+        if (spatialNDim is { } sd) ctx = ctx.WithDimension("spatial_ndim", sd);
+        var report = meta.Validate(ctx);
+        var errors = report.Errors.Select(e => e.Message).ToList();
+        // Fixes of reference validation gaps (docs/differences-from-python.md).
+        if (meta.Spatial.Spacing is { } sp && sp.Any(v => !(v.ToDouble() > 0)))
+            errors.Add("meta.spatial.spacing must contain only positive values");
+        if (errors.Count > 0)
+            throw new ArgumentException(string.Join("; ", errors));
+    }
+
+    private static byte[] Encode(MLArrayMeta meta) => MLArrayMetadata.Encode((MetaDict)meta.ToMetaValue());
+
+    private static EquatableArray<MetaNumber>? Numbers(double[]? v) => v is null ? null : EquatableArray.From(v.Select(x => (MetaNumber)x));
+
+    private static EquatableArray<EquatableArray<MetaNumber>>? Matrix(double[,]? m)
+    {
+        if (m is null) return null;
+        var rows = new List<EquatableArray<MetaNumber>>();
+        for (int i = 0; i < m.GetLength(0); i++)
+            rows.Add(EquatableArray.From(Enumerable.Range(0, m.GetLength(1)).Select(j => (MetaNumber)m[i, j])));
+        return EquatableArray.From(rows);
+    }
+
+    private static double[,]? ToMatrix(EquatableArray<EquatableArray<MetaNumber>>? rows)
+    {
+        if (rows is null) return null;
+        int r = rows.Count, c = r == 0 ? 0 : rows.Max(x => x.Count);
+        var m = new double[r, c];
+        for (int i = 0; i < r; i++)
+            for (int j = 0; j < rows[i].Count; j++)
+                m[i, j] = rows[i][j].ToDouble();
+        return m;
+    }
+
+    /// <inheritdoc/>
+    public override string ToString() =>
+        HasArray ? $"MLArrayFile({string.Join("×", Shape)} {DType.Name}{(FilePath is null ? "" : ", " + FilePath)})" : $"MLArrayFile(metadata only{(FilePath is null ? "" : ", " + FilePath)})";
+}
