@@ -597,8 +597,8 @@ public sealed class NpyTests(ITestOutputHelper output)
             }
         }
 
+        // Timing is reported, never asserted (speed is measured in bench/).
         output.WriteLine($"read + transpose of 64 MiB Fortran array: {sw.ElapsedMilliseconds} ms");
-        Assert.True(sw.Elapsed < TimeSpan.FromSeconds(10), $"took {sw.Elapsed}");
     }
 
     // ------------------------------------------------------------------ writer
