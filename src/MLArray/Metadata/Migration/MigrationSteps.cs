@@ -224,7 +224,7 @@ internal static class MigrationSteps
         return top;
     }
 
-    private static string Describe(MetaValue stored, MetaValue now)
+    internal static string Describe(MetaValue stored, MetaValue now)
     {
         if (stored is MetaNull) return $"null -> default {MetaMigrator.Show(now)}";
         if (now is MetaDict nd && nd.Entries.Count == 1 && nd.Entries[0].Value.Equals(stored)) return $"{MetaMigrator.Show(stored)} -> wrapped {MetaMigrator.Show(now)}";
