@@ -4,9 +4,9 @@
 Each legacy schema models one stored layout era as typed records (namespace MLArray.Metadata.Legacy.<Era>) for the
 typed migration chain (src/MLArray/Metadata/Migration/TypedMigration.cs). They check structure and types only: the
 semantic rules (dimensions, lengths, shapes, exclusivity, order) are the current schema's and are checked after the
-migration. Run from the repository root: python3 schema/legacy/make_legacy_schemas.py
+migration. Run from the repository root: python3 schema/legacy/make_legacy_schemas.py [OUT_DIR]  (default: next to this script)
 """
-import copy, json, os
+import copy, json, os, sys
 
 HERE = os.path.dirname(os.path.abspath(__file__))
 CURRENT = json.load(open(os.path.join(HERE, "..", "mlarray-meta.schema.json"), encoding="utf-8"))
@@ -67,6 +67,7 @@ ERAS = [
 
 
 def main():
+    out_dir = sys.argv[1] if len(sys.argv) > 1 else HERE
     s = strip(copy.deepcopy(CURRENT))
     props, defs = s["properties"], s["$defs"]
     for era, releases, change in ERAS:
@@ -109,7 +110,7 @@ def main():
         out["x-csharp-type"] = "LegacyMeta"
         ordered = {k: out[k] for k in ["$schema", "$id", "title", "description", "x-csharp-namespace", "x-csharp-type"] if k in out}
         ordered.update({k: v for k, v in out.items() if k not in ordered})
-        with open(os.path.join(HERE, f"mlarray-meta-{era.lower()}.schema.json"), "w", encoding="utf-8", newline="\n") as f:
+        with open(os.path.join(out_dir, f"mlarray-meta-{era.lower()}.schema.json"), "w", encoding="utf-8", newline="\n") as f:
             json.dump(ordered, f, indent=2, ensure_ascii=False)
             f.write("\n")
 

@@ -259,6 +259,39 @@ public sealed class TypedMigrationTests
         Assert.Equal(stored, r.Current);
     }
 
+    [Fact]
+    public void LegacySchemas_AreWhatTheScriptDerivesFromTheCurrentSchema()
+    {
+        string? python = PythonInteropTests.FindPython();
+        if (python is null)
+        {
+            Console.WriteLine("NOT RUN: TypedMigrationTests.LegacySchemas_AreWhatTheScriptDerivesFromTheCurrentSchema (python3 not found)");
+            return;
+        }
+        string legacy = Path.GetFullPath(Path.Combine(MlaCorpus.Dir, "..", "..", "..", "schema", "legacy"));
+        string tmp = Path.Combine(Path.GetTempPath(), $"mla-legacy-{Guid.NewGuid():N}");
+        Directory.CreateDirectory(tmp);
+        try
+        {
+            using (var proc = System.Diagnostics.Process.Start(new System.Diagnostics.ProcessStartInfo(python, [Path.Combine(legacy, "make_legacy_schemas.py"), tmp])
+                   { RedirectStandardError = true, UseShellExecute = false })!)
+            {
+                string err = proc.StandardError.ReadToEnd();
+                proc.WaitForExit();
+                Assert.True(proc.ExitCode == 0, err);
+            }
+            var made = Directory.GetFiles(tmp).Select(Path.GetFileName).Order().ToArray();
+            Assert.Equal(Directory.GetFiles(legacy, "*.schema.json").Select(Path.GetFileName).Order(), made);
+            foreach (var f in made)
+                Assert.True(File.ReadAllText(Path.Combine(tmp, f!)) == File.ReadAllText(Path.Combine(legacy, f!)),
+                    $"schema/legacy/{f} is stale: run python3 schema/legacy/make_legacy_schemas.py");
+        }
+        finally
+        {
+            Directory.Delete(tmp, true);
+        }
+    }
+
     private static MetaDict Dict(params (string Key, MetaValue Value)[] entries) =>
         new(entries.Select(e => new KeyValuePair<string, MetaValue>(e.Key, e.Value)));
 }

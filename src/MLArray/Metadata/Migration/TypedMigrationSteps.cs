@@ -131,7 +131,7 @@ public static class TypedMigrationSteps
             labels = EquatableArray.From(Enumerable.Range(0, ndim).Select(i => new L0035.AxisLabel(i == idx ? "channel" : "spatial")));
             nSpatial = ndim - 1;
             nNon = 1;
-            changes.Add($"spatial.channel_axis={k} -> axis_labels {MetaMigrator.Show(new MetaList(labels.Select(l => MetaValue.From(l.Value))))}");
+            changes.Add($"spatial.channel_axis={k} -> axis_labels {Show(new MetaList(labels.Select(l => MetaValue.From(l.Value))))}");
         }
         else
         {
@@ -399,13 +399,20 @@ public static class TypedMigrationSteps
     private static L0050.MetaBlosc2 Blosc2(L0049.MetaBlosc2 b) =>
         new() { ChunkSize = b.ChunkSize, BlockSize = b.BlockSize, PatchSize = b.PatchSize, Cparams = b.Cparams, Dparams = b.Dparams };
 
+    // only public APIs here, so that tests can compile this file against records generated from changed schemas
+    private static string Show(MetaValue v)
+    {
+        string s = MLArray.Metadata.Payload.MetaJson.Serialize(v);
+        return s.Length <= 60 ? s : s[..57] + "...";
+    }
+
     private static EquatableArray<TOut>? Map<TIn, TOut>(EquatableArray<TIn>? items, Func<TIn, TOut> f) =>
         items is null ? null : EquatableArray.From(items.Select(f));
 
     private static EquatableArray<long>? FillShape(EquatableArray<long>? shape, bool hasArray, MigrationContext ctx, List<string> changes)
     {
         if (shape is not null || !hasArray || ctx.ArrayShape is null) return shape;
-        changes.Add($"spatial.shape: null -> {MetaMigrator.Show(new MetaList(ctx.ArrayShape.Select(x => MetaValue.From(x))))} (from the b2nd array)");
+        changes.Add($"spatial.shape: null -> {Show(new MetaList(ctx.ArrayShape.Select(x => MetaValue.From(x))))} (from the b2nd array)");
         return EquatableArray.From(ctx.ArrayShape);
     }
 }
