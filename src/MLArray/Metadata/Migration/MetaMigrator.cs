@@ -11,8 +11,19 @@ public sealed record MigrationContext(long[]? ArrayShape);
 /// <param name="From">The layout the mapping was stored in.</param>
 /// <param name="Current">The mapping in the canonical current layout (what the Python reference writes after load + save).</param>
 /// <param name="Changes">One line per change made, in order (empty when the stored mapping already was canonical).</param>
-/// <remarks>Unknown keys and namespaces of the wrong type are kept as stored, so that the schema validator reports them.</remarks>
-public sealed record MigrationResult(MetaLayout From, MetaDict Current, IReadOnlyList<string> Changes);
+/// <remarks>
+/// A mapping that fits its layout's schema goes through the typed chain (<see cref="TypedMigrationSteps"/>) and
+/// <see cref="Record"/> is its result. One that does not (unknown keys, wrong types) is migrated as a tree instead,
+/// keeping unknown keys and namespaces of the wrong type as stored, so that the schema validator reports them.
+/// </remarks>
+public sealed record MigrationResult(MetaLayout From, MetaDict Current, IReadOnlyList<string> Changes)
+{
+    /// <summary>The record produced by the typed chain, or null when the mapping was migrated as a tree (it did not fit its layout's schema).</summary>
+    public MLArrayMeta? Record { get; init; }
+
+    /// <summary>True when the typed chain of generated records migrated the mapping (see <see cref="Record"/>).</summary>
+    public bool Typed => Record is not null;
+}
 
 /// <summary>One step of the layout history: rewrites a mapping of layout <see cref="From"/> into layout <see cref="To"/>.</summary>
 internal sealed record MigrationStep(MetaLayout From, MetaLayout To, Func<MetaDict, MigrationContext, List<string>, MetaDict> Apply);
@@ -80,7 +91,10 @@ public static class MetaMigrator
         return Migrate(payload.Value, MetaLayouts.Detect(payload), context);
     }
 
-    /// <summary>Migrates <paramref name="mapping"/>, stored in layout <paramref name="from"/>, to the canonical current layout.</summary>
+    /// <summary>
+    /// Migrates <paramref name="mapping"/>, stored in layout <paramref name="from"/>, to the canonical current layout:
+    /// through the typed chain of generated records when it fits its layout's schema, else as a tree (<see cref="MigrateTree"/>).
+    /// </summary>
     /// <exception cref="MLArrayMetadataException">The mapping is not a dict, or a step cannot be applied (e.g. channel_axis without a shape).</exception>
     public static MigrationResult Migrate(MetaValue mapping, MetaLayout from, MigrationContext context)
     {
@@ -88,6 +102,18 @@ public static class MetaMigrator
         ArgumentNullException.ThrowIfNull(context);
         if (mapping is not MetaDict d)
             throw new MLArrayMetadataException($"the mlarray metadata is a {mapping.Kind}, not a mapping");
+        var changes = new List<string>();
+        if (TypedMigrationChain.TryMigrate(d, from, context, changes) is { } record)
+            return new MigrationResult(from, (MetaDict)record.ToMetaValue(), changes) { Record = record };
+        return MigrateTree(d, from, context);
+    }
+
+    /// <summary>
+    /// The tree migration (<see cref="MigrationSteps"/>): the fallback for mappings that do not fit their layout's
+    /// schema. Unknown keys and namespaces of the wrong type are kept as stored for the schema validator.
+    /// </summary>
+    internal static MigrationResult MigrateTree(MetaDict d, MetaLayout from, MigrationContext context)
+    {
         var changes = new List<string>();
         var layout = from;
         foreach (var step in Steps)

@@ -2,7 +2,11 @@ using MLArray.Metadata.Payload;
 
 namespace MLArray.Metadata.Migration;
 
-/// <summary>The individual rewrites of spec §6, each from one stored layout to the next.</summary>
+/// <summary>
+/// The rewrites of spec §6 on the tree, each from one stored layout to the next: the fallback of
+/// <see cref="MetaMigrator.Migrate(MetaValue, MetaLayout, MigrationContext)"/> for mappings that do not fit their
+/// layout's schema (the typed chain, <see cref="TypedMigrationSteps"/>, handles the others).
+/// </summary>
 internal static class MigrationSteps
 {
     private static MetaDict EmptyDict => new([]);
@@ -224,7 +228,7 @@ internal static class MigrationSteps
         return top;
     }
 
-    private static string Describe(MetaValue stored, MetaValue now)
+    internal static string Describe(MetaValue stored, MetaValue now)
     {
         if (stored is MetaNull) return $"null -> default {MetaMigrator.Show(now)}";
         if (now is MetaDict nd && nd.Entries.Count == 1 && nd.Entries[0].Value.Equals(stored)) return $"{MetaMigrator.Show(stored)} -> wrapped {MetaMigrator.Show(now)}";
