@@ -201,7 +201,12 @@ public sealed partial class MLArrayFile
 
     // ------------------------------------------------------------------ helpers
 
-    internal static MLArrayFile FromBytes(ReadOnlySpan<byte> data, long[] shape, DType dtype, MLArrayCreateOptions? options)
+    /// <summary>
+    /// Builds an in-memory image from raw little-endian C-order element bytes of <paramref name="dtype"/> (e.g. the data
+    /// of an .npy file), with the same options as <see cref="FromArray{T}(ReadOnlySpan{T}, long[], MLArrayCreateOptions?)"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">The byte count does not match shape × item size, or invalid options.</exception>
+    public static MLArrayFile FromBytes(ReadOnlySpan<byte> data, long[] shape, DType dtype, MLArrayCreateOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(shape);
         long n = ElementCount(shape);

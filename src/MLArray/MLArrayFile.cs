@@ -571,6 +571,11 @@ public sealed partial class MLArrayFile : IDisposable
             && options.Copy?.Meta.Blosc2.PatchSize is { } copiedPatch && copiedPatch.Count == SpatialNDimOf(spatial, shape.Length))
             reuse = new MetaBlosc2 { PatchSize = copiedPatch };
         var layout = LayoutResolver.Resolve(options.Layout, shape, dtype.ItemSize, mask, reuse);
+        if (layout.ChunkSize.Any(c => c < 1) || layout.BlockSize.Any(b => b < 1))
+        {
+            // Empty arrays (a zero-length axis): blosc2 and the metadata need chunk and block edges of at least 1.
+            layout = layout with { ChunkSize = layout.ChunkSize.Select(c => Math.Max(1, c)).ToArray(), BlockSize = layout.BlockSize.Select(b => Math.Max(1, b)).ToArray() };
+        }
         var blosc2 = new MetaBlosc2
         {
             ChunkSize = EquatableArray.From(layout.ChunkSize.Select(v => (long)v)),
