@@ -329,4 +329,14 @@ public sealed class MLArrayConstructorTests : IDisposable
         using var meta = MLArrayFile.MetadataOnly();
         Assert.Throws<InvalidOperationException>(() => meta.Rows<float>());
     }
+    [Fact]
+    public void Readme_constructor_and_bbox_lines_run()
+    {
+        using var other = MLArrayFile.Zeros([16, 32, 32], DType.Float32, new() { Spacing = [2.5, 0.8, 0.8] });
+        using var img = MLArrayFile.OnesLike(other, DType.UInt8, new() { Copy = other });
+        img.AddBbox([[0, 10], [5, 20], [3, 9]], score: 0.9, label: MetaValue.From(1L));
+        Assert.Equal([2.5, 0.8, 0.8], img.Spacing!);
+        Assert.Single(img.Meta.Bbox.Bboxes!);
+        Assert.Equal(16, img.Rows<byte>().Count());
+    }
 }
