@@ -28,6 +28,13 @@ public sealed record MLArrayCreateOptions
     /// <summary>Metadata to start from (source, extra, stats, bbox, is_seg, coord system...). Explicit settings above win.</summary>
     public MLArrayMeta? Meta { get; init; }
 
+    /// <summary>
+    /// Another image whose metadata fills every field not given here or in <see cref="Meta"/> (python <c>copy=</c>):
+    /// spacing/origin/direction (or its affine when none of them is given), axis labels/units, coord system, source,
+    /// extra, stats, bbox, is_seg, and its patch size when no <see cref="Layout"/> is given. Explicit settings win.
+    /// </summary>
+    public MLArrayFile? Copy { get; init; }
+
     /// <summary>Chunk/block layout (default: patch 192 per spatial axis, see <see cref="LayoutOptions"/>).</summary>
     public LayoutOptions? Layout { get; init; }
 

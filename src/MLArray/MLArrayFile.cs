@@ -31,7 +31,7 @@ public enum MLArrayAccess
 /// (the array has shape (0,) and <c>_has_array</c> is false) expose their metadata; data access throws
 /// <see cref="InvalidOperationException"/>.
 /// </remarks>
-public sealed class MLArrayFile : IDisposable
+public sealed partial class MLArrayFile : IDisposable
 {
     private const string NoArray = "MLArray has no array data loaded.";
     private static readonly HashSet<string> SpatialLabels = ["spatial", "spatial_x", "spatial_y", "spatial_z"];
@@ -151,6 +151,7 @@ public sealed class MLArrayFile : IDisposable
         options ??= new MLArrayCreateOptions();
         var meta = (options.Meta ?? new MLArrayMeta()) with { HasArray = false, MLArrayVersion = "v0", Blosc2 = new MetaBlosc2() };
         meta = meta with { Spatial = ApplyGeometry(meta.Spatial, options) with { Shape = null } };
+        if (options.Copy is { } copy) meta = FillFrom(meta, copy.Meta);
         meta = meta with { Spatial = WithAxisCounts(meta.Spatial) };
         CheckMeta(meta, null, null);
         var frame = B2ndWriter.WriteToArray([], [0], DType.Float64, new B2ndWriteOptions { Compression = options.Compression ?? new CompressionParams(),
@@ -170,6 +171,13 @@ public sealed class MLArrayFile : IDisposable
     internal void Save(string path, Func<Stream, Stream>? wrapOutput)
     {
         OpenModes.CheckSuffix(path);
+        if (_decompressed)
+        {
+            // As the reference: a decompressed image gets a fresh default layout when it is saved.
+            using var compressed = Compress();
+            compressed.Save(path, wrapOutput);
+            return;
+        }
         lock (_gate)
         {
             var array = Array;
@@ -552,11 +560,22 @@ public sealed class MLArrayFile : IDisposable
         var compression = options.Compression ?? MLArrayCreateOptions.DefaultCompression;
         compression.Validate();
         var start = options.Meta ?? new MLArrayMeta();
-        var spatial = WithAxisCounts(ApplyGeometry(start.Spatial, options) with { Shape = EquatableArray.From(shape) });
+        start = start with { Spatial = ApplyGeometry(start.Spatial, options) };
+        if (options.Copy is { } copy) start = FillFrom(start, copy.Meta);
+        var spatial = WithAxisCounts(start.Spatial with { Shape = EquatableArray.From(shape) });
         bool[]? mask = spatial.AxisLabels?.Select(l => SpatialLabels.Contains(l.Value)).ToArray();
         if (mask is not null && mask.Length != shape.Length)
             throw new ArgumentException($"meta.spatial.axis_labels must have length {shape.Length}", nameof(options));
-        var layout = LayoutResolver.Resolve(options.Layout, shape, dtype.ItemSize, mask, options.Meta?.Blosc2);
+        var reuse = options.Meta?.Blosc2;
+        if (options.Layout is null && reuse is not { PatchSize: not null } and not { ChunkSize: not null }
+            && options.Copy?.Meta.Blosc2.PatchSize is { } copiedPatch && copiedPatch.Count == SpatialNDimOf(spatial, shape.Length))
+            reuse = new MetaBlosc2 { PatchSize = copiedPatch };
+        var layout = LayoutResolver.Resolve(options.Layout, shape, dtype.ItemSize, mask, reuse);
+        if (layout.ChunkSize.Any(c => c < 1) || layout.BlockSize.Any(b => b < 1))
+        {
+            // Empty arrays (a zero-length axis): blosc2 and the metadata need chunk and block edges of at least 1.
+            layout = layout with { ChunkSize = layout.ChunkSize.Select(c => Math.Max(1, c)).ToArray(), BlockSize = layout.BlockSize.Select(b => Math.Max(1, b)).ToArray() };
+        }
         var blosc2 = new MetaBlosc2
         {
             ChunkSize = EquatableArray.From(layout.ChunkSize.Select(v => (long)v)),
@@ -622,6 +641,15 @@ public sealed class MLArrayFile : IDisposable
         // Fixes of reference validation gaps (docs/differences-from-python.md).
         if (meta.Spatial.Spacing is { } sp && sp.Any(v => !(v.ToDouble() > 0)))
             errors.Add("meta.spatial.spacing must contain only positive values");
+        if (meta.Spatial.AxisUnits is { } units)
+        {
+            if (units.Any(u => u is not MetaString))
+                errors.Add("meta.spatial.axis_units must contain only strings");
+            if (ndim is { } n && units.Count != n && units.Count != spatialNDim)
+                errors.Add(spatialNDim is { } sn && sn != n
+                    ? $"meta.spatial.axis_units must have length {n} (one per axis) or {sn} (one per spatial axis)"
+                    : $"meta.spatial.axis_units must have length {n}");
+        }
         if (errors.Count > 0)
             throw new ArgumentException(string.Join("; ", errors));
     }

@@ -2,10 +2,14 @@ using System.CommandLine;
 using System.Globalization;
 using MLArray.Blosc2;
 using MLArray.IO;
+using MLArray.Layout;
 
 namespace MLArray.Cli.Commands;
 
-/// <summary><c>mlarray convert IN OUT</c>: .npy → .mla and .mla → .npy.</summary>
+/// <summary>
+/// <c>mlarray convert IN OUT</c>: .npy → .mla and .mla → .npy. .mla output goes through <see cref="MLArrayFile"/>, so it
+/// carries the "mlarray" metadata entry and its layout comes from the layout optimizer (patch 192 by default).
+/// </summary>
 internal static class ConvertCommand
 {
     public static Command Create(TextWriter stdout, TextWriter stderr)
@@ -16,12 +20,14 @@ internal static class ConvertCommand
         var clevel = new Option<int>("--clevel") { Description = "Compression level 0-9 (default 8).", DefaultValueFactory = _ => 8 };
         var filter = new Option<string>("--filter") { Description = "Filter pipeline, applied left to right: e.g. shuffle (default), bitshuffle, delta+shuffle, trunc_prec10+shuffle, none.", DefaultValueFactory = _ => "shuffle" };
         var split = new Option<string>("--split") { Description = "Split mode: auto (default), always, never.", DefaultValueFactory = _ => "auto" };
-        var chunk = new Option<string?>("--chunk-size") { Description = "Chunk shape, comma separated (e.g. 80,64,64). Default: chosen automatically." };
-        var block = new Option<string?>("--block-size") { Description = "Block shape, comma separated (e.g. 16,16,16). Default: chosen automatically." };
+        var chunk = new Option<string?>("--chunk-size") { Description = "Chunk shape, comma separated (e.g. 80,64,64); with --block-size, instead of --patch-size." };
+        var block = new Option<string?>("--block-size") { Description = "Block shape, comma separated (e.g. 16,16,16); with --chunk-size." };
+        var patch = new Option<string?>("--patch-size") { Description = "Patch size the layout is optimised for: one int for all spatial axes or one per spatial axis (default 192)." };
+        var labels = new Option<string?>("--axis-labels") { Description = "One label per axis, comma separated (spatial, spatial_x/y/z, channel, temporal, ...); non-spatial axes are not patched." };
         var threads = new Option<int>("--threads") { Description = "Compression threads (0 = all cores, default).", DefaultValueFactory = _ => 0 };
         var cmd = new Command("convert", "Convert between .npy and .mla.")
         {
-            input, output, codec, clevel, filter, split, chunk, block, threads,
+            input, output, codec, clevel, filter, split, chunk, block, patch, labels, threads,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
@@ -45,15 +51,37 @@ internal static class ConvertCommand
                 var (filters, meta) = ParseFilters(pr.GetValue(filter)!, dtype);
                 compression = compression with { Filters = filters, FiltersMeta = meta };
                 compression.Validate();
-                var options = new B2ndWriteOptions
-                {
-                    ChunkShape = ParseShape(pr.GetValue(chunk), arr.Shape.Length, "--chunk-size"),
-                    BlockShape = ParseShape(pr.GetValue(block), arr.Shape.Length, "--block-size"),
-                    Compression = compression,
-                };
-                if ((options.ChunkShape is null) != (options.BlockShape is null))
+                var chunkShape = ParseShape(pr.GetValue(chunk), arr.Shape.Length, "--chunk-size");
+                var blockShape = ParseShape(pr.GetValue(block), arr.Shape.Length, "--block-size");
+                if ((chunkShape is null) != (blockShape is null))
                     throw new ArgumentException("--chunk-size and --block-size must be given together.");
-                B2ndWriter.Write(outPath, arr.Data, arr.Shape, dtype, options);
+                string[]? axisLabels = ParseLabels(pr.GetValue(labels), arr.Shape.Length);
+                int[]? patchSize = ParseInts(pr.GetValue(patch), "--patch-size");
+                if (patchSize is not null && chunkShape is not null)
+                    throw new ArgumentException("--patch-size cannot be combined with --chunk-size/--block-size.");
+                if (outPath.EndsWith(".mla", StringComparison.Ordinal))
+                {
+                    var layout = chunkShape is not null ? LayoutOptions.Manual(chunkShape, blockShape!)
+                        : patchSize is not null ? LayoutOptions.Patch(patchSize) : LayoutOptions.Default;
+                    try
+                    {
+                        using var img = MLArrayFile.FromBytes(arr.Data, arr.Shape, dtype, new MLArrayCreateOptions
+                        {
+                            Layout = layout, Compression = compression, AxisLabels = axisLabels,
+                        });
+                        img.Save(outPath);
+                    }
+                    catch (NotSupportedException e)
+                    {
+                        throw new ArgumentException($"--patch-size: {e.Message}", e);
+                    }
+                }
+                else
+                {
+                    if (patchSize is not null || axisLabels is not null)
+                        throw new ArgumentException("--patch-size and --axis-labels need .mla output (a plain .b2nd file has no MLArray metadata).");
+                    B2ndWriter.Write(outPath, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression });
+                }
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {arr.DType} ({string.Join(", ", arr.Shape)}), {new FileInfo(outPath).Length} bytes"));
             }
             else
@@ -137,6 +165,30 @@ internal static class ConvertCommand
         var meta = new byte[6];
         metas.ToArray().CopyTo(meta, 6 - metas.Count);
         return (filters, meta);
+    }
+
+    internal static string[]? ParseLabels(string? s, int ndim)
+    {
+        if (string.IsNullOrWhiteSpace(s))
+            return null;
+        var parts = s.Split(',', StringSplitOptions.TrimEntries);
+        if (parts.Any(p => p.Length == 0))
+            throw new ArgumentException($"--axis-labels '{s}' has an empty label.");
+        if (parts.Length != ndim)
+            throw new ArgumentException($"--axis-labels '{s}' has {parts.Length} labels but the array has {ndim} dimensions.");
+        return parts;
+    }
+
+    internal static int[]? ParseInts(string? s, string option)
+    {
+        if (string.IsNullOrWhiteSpace(s))
+            return null;
+        var parts = s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
+        var r = new int[parts.Length];
+        for (int i = 0; i < parts.Length; i++)
+            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out r[i]) || r[i] <= 0)
+                throw new ArgumentException($"{option} '{s}' must be positive integers separated by commas.");
+        return r.Length == 0 ? throw new ArgumentException($"{option} '{s}' has no values.") : r;
     }
 
     internal static int[]? ParseShape(string? s, int ndim, string option)

@@ -2,6 +2,7 @@ using System.Buffers.Binary;
 using System.Globalization;
 using MLArray.Blosc2;
 using MLArray.IO;
+using MLArray.Layout;
 using NpyIO = MLArray.IO.Npy;
 
 namespace MLArray.Cli.Tests.Cli;
@@ -373,5 +374,74 @@ public sealed class ConvertCommandTests
         Assert.Equal("", err);
         Assert.Contains(output, stdout, StringComparison.Ordinal);
         Assert.Contains("<i2", stdout, StringComparison.Ordinal);
+    }
+    [Fact]
+    public void Mla_output_carries_mlarray_metadata_and_the_default_patch_layout()
+    {
+        using var dir = new CliTestData.TempDir();
+        string npy = WriteSmoothNpy(dir, "in.npy", "<f4", [33, 47, 21]);
+        string mla = dir.File("out.mla");
+        AssertOk(Run("convert", npy, mla), "default");
+        using var img = MLArrayFile.Open(mla);
+        using (var raw = B2ndArray.Open(mla)) Assert.NotNull(MLArray.Metadata.Migration.MLArrayMetadata.Read(raw));
+        var want = LayoutResolver.Resolve(LayoutOptions.Default, [33, 47, 21], 4);
+        Assert.Equal([192L, 192, 192], img.Meta.Blosc2.PatchSize!);
+        Assert.Equal(want.ChunkSize, img.ChunkShape);
+        Assert.Equal(want.BlockSize, img.BlockShape);
+        Assert.True(img.HasArray);
+        Assert.Equal([33L, 47, 21], img.Meta.Spatial.Shape!);
+        Assert.Equal(NpyIO.Read(npy).Data, img.Read<float>().SelectMany(BitConverter.GetBytes).ToArray());
+    }
+
+    [Fact]
+    public void Patch_size_one_for_all_or_per_axis_and_axis_labels()
+    {
+        using var dir = new CliTestData.TempDir();
+        string npy = WriteSmoothNpy(dir, "in.npy", "<f8", [40, 36, 30]);
+        string one = dir.File("one.mla"), per = dir.File("per.mla");
+        AssertOk(Run("convert", npy, one, "--patch-size", "16"), "one");
+        using (var img = MLArrayFile.Open(one))
+        {
+            Assert.Equal([16L, 16, 16], img.Meta.Blosc2.PatchSize!);
+            Assert.Equal(LayoutResolver.Resolve(LayoutOptions.Patch(16), [40, 36, 30], 8).ChunkSize, img.ChunkShape);
+        }
+        AssertOk(Run("convert", npy, per, "--patch-size", "8,16,24"), "per axis");
+        using (var img = MLArrayFile.Open(per))
+            Assert.Equal([8L, 16, 24], img.Meta.Blosc2.PatchSize!);
+
+        string npy4 = WriteSmoothNpy(dir, "in4.npy", "<f4", [20, 24, 24, 3]);
+        string lab = dir.File("lab.mla");
+        AssertOk(Run("convert", npy4, lab, "--patch-size", "16", "--axis-labels", "spatial_z,spatial_y,spatial_x,channel"), "labels");
+        using (var img = MLArrayFile.Open(lab))
+        {
+            Assert.Equal(["spatial_z", "spatial_y", "spatial_x", "channel"], img.AxisLabels!);
+            Assert.Equal([16L, 16, 16], img.Meta.Blosc2.PatchSize!);
+            Assert.Equal(3, img.SpatialNDim);
+            Assert.Equal(LayoutResolver.Resolve(LayoutOptions.Patch(16), [20, 24, 24, 3], 4, [true, true, true, false]).ChunkSize, img.ChunkShape);
+        }
+    }
+
+    [Fact]
+    public void Patch_and_label_errors_exit_1_and_write_nothing()
+    {
+        using var dir = new CliTestData.TempDir();
+        string npy = CliTestData.Npy("i2_c_3x4x5.npy");
+        string output = dir.File("out.mla");
+        var cases = new (string[] Args, string Mentions)[]
+        {
+            (["--patch-size", "8", "--chunk-size", "2,2,2", "--block-size", "1,1,1"], "--patch-size"),
+            (["--patch-size", "0"], "--patch-size"),
+            (["--patch-size", "8,x"], "--patch-size"),
+            (["--patch-size", "8,8"], "atch"),
+            (["--axis-labels", "spatial,spatial"], "--axis-labels"),
+            (["--axis-labels", "spatial,,spatial"], "--axis-labels"),
+        };
+        foreach (var (args, mentions) in cases)
+        {
+            var (code, _, err) = Run(["convert", npy, output, .. args]);
+            Assert.True(code == 1, $"{string.Join(' ', args)}: exit {code}: {err}");
+            Assert.Contains(mentions, CliRun.Lines(err).Single(), StringComparison.Ordinal);
+            Assert.Empty(dir.Names());
+        }
     }
 }
