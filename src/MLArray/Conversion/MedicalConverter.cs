@@ -34,6 +34,12 @@ public sealed record MedicalToMLArrayOptions
 
     /// <summary>Reader limits.</summary>
     public MedicalReadOptions? ReadOptions { get; init; }
+
+    /// <summary>
+    /// Called with the stored dtype and shape once they are known; returns the layout and compression to use (either
+    /// null keeps <see cref="Layout"/>/<see cref="Compression"/>). For settings that depend on the data (filters, chunk shapes).
+    /// </summary>
+    public Func<DType, long[], (LayoutOptions? Layout, CompressionParams? Compression)>? Configure { get; init; }
 }
 
 /// <summary>
@@ -152,15 +158,15 @@ public static class MedicalConverter
             if (img.DType == DType.Float64)
             {
                 for (int i = 0; i < v.Length; i++) v[i] = (v[i] * slope) + inter;
-                return MLArrayFile.FromArray(v, img.Shape, opts);
+                return MLArrayFile.FromArray(v, img.Shape, Configure(opts, options, DType.Float64, img.Shape));
             }
 
             var f = new float[v.Length];
             for (int i = 0; i < v.Length; i++) f[i] = (float)((v[i] * slope) + inter);
-            return MLArrayFile.FromArray(f, img.Shape, opts);
+            return MLArrayFile.FromArray(f, img.Shape, Configure(opts, options, DType.Float32, img.Shape));
         }
 
-        return FromBytes(img.Data, img.Shape, img.DType, opts);
+        return FromBytes(img.Data, img.Shape, img.DType, Configure(opts, options, img.DType, img.Shape));
     }
 
     /// <summary>Builds an image from a NRRD image (see the class remarks for the conventions).</summary>
@@ -255,7 +261,14 @@ public static class MedicalConverter
             opts = opts with { Spacing = spacing.Reverse().ToArray(), Origin = origin.Reverse().ToArray(), Direction = Reverse(direction) };
         }
 
-        return FromBytes(img.Data, img.Shape, img.DType, opts);
+        return FromBytes(img.Data, img.Shape, img.DType, Configure(opts, options, img.DType, img.Shape));
+    }
+
+    private static MLArrayCreateOptions Configure(MLArrayCreateOptions o, MedicalToMLArrayOptions options, DType dtype, long[] shape)
+    {
+        if (options.Configure is null) return o;
+        (LayoutOptions? layout, CompressionParams? comp) = options.Configure(dtype, shape);
+        return o with { Layout = layout ?? o.Layout, Compression = comp ?? o.Compression };
     }
 
     /// <summary>Builds an in-memory image from C-order bytes of any supported dtype.</summary>
