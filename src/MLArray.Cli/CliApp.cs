@@ -29,6 +29,7 @@ internal static class CliApp
             ValidateCommand.Create(stdout, stderr),
             MigrateCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
+            PreviewCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
