@@ -24,7 +24,7 @@ internal static class MedicalConvert
         if (args.Length == 0 || args[0] != "convert") return false;
         foreach (string a in args.Skip(1))
         {
-            if (a == "--to" || a.StartsWith("--to=", StringComparison.Ordinal) || a == "--jobs" || a == "--raw") return true;
+            if (a == "--to" || a.StartsWith("--to=", StringComparison.Ordinal) || a == "--jobs" || a == "--raw" || a == "--canonical") return true;
             if (a.StartsWith('-')) continue;
             if (MedicalConverter.FormatOf(a) != MedicalFormat.None || a.Contains('*', StringComparison.Ordinal) || Directory.Exists(a)) return true;
         }
@@ -46,9 +46,10 @@ internal static class MedicalConvert
         var chunk = new Option<string?>("--chunk-size") { Description = "Chunk shape (with --block-size)." };
         var block = new Option<string?>("--block-size") { Description = "Block shape (with --chunk-size)." };
         var threads = new Option<int>("--threads") { Description = "Compression threads per file (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var canonical = new Option<string?>("--canonical") { Description = "ras: reorient to the closest RAS+ orientation, XYZ order, affine stored, coord_system RAS+ (the reference's later layout)." };
         var cmd = new Command("convert", "Convert NIfTI/NRRD ↔ .mla, one file or a batch.")
         {
-            paths, to, jobs, raw, codec, clevel, filter, split, patch, chunk, block, threads,
+            paths, to, jobs, raw, codec, clevel, filter, split, patch, chunk, block, threads, canonical,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
@@ -88,6 +89,9 @@ internal static class MedicalConvert
             string filterSpec = pr.GetValue(filter)!;
             string? patchSpec = pr.GetValue(patch), chunkSpec = pr.GetValue(chunk), blockSpec = pr.GetValue(block);
             bool rawValues = pr.GetValue(raw);
+            string? canon = pr.GetValue(canonical);
+            if (canon is not null && !canon.Equals("ras", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--canonical '{canon}' is not supported; use --canonical ras.");
             if ((chunkSpec is null) != (blockSpec is null)) throw new ArgumentException("--chunk-size and --block-size must be given together.");
 
             void ConvertOne(string input, string output)
@@ -101,6 +105,7 @@ internal static class MedicalConvert
                     var opts = new MedicalToMLArrayOptions
                     {
                         Raw = rawValues,
+                        CanonicalRas = canon is not null,
                         Configure = (dtype, shape) =>
                         {
                             var (filters, fmeta) = ConvertCommand.ParseFilters(filterSpec, dtype);

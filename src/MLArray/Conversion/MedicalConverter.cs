@@ -40,6 +40,12 @@ public sealed record MedicalToMLArrayOptions
     /// null keeps <see cref="Layout"/>/<see cref="Compression"/>). For settings that depend on the data (filters, chunk shapes).
     /// </summary>
     public Func<DType, long[], (LayoutOptions? Layout, CompressionParams? Compression)>? Configure { get; init; }
+
+    /// <summary>
+    /// The reference's later layout instead of the seed's: the array reoriented to the closest RAS+ orientation, in
+    /// XYZ(T…) order, geometry stored as a RAS <c>affine</c>, <c>coord_system</c> "RAS+".
+    /// </summary>
+    public bool CanonicalRas { get; init; }
 }
 
 /// <summary>
@@ -152,21 +158,32 @@ public static class MedicalConverter
             Compression = options.Compression,
         };
 
+        byte[] data = img.Data;
+        DType dtype = img.DType;
         if (!options.Raw && img.Channels == 1 && h.Scaling is (double slope, double inter))
         {
             double[] v = MedicalValues.ToDoubles(img.Data, img.DType);
             if (img.DType == DType.Float64)
             {
                 for (int i = 0; i < v.Length; i++) v[i] = (v[i] * slope) + inter;
-                return MLArrayFile.FromArray(v, img.Shape, Configure(opts, options, DType.Float64, img.Shape));
+                data = MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
             }
-
-            var f = new float[v.Length];
-            for (int i = 0; i < v.Length; i++) f[i] = (float)((v[i] * slope) + inter);
-            return MLArrayFile.FromArray(f, img.Shape, Configure(opts, options, DType.Float32, img.Shape));
+            else
+            {
+                var f = new float[v.Length];
+                for (int i = 0; i < v.Length; i++) f[i] = (float)((v[i] * slope) + inter);
+                data = MemoryMarshal.AsBytes(f.AsSpan()).ToArray();
+                dtype = DType.Float32;
+            }
         }
 
-        return FromBytes(img.Data, img.Shape, img.DType, Configure(opts, options, img.DType, img.Shape));
+        if (options.CanonicalRas)
+        {
+            if (img.Channels != 1) throw new MLArrayNotSupportedException("--canonical ras does not support RGB NIfTI images.");
+            return Canonical(data, dtype, fileShape, ras, opts, options);
+        }
+
+        return FromBytes(data, img.Shape, dtype, Configure(opts, options, dtype, img.Shape));
     }
 
     /// <summary>Builds an image from a NRRD image (see the class remarks for the conventions).</summary>
@@ -255,6 +272,14 @@ public static class MedicalConverter
             Layout = options.Layout,
             Compression = options.Compression,
         };
+        if (options.CanonicalRas)
+        {
+            double[,]? rasA = h.GetAffineRas();
+            if (rasA is null || nsp != 3 || !spAxes.SequenceEqual([0, 1, 2]))
+                throw new MLArrayNotSupportedException("--canonical ras needs a NRRD with a RAS/LAS/LPS space and its three spatial axes first.");
+            return Canonical(img.Data, img.DType, sizes, rasA, opts, options);
+        }
+
         if (affine is not null)
         {
             (double[] spacing, double[] origin, double[,] direction) = Decompose(affine);
@@ -262,6 +287,92 @@ public static class MedicalConverter
         }
 
         return FromBytes(img.Data, img.Shape, img.DType, Configure(opts, options, img.DType, img.Shape));
+    }
+
+    /// <summary>
+    /// Reorients file-order data (first axis fastest) with a 4×4 RAS affine over its first three axes to the closest
+    /// RAS+ orientation (greedy largest-cosine axis matching, as nibabel's <c>io_orientation</c> for non-degenerate
+    /// affines) and stores it in XYZ(T…) C order with the affine and coord_system "RAS+".
+    /// </summary>
+    private static MLArrayFile Canonical(byte[] fileData, DType dtype, long[] fileShape, double[,] ras, MLArrayCreateOptions opts, MedicalToMLArrayOptions options)
+    {
+        int n = fileShape.Length;
+        if (n < 3) throw new MLArrayNotSupportedException("--canonical ras needs at least three spatial axes.");
+        // world axis w ← voxel axis vOf[w] with sign
+        var vOf = new int[3];
+        var flip = new bool[3];
+        var usedW = new bool[3];
+        var usedV = new bool[3];
+        var norms = new double[3];
+        for (int v = 0; v < 3; v++) norms[v] = Math.Sqrt((ras[0, v] * ras[0, v]) + (ras[1, v] * ras[1, v]) + (ras[2, v] * ras[2, v]));
+        for (int step = 0; step < 3; step++)
+        {
+            double best = -1;
+            int bw = 0, bv = 0;
+            for (int w = 0; w < 3; w++)
+            {
+                for (int v = 0; v < 3; v++)
+                {
+                    if (usedW[w] || usedV[v]) continue;
+                    double c = Math.Abs(ras[w, v]) / (norms[v] > 0 ? norms[v] : 1);
+                    if (c > best) { best = c; bw = w; bv = v; }
+                }
+            }
+
+            usedW[bw] = usedV[bv] = true;
+            vOf[bw] = bv;
+            flip[bw] = ras[bw, bv] < 0;
+        }
+
+        // output C axes: x, y, z, then file axes 3.. ; each maps to a file axis
+        int[] src = [.. vOf, .. Enumerable.Range(3, n - 3)];
+        bool[] flips = [.. flip, .. Enumerable.Repeat(false, n - 3)];
+        long[] outShape = src.Select(a => fileShape[a]).ToArray();
+        var fileStride = new long[n];
+        long st = 1;
+        for (int a = 0; a < n; a++) { fileStride[a] = st; st *= fileShape[a]; }
+        int isz = dtype.ItemSize;
+        var outData = new byte[fileData.Length];
+        var idx = new long[n];
+        long count = st;
+        for (long o = 0; o < count; o++)
+        {
+            long off = 0;
+            for (int k = 0; k < n; k++) off += (flips[k] ? outShape[k] - 1 - idx[k] : idx[k]) * fileStride[src[k]];
+            Buffer.BlockCopy(fileData, (int)(off * isz), outData, (int)(o * isz), isz);
+            for (int k = n - 1; k >= 0; k--)
+            {
+                if (++idx[k] < outShape[k]) break;
+                idx[k] = 0;
+            }
+        }
+
+        // new affine: new index i_w → old voxel index (flipped) → world
+        var a4 = new double[4, 4];
+        a4[3, 3] = 1;
+        for (int r = 0; r < 3; r++)
+        {
+            double t = ras[r, 3];
+            for (int w = 0; w < 3; w++)
+            {
+                double col = ras[r, vOf[w]];
+                a4[r, w] = flip[w] ? -col : col;
+                if (flip[w]) t += col * (fileShape[vOf[w]] - 1);
+            }
+
+            for (int w = 0; w < 3; w++)
+            {
+                double rounded = Math.Round(a4[r, w]);
+                if (Math.Abs(a4[r, w] - rounded) < 1e-6) a4[r, w] = rounded;
+            }
+
+            a4[r, 3] = Math.Abs(t - Math.Round(t)) < 1e-6 ? Math.Round(t) : t;
+        }
+
+        string[] labels = [.. (string[])["spatial_x", "spatial_y", "spatial_z"], .. Enumerable.Range(3, n - 3).Select(a => a == 3 ? "temporal" : "channel")];
+        var meta = (opts.Meta ?? new MLArrayMeta()) is var m0 ? m0 with { Spatial = m0.Spatial with { CoordSystem = CoordSystem.RasPlus } } : null;
+        var o2 = opts with { Spacing = null, Origin = null, Direction = null, Affine = a4, AxisLabels = labels, Meta = meta };
+        return FromBytes(outData, outShape, dtype, Configure(o2, options, dtype, outShape));
     }
 
     private static MLArrayCreateOptions Configure(MLArrayCreateOptions o, MedicalToMLArrayOptions options, DType dtype, long[] shape)

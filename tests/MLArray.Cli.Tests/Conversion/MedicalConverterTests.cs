@@ -265,4 +265,77 @@ public sealed class MedicalConverterTests : IDisposable
         // nibabel's view (C order over x,y,z) equals the stored XYZ array
         Assert.Equal(MemoryMarshal.AsBytes(data.AsSpan()).ToArray(), img.ToIndexOrderC());
     }
+
+    [Theory]
+    [InlineData("niivue/LPS.nii.gz")]
+    [InlineData("dipy/small_64D.nii")]
+    [InlineData("niftijs/avg152T1_LR_nifti.nii")]
+    [InlineData("pynrrd/BallBinary30x30x30.nrrd")]
+    [InlineData("niivue/FLAIR.nrrd")]
+    public void CanonicalRasKeepsEveryVoxelAtItsWorldPosition(string id)
+    {
+        string mla = Path.Combine(_dir, "canon.mla");
+        MedicalConverter.ToMLArray(MedicalTestData.PathOf(id), mla, new MedicalToMLArrayOptions { CanonicalRas = true, Raw = true });
+        using var f = MLArrayFile.Open(mla);
+        Assert.Equal("RAS+", f.Meta.Spatial.CoordSystem?.Value);
+        Assert.Equal(["spatial_x", "spatial_y", "spatial_z"], f.AxisLabels![..3]);
+        double[,] a = f.Affine!;
+        for (int i = 0; i < 3; i++) Assert.True(a[i, i] > 0, $"diagonal {i} not positive: {MedicalTestData.Show(a)}");
+        bool nifti = MedicalConverter.FormatOf(id) == MedicalFormat.Nifti;
+        double[,] src;
+        byte[] fileData;
+        long[] fileShape;
+        int isz;
+        if (nifti)
+        {
+            var img = Nifti.Read(MedicalTestData.PathOf(id));
+            src = img.Affine;
+            fileData = img.Data;
+            fileShape = img.FileShape;
+            isz = img.DType.ItemSize;
+        }
+        else
+        {
+            var img = Nrrd.Read(MedicalTestData.PathOf(id));
+            src = img.Header.GetAffineRas()!;
+            fileData = img.Data;
+            fileShape = img.FileShape;
+            isz = img.DType.ItemSize;
+        }
+
+        using var arr = B2ndArray.Open(mla);
+        byte[] outData = arr.ReadBytes();
+        long[] os = f.Shape;
+        var rng = new Random(1);
+        for (int t = 0; t < 200; t++)
+        {
+            long[] oi = os.Select(s => (long)rng.Next((int)s)).ToArray();
+            // world of the output voxel, then the source voxel with that world position
+            double[] world = new double[3];
+            for (int r = 0; r < 3; r++) world[r] = (a[r, 0] * oi[0]) + (a[r, 1] * oi[1]) + (a[r, 2] * oi[2]) + a[r, 3];
+            long[] si = new long[fileShape.Length];
+            double[] d = [world[0] - src[0, 3], world[1] - src[1, 3], world[2] - src[2, 3]];
+            double[,] inv = Inverse3(src);
+            for (int v = 0; v < 3; v++) si[v] = (long)Math.Round((inv[v, 0] * d[0]) + (inv[v, 1] * d[1]) + (inv[v, 2] * d[2]));
+            for (int k = 3; k < fileShape.Length; k++) si[k] = oi[k];
+            long off = 0, stride = 1;
+            for (int k = 0; k < fileShape.Length; k++) { off += si[k] * stride; stride *= fileShape[k]; }
+            long ooff = 0;
+            stride = 1;
+            for (int k = os.Length - 1; k >= 0; k--) { ooff += oi[k] * stride; stride *= os[k]; }
+            Assert.True(fileData.AsSpan((int)(off * isz), isz).SequenceEqual(outData.AsSpan((int)(ooff * isz), isz)), $"{id}: voxel {string.Join(",", oi)}");
+        }
+    }
+
+    private static double[,] Inverse3(double[,] m)
+    {
+        double a = m[0, 0], b = m[0, 1], c = m[0, 2], d = m[1, 0], e = m[1, 1], f = m[1, 2], g = m[2, 0], h = m[2, 1], i = m[2, 2];
+        double det = (a * ((e * i) - (f * h))) - (b * ((d * i) - (f * g))) + (c * ((d * h) - (e * g)));
+        return new double[,]
+        {
+            { ((e * i) - (f * h)) / det, ((c * h) - (b * i)) / det, ((b * f) - (c * e)) / det },
+            { ((f * g) - (d * i)) / det, ((a * i) - (c * g)) / det, ((c * d) - (a * f)) / det },
+            { ((d * h) - (e * g)) / det, ((b * g) - (a * h)) / det, ((a * e) - (b * d)) / det },
+        };
+    }
 }
