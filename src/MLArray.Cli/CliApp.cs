@@ -18,6 +18,10 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        // --- medical conversion hook (NIfTI/NRRD, batch mode): see Commands/MedicalConvert.cs ---
+        if (MedicalConvert.Wants(args))
+            return MedicalConvert.Run(args, stdout, stderr);
+        // --- end hook ---
         var root = new RootCommand("mlarray: inspect and convert MLArray (.mla) files, Blosc2 N-dimensional arrays with standardized metadata.")
         {
             HeaderCommand.Create(stdout, stderr),
@@ -25,6 +29,7 @@ internal static class CliApp
             ValidateCommand.Create(stdout, stderr),
             MigrateCommand.Create(stdout, stderr),
             BenchCommand.Create(stdout, stderr),
+            PreviewCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
