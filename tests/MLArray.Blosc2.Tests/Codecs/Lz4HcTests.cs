@@ -326,7 +326,7 @@ public sealed class Lz4HcTests
     }
 
     // ------------------------------------------------------------------------------------------------------------
-    // Property test
+    // Property test and the codec context
     // ------------------------------------------------------------------------------------------------------------
 
     [Fact]
@@ -352,6 +352,21 @@ public sealed class Lz4HcTests
                 && back.AsSpan().SequenceEqual(data)
                 && SpecDecode(dst.AsSpan(0, n), data.Length).AsSpan().SequenceEqual(data);
         }, iter: 2000);
+    }
+
+    [Fact]
+    public void CodecContext_EncodesLz4HcWithTheManagedEncoder()
+    {
+        byte[] data = BloscLzTests.MakeData("gen-f4-shuffled", 16384, 9);
+        using var ctx = new CodecContext();
+        var dst = new byte[data.Length];
+        int n = ctx.Encode(Blosc2Codec.LZ4HC, 8, data, dst);
+        var expected = new byte[data.Length];
+        Assert.Equal(Lz4Hc.Compress(data, expected, 8, new Lz4HcState()), n);
+        Assert.Equal(expected.AsSpan(0, n).ToArray(), dst.AsSpan(0, n).ToArray());
+        var back = new byte[data.Length];
+        Assert.True(ctx.TryDecode(Format.ChunkFormat.CodecFormatLz4, dst.AsSpan(0, n), back));
+        Assert.Equal(data, back);
     }
 
     // ------------------------------------------------------------------------------------------------------------
