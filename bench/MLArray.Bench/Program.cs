@@ -5,6 +5,7 @@ namespace MLArray.Bench;
 /// <summary>
 /// Benchmarks. `dotnet run -c Release --project bench/MLArray.Bench -- quick [file.mla]` prints a fast
 /// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds;
+/// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -13,6 +14,8 @@ public static class Program
     {
         if (args.Length > 0 && args[0] == "quick")
             return QuickBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "lz4hc")
+            return Lz4HcBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);
