@@ -1,6 +1,7 @@
 using System.Diagnostics;
 using System.Numerics;
 using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 
 namespace MLArray.Blosc2.Codecs;
 
@@ -136,20 +137,48 @@ internal static class Lz4Hc
     private static unsafe uint Hash(byte* p) => (Unsafe.ReadUnaligned<uint>(p) * 2654435761u) >> (32 - Lz4HcState.HashLog);
 
     /// <summary>Number of equal bytes at <paramref name="a"/> and <paramref name="b"/>, stopping at <paramref name="aLimit"/>.</summary>
+    /// <remarks>8 bytes first (most candidates differ early), then 32 bytes per step where the CPU has 256-bit
+    /// vectors: the long matches of shuffled exponent planes are where an HC encoder spends much of its time.</remarks>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe int CommonLength(byte* a, byte* b, byte* aLimit)
     {
         byte* start = a;
-        while (a < aLimit - 7)
+        if (a < aLimit - 7)
         {
-            ulong diff = Unsafe.ReadUnaligned<ulong>(a) ^ Unsafe.ReadUnaligned<ulong>(b);
-            if (diff != 0)
+            ulong first = Unsafe.ReadUnaligned<ulong>(a) ^ Unsafe.ReadUnaligned<ulong>(b);
+            if (first != 0)
             {
-                return (int)(a - start) + (BitOperations.TrailingZeroCount(diff) >> 3);
+                return BitOperations.TrailingZeroCount(first) >> 3;
             }
 
             a += 8;
             b += 8;
+            if (Vector256.IsHardwareAccelerated)
+            {
+                while (a <= aLimit - 32)
+                {
+                    uint equal = Vector256.Equals(Vector256.Load(a), Vector256.Load(b)).ExtractMostSignificantBits();
+                    if (equal != uint.MaxValue)
+                    {
+                        return (int)(a - start) + BitOperations.TrailingZeroCount(~equal);
+                    }
+
+                    a += 32;
+                    b += 32;
+                }
+            }
+
+            while (a < aLimit - 7)
+            {
+                ulong diff = Unsafe.ReadUnaligned<ulong>(a) ^ Unsafe.ReadUnaligned<ulong>(b);
+                if (diff != 0)
+                {
+                    return (int)(a - start) + (BitOperations.TrailingZeroCount(diff) >> 3);
+                }
+
+                a += 8;
+                b += 8;
+            }
         }
 
         if (a < aLimit - 3 && Unsafe.ReadUnaligned<uint>(a) == Unsafe.ReadUnaligned<uint>(b))
