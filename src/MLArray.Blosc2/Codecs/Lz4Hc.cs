@@ -201,6 +201,15 @@ internal static class Lz4Hc
         return (int)(a - start);
     }
 
+    /// <summary>
+    /// <c>min(distance, 65535)</c> without a branch: whether a hash head is stale (an earlier input's) is close to a
+    /// coin flip in the middle of a block, and a mispredicted branch per position costs more than the search.
+    /// Distances are below 2^31 (positions are non-negative ints and heads never lie ahead).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static ushort ClampDistance(uint distance) =>
+        (ushort)(distance | (uint)((int)(MaxDistance - distance) >> 31));
+
     /// <summary>Links positions <c>[from, to)</c> into the chains; returns <paramref name="to"/>.</summary>
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static unsafe int Insert(int* heads, ushort* links, byte* indexBase, int from, int to)
@@ -208,7 +217,7 @@ internal static class Lz4Hc
         for (int i = from; i < to; i++)
         {
             uint h = Hash(indexBase + i);
-            links[(ushort)i] = (ushort)Math.Min((uint)(i - heads[h]), MaxDistance);
+            links[(ushort)i] = ClampDistance((uint)(i - heads[h]));
             heads[h] = i;
         }
 
@@ -232,7 +241,7 @@ internal static class Lz4Hc
             int c = heads[h];
             heads[h] = index;
             uint distance = (uint)(index - c);
-            links[(ushort)index] = (ushort)Math.Min(distance, MaxDistance);
+            links[(ushort)index] = ClampDistance(distance);
             if (c >= firstIndex && distance <= MaxDistance)
             {
                 candidate = c;
