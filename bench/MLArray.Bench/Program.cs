@@ -6,6 +6,7 @@ namespace MLArray.Bench;
 /// Benchmarks. `dotnet run -c Release --project bench/MLArray.Bench -- quick [file.mla]` prints a fast
 /// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds; `api [GB]` times
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
+/// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -16,6 +17,8 @@ public static class Program
             return QuickBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "api")
             return ApiBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "lz4hc")
+            return Lz4HcBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -14,6 +14,7 @@ internal sealed class CodecContext : IDisposable
     private Decompressor? _zstdDecompressor;
     private Compressor? _zstdCompressor;
     private int _zstdLevel = int.MinValue;
+    private Lz4HcState? _lz4hc;
     private byte[] _scratchA = [];
     private byte[] _scratchB = [];
     private byte[] _scratchC = [];
@@ -117,6 +118,9 @@ internal sealed class CodecContext : IDisposable
         {
             case Blosc2Codec.BloscLZ:
                 return BloscLz.Compress(src, dst, clevel);
+            case Blosc2Codec.LZ4HC when BitConverter.IsLittleEndian:
+                // Our own encoder: C-Blosc2 passes clevel straight through as the LZ4 HC level.
+                return Lz4Hc.Compress(src, dst, clevel, _lz4hc ??= new Lz4HcState());
             case Blosc2Codec.LZ4:
             case Blosc2Codec.LZ4HC:
                 {

@@ -498,7 +498,7 @@ public sealed class BloscLzTests
 
     private static float GenF4(long i) => (GenT(8, i) % 65536) * 0.25f;
 
-    private static byte[] MakeData(string kind, int size, int seed)
+    internal static byte[] MakeData(string kind, int size, int seed)
     {
         var data = new byte[size];
         var rng = new Random(seed);
