@@ -217,6 +217,8 @@ internal static class Lz4Hc
     [MethodImpl(MethodImplOptions.NoInlining)]
     private static unsafe int Insert(int* heads, ushort* links, byte* indexBase, int from, int to)
     {
+        // Searches never go back: a position linked before being searched would find itself (offset 0).
+        Debug.Assert(from <= to);
         for (int i = from; i < to; i++)
         {
             uint h = Hash(indexBase + i);
