@@ -629,21 +629,6 @@ public sealed class BloscLzTests
     }
 
     /// <summary>True when few 8-byte sequences occur twice (then refusing to compress is plausible).</summary>
-    private static bool HasLittleRedundancy(byte[] data)
-    {
-        var seen = new HashSet<ulong>();
-        int repeats = 0;
-        for (int k = 0; k + 8 <= data.Length; k++)
-        {
-            if (!seen.Add(BinaryPrimitives.ReadUInt64LittleEndian(data.AsSpan(k))))
-            {
-                repeats++;
-            }
-        }
-
-        return repeats * 4 < data.Length;
-    }
-
     // ------------------------------------------------------------------------------------------------------------
     // Helpers: codec checks and an independent byte-by-byte decoder written from the spec
     // ------------------------------------------------------------------------------------------------------------
