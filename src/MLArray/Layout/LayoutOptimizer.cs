@@ -110,11 +110,17 @@ public static class LayoutOptimizer
                 if (chunk[o + 1] != img[o + 1] && patch[o] != 1) { a = o; break; }
             if (a < 0)
                 break; // the reference raises IndexError here; nothing can grow, so the chunk is final
+            long before = chunk[a + 1];
             chunk[a + 1] = Math.Min(chunk[a + 1] + block[a + 1], img[a + 1]);
             double mean = ((double)chunk[1] / patch[0] + (double)chunk[2] / patch[1] + (double)chunk[3] / patch[2]) / 3;
             if (mean > 1.5)
             {
                 chunk[a + 1] -= block[a + 1];
+                // The reference subtracts the block even when the step was clipped to the image edge, which can leave
+                // the chunk smaller than the block (30 clipped from 32, minus 16 = 14 < 16): a layout Blosc2 refuses.
+                // Then the chunk keeps the extent it had before this step (differences-from-python L9).
+                if (chunk[a + 1] < block[a + 1])
+                    chunk[a + 1] = before;
                 break;
             }
         }

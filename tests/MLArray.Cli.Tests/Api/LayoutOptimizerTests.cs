@@ -1,3 +1,4 @@
+using CsCheck;
 using MLArray.Layout;
 using MLArray.Metadata;
 
@@ -152,5 +153,34 @@ public sealed class LayoutOptimizerTests
         var oneD = LayoutResolver.Resolve(null, [1000], 8);
         Assert.Null(oneD.PatchSize!);
         Assert.Single(oneD.ChunkSize);
+    }
+    [Fact]
+    public void A_reverted_step_clipped_at_the_image_edge_keeps_the_chunk_at_least_the_block()
+    {
+        // 30^3 int16, patch 16: the last growth step is clipped to 30 and the reference subtracts the block (30 - 16 = 14),
+        // leaving a chunk below the block that Blosc2 refuses. The chunk keeps its previous extent instead.
+        var (c, b) = LayoutOptimizer.Compute([30, 30, 30], [16, 16, 16], default, 2);
+        Assert.Equal([16, 16, 16], b);
+        Assert.True(c.Zip(b).All(p => p.First >= p.Second), $"chunk [{string.Join(",", c)}] vs block [{string.Join(",", b)}]");
+
+        // And the file is writable and reads back.
+        var data = Enumerable.Range(0, 30 * 30 * 30).Select(i => (short)(i % 3000)).ToArray();
+        using var img = MLArrayFile.FromArray(data, [30, 30, 30], new MLArrayCreateOptions { Layout = LayoutOptions.Patch(16) });
+        Assert.Equal(data, img.ToArray<short>());
+        Assert.Equal([16L, 16, 16], img.Meta.Blosc2.BlockSize!);
+    }
+
+    [Fact]
+    public void Every_computed_layout_has_chunks_at_least_the_blocks_and_within_the_image()
+    {
+        var gen = Gen.Select(Gen.Int[1, 400].Array[3], Gen.Int[1, 256].Array[3], Gen.OneOfConst(1, 2, 4, 8));
+        gen.Sample((shape, patch, bpp) =>
+        {
+            var (c, b) = LayoutOptimizer.Compute(shape.Select(v => (long)v).ToArray(), patch, default, bpp);
+            for (int i = 0; i < 3; i++)
+                if (b[i] < 1 || b[i] > c[i] || c[i] > shape[i])
+                    return false;
+            return true;
+        }, iter: 3000);
     }
 }
