@@ -397,7 +397,7 @@ public sealed partial class MLArrayFile : IDisposable
 
     private void SetMeta(MLArrayMeta next)
     {
-        CheckMeta(next, HasArray ? Array.NDim : null, HasArray ? SpatialNDimOf(next.Spatial, Array.NDim) : null);
+        CheckMeta(next, HasArray ? Array.NDim : null, HasArray ? SpatialNDimOf(next.Spatial, Array.NDim) : null, _meta);
         if (next != _meta)
         {
             _meta = next;
@@ -631,7 +631,13 @@ public sealed partial class MLArrayFile : IDisposable
     private static int SpatialNDimOf(MetaSpatial s, int ndim) =>
         s.AxisLabels is { } l ? l.Count(x => SpatialLabels.Contains(x.Value)) : s.NumSpatialAxes is { } n ? (int)n : ndim;
 
-    private static void CheckMeta(MLArrayMeta meta, int? ndim, int? spatialNDim)
+    /// <summary>
+    /// Validates <paramref name="meta"/> against the array's dimensions: the schema's rules, then the fixes of the
+    /// reference's validation gaps (docs/differences-from-python.md A6, A15, A18–A20). A gap check is skipped for a field
+    /// equal to the one in <paramref name="previous"/>, so that editing one namespace of a file written elsewhere never
+    /// fails on a value that was already stored.
+    /// </summary>
+    private static void CheckMeta(MLArrayMeta meta, int? ndim, int? spatialNDim, MLArrayMeta? previous = null)
     {
         var ctx = MetaValidationContext.Empty;
         if (ndim is { } nd) ctx = ctx.WithDimension("ndim", nd);
@@ -639,8 +645,18 @@ public sealed partial class MLArrayFile : IDisposable
         var report = meta.Validate(ctx);
         var errors = report.Errors.Select(e => e.Message).ToList();
         // Fixes of reference validation gaps (docs/differences-from-python.md).
-        if (meta.Spatial.Spacing is { } sp && sp.Any(v => !(v.ToDouble() > 0)))
+        var sp0 = previous?.Spatial;
+        if (meta.Spatial.Spacing is { } sp && sp != sp0?.Spacing && sp.Any(v => !(v.ToDouble() > 0)))
             errors.Add("meta.spatial.spacing must contain only positive values");
+        if (meta.Spatial.Direction is { } dir && dir != sp0?.Direction && !AreDirectionCosines(dir))
+            errors.Add($"meta.spatial.direction must hold direction cosines: each column a unit vector (within {DirectionTolerance}) "
+                + "and the columns linearly independent; put voxel sizes in meta.spatial.spacing (or store the whole geometry as meta.spatial.affine)");
+        if (meta.Spatial.Affine is { } aff && aff != sp0?.Affine && !HasHomogeneousLastRow(aff))
+            errors.Add("meta.spatial.affine must have [0, ..., 0, 1] as its last row");
+        if (ndim is { } boxDims && meta.Bbox.Bboxes is { } boxes)
+            for (int i = 0; i < boxes.Count; i++)
+                if (boxes[i].Count != boxDims && !(previous?.Bbox.Bboxes is { } old && i < old.Count && old[i] == boxes[i]))
+                    errors.Add($"meta.bbox.bboxes[{i}] must have one [min, max] row per array axis ({boxDims}), got {boxes[i].Count}");
         if (meta.Spatial.AxisUnits is { } units)
         {
             if (units.Any(u => u is not MetaString))
@@ -652,6 +668,72 @@ public sealed partial class MLArrayFile : IDisposable
         }
         if (errors.Count > 0)
             throw new ArgumentException(string.Join("; ", errors));
+    }
+
+    /// <summary>Largest deviation from 1 of a direction column's length, and smallest |det| of the direction matrix.</summary>
+    internal const double DirectionTolerance = 1e-3;
+
+    /// <summary>
+    /// Unit columns and a non-singular matrix. Orthogonality is not required: NIfTI sforms may carry a shear, which
+    /// the converter keeps in the direction so that the composed affine is the file's (docs/differences-from-python.md A18).
+    /// </summary>
+    private static bool AreDirectionCosines(EquatableArray<EquatableArray<MetaNumber>> rows)
+    {
+        int n = rows.Count;
+        if (n == 0 || rows.Any(r => r.Count != n))
+            return true; // the schema's shape rule reports this
+        var m = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                m[i, j] = rows[i][j].ToDouble();
+        for (int j = 0; j < n; j++)
+        {
+            double norm2 = 0;
+            for (int i = 0; i < n; i++)
+                norm2 += m[i, j] * m[i, j];
+            if (!(Math.Abs(Math.Sqrt(norm2) - 1) <= DirectionTolerance))
+                return false;
+        }
+        return Math.Abs(Determinant(m)) >= DirectionTolerance;
+    }
+
+    /// <summary>Determinant by Gaussian elimination with partial pivoting (n ≤ 16).</summary>
+    private static double Determinant(double[,] a)
+    {
+        int n = a.GetLength(0);
+        double det = 1;
+        for (int c = 0; c < n; c++)
+        {
+            int p = c;
+            for (int r = c + 1; r < n; r++)
+                if (Math.Abs(a[r, c]) > Math.Abs(a[p, c])) p = r;
+            if (a[p, c] == 0) return 0;
+            if (p != c)
+            {
+                det = -det;
+                for (int k = 0; k < n; k++) (a[p, k], a[c, k]) = (a[c, k], a[p, k]);
+            }
+            det *= a[c, c];
+            for (int r = c + 1; r < n; r++)
+            {
+                double f = a[r, c] / a[c, c];
+                for (int k = c; k < n; k++) a[r, k] -= f * a[c, k];
+            }
+        }
+        return det;
+    }
+
+    private static bool HasHomogeneousLastRow(EquatableArray<EquatableArray<MetaNumber>> rows)
+    {
+        if (rows.Count == 0)
+            return true;
+        var last = rows[^1];
+        if (last.Count != rows.Count)
+            return true; // the schema's shape rule reports this
+        for (int j = 0; j < last.Count; j++)
+            if (last[j].ToDouble() != (j == last.Count - 1 ? 1 : 0))
+                return false;
+        return true;
     }
 
     private static byte[] Encode(MLArrayMeta meta) => MLArrayMetadata.Encode((MetaDict)meta.ToMetaValue());

@@ -2,6 +2,7 @@ using System.Numerics.Tensors;
 using MLArray.Blosc2;
 using MLArray.Layout;
 using MLArray.Metadata;
+using MLArray.Metadata.Migration;
 
 namespace MLArray.Cli.Tests.Api;
 
@@ -300,6 +301,69 @@ public sealed class MLArrayConstructorTests : IDisposable
         using var img = MLArrayFile.Zeros([2, 2, 2], DType.UInt8);
         Assert.Throws<ArgumentException>(() => img.Spacing = [bad, 1.0, 1.0]);
         Assert.Null(img.Spacing);
+    }
+
+    [Fact]
+    public void Non_orthonormal_direction_bad_affine_row_and_wrong_bbox_rank_are_refused()
+    {
+        double[,] scaled = { { 2, 0, 0 }, { 0, 1, 0 }, { 0, 0, 1 } };
+        double[,] degenerate = { { 1, 1, 0 }, { 0, 0, 0 }, { 0, 0, 1 } };
+        double[,] zero = new double[3, 3];
+        foreach (var bad in new[] { scaled, degenerate, zero })
+            Assert.Contains("meta.spatial.direction must hold direction cosines", Assert.Throws<ArgumentException>(() =>
+                MLArrayFile.Zeros([2, 2, 2], DType.UInt8, new() { Direction = bad })).Message);
+
+        // A shear with unit columns (as a NIfTI sform may carry) is kept.
+        double h = Math.Sqrt(0.5);
+        double[,] sheared = { { 1, 0, 0 }, { 0, 1, h }, { 0, 0, h } };
+        using (var ok = MLArrayFile.Zeros([2, 2, 2], DType.UInt8, new() { Direction = sheared }))
+            Assert.Equal(sheared, ok.Direction);
+
+        // A rotation rounded to float32 (as NIfTI stores it) is orthonormal within the tolerance.
+        double c = Math.Cos(0.3), s = Math.Sin(0.3);
+        double[,] rotation = { { (float)c, (float)-s, 0 }, { (float)s, (float)c, 0 }, { 0, 0, 1 } };
+        using (var ok = MLArrayFile.Zeros([2, 2, 2], DType.UInt8, new() { Direction = rotation }))
+            Assert.Equal(rotation, ok.Direction);
+
+        double[,] projective = { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0.5, 1 } };
+        Assert.Contains("meta.spatial.affine must have [0, ..., 0, 1] as its last row", Assert.Throws<ArgumentException>(() =>
+            MLArrayFile.Zeros([2, 2, 2], DType.UInt8, new() { Affine = projective })).Message);
+
+        using var img = MLArrayFile.Zeros([4, 8, 8], DType.UInt8);
+        Assert.Contains("meta.bbox.bboxes[0] must have one [min, max] row per array axis (3), got 2",
+            Assert.Throws<ArgumentException>(() => img.AddBbox([[0, 1], [0, 1]])).Message);
+        Assert.Null(img.Meta.Bbox.Bboxes);
+        img.AddBbox([[0, 1], [0, 1], [2, 3]]);
+        Assert.Single(img.Meta.Bbox.Bboxes!);
+    }
+
+    [Fact]
+    public void Values_stored_by_another_writer_stay_editable_even_when_the_new_checks_would_refuse_them()
+    {
+        // A file as the reference may write it: a direction that is not made of direction cosines and a 2-row box on a 3-D array.
+        using (var img = MLArrayFile.Zeros([2, 2, 2], DType.UInt8)) img.Save(P("legacy.mla"));
+        static EquatableArray<EquatableArray<MetaNumber>> Rows(params double[][] rows) =>
+            EquatableArray.From(rows.Select(r => EquatableArray.From(r.Select(v => (MetaNumber)v))));
+        MLArrayMeta meta;
+        using (var f = MLArrayFile.Load(P("legacy.mla")))
+            meta = f.Meta with
+            {
+                Spatial = f.Meta.Spatial with { Direction = Rows([2, 0, 0], [0, 1, 0.5], [0, 0, 1]) },
+                Bbox = new MetaBbox { Bboxes = EquatableArray.From(new[] { Rows([0, 1], [0, 1]) }) },
+            };
+        using (var raw = B2ndArray.Open(P("legacy.mla"), B2ndOpenMode.ReadWrite))
+            raw.SetVlMeta(MLArrayMetadata.VlMetaName, MLArrayMetadata.Encode(meta));
+        using (var f = MLArrayFile.Open(P("legacy.mla"), B2ndOpenMode.ReadWrite))
+        {
+            Assert.Equal(2, f.Direction![0, 0]);
+            f.Meta = f.Meta with { IsSeg = true }; // unrelated edit: the stored direction and box are kept
+            Assert.Throws<ArgumentException>(() => f.AddBbox([[0, 1], [0, 1]])); // a new 2-row box is refused
+            f.AddBbox([[0, 1], [0, 1], [0, 1]]);
+        }
+        using var back = MLArrayFile.Load(P("legacy.mla"));
+        Assert.True(back.Meta.IsSeg);
+        Assert.Equal(2, back.Meta.Bbox.Bboxes!.Count);
+        Assert.Equal(2, back.Direction![0, 0]);
     }
 
     // ------------------------------------------------------------------ data access niceties

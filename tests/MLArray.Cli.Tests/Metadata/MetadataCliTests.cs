@@ -200,6 +200,21 @@ public sealed class MetadataCliTests : IDisposable
     }
 
     [Fact]
+    public void Validate_BoolsWhereNumbersBelong_AreInvalid()
+    {
+        // Python's isinstance(True, int) lets the reference accept bools in spacing, stats and scores (spec §8.8).
+        string bad = WriteWithMeta("bools.mla", GoodMeta
+            .Replace("\"spacing\":[1.0,1.0,2.0]", "\"spacing\":[true,1.0,2.0]", StringComparison.Ordinal)
+            .Replace("\"stats\":null", "\"stats\":{\"min\":false}", StringComparison.Ordinal)
+            .Replace("\"bbox\":null", "\"bbox\":{\"bboxes\":[[[0,1],[0,1],[0,1]]],\"scores\":[true]}", StringComparison.Ordinal));
+        var (code, stdout, _) = Run("validate", bad);
+        Assert.Equal(1, code);
+        Assert.Contains("  /spatial/spacing/0  type  meta.spatial.spacing must contain only floats or ints", stdout, StringComparison.Ordinal);
+        Assert.Contains("/stats/min  type", stdout, StringComparison.Ordinal);
+        Assert.Contains("/bbox/scores/0  type  meta.bbox.scores must contain only floats or ints", stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Validate_GoodFileWrittenByUs_Exit0_AndWorstCodeOfSeveralFiles()
     {
         string good = WriteWithMeta("good.mla", GoodMeta);
