@@ -289,19 +289,47 @@ public sealed partial class MLArrayFile : IDisposable
 
     // ------------------------------------------------------------------ data
 
+    /// <summary>
+    /// Chunks decoded in parallel by <see cref="Read{T}(NdIndex[])"/>, <see cref="ToArray{T}"/> and <see cref="CopyTo{T}"/>
+    /// (python <c>dparams={"nthreads": n}</c>): null (default) = all cores for whole-array reads and the calling thread
+    /// for selections (patch reads scale across the caller's own threads); 0 = all cores; n = at most n threads.
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException">A negative value.</exception>
+    public int? DecodeThreads
+    {
+        get => _decodeThreads;
+        set
+        {
+            if (value is < 0)
+                throw new ArgumentOutOfRangeException(nameof(value), value, "DecodeThreads must be null (defaults), 0 (all cores) or a positive thread count.");
+            _decodeThreads = value;
+        }
+    }
+
+    private int? _decodeThreads;
+
     /// <summary>Reads a selection (per axis an index, a range or a slice) into a new C-order array.</summary>
     /// <example><c>float[] patch = img.Read&lt;float&gt;(10..74, 32..96, ^64..);</c></example>
     public T[] Read<T>(params NdIndex[] selection) where T : unmanaged
     {
         CheckType<T>();
-        return Data.Read<T>(selection);
+        var data = Data;
+        if (DecodeThreads is not { } threads || threads == 1)
+            return data.Read<T>(selection);
+        long n = 1;
+        foreach (var e in data.GetSelectionShape(selection)) n *= e;
+        if (n > System.Array.MaxLength)
+            return data.Read<T>(selection); // raises the engine's "read it in parts" error
+        var result = GC.AllocateUninitializedArray<T>((int)n);
+        data.Read<T>(selection, result, threads);
+        return result;
     }
 
     /// <summary>Reads a selection into <paramref name="destination"/> (exactly the selection's element count).</summary>
     public void Read<T>(ReadOnlySpan<NdIndex> selection, Span<T> destination) where T : unmanaged
     {
         CheckType<T>();
-        Data.Read(selection, destination);
+        Data.Read(selection, destination, DecodeThreads ?? 1);
     }
 
     /// <summary>Writes <paramref name="source"/> (C order over the selection shape) into the selection.</summary>
@@ -319,14 +347,14 @@ public sealed partial class MLArrayFile : IDisposable
     public T[] ToArray<T>() where T : unmanaged
     {
         CheckType<T>();
-        return Data.ToArray<T>();
+        return Data.ToArray<T>(DecodeThreads ?? 0);
     }
 
     /// <summary>Decodes the whole array into <paramref name="destination"/> (exactly the element count).</summary>
     public void CopyTo<T>(Span<T> destination) where T : unmanaged
     {
         CheckType<T>();
-        Data.Read(destination);
+        Data.Read(destination, DecodeThreads ?? 0);
     }
 
     private void CheckType<T>() where T : unmanaged

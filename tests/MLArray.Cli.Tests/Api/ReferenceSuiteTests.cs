@@ -50,6 +50,29 @@ public sealed class ReferenceSuiteTests : IDisposable
         Assert.Equal(data, loadedPlain.ToArray<float>());
     }
 
+    [Fact]
+    public void Decode_threads_are_accepted_like_dparams_and_give_the_same_data()
+    {
+        // test_open_accepts_dparams_dict / _object: python dparams={"nthreads": n}
+        var data = Ramp(32 * 32 * 32);
+        using (var img = MLArrayFile.FromArray(data, [32, 32, 32], new() { Layout = Layout.LayoutOptions.Manual([8, 8, 8], [4, 4, 4]) }))
+            img.Save(P("t.mla"));
+        using var f = MLArrayFile.Open(P("t.mla"));
+        Assert.Null(f.DecodeThreads);
+        var serialPatch = f.Read<float>(3..29, ^20.., 5);
+        foreach (int? threads in new int?[] { 0, 1, 4 })
+        {
+            f.DecodeThreads = threads;
+            Assert.Equal(data, f.ToArray<float>());
+            Assert.Equal(serialPatch, f.Read<float>(3..29, ^20.., 5));
+            var into = new float[data.Length];
+            f.CopyTo<float>(into);
+            Assert.Equal(data, into);
+        }
+        Assert.Throws<ArgumentOutOfRangeException>(() => f.DecodeThreads = -1);
+        Assert.Equal(4, f.DecodeThreads);
+    }
+
     // ------------------------------------------------------------------ test_metadata
 
     [Fact]
