@@ -310,11 +310,15 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
         }
         catch (InvalidDataException e)
         {
-            throw new MLArrayFormatException($"{file}: compressed data is corrupt at decoded byte {_position}: {e.Message}", e);
+            throw new MLArrayFormatException(
+                $"{file}: compressed data is corrupt (while decoding voxel bytes {_position}–{_position + destination.Length} of {totalBytes}): {e.Message} " +
+                "The file is damaged; re-export or re-download it.", e);
         }
         catch (ICSharpCode.SharpZipLib.SharpZipBaseException e)
         {
-            throw new MLArrayFormatException($"{file}: bzip2 data is corrupt at decoded byte {_position}: {e.Message}", e);
+            throw new MLArrayFormatException(
+                $"{file}: bzip2 data is corrupt (while decoding voxel bytes {_position}–{_position + destination.Length} of {totalBytes}): {e.Message} " +
+                "The file is damaged; re-export or re-download it.", e);
         }
         catch (EndOfStreamException e)
         {
