@@ -24,7 +24,7 @@ public sealed class BadInputConversionTests(ITestOutputHelper output) : IDisposa
     /// <summary>Case name → (expected exception type, text the message must contain).</summary>
     public static TheoryData<string> Cases() =>
     [
-        "truncated-nii-gz", "corrupt-gzip-stream", "gzip-crc-mismatch", "vox-offset-beyond-file", "zero-dim", "negative-dim",
+        "truncated-nii-gz", "corrupt-gzip-stream", "gzip-crc-mismatch", "gzip-crc-mismatch-large", "vox-offset-beyond-file", "zero-dim", "negative-dim",
         "unknown-datatype", "unsupported-datatype", "nii-data-too-short", "pair-img-too-short", "nrrd-missing-type",
         "nrrd-missing-dimension", "nrrd-missing-sizes", "nrrd-missing-encoding", "nrrd-attached-too-short", "nrrd-detached-too-short",
         "nrrd-detached-gzip-too-short", "nrrd-data-file-parent", "nrrd-data-file-absolute", "nrrd-corrupt-bzip2", "nrrd-corrupt-gzip",
@@ -83,6 +83,20 @@ public sealed class BadInputConversionTests(ITestOutputHelper output) : IDisposa
                 b[^8] ^= 0xFF;
                 File.WriteAllBytes(In("crc.nii.gz"), b);
                 return (In("crc.nii.gz"), F, ["crc.nii.gz", "corrupt"]);
+            }
+
+            case "gzip-crc-mismatch-large":
+            {
+                // 2 MiB of voxels: the reader's last 1 MiB slab ends exactly where the deflate data ends
+                var eye = new double[4, 4];
+                for (int i = 0; i < 4; i++) eye[i, i] = 1;
+                byte[] voxels = new byte[128 * 128 * 64 * 2];
+                for (int i = 0; i < voxels.Length; i++) voxels[i] = (byte)((i * 31) ^ (i >> 9));
+                Nifti.Write(In("big-crc.nii.gz"), NiftiImage.Create(voxels, DType.Int16, [128, 128, 64], eye));
+                byte[] b = File.ReadAllBytes(In("big-crc.nii.gz"));
+                b[^6] ^= 0x01;
+                File.WriteAllBytes(In("big-crc.nii.gz"), b);
+                return (In("big-crc.nii.gz"), F, ["big-crc.nii.gz", "corrupt"]);
             }
 
             case "vox-offset-beyond-file":
