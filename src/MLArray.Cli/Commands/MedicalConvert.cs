@@ -48,7 +48,10 @@ internal static class MedicalConvert
         {
             void OnSignal(PosixSignalContext c)
             {
-                c.Cancel = true; // keep the process alive until the conversions have cleaned up
+                // First signal: keep the process alive until the conversions have cleaned up. A second one terminates.
+                if (cts.IsCancellationRequested) return;
+                c.Cancel = true;
+                stderr.WriteLine("mlarray: cancelling (press Ctrl+C again to terminate at once) ...");
                 cts.Cancel();
             }
 
