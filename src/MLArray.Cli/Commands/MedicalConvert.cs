@@ -42,33 +42,24 @@ internal static class MedicalConvert
     /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
-        using var cts = new CancellationTokenSource();
-        PosixSignalRegistration? sigint = null, sigterm = null;
-        if (ReferenceEquals(stdout, Console.Out))
+        if (!ReferenceEquals(stdout, Console.Out))
+            return Run(args, stdout, stderr, CancellationToken.None);
+        var cts = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext c)
         {
-            void OnSignal(PosixSignalContext c)
-            {
-                // First signal: keep the process alive until the conversions have cleaned up. A second one terminates.
-                if (cts.IsCancellationRequested) return;
-                c.Cancel = true;
-                stderr.WriteLine("mlarray: cancelling (press Ctrl+C again to terminate at once) ...");
-                cts.Cancel();
-            }
-
-            sigint = PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal);
-            sigterm = PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal);
+            // First signal: keep the process alive until the conversions have cleaned up. A second one terminates.
+            if (cts.IsCancellationRequested) return;
+            c.Cancel = true;
+            stderr.WriteLine("mlarray: cancelling (press Ctrl+C again to terminate at once) ...");
+            cts.Cancel();
         }
 
-        try
-        {
-            return Run(args, stdout, stderr, cts.Token);
-        }
-        finally
-        {
-            sigint?.Dispose();
-            sigterm?.Dispose();
-        }
+        // Kept until the process exits: a signal that arrives after the work is done must not kill a finishing process.
+        _signals = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
+        return Run(args, stdout, stderr, cts.Token);
     }
+
+    private static PosixSignalRegistration[]? _signals;
 
     /// <summary>Runs the command with an external cancellation token (tests; <see cref="Run(string[], TextWriter, TextWriter)"/> wires Ctrl+C to it).</summary>
     internal static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
