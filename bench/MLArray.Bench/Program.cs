@@ -7,6 +7,7 @@ namespace MLArray.Bench;
 /// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds; `api [GB]` times
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
+/// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -19,6 +20,8 @@ public static class Program
             return ApiBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "lz4hc")
             return Lz4HcBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "convert")
+            return ConvertBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

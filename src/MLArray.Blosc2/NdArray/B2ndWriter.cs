@@ -45,7 +45,25 @@ public static class B2ndWriter
     }
 
     /// <summary>Writes the frame to a seekable stream, starting at its current position.</summary>
-    public static unsafe void Write(Stream output, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    public static void Write(Stream output, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null) =>
+        Write(output, data, shape, dtype, options, null, CancellationToken.None);
+
+    /// <summary>
+    /// Writes the frame to a seekable stream while <paramref name="data"/> is still being filled, front to back, by
+    /// another thread (e.g. a decompressing reader): before a chunk is compressed, <paramref name="waitForBytes"/> is
+    /// called with the number of leading bytes of <paramref name="data"/> that chunk needs and must return once they are
+    /// written (or throw). Chunks go in C order over the chunk grid, so chunks whose slab along axis 0 is complete are
+    /// compressed while the rest is still arriving.
+    /// </summary>
+    /// <param name="output">A writable, seekable stream.</param>
+    /// <param name="data">The whole array's C-order bytes (being filled).</param>
+    /// <param name="shape">The array shape.</param>
+    /// <param name="dtype">The element type.</param>
+    /// <param name="options">Layout and compression.</param>
+    /// <param name="waitForBytes">Blocks until the first N bytes are ready; null when all data is ready.</param>
+    /// <param name="cancellationToken">Checked before each chunk; cancelling throws <see cref="OperationCanceledException"/>.</param>
+    public static unsafe void Write(Stream output, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options,
+        Action<long>? waitForBytes, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(output);
         if (!output.CanSeek || !output.CanWrite)
@@ -77,8 +95,13 @@ public static class B2ndWriter
                     {
                         int count = (int)Math.Min(batch, nchunks - first);
                         long firstChunk = first;
-                        ParallelChunks.For(count, workers, contexts,
-                            (k, ctx) => sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx));
+                        cancellationToken.ThrowIfCancellationRequested();
+                        ParallelChunks.For(count, workers, contexts, (k, ctx) =>
+                        {
+                            cancellationToken.ThrowIfCancellationRequested();
+                            waitForBytes?.Invoke(BytesNeeded(layout, firstChunk + k));
+                            sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx);
+                        });
                         for (int k = 0; k < count; k++)
                         {
                             if (IsSpecialZeros(outputs[k], sizes[k]))
@@ -204,6 +227,17 @@ public static class B2ndWriter
 
     private static bool IsSpecialZeros(byte[] chunk, int size) =>
         size == ChunkFormat.ExtendedHeaderLength && ((chunk[31] >> 4) & 7) == ChunkFormat.SpecialZeros;
+
+    /// <summary>How many leading bytes of the C-order source chunk <paramref name="c"/> reads (up to the end of its slab along axis 0).</summary>
+    private static long BytesNeeded(B2ndLayout l, long c)
+    {
+        if (l.NDim == 0)
+            return l.ArrayNBytes;
+        Span<long> coords = stackalloc long[l.NDim];
+        l.ChunkCoords(c, coords);
+        long rows = Math.Min((coords[0] + 1) * l.ChunkShape[0], l.Shape[0]);
+        return rows * l.ArrayStrides[0];
+    }
 
     /// <summary>Gathers chunk <paramref name="c"/> from the C-order source into block layout and compresses it.</summary>
     private static unsafe int CompressChunk(B2ndLayout L, byte* src, long c, CompressionParams p, byte[] dst, CodecContext ctx)

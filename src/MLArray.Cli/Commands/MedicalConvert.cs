@@ -2,6 +2,7 @@ using System.Collections.Concurrent;
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.InteropServices;
 using MLArray.Blosc2;
 using MLArray.Conversion;
 using MLArray.Layout;
@@ -32,10 +33,39 @@ internal static class MedicalConvert
         return false;
     }
 
+    /// <summary>Exit code after Ctrl+C (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
+
+    /// <summary>
+    /// Runs the command. When it writes to the real console, Ctrl+C (SIGINT) and SIGTERM cancel it cleanly: running
+    /// conversions stop, their temporary files are deleted, finished outputs stay, exit code <see cref="Cancelled"/>.
+    /// </summary>
     public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
     {
+        if (!ReferenceEquals(stdout, Console.Out))
+            return Run(args, stdout, stderr, CancellationToken.None);
+        var cts = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext c)
+        {
+            // First signal: keep the process alive until the conversions have cleaned up. A second one terminates.
+            if (cts.IsCancellationRequested) return;
+            c.Cancel = true;
+            stderr.WriteLine("mlarray: cancelling (press Ctrl+C again to terminate at once) ...");
+            cts.Cancel();
+        }
+
+        // Kept until the process exits: a signal that arrives after the work is done must not kill a finishing process.
+        _signals = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
+        return Run(args, stdout, stderr, cts.Token);
+    }
+
+    private static PosixSignalRegistration[]? _signals;
+
+    /// <summary>Runs the command with an external cancellation token (tests; <see cref="Run(string[], TextWriter, TextWriter)"/> wires Ctrl+C to it).</summary>
+    internal static int Run(string[] args, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
         var paths = new Argument<string[]>("paths") { Description = "IN OUT, or IN… OUTDIR (inputs may be folders or globs) with --to.", Arity = ArgumentArity.OneOrMore };
-        var to = new Option<string?>("--to") { Description = "Batch output format: mla, nii.gz, nii or nrrd." };
+        var to = new Option<string?>("--to") { Description = "Batch output format: mla, nii.gz, nii, hdr (.hdr/.img pair), hdr.gz, nrrd or nhdr (+ .raw.gz)." };
         var jobs = new Option<int>("--jobs", "-j") { Description = "Files converted in parallel (default: cores / 2, at least 1).", DefaultValueFactory = _ => Math.Max(1, Environment.ProcessorCount / 2) };
         var raw = new Option<bool>("--raw") { Description = "Keep the stored integers of scaled NIfTI data (the scaling stays in meta.source)." };
         var codec = new Option<string>("--codec") { Description = "Codec for .mla output (default lz4hc).", DefaultValueFactory = _ => "lz4hc" };
@@ -65,13 +95,16 @@ internal static class MedicalConvert
             }
             else
             {
-                string ext = (toFmt ?? throw new ArgumentException("batch conversion needs --to mla|nii.gz|nii|nrrd.")).TrimStart('.').ToLowerInvariant() switch
+                string ext = (toFmt ?? throw new ArgumentException("batch conversion needs --to mla|nii.gz|nii|hdr|hdr.gz|nrrd|nhdr.")).TrimStart('.').ToLowerInvariant() switch
                 {
                     "mla" => ".mla",
                     "nii.gz" or "niigz" => ".nii.gz",
                     "nii" => ".nii",
                     "nrrd" => ".nrrd",
-                    var e => throw new ArgumentException($"unknown --to '{e}'; use mla, nii.gz, nii or nrrd."),
+                    "nhdr" => ".nhdr",
+                    "hdr" or "img" => ".hdr",
+                    "hdr.gz" or "img.gz" => ".hdr.gz",
+                    var e => throw new ArgumentException($"unknown --to '{e}'; use mla, nii.gz, nii, hdr, hdr.gz, nrrd or nhdr."),
                 };
                 Directory.CreateDirectory(outArg);
                 foreach (string input in ps[..^1].SelectMany(Expand).Distinct(StringComparer.Ordinal))
@@ -96,6 +129,7 @@ internal static class MedicalConvert
 
             void ConvertOne(string input, string output)
             {
+                ct.ThrowIfCancellationRequested();
                 var inFmt = MedicalConverter.FormatOf(input);
                 var outFmt = MedicalConverter.FormatOf(output);
                 bool outMla = output.EndsWith(".mla", StringComparison.OrdinalIgnoreCase);
@@ -117,27 +151,35 @@ internal static class MedicalConvert
                             return (layout, comp);
                         },
                     };
-                    using MLArrayFile final = MedicalConverter.ToMLArray(input, opts);
-                    final.Save(output);
+                    MedicalConverter.ToMLArray(input, output, opts, ct);
                 }
                 else if (inMla && outFmt != MedicalFormat.None)
                 {
-                    MedicalConverter.FromMLArray(input, output);
+                    MedicalConverter.FromMLArray(input, output, ct);
                 }
                 else
                 {
-                    throw new ArgumentException($"cannot convert '{Path.GetFileName(input)}' to '{Path.GetFileName(output)}': supported are NIfTI/NRRD → .mla and .mla → NIfTI (.nii, .nii.gz)/NRRD (.nrrd).");
+                    throw new ArgumentException($"cannot convert '{Path.GetFileName(input)}' to '{Path.GetFileName(output)}': supported are NIfTI/NRRD → .mla and .mla → NIfTI (.nii, .nii.gz, .hdr/.img)/NRRD (.nrrd, .nhdr).");
                 }
             }
 
             if (!batch)
             {
-                ConvertOne(jobsList[0].In, jobsList[0].Out);
+                try
+                {
+                    ConvertOne(jobsList[0].In, jobsList[0].Out);
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    stderr.WriteLine($"mlarray: cancelled; {jobsList[0].Out} was not written.");
+                    return Cancelled;
+                }
+
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {jobsList[0].Out}: {new FileInfo(jobsList[0].Out).Length} bytes"));
                 return CliApp.Ok;
             }
 
-            return RunBatch(jobsList, Math.Max(1, pr.GetValue(jobs)), ConvertOne, stdout, stderr);
+            return RunBatch(jobsList, Math.Max(1, pr.GetValue(jobs)), ConvertOne, stdout, stderr, ct);
         }));
         var root = new RootCommand("mlarray") { cmd };
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
@@ -145,7 +187,7 @@ internal static class MedicalConvert
 
     private sealed record Result(string In, string Out, bool Ok, string Message, long InBytes, TimeSpan Time);
 
-    private static int RunBatch(List<(string In, string Out)> files, int jobs, Action<string, string> convert, TextWriter stdout, TextWriter stderr)
+    private static int RunBatch(List<(string In, string Out)> files, int jobs, Action<string, string> convert, TextWriter stdout, TextWriter stderr, CancellationToken ct)
     {
         var results = new ConcurrentDictionary<int, Result>();
         bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
@@ -163,44 +205,76 @@ internal static class MedicalConvert
                 convert(input, output);
                 return new Result(input, output, true, "ok", size, t.Elapsed);
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return new Result(input, output, false, Interrupted, size, t.Elapsed);
+            }
             catch (Exception e) when (e is IOException or ArgumentException or UnauthorizedAccessException or NotSupportedException or InvalidOperationException or OutOfMemoryException)
             {
                 return new Result(input, output, false, e.Message, size, t.Elapsed);
             }
         }
 
-        var po = new ParallelOptions { MaxDegreeOfParallelism = jobs };
-        if (live)
+        var po = new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = ct };
+        try
         {
-            AnsiConsole.Progress()
-                .AutoClear(false)
-                .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn(), new SpinnerColumn())
-                .Start(ctx =>
-                {
-                    var task = ctx.AddTask($"converting {files.Count} files", maxValue: Math.Max(1, totalBytes));
-                    Parallel.For(0, files.Count, po, i =>
-                    {
-                        var r = Do(i);
-                        results[i] = r;
-                        task.Increment(Math.Max(0, r.InBytes));
-                        Interlocked.Increment(ref done);
-                    });
-                });
+            Convert();
         }
-        else
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
         {
-            var gate = new object();
-            Parallel.For(0, files.Count, po, i =>
-            {
-                var r = Do(i);
-                results[i] = r;
-                int n = Interlocked.Increment(ref done);
-                lock (gate)
-                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"[{n}/{files.Count}] {(r.Ok ? "ok    " : "FAILED")} {r.In} -> {r.Out} ({r.Time.TotalSeconds:0.00} s){(r.Ok ? "" : ": " + r.Message)}"));
-            });
+            // Parallel.For stops handing out files; the ones running have stopped and cleaned up.
         }
 
+        if (ct.IsCancellationRequested)
+        {
+            int finished = results.Values.Count(r => r.Ok);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cancelled: {finished} of {files.Count} converted before the interrupt; unfinished outputs were not written (no partial or temporary files left)."));
+            stderr.WriteLine("mlarray: cancelled.");
+            return Cancelled;
+        }
+
+        return Summarise(files, results, live, totalBytes, sw, stdout, stderr);
+
+        void Convert()
+        {
+            if (live)
+            {
+                AnsiConsole.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"converting {files.Count} files", maxValue: Math.Max(1, totalBytes));
+                        Parallel.For(0, files.Count, po, i =>
+                        {
+                            var r = Do(i);
+                            results[i] = r;
+                            task.Increment(Math.Max(0, r.InBytes));
+                            Interlocked.Increment(ref done);
+                        });
+                    });
+            }
+            else
+            {
+                var gate = new object();
+                Parallel.For(0, files.Count, po, i =>
+                {
+                    var r = Do(i);
+                    results[i] = r;
+                    int n = Interlocked.Increment(ref done);
+                    lock (gate)
+                        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                            $"[{n}/{files.Count}] {(r.Ok ? "ok    " : ReferenceEquals(r.Message, Interrupted) ? "CANCELLED" : "FAILED")} {r.In} -> {r.Out} ({r.Time.TotalSeconds:0.00} s){(r.Ok ? "" : ": " + r.Message)}"));
+                });
+            }
+        }
+    }
+
+    private const string Interrupted = "cancelled";
+
+    private static int Summarise(List<(string In, string Out)> files, ConcurrentDictionary<int, Result> results, bool live, long totalBytes, Stopwatch sw, TextWriter stdout, TextWriter stderr)
+    {
         // summary table
         var table = new Table().AddColumns("input", "output", "status", "time (s)");
         foreach (var r in results.OrderBy(k => k.Key).Select(k => k.Value))

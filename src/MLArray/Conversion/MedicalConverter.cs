@@ -81,10 +81,172 @@ public static class MedicalConverter
     /// <param name="input">The NIfTI/NRRD file.</param>
     /// <param name="output">The <c>.mla</c> path.</param>
     /// <param name="options">Options, or null.</param>
-    public static void ToMLArray(string input, string output, MedicalToMLArrayOptions? options = null)
+    public static void ToMLArray(string input, string output, MedicalToMLArrayOptions? options = null) =>
+        ToMLArray(input, output, options, CancellationToken.None);
+
+    /// <summary>
+    /// Converts a NIfTI or NRRD file into an <c>.mla</c> file, streaming: the voxels are decoded (inflated) straight into
+    /// one buffer of the stored array while chunks whose slab is complete are already being compressed, in parallel,
+    /// and written to a temporary file that replaces <paramref name="output"/> only when everything succeeded. Peak
+    /// memory is one copy of the stored (decoded) volume plus per-thread chunk buffers (≈ 3 chunks per thread); the
+    /// compressed file is never held in memory. Scaled NIfTI data is converted slab by slab (the stored integers are
+    /// never held whole). <see cref="MedicalToMLArrayOptions.CanonicalRas"/> reorders the volume, so it needs a second
+    /// copy of it.
+    /// </summary>
+    /// <param name="input">The NIfTI/NRRD file.</param>
+    /// <param name="output">The <c>.mla</c> path.</param>
+    /// <param name="options">Options, or null.</param>
+    /// <param name="cancellationToken">Cancels the conversion: <see cref="OperationCanceledException"/> is thrown and no
+    /// output (and no temporary file) is left.</param>
+    /// <exception cref="MLArrayFormatException">Corrupt, truncated or invalid input.</exception>
+    /// <exception cref="MLArrayNotSupportedException">Valid input this converter cannot store.</exception>
+    public static void ToMLArray(string input, string output, MedicalToMLArrayOptions? options, CancellationToken cancellationToken)
     {
-        using MLArrayFile f = ToMLArray(input, options);
-        f.Save(output);
+        ArgumentNullException.ThrowIfNull(input);
+        ArgumentNullException.ThrowIfNull(output);
+        options ??= new MedicalToMLArrayOptions();
+        cancellationToken.ThrowIfCancellationRequested();
+        if (options.CanonicalRas)
+        {
+            using MLArrayFile f = ToMLArray(input, options);
+            cancellationToken.ThrowIfCancellationRequested();
+            f.Save(output);
+            return;
+        }
+
+        switch (FormatOf(input))
+        {
+            case MedicalFormat.Nifti:
+            {
+                using NiftiReader r = NiftiReader.Open(input, options.ReadOptions);
+                ImportPlan plan = PlanNifti(r.Header, r.FileShape, r.Shape, r.DType, r.Channels, options);
+                StreamToFile(r.ReadData, r.DataBytes, plan, output, options, cancellationToken);
+                break;
+            }
+
+            case MedicalFormat.Nrrd:
+            {
+                using NrrdReader r = NrrdReader.Open(input, options.ReadOptions);
+                ImportPlan plan = PlanNrrd(r.Header, r.FileShape, r.Shape, r.DType, options);
+                StreamToFile(r.ReadData, r.DataBytes, plan, output, options, cancellationToken);
+                break;
+            }
+
+            default:
+                throw new ArgumentException($"'{input}' is not a NIfTI (.nii, .nii.gz, .hdr, .img) or NRRD (.nrrd, .nhdr) file.");
+        }
+    }
+
+    /// <summary>What an import stores: create options (geometry, labels, meta), the C-order shape, the element types and scaling.</summary>
+    private sealed record ImportPlan(MLArrayCreateOptions Opts, long[] Shape, DType InType, DType OutType, (double Slope, double Inter)? Scale);
+
+    private delegate void ReadSlab(Span<byte> destination);
+
+    /// <summary>
+    /// Decodes the voxels on a producer thread into the stored array's buffer (scaling slab by slab) while
+    /// <see cref="MLArrayFile.WriteNew"/> compresses every chunk whose bytes have arrived.
+    /// </summary>
+    private static void StreamToFile(ReadSlab read, long inBytes, ImportPlan plan, string output, MedicalToMLArrayOptions options, CancellationToken ct)
+    {
+        MLArrayCreateOptions opts = Configure(plan.Opts, options, plan.OutType, plan.Shape);
+        int inItem = plan.InType.ItemSize, outItem = plan.OutType.ItemSize;
+        long outBytes = checked(inBytes / inItem * outItem);
+        if (outBytes > Array.MaxLength)
+            throw new MLArrayNotSupportedException($"{output}: the volume has {outBytes} bytes; one conversion handles at most {Array.MaxLength} bytes (one .NET array).");
+        byte[] dest = GC.AllocateUninitializedArray<byte>((int)outBytes);
+        var gate = new object();
+        long ready = 0;
+        Exception? failed = null;
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        CancellationToken token = stop.Token;
+        Task producer = Task.Factory.StartNew(() =>
+        {
+            try
+            {
+                // Slabs of whole elements, about 1 MiB of decoded input.
+                int slab = Math.Max(inItem, (1 << 20) / inItem * inItem);
+                byte[]? scratch = plan.Scale is null ? null : new byte[(int)Math.Min(slab, Math.Max(inBytes, inItem))];
+                double[]? values = plan.Scale is null ? null : new double[scratch!.Length / inItem];
+                long inPos = 0, outPos = 0;
+                while (inPos < inBytes)
+                {
+                    token.ThrowIfCancellationRequested();
+                    int n = (int)Math.Min(slab, inBytes - inPos);
+                    int m = n / inItem * outItem;
+                    if (plan.Scale is not (double slope, double inter))
+                    {
+                        read(dest.AsSpan((int)outPos, n));
+                    }
+                    else
+                    {
+                        read(scratch.AsSpan(0, n));
+                        ScaleInto(scratch.AsSpan(0, n), plan.InType, values!, dest.AsSpan((int)outPos, m), plan.OutType, slope, inter);
+                    }
+
+                    inPos += n;
+                    outPos += m;
+                    lock (gate)
+                    {
+                        ready = outPos;
+                        Monitor.PulseAll(gate);
+                    }
+                }
+            }
+            catch (Exception e)
+            {
+                lock (gate)
+                {
+                    failed = e;
+                    Monitor.PulseAll(gate);
+                }
+            }
+        }, CancellationToken.None, TaskCreationOptions.LongRunning, TaskScheduler.Default);
+
+        void WaitFor(long need)
+        {
+            lock (gate)
+            {
+                while (ready < need)
+                {
+                    if (failed is not null) throw new OperationCanceledException("the reader stopped.", failed);
+                    token.ThrowIfCancellationRequested();
+                    Monitor.Wait(gate, 50);
+                }
+            }
+        }
+
+        try
+        {
+            MLArrayFile.WriteNew(output, dest, plan.Shape, plan.OutType, opts, WaitFor, token);
+            producer.Wait(CancellationToken.None);
+            if (failed is not null) throw new OperationCanceledException("the reader stopped.", failed);
+        }
+        catch (Exception)
+        {
+            stop.Cancel();
+            producer.Wait(CancellationToken.None);
+            if (failed is not null and not OperationCanceledException)
+                System.Runtime.ExceptionServices.ExceptionDispatchInfo.Throw(failed);
+            ct.ThrowIfCancellationRequested();
+            throw;
+        }
+    }
+
+    /// <summary>Scaled values of a slab of stored elements: float32 <c>(float)(raw * slope + inter)</c>, or float64.</summary>
+    private static void ScaleInto(ReadOnlySpan<byte> raw, DType from, double[] values, Span<byte> dst, DType to, double slope, double inter)
+    {
+        int n = raw.Length / from.ItemSize;
+        MedicalValues.ToDoubles(raw, from, values);
+        if (to == DType.Float64)
+        {
+            Span<double> d = MemoryMarshal.Cast<byte, double>(dst);
+            for (int i = 0; i < n; i++) d[i] = (values[i] * slope) + inter;
+        }
+        else
+        {
+            Span<float> f = MemoryMarshal.Cast<byte, float>(dst);
+            for (int i = 0; i < n; i++) f[i] = (float)((values[i] * slope) + inter);
+        }
     }
 
     /// <summary>Reads a NIfTI or NRRD file into an in-memory <see cref="MLArrayFile"/>.</summary>
@@ -111,8 +273,25 @@ public static class MedicalConverter
     {
         ArgumentNullException.ThrowIfNull(img);
         options ??= new MedicalToMLArrayOptions();
-        NiftiHeader h = img.Header;
-        long[] fileShape = img.FileShape;
+        ImportPlan plan = PlanNifti(img.Header, img.FileShape, img.Shape, img.DType, img.Channels, options);
+        byte[] data = img.Data;
+        if (plan.Scale is (double slope, double inter))
+        {
+            data = new byte[img.Data.Length / img.DType.ItemSize * plan.OutType.ItemSize];
+            ScaleInto(img.Data, img.DType, new double[img.Data.Length / img.DType.ItemSize], data, plan.OutType, slope, inter);
+        }
+
+        if (options.CanonicalRas)
+        {
+            if (img.Channels != 1) throw new MLArrayNotSupportedException("--canonical ras does not support RGB NIfTI images.");
+            return Canonical(data, plan.OutType, img.FileShape, img.Header.GetBestAffine(), plan.Opts, options);
+        }
+
+        return FromBytes(data, plan.Shape, plan.OutType, Configure(plan.Opts, options, plan.OutType, plan.Shape));
+    }
+
+    private static ImportPlan PlanNifti(NiftiHeader h, long[] fileShape, long[] shape, DType dtype, int channels, MedicalToMLArrayOptions options)
+    {
         int nsp = Math.Min(3, fileShape.Length);
 
         // LPS affine over the file's spatial index axes.
@@ -132,7 +311,7 @@ public static class MedicalConverter
         for (int i = 0; i < fileShape.Length; i++)
             fileLabels[i] = i < nsp ? spNames[i] : i == 3 ? "temporal" : "channel";
         var labels = fileLabels.Reverse().ToList();
-        if (img.Channels > 1) labels.Add("channel");
+        if (channels > 1) labels.Add("channel");
 
         var source = HeaderToSource(h.ToDictionary());
         if (h.Extensions.Count > 0)
@@ -158,32 +337,9 @@ public static class MedicalConverter
             Compression = options.Compression,
         };
 
-        byte[] data = img.Data;
-        DType dtype = img.DType;
-        if (!options.Raw && img.Channels == 1 && h.Scaling is (double slope, double inter))
-        {
-            double[] v = MedicalValues.ToDoubles(img.Data, img.DType);
-            if (img.DType == DType.Float64)
-            {
-                for (int i = 0; i < v.Length; i++) v[i] = (v[i] * slope) + inter;
-                data = MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
-            }
-            else
-            {
-                var f = new float[v.Length];
-                for (int i = 0; i < v.Length; i++) f[i] = (float)((v[i] * slope) + inter);
-                data = MemoryMarshal.AsBytes(f.AsSpan()).ToArray();
-                dtype = DType.Float32;
-            }
-        }
-
-        if (options.CanonicalRas)
-        {
-            if (img.Channels != 1) throw new MLArrayNotSupportedException("--canonical ras does not support RGB NIfTI images.");
-            return Canonical(data, dtype, fileShape, ras, opts, options);
-        }
-
-        return FromBytes(data, img.Shape, dtype, Configure(opts, options, dtype, img.Shape));
+        if (!options.Raw && channels == 1 && h.Scaling is (double slope, double inter))
+            return new ImportPlan(opts, shape, dtype, dtype == DType.Float64 ? DType.Float64 : DType.Float32, (slope, inter));
+        return new ImportPlan(opts, shape, dtype, dtype, null);
     }
 
     /// <summary>Builds an image from a NRRD image (see the class remarks for the conventions).</summary>
@@ -194,8 +350,39 @@ public static class MedicalConverter
     {
         ArgumentNullException.ThrowIfNull(img);
         options ??= new MedicalToMLArrayOptions();
-        NrrdHeader h = img.Header;
-        long[] sizes = img.FileShape;
+        ImportPlan plan = PlanNrrd(img.Header, img.FileShape, img.Shape, img.DType, options);
+        if (options.CanonicalRas)
+        {
+            double[,]? rasA = img.Header.GetAffineRas();
+            int[] sp = NrrdSpatialAxes(img.Header, img.FileShape.Length);
+            if (rasA is null || !sp.SequenceEqual([0, 1, 2]))
+                throw new MLArrayNotSupportedException("--canonical ras needs a NRRD with a RAS/LAS/LPS space and its three spatial axes first.");
+            return Canonical(img.Data, img.DType, img.FileShape, rasA, plan.Opts, options);
+        }
+
+        return FromBytes(img.Data, plan.Shape, plan.OutType, Configure(plan.Opts, options, plan.OutType, plan.Shape));
+    }
+
+    private static int[] NrrdSpatialAxes(NrrdHeader h, int n)
+    {
+        double[][]? dirs = h.SpaceDirections;
+        string[]? kinds = h.Kinds;
+        var spatial = new bool[n];
+        for (int i = 0; i < n; i++)
+        {
+            if (dirs is not null && i < dirs.Length)
+                spatial[i] = !dirs[i].Any(double.IsNaN);
+            else if (kinds is not null && i < kinds.Length)
+                spatial[i] = kinds[i].ToLowerInvariant() is "domain" or "space";
+            else
+                spatial[i] = true;
+        }
+
+        return Enumerable.Range(0, n).Where(i => spatial[i]).ToArray();
+    }
+
+    private static ImportPlan PlanNrrd(NrrdHeader h, long[] sizes, long[] shape, DType dtype, MedicalToMLArrayOptions options)
+    {
         int n = sizes.Length;
         double[][]? dirs = h.SpaceDirections;
         string[]? kinds = h.Kinds;
@@ -272,21 +459,13 @@ public static class MedicalConverter
             Layout = options.Layout,
             Compression = options.Compression,
         };
-        if (options.CanonicalRas)
-        {
-            double[,]? rasA = h.GetAffineRas();
-            if (rasA is null || nsp != 3 || !spAxes.SequenceEqual([0, 1, 2]))
-                throw new MLArrayNotSupportedException("--canonical ras needs a NRRD with a RAS/LAS/LPS space and its three spatial axes first.");
-            return Canonical(img.Data, img.DType, sizes, rasA, opts, options);
-        }
-
-        if (affine is not null)
+        if (affine is not null && !options.CanonicalRas)
         {
             (double[] spacing, double[] origin, double[,] direction) = Decompose(affine);
             opts = opts with { Spacing = spacing.Reverse().ToArray(), Origin = origin.Reverse().ToArray(), Direction = Reverse(direction) };
         }
 
-        return FromBytes(img.Data, img.Shape, img.DType, Configure(opts, options, img.DType, img.Shape));
+        return new ImportPlan(opts, shape, dtype, dtype, null);
     }
 
     /// <summary>
@@ -413,12 +592,23 @@ public static class MedicalConverter
     /// </summary>
     /// <param name="input">The <c>.mla</c> file.</param>
     /// <param name="output">The NIfTI/NRRD path.</param>
-    public static void FromMLArray(string input, string output)
+    public static void FromMLArray(string input, string output) => FromMLArray(input, output, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="FromMLArray(string, string)"/>, cancellable (between reading and writing, and between 1 MiB slabs
+    /// of the output): cancelling throws <see cref="OperationCanceledException"/> and leaves no output file.
+    /// </summary>
+    /// <param name="input">The <c>.mla</c> file.</param>
+    /// <param name="output">The NIfTI/NRRD path: <c>.nii</c>, <c>.nii.gz</c>, <c>.hdr</c>/<c>.img</c> pair
+    /// (<c>.hdr.gz</c> for a gzipped pair), <c>.nrrd</c> or detached <c>.nhdr</c> (+ <c>.raw.gz</c> data file).</param>
+    /// <param name="cancellationToken">Cancels the conversion.</param>
+    public static void FromMLArray(string input, string output, CancellationToken cancellationToken)
     {
         using MLArrayFile f = MLArrayFile.Open(input);
         using B2ndArray a = B2ndArray.Open(input);
         byte[] data = a.ReadBytes();
-        FromMLArray(f.Meta, data, a.Shape, a.DType, output);
+        cancellationToken.ThrowIfCancellationRequested();
+        FromMLArray(f.Meta, data, a.Shape, a.DType, output, cancellationToken);
     }
 
     /// <summary>Writes C-order data with MLArray metadata as NIfTI or NRRD (see <see cref="FromMLArray(string, string)"/>).</summary>
@@ -427,20 +617,30 @@ public static class MedicalConverter
     /// <param name="shape">The array shape.</param>
     /// <param name="dtype">The element type.</param>
     /// <param name="output">The output path (its name picks the format).</param>
-    public static void FromMLArray(MLArrayMeta meta, byte[] data, long[] shape, DType dtype, string output)
+    public static void FromMLArray(MLArrayMeta meta, byte[] data, long[] shape, DType dtype, string output) =>
+        FromMLArray(meta, data, shape, dtype, output, CancellationToken.None);
+
+    /// <summary>Writes C-order data with MLArray metadata as NIfTI or NRRD, cancellable (see <see cref="FromMLArray(string, string, CancellationToken)"/>).</summary>
+    /// <param name="meta">The metadata.</param>
+    /// <param name="data">C-order bytes.</param>
+    /// <param name="shape">The array shape.</param>
+    /// <param name="dtype">The element type.</param>
+    /// <param name="output">The output path (its name picks the format).</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public static void FromMLArray(MLArrayMeta meta, byte[] data, long[] shape, DType dtype, string output, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(meta);
         ArgumentNullException.ThrowIfNull(data);
         ArgumentNullException.ThrowIfNull(shape);
         MedicalFormat fmt = FormatOf(output);
         if (fmt == MedicalFormat.None)
-            throw new ArgumentException($"'{output}' is not a NIfTI (.nii, .nii.gz) or NRRD (.nrrd) file name.");
+            throw new ArgumentException($"'{output}' is not a NIfTI (.nii, .nii.gz, .hdr/.img) or NRRD (.nrrd, .nhdr) file name.");
         var g = ExportGeometry.From(meta, shape);
-        if (fmt == MedicalFormat.Nifti) WriteNifti(meta, g, data, shape, dtype, output);
-        else WriteNrrd(meta, g, data, shape, dtype, output);
+        if (fmt == MedicalFormat.Nifti) WriteNifti(meta, g, data, shape, dtype, output, cancellationToken);
+        else WriteNrrd(meta, g, data, shape, dtype, output, cancellationToken);
     }
 
-    private static void WriteNifti(MLArrayMeta meta, ExportGeometry g, byte[] data, long[] shape, DType dtype, string output)
+    private static void WriteNifti(MLArrayMeta meta, ExportGeometry g, byte[] data, long[] shape, DType dtype, string output, CancellationToken ct)
     {
         int n = shape.Length;
         // RGB: a trailing uint8 channel axis of 3/4 with nothing else non-spatial but spatial axes.
@@ -509,7 +709,8 @@ public static class MedicalConverter
         CopyNiftiSource(meta.Source, h, fileShape.Length, keepScaling: scaledOnImport || dtype.Kind != DTypeKind.Float || srcType is null ||
             (NiftiDataTypeOrNull((int)srcType) is { } sd && sd == dtype));
         int version = Source(meta, "sizeof_hdr") == 540 ? 2 : 1;
-        Nifti.Write(output, new NiftiImage(srcHeader, outType, channels, fileData), new NiftiWriteOptions { Version = version == 2 ? 2 : null });
+        ct.ThrowIfCancellationRequested();
+        Nifti.Write(output, new NiftiImage(srcHeader, outType, channels, fileData), new NiftiWriteOptions { Version = version == 2 ? 2 : null }, ct);
     }
 
     private static DType? NiftiDataTypeOrNull(int code)
@@ -607,7 +808,7 @@ public static class MedicalConverter
         "kinds", "spacings", "thicknesses", "axis mins", "axis maxs", "centerings", "labels", "units",
     };
 
-    private static void WriteNrrd(MLArrayMeta meta, ExportGeometry g, byte[] data, long[] shape, DType dtype, string output)
+    private static void WriteNrrd(MLArrayMeta meta, ExportGeometry g, byte[] data, long[] shape, DType dtype, string output, CancellationToken ct)
     {
         int n = shape.Length;
         // File axes: reversed C order, the spatial slots refilled so that x comes first.
@@ -687,10 +888,8 @@ public static class MedicalConverter
             h.Fields.Remove("spacings");
         }
 
-        string lower = output.ToLowerInvariant();
-        if (lower.EndsWith(".nhdr", StringComparison.Ordinal))
-            throw new MLArrayNotSupportedException($"{output}: writing detached NRRD headers is not supported; write a .nrrd file.");
-        Nrrd.Write(output, new NrrdImage(h, dtype, fileData), new NrrdWriteOptions { Encoding = "gzip" });
+        ct.ThrowIfCancellationRequested();
+        Nrrd.Write(output, new NrrdImage(h, dtype, fileData), new NrrdWriteOptions { Encoding = "gzip" }, ct);
     }
 
     // ================================================================== geometry

@@ -119,6 +119,17 @@ public static class MedicalAxisOrder
 /// <summary>Shared internals of the medical readers and writers.</summary>
 internal static class MedicalIO
 {
+    /// <summary>Writes <paramref name="data"/> in 1 MiB slabs, checking <paramref name="ct"/> before each.</summary>
+    internal static void WriteSlabs(Stream s, ReadOnlySpan<byte> data, CancellationToken ct)
+    {
+        const int Slab = 1 << 20;
+        for (int off = 0; off < data.Length; off += Slab)
+        {
+            ct.ThrowIfCancellationRequested();
+            s.Write(data.Slice(off, Math.Min(Slab, data.Length - off)));
+        }
+    }
+
     internal static bool IsGzip(string path)
     {
         using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1, FileOptions.None);
@@ -310,11 +321,15 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
         }
         catch (InvalidDataException e)
         {
-            throw new MLArrayFormatException($"{file}: compressed data is corrupt at decoded byte {_position}: {e.Message}", e);
+            throw new MLArrayFormatException(
+                $"{file}: compressed data is corrupt (while decoding voxel bytes {_position}–{_position + destination.Length} of {totalBytes}): {e.Message} " +
+                "The file is damaged; re-export or re-download it.", e);
         }
         catch (ICSharpCode.SharpZipLib.SharpZipBaseException e)
         {
-            throw new MLArrayFormatException($"{file}: bzip2 data is corrupt at decoded byte {_position}: {e.Message}", e);
+            throw new MLArrayFormatException(
+                $"{file}: bzip2 data is corrupt (while decoding voxel bytes {_position}–{_position + destination.Length} of {totalBytes}): {e.Message} " +
+                "The file is damaged; re-export or re-download it.", e);
         }
         catch (EndOfStreamException e)
         {
@@ -357,4 +372,30 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
     }
 
     public void Dispose() => data.Dispose();
+}
+
+/// <summary>A write-through view of a stream that leaves it open when disposed (so plain and gzip output share one code path).</summary>
+internal sealed class NonClosing(Stream inner) : Stream
+{
+    public override bool CanRead => false;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => true;
+
+    public override long Length => inner.Length;
+
+    public override long Position { get => inner.Position; set => throw new NotSupportedException(); }
+
+    public override void Flush() => inner.Flush();
+
+    public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => inner.Write(buffer, offset, count);
+
+    public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
 }

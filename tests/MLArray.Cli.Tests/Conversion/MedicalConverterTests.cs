@@ -176,6 +176,14 @@ public sealed class MedicalConverterTests : IDisposable
 
     public static IEnumerable<object[]> NrrdIds() => MedicalTestData.Ids("nrrd");
 
+    /// <summary>Every NIfTI corpus file × output kind: single file, .hdr/.img pair, gzipped pair.</summary>
+    public static IEnumerable<object[]> NiftiIdsByOutput() =>
+        NiftiIds().SelectMany(o => new[] { "nii.gz", "hdr", "img.gz" }.Select(ext => new[] { o[0], ext }));
+
+    /// <summary>Every NRRD corpus file × output kind: attached .nrrd, detached .nhdr + .raw.gz.</summary>
+    public static IEnumerable<object[]> NrrdIdsByOutput() =>
+        NrrdIds().SelectMany(o => new[] { "nrrd", "nhdr" }.Select(ext => new[] { o[0], ext }));
+
     private static readonly string[] NiftiKeep =
     [
         "descrip", "intent_code", "intent_p1", "intent_p2", "intent_p3", "intent_name", "xyzt_units", "cal_min", "cal_max",
@@ -183,16 +191,31 @@ public sealed class MedicalConverterTests : IDisposable
     ];
 
     [Theory]
-    [MemberData(nameof(NiftiIds))]
-    public void NiftiRoundTripKeepsDataDTypeAffineAndHeader(string id)
+    [MemberData(nameof(NiftiIdsByOutput))]
+    public void NiftiRoundTripKeepsDataDTypeAffineAndHeader(string id, string ext)
     {
         JsonElement rec = MedicalTestData.Record(id);
         if (Unsupported(rec)) return;
         NiftiImage src = Nifti.Read(MedicalTestData.PathOf(id));
         string mla = Convert(id);
-        string back = Path.Combine(_dir, "back.nii.gz");
+        string back = Path.Combine(_dir, "back." + ext);
         MedicalConverter.FromMLArray(mla, back);
+        if (ext != "nii.gz")
+        {
+            // a pair: both files exist, the header says so ("ni1"/"ni2", vox_offset 0), nothing else was written
+            string gz = ext.EndsWith(".gz", StringComparison.Ordinal) ? ".gz" : "";
+            Assert.True(File.Exists(Path.Combine(_dir, "back.hdr" + gz)) && File.Exists(Path.Combine(_dir, "back.img" + gz)));
+            Assert.Equal(2, Directory.GetFiles(_dir, "back.*").Length);
+            Assert.DoesNotContain(Directory.GetFiles(_dir), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+        }
+
         NiftiImage dst = Nifti.Read(back);
+        if (ext != "nii.gz")
+        {
+            Assert.True(dst.Header.IsPair, dst.Header.Magic);
+            Assert.Equal(0.0, dst.Header.VoxOffset);
+        }
+
         Assert.Equal(src.DType, dst.DType);
         Assert.Equal(src.Channels, dst.Channels);
         Assert.Equal(src.FileShape, dst.FileShape);
@@ -216,13 +239,21 @@ public sealed class MedicalConverterTests : IDisposable
     }
 
     [Theory]
-    [MemberData(nameof(NrrdIds))]
-    public void NrrdRoundTripKeepsDataDTypeAffineAndHeader(string id)
+    [MemberData(nameof(NrrdIdsByOutput))]
+    public void NrrdRoundTripKeepsDataDTypeAffineAndHeader(string id, string ext)
     {
         NrrdImage src = Nrrd.Read(MedicalTestData.PathOf(id));
         string mla = Convert(id);
-        string back = Path.Combine(_dir, "back.nrrd");
+        string back = Path.Combine(_dir, "back." + ext);
         MedicalConverter.FromMLArray(mla, back);
+        if (ext == "nhdr")
+        {
+            // detached: the header names its data file by a relative name next to it
+            Assert.Equal("back.raw.gz", Nrrd.Read(back).Header.DataFile);
+            Assert.True(File.Exists(Path.Combine(_dir, "back.raw.gz")));
+            Assert.Equal(["back.nhdr", "back.raw.gz"], Directory.GetFiles(_dir, "back.*").Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        }
+
         NrrdImage dst = Nrrd.Read(back);
         Assert.Equal(src.DType, dst.DType);
         Assert.Equal(src.FileShape, dst.FileShape);

@@ -164,12 +164,41 @@ public sealed class NiftiTests(ITestOutputHelper output) : IDisposable
     }
 
     [Fact]
-    public void Writer_refuses_bool_and_pairs()
+    public void Writer_refuses_bool()
     {
         var eye = new double[,] { { 1, 0, 0, 0 }, { 0, 1, 0, 0 }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 } };
         Assert.Throws<MLArrayNotSupportedException>(() => NiftiImage.Create(new byte[8], DType.Bool, [8], eye));
-        NiftiImage ok = NiftiImage.Create(new byte[8], DType.UInt8, [8], eye);
-        Assert.Throws<MLArrayNotSupportedException>(() => Nifti.Write(Tmp("x.hdr"), ok));
+    }
+
+    [Theory]
+    [InlineData("p.hdr", "p.hdr", "p.img")]
+    [InlineData("q.img", "q.hdr", "q.img")]
+    [InlineData("r.hdr.gz", "r.hdr.gz", "r.img.gz")]
+    [InlineData("s.img.gz", "s.hdr.gz", "s.img.gz")]
+    public void Writer_writes_header_image_pairs(string given, string hdr, string img)
+    {
+        var affine = new double[,] { { -2, 0, 0, 10 }, { 0, 3, 0, -20 }, { 0, 0, 4, 30 }, { 0, 0, 0, 1 } };
+        byte[] data = Enumerable.Range(0, 2 * 3 * 5 * 2).Select(i => (byte)(i * 7)).ToArray();
+        NiftiImage src = NiftiImage.Create(data, DType.Int16, [2, 3, 5], affine);
+        src.Header.Extensions.Add(new NiftiExtension(6, "a comment"u8.ToArray()));
+        Nifti.Write(Tmp(given), src);
+        Assert.Equal([hdr, img], Directory.GetFiles(_dir).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(hdr.EndsWith(".gz", StringComparison.Ordinal), MedicalIO.IsGzip(Tmp(hdr)));
+        Assert.Equal(img.EndsWith(".gz", StringComparison.Ordinal), MedicalIO.IsGzip(Tmp(img)));
+        foreach (string name in (string[])[hdr, img])
+        {
+            NiftiImage back = Nifti.Read(Tmp(name));
+            Assert.Equal("ni1", back.Header.Magic);
+            Assert.Equal(0.0, back.Header.VoxOffset);
+            Assert.Equal(data, back.Data);
+            MedicalTestData.AssertMatrix(affine, back.Affine, 1e-6, "pair affine");
+            Assert.Equal("a comment", System.Text.Encoding.ASCII.GetString(back.Header.Extensions.Single().Data).TrimEnd('\0'));
+        }
+
+        if (!img.EndsWith(".gz", StringComparison.Ordinal))
+        {
+            Assert.Equal(data.Length, new FileInfo(Tmp(img)).Length);
+        }
     }
 
     // ------------------------------------------------------------------ hostile inputs

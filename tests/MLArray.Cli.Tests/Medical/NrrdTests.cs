@@ -312,4 +312,27 @@ public sealed class NrrdTests(ITestOutputHelper output) : IDisposable
         Assert.Throws<MLArrayNotSupportedException>(() => Nrrd.Write(Tmp("x.nrrd"), back, new NrrdWriteOptions { Encoding = "bzip2" }));
         _ = CultureInfo.InvariantCulture;
     }
+
+    [Theory]
+    [InlineData("raw", "d.raw")]
+    [InlineData("gzip", "d.raw.gz")]
+    public void Detached_writer_names_its_data_file_relative_to_the_header(string encoding, string dataName)
+    {
+        string sub = Directory.CreateDirectory(Tmp("det-" + encoding)).FullName;
+        NrrdHeader h = NrrdHeader.Create(DType.Int16, [3, 4]);
+        h.Fields["spacings"] = new[] { 0.5, 2.0 };
+        short[] v = Enumerable.Range(0, 12).Select(i => (short)((i * 1000) - 5000)).ToArray();
+        byte[] data = System.Runtime.InteropServices.MemoryMarshal.AsBytes(v.AsSpan()).ToArray();
+        Nrrd.Write(Path.Combine(sub, "d.nhdr"), new NrrdImage(h, DType.Int16, data), new NrrdWriteOptions { Encoding = encoding });
+        Assert.Equal(["d.nhdr", dataName], Directory.GetFiles(sub).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        string text = File.ReadAllText(Path.Combine(sub, "d.nhdr"));
+        Assert.Contains($"data file: {dataName}\n", text, StringComparison.Ordinal);
+        Assert.Contains($"encoding: {encoding}\n", text, StringComparison.Ordinal);
+        if (encoding == "raw") Assert.Equal(data, File.ReadAllBytes(Path.Combine(sub, dataName)));
+        NrrdImage back = Nrrd.Read(Path.Combine(sub, "d.nhdr"));
+        Assert.Equal(data, back.Data);
+        Assert.Equal([0.5, 2.0], back.Header.Spacings!);
+        using NrrdReader r = NrrdReader.Open(Path.Combine(sub, "d.nhdr"));
+        Assert.Equal(Path.Combine(sub, dataName), r.DataPath);
+    }
 }

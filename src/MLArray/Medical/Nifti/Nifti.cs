@@ -134,32 +134,50 @@ public static class Nifti
     }
 
     /// <summary>
-    /// Writes a NIfTI-1 (or, see <see cref="NiftiWriteOptions.Version"/>, NIfTI-2) single file (<c>.nii</c>, or
-    /// <c>.nii.gz</c> gzip-compressed), little-endian, from the image's
-    /// header fields as they are (use <see cref="NiftiHeader.SetAffine"/> to set sform and qform from an affine):
-    /// <c>sizeof_hdr</c>, <c>magic</c> "n+1", <c>datatype</c>/<c>bitpix</c> and <c>vox_offset</c> are set by the writer,
-    /// extensions are written after the header. The file is written to a temporary name and renamed into place.
+    /// Writes a NIfTI-1 (or, see <see cref="NiftiWriteOptions.Version"/>, NIfTI-2) image, little-endian: a single file
+    /// (<c>.nii</c>, or <c>.nii.gz</c> gzip-compressed) or a header/image pair (<c>.hdr</c> + <c>.img</c>, or
+    /// <c>.hdr.gz</c> + <c>.img.gz</c>; either name of the pair may be given), from the image's header fields as they are
+    /// (use <see cref="NiftiHeader.SetAffine"/> to set sform and qform from an affine): <c>sizeof_hdr</c>, <c>magic</c>
+    /// ("n+1"/"n+2" single, "ni1"/"ni2" pair), <c>datatype</c>/<c>bitpix</c> and <c>vox_offset</c> (0 for a pair) are
+    /// set by the writer, extensions are written after the header. Each file is written atomically
+    /// (<see cref="AtomicFile"/>: a temporary file renamed into place); for a pair the image file is committed first.
     /// </summary>
     /// <param name="path">The output path.</param>
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
-    /// <exception cref="MLArrayNotSupportedException">A <c>.hdr</c>/<c>.img</c> target, or Version 1 with dims too large for it.</exception>
-    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null)
+    /// <exception cref="MLArrayNotSupportedException">Version 1 with dims too large for it.</exception>
+    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null) =>
+        Write(path, image, options, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Write(string, NiftiImage, NiftiWriteOptions?)"/>, cancellable between 1 MiB slabs of voxel data
+    /// (cancelling throws <see cref="OperationCanceledException"/> and leaves no file behind).
+    /// </summary>
+    /// <param name="path">The output path.</param>
+    /// <param name="image">The image.</param>
+    /// <param name="options">Options, or null.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
         options ??= new NiftiWriteOptions();
         string lower = path.ToLowerInvariant();
-        if (lower.EndsWith(".hdr", StringComparison.Ordinal) || lower.EndsWith(".img", StringComparison.Ordinal) ||
-            lower.EndsWith(".hdr.gz", StringComparison.Ordinal) || lower.EndsWith(".img.gz", StringComparison.Ordinal))
+        string? stem = null;
+        foreach (string suf in (string[])[".hdr.gz", ".img.gz", ".hdr", ".img"])
         {
-            throw new MLArrayNotSupportedException($"{path}: writing NIfTI header/image pairs is not supported; write a .nii or .nii.gz file.");
+            if (lower.EndsWith(suf, StringComparison.Ordinal))
+            {
+                stem = path[..^suf.Length];
+                break;
+            }
         }
 
+        bool pair = stem is not null;
         bool gzip = options.Gzip ?? lower.EndsWith(".gz", StringComparison.Ordinal);
         NiftiHeader h = image.Header.Clone();
         h.Version = options.Version ?? (h.FitsNifti1() ? 1 : 2);
-        h.Magic = h.Version == 2 ? "n+2" : "n+1";
+        h.Magic = (h.Version, pair) switch { (2, false) => "n+2", (2, true) => "ni2", (_, false) => "n+1", _ => "ni1" };
         h.EolCheck = [13, 10, 26, 10];
         h.DataType = NiftiDataType.FromDType(image.DType, image.Channels);
         h.BitPix = NiftiDataType.BitPix(h.DataType);
@@ -169,56 +187,53 @@ public static class Nifti
             extBytes += e.ESize;
         }
 
-        h.VoxOffset = h.SizeOfHdr + 4 + extBytes;
+        h.VoxOffset = pair ? 0 : h.SizeOfHdr + 4 + extBytes;
         h.Validate(path);
         byte[] hb = h.Version == 2 ? h.ToNifti2Bytes() : h.ToNifti1Bytes(path);
-
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
+        string gz = gzip ? ".gz" : "";
+        string headerPath = pair ? stem + ".hdr" + gz : path;
+        using var headerTx = AtomicFile.Begin(headerPath);
+        using AtomicFile? dataTx = pair ? AtomicFile.Begin(stem + ".img" + gz) : null;
+        using (Stream hs = gzip ? new GZipStream(headerTx.Stream, options.GzipLevel, leaveOpen: true) : new NonClosing(headerTx.Stream))
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            hs.Write(hb);
+            Span<byte> extender = stackalloc byte[4];
+            extender.Clear();
+            extender[0] = (byte)(h.Extensions.Count > 0 ? 1 : 0);
+            if (!pair || h.Extensions.Count > 0)
             {
-                Stream s = gzip ? new GZipStream(fs, options.GzipLevel, leaveOpen: true) : fs;
-                s.Write(hb);
-                Span<byte> extender = stackalloc byte[4];
-                extender.Clear();
-                extender[0] = (byte)(h.Extensions.Count > 0 ? 1 : 0);
-                s.Write(extender);
-                Span<byte> eh = stackalloc byte[8];
-                foreach (NiftiExtension e in h.Extensions)
-                {
-                    BinaryPrimitives.WriteInt32LittleEndian(eh, e.ESize);
-                    BinaryPrimitives.WriteInt32LittleEndian(eh[4..], e.Code);
-                    s.Write(eh);
-                    s.Write(e.Data);
-                    s.Write(new byte[e.ESize - 8 - e.Data.Length]);
-                }
-
-                s.Write(image.Data);
-                if (gzip)
-                {
-                    s.Dispose();
-                }
-
-                fs.Flush(flushToDisk: true);
+                hs.Write(extender);
             }
 
-            File.Move(tmp, path, overwrite: true);
+            Span<byte> eh = stackalloc byte[8];
+            foreach (NiftiExtension e in h.Extensions)
+            {
+                BinaryPrimitives.WriteInt32LittleEndian(eh, e.ESize);
+                BinaryPrimitives.WriteInt32LittleEndian(eh[4..], e.Code);
+                hs.Write(eh);
+                hs.Write(e.Data);
+                hs.Write(new byte[e.ESize - 8 - e.Data.Length]);
+            }
+
+            if (dataTx is null)
+            {
+                MedicalIO.WriteSlabs(hs, image.Data, cancellationToken);
+            }
         }
-        catch
+
+        if (dataTx is not null)
         {
-            try
+            using (Stream ds = gzip ? new GZipStream(dataTx.Stream, options.GzipLevel, leaveOpen: true) : new NonClosing(dataTx.Stream))
             {
-                File.Delete(tmp);
-            }
-            catch (IOException)
-            {
-                // best effort
+                MedicalIO.WriteSlabs(ds, image.Data, cancellationToken);
             }
 
-            throw;
+            cancellationToken.ThrowIfCancellationRequested();
+            dataTx.Commit();
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        headerTx.Commit();
     }
 }
 
@@ -227,8 +242,15 @@ internal static class MedicalValues
 {
     internal static double[] ToDoubles(ReadOnlySpan<byte> data, DType dtype)
     {
+        var v = new double[data.Length / dtype.ItemSize];
+        ToDoubles(data, dtype, v);
+        return v;
+    }
+
+    /// <summary>Converts the elements of <paramref name="data"/> into the start of <paramref name="v"/>.</summary>
+    internal static void ToDoubles(ReadOnlySpan<byte> data, DType dtype, double[] v)
+    {
         int n = data.Length / dtype.ItemSize;
-        var v = new double[n];
         switch (dtype.Name)
         {
             case "|u1": for (int i = 0; i < n; i++) { v[i] = data[i]; } break;
@@ -244,8 +266,6 @@ internal static class MedicalValues
             case "<f8": MemoryMarshal.Cast<byte, double>(data).CopyTo(v); break;
             default: throw new MLArrayNotSupportedException($"dtype {dtype} cannot be converted to float64.");
         }
-
-        return v;
     }
 
     private static void Copy<T>(ReadOnlySpan<T> src, double[] dst, Func<T, double> f)

@@ -57,7 +57,7 @@ public sealed class NrrdImage
     public byte[] ToIndexOrderC() => MedicalAxisOrder.FileOrderToIndexOrderC(Data, FileShape, DType.ItemSize);
 }
 
-/// <summary>Options of <see cref="Nrrd.Write"/>.</summary>
+/// <summary>Options of <see cref="Nrrd.Write(string, NrrdImage, NrrdWriteOptions?)"/>.</summary>
 public sealed class NrrdWriteOptions
 {
     /// <summary>"raw" or "gzip"; null (default) keeps the header's encoding when it is one of those, else gzip.</summary>
@@ -90,15 +90,28 @@ public static class Nrrd
     }
 
     /// <summary>
-    /// Writes an attached NRRD (<c>NRRD0004</c>, data after the header's blank line), raw or gzip, little-endian. All
-    /// header fields, key/value pairs and comments are written; <c>type</c>, <c>dimension</c>, <c>sizes</c>,
-    /// <c>endian</c> and <c>encoding</c> come from the image; <c>data file</c>, <c>line skip</c>, <c>byte skip</c> are
-    /// dropped. Written to a temporary name, then renamed into place.
+    /// Writes a NRRD image, raw or gzip, little-endian: attached (<c>.nrrd</c>, <c>NRRD0004</c>, data after the header's
+    /// blank line) or detached (<c>.nhdr</c>: the header names its data file with a relative <c>data file:</c> — the
+    /// header's name with <c>.raw</c> or, for gzip, <c>.raw.gz</c> — written next to it). All header fields, key/value
+    /// pairs and comments are written; <c>type</c>, <c>dimension</c>, <c>sizes</c>, <c>endian</c> and
+    /// <c>encoding</c> come from the image; <c>line skip</c> and <c>byte skip</c> are dropped. Each file is written
+    /// atomically (<see cref="AtomicFile"/>); for a detached pair the data file is committed first.
     /// </summary>
-    /// <param name="path">The output <c>.nrrd</c>.</param>
+    /// <param name="path">The output <c>.nrrd</c> or <c>.nhdr</c>.</param>
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
-    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options = null)
+    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options = null) =>
+        Write(path, image, options, CancellationToken.None);
+
+    /// <summary>
+    /// <see cref="Write(string, NrrdImage, NrrdWriteOptions?)"/>, cancellable between 1 MiB slabs of voxel data
+    /// (cancelling throws <see cref="OperationCanceledException"/> and leaves no file behind).
+    /// </summary>
+    /// <param name="path">The output <c>.nrrd</c> or <c>.nhdr</c>.</param>
+    /// <param name="image">The image.</param>
+    /// <param name="options">Options, or null.</param>
+    /// <param name="cancellationToken">Cancels the write.</param>
+    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -109,6 +122,7 @@ public static class Nrrd
             throw new MLArrayNotSupportedException($"{path}: the NRRD writer supports raw and gzip encodings, not '{enc}'.");
         }
 
+        bool detached = path.EndsWith(".nhdr", StringComparison.OrdinalIgnoreCase);
         var h = new NrrdHeader { Magic = image.Header.Magic is "NRRD0005" ? "NRRD0005" : "NRRD0004" };
         h.Comments.AddRange(image.Header.Comments);
         foreach ((string k, object v) in image.Header.Fields)
@@ -137,42 +151,27 @@ public static class Nrrd
         }
 
         h.Fields["encoding"] = enc;
-        byte[] header = Encoding.UTF8.GetBytes(h.Serialise(FieldOrder));
-
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
+        string? dataPath = null;
+        if (detached)
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                fs.Write(header);
-                if (enc == "gzip")
-                {
-                    using var gz = new GZipStream(fs, options.GzipLevel, leaveOpen: true);
-                    gz.Write(image.Data);
-                }
-                else
-                {
-                    fs.Write(image.Data);
-                }
-
-                fs.Flush(flushToDisk: true);
-            }
-
-            File.Move(tmp, path, overwrite: true);
+            string dataName = Path.GetFileName(path)[..^".nhdr".Length] + (enc == "gzip" ? ".raw.gz" : ".raw");
+            h.Fields["data file"] = dataName;
+            dataPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dataName);
         }
-        catch
+
+        string[] order = detached ? [.. FieldOrder, "data file"] : FieldOrder;
+        byte[] header = Encoding.UTF8.GetBytes(h.Serialise(order));
+        using var headerTx = AtomicFile.Begin(path);
+        using AtomicFile? dataTx = dataPath is null ? null : AtomicFile.Begin(dataPath);
+        headerTx.Stream.Write(header);
+        FileStream ds = (dataTx ?? headerTx).Stream;
+        using (Stream s = enc == "gzip" ? new GZipStream(ds, options.GzipLevel, leaveOpen: true) : new NonClosing(ds))
         {
-            try
-            {
-                File.Delete(tmp);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-
-            throw;
+            MedicalIO.WriteSlabs(s, image.Data, cancellationToken);
         }
+
+        cancellationToken.ThrowIfCancellationRequested();
+        dataTx?.Commit();
+        headerTx.Commit();
     }
 }

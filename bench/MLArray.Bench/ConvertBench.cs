@@ -1,0 +1,146 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.IO.Compression;
+using MLArray.Blosc2;
+using MLArray.Conversion;
+using MLArray.Medical.Nifti;
+
+namespace MLArray.Bench;
+
+/// <summary>
+/// `convert [runs] [edge] [folder]`: NIfTI → .mla conversion against plain gzip decoding. Inputs: the largest .nii.gz of
+/// tests/data/medical and a synthetic CT-like int16 volume of edge×edge×edge (default 256) written as .nii.gz by our own
+/// writer. For each: (a) System.IO.Compression GZipStream inflate of the whole file into a null sink, (b) the streaming
+/// MedicalConverter.ToMLArray(input, output) with default options (what `mlarray convert IN OUT.mla` runs), (c) the
+/// in-memory path (Nifti.Read, FromNifti, Save) for comparison; medians of `runs` runs, the ratio (b)/(a) (target ≤ 1.3)
+/// and the bytes each path allocates (GC.GetTotalAllocatedBytes).
+/// </summary>
+internal static class ConvertBench
+{
+    public static int Run(string[] args)
+    {
+        int runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
+        int edge = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
+        string folder = Directory.CreateTempSubdirectory("mlarray-convert-bench-").FullName;
+        if (args.Length > 2) folder = Directory.CreateDirectory(Path.Combine(args[2], $"mlarray-convert-bench-{Environment.ProcessId}")).FullName;
+        try
+        {
+            string corpus = Directory.EnumerateFiles(MedicalDir(), "*.nii.gz", SearchOption.AllDirectories)
+                .Where(p => !p.Contains("complex", StringComparison.Ordinal))
+                .OrderByDescending(p => new FileInfo(p).Length).First();
+            string synthetic = Path.Combine(folder, $"ct{edge}.nii.gz");
+            var w = Stopwatch.StartNew();
+            WriteCtLike(synthetic, edge, edge, edge);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cores {Environment.ProcessorCount}; wrote {synthetic} ({edge}^3 int16, {new FileInfo(synthetic).Length / 1e6:F1} MB gz) in {w.Elapsed.TotalSeconds:F1} s"));
+            Console.WriteLine($"{"input",-34} {"path",-32} {"median ms",10} {"min ms",8} {"alloc MB",9} {"ratio",6}");
+            foreach (string input in (string[])[corpus, synthetic])
+                Measure(input, Path.Combine(folder, "out.mla"), runs);
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
+    private static void Measure(string input, string output, int runs)
+    {
+        long decoded;
+        using (var r = NiftiReader.Open(input)) decoded = r.DataBytes;
+        string name = $"{Path.GetFileName(input)} ({decoded / 1e6:F1} MB)";
+        (double inflate, double inflateMin, long inflateAlloc) = Time(runs, () => Inflate(input));
+        Print(name, "inflate (GZipStream)", inflate, inflateMin, inflateAlloc, null);
+        (double conv, double convMin, long convAlloc) = Time(runs, () => MedicalConverter.ToMLArray(input, output));
+        Print(name, "convert (streaming)", conv, convMin, convAlloc, conv / inflate);
+        (double mem, double memMin, long memAlloc) = Time(runs, () =>
+        {
+            using MLArrayFile f = MedicalConverter.FromNifti(Nifti.Read(input));
+            f.Save(output);
+        });
+        Print(name, "read all, then compress", mem, memMin, memAlloc, mem / inflate);
+        NiftiImage img = Nifti.Read(input);
+        (double comp, double compMin, long compAlloc) = Time(runs, () =>
+        {
+            using MLArrayFile f = MedicalConverter.FromNifti(img);
+            f.Save(output);
+        });
+        Print(name, "compress only (decoded)", comp, compMin, compAlloc, comp / inflate);
+        var fast = new MedicalToMLArrayOptions { Compression = new CompressionParams { Codec = Blosc2Codec.LZ4, CLevel = 1, Threads = 0 } };
+        (double cf, double cfMin, long cfAlloc) = Time(runs, () => MedicalConverter.ToMLArray(input, output, fast));
+        Print(name, "convert, --codec lz4 --clevel 1", cf, cfMin, cfAlloc, cf / inflate);
+        MedicalConverter.ToMLArray(input, output);
+        using var check = MLArrayFile.Open(output);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{"",-34} output {check.DType} ({string.Join(", ", check.Shape)}), chunk ({string.Join(", ", check.ChunkShape)}), {new FileInfo(output).Length / 1e6:F1} MB, {check.Compression.Codec} {check.Compression.CLevel}"));
+    }
+
+    private static void Print(string input, string path, double median, double min, long alloc, double? ratio) =>
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{input,-34} {path,-32} {median,10:F1} {min,8:F1} {alloc / 1e6,9:F1} {(ratio is { } x ? x.ToString("F2", CultureInfo.InvariantCulture) : ""),6}"));
+
+    private static void Inflate(string path)
+    {
+        using var fs = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.Read, 1 << 16, FileOptions.SequentialScan);
+        using var gz = new GZipStream(fs, CompressionMode.Decompress);
+        gz.CopyTo(Stream.Null, 1 << 20);
+    }
+
+    /// <summary>Median and minimum milliseconds of <paramref name="runs"/> runs after one warm-up, and the bytes one run allocates.</summary>
+    private static (double Median, double Min, long Alloc) Time(int runs, Action a)
+    {
+        a();
+        var t = new List<double>();
+        long alloc = 0;
+        for (int i = 0; i < runs; i++)
+        {
+            GC.Collect();
+            GC.WaitForPendingFinalizers();
+            long before = GC.GetTotalAllocatedBytes(precise: true);
+            var sw = Stopwatch.StartNew();
+            a();
+            t.Add(sw.Elapsed.TotalMilliseconds);
+            alloc = GC.GetTotalAllocatedBytes(precise: true) - before;
+        }
+
+        t.Sort();
+        return (t[t.Count / 2], t[0], alloc);
+    }
+
+    private static string MedicalDir()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+        {
+            string p = Path.Combine(dir.FullName, "tests", "data", "medical");
+            if (Directory.Exists(p)) return p;
+        }
+
+        throw new DirectoryNotFoundException("tests/data/medical not found above " + AppContext.BaseDirectory);
+    }
+
+    /// <summary>A CT-like int16 volume: air, a noisy soft-tissue ellipsoid, a bone shell; gzip at the default level, as scanners' exports are.</summary>
+    private static void WriteCtLike(string path, int nx, int ny, int nz)
+    {
+        var v = new short[(long)nx * ny * nz];
+        uint s = 12345;
+        for (int z = 0; z < nz; z++)
+        {
+            for (int y = 0; y < ny; y++)
+            {
+                for (int x = 0; x < nx; x++)
+                {
+                    double dx = (x - (nx / 2.0)) / (nx * 0.42), dy = (y - (ny / 2.0)) / (ny * 0.36), dz = (z - (nz / 2.0)) / (nz * 0.45);
+                    double r = Math.Sqrt((dx * dx) + (dy * dy) + (dz * dz));
+                    s = (s * 1664525) + 1013904223;
+                    int noise = (int)(s >> 27) - 16;
+                    v[x + ((long)nx * (y + ((long)ny * z)))] = (short)(r > 1 ? -1000 + (noise / 4) : r > 0.9 ? 700 + (noise * 3) : 40 + noise);
+                }
+            }
+        }
+
+        var affine = new double[,] { { -0.8, 0, 0, 100 }, { 0, -0.8, 0, 120 }, { 0, 0, 1.5, -80 }, { 0, 0, 0, 1 } };
+        var bytes = new byte[v.Length * 2];
+        Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
+        Nifti.Write(path, NiftiImage.Create(bytes, DType.Int16, [nx, ny, nz], affine), new NiftiWriteOptions { GzipLevel = CompressionLevel.Optimal });
+    }
+}
