@@ -216,13 +216,17 @@ internal sealed class ChunkStore : IDisposable
         pos += trailer.Length;
         if (_source is WritableFileSource w2)
             w2.SetLength(pos);
-        // Finally switch the header to the new index and trailer.
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(b, pos);
-        RandomAccess.Write(handle, b, FrameLayout.OffsetFrameLen);
-        BinaryPrimitives.WriteInt64BigEndian(b, newCBytes);
-        RandomAccess.Write(handle, b, FrameLayout.OffsetCBytes);
-        RandomAccess.Write(handle, new[] { vl.Length > 0 ? (byte)0xC3 : (byte)0xC2 }, FrameLayout.OffsetHasVlMeta);
+        // Finally switch the header to the new index and trailer: frame_len, cbytes and the vlmeta flag change in ONE
+        // positional write (bytes 16-68, inside the first sector), so a kill can never leave a header that mixes the
+        // new frame length with the old chunks-section length.
+        const int first = FrameLayout.OffsetFrameLen, last = FrameLayout.OffsetHasVlMeta;
+        Span<byte> h = stackalloc byte[last - first + 1];
+        if (RandomAccess.Read(handle, h, first) != h.Length)
+            throw new IOException($"'{Name}': could not re-read the frame header before updating it.");
+        BinaryPrimitives.WriteInt64BigEndian(h[(FrameLayout.OffsetFrameLen - first)..], pos);
+        BinaryPrimitives.WriteInt64BigEndian(h[(FrameLayout.OffsetCBytes - first)..], newCBytes);
+        h[last - first] = vl.Length > 0 ? (byte)0xC3 : (byte)0xC2;
+        RandomAccess.Write(handle, h, first);
         Volatile.Write(ref _frameLength, pos);
     }
 

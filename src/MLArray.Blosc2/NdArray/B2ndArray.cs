@@ -688,10 +688,13 @@ public sealed class B2ndArray : IDisposable
     /// renamed over the target; on failure the target is untouched). See <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>. To save onto the
     /// file this instance has open, dispose it before the rename: use <see cref="AtomicFile"/> with <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>.
     /// </summary>
-    public void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null)
+    public void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null) => Save(path, vlmetaChanges, null);
+
+    /// <summary><see cref="Save(string, IReadOnlyDictionary{string, byte[]})"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges, AtomicFileSteps? steps)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var tx = AtomicFile.Begin(path);
+        using var tx = AtomicFile.Begin(path, steps);
         Save(tx.Stream, vlmetaChanges);
         tx.Commit();
     }

@@ -144,7 +144,10 @@ public static class Nifti
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
     /// <exception cref="MLArrayNotSupportedException">A <c>.hdr</c>/<c>.img</c> target, or Version 1 with dims too large for it.</exception>
-    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null)
+    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options = null) => WriteWith(path, image, options, null);
+
+    /// <summary><see cref="Write(string, NiftiImage, NiftiWriteOptions)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void WriteWith(string path, NiftiImage image, NiftiWriteOptions? options, AtomicFileSteps? steps)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -173,11 +176,9 @@ public static class Nifti
         h.Validate(path);
         byte[] hb = h.Version == 2 ? h.ToNifti2Bytes() : h.ToNifti1Bytes(path);
 
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
+        using (var tx = AtomicFile.Begin(path, steps))
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            Stream fs = tx.Stream;
             {
                 Stream s = gzip ? new GZipStream(fs, options.GzipLevel, leaveOpen: true) : fs;
                 s.Write(hb);
@@ -200,24 +201,9 @@ public static class Nifti
                 {
                     s.Dispose();
                 }
-
-                fs.Flush(flushToDisk: true);
             }
 
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(tmp);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-
-            throw;
+            tx.Commit();
         }
     }
 }

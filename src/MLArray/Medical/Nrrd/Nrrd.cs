@@ -98,7 +98,10 @@ public static class Nrrd
     /// <param name="path">The output <c>.nrrd</c>.</param>
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
-    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options = null)
+    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options = null) => WriteWith(path, image, options, null);
+
+    /// <summary><see cref="Write(string, NrrdImage, NrrdWriteOptions)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void WriteWith(string path, NrrdImage image, NrrdWriteOptions? options, AtomicFileSteps? steps)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -139,11 +142,9 @@ public static class Nrrd
         h.Fields["encoding"] = enc;
         byte[] header = Encoding.UTF8.GetBytes(h.Serialise(FieldOrder));
 
-        string dir = Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".";
-        string tmp = Path.Combine(dir, "." + Path.GetFileName(path) + "." + Guid.NewGuid().ToString("N")[..8] + ".tmp");
-        try
+        using (var tx = AtomicFile.Begin(path, steps))
         {
-            using (var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
+            Stream fs = tx.Stream;
             {
                 fs.Write(header);
                 if (enc == "gzip")
@@ -155,24 +156,9 @@ public static class Nrrd
                 {
                     fs.Write(image.Data);
                 }
-
-                fs.Flush(flushToDisk: true);
             }
 
-            File.Move(tmp, path, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(tmp);
-            }
-            catch (IOException)
-            {
-                // best effort
-            }
-
-            throw;
+            tx.Commit();
         }
     }
 }
