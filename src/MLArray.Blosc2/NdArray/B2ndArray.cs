@@ -541,26 +541,51 @@ public sealed class B2ndArray : IDisposable
         int maxChunk = ChunkEncoder.MaxChunkSize(_layout.ChunkNBytes);
         lock (_writeLock)
         {
-            fixed (byte* src = source)
+            // Batches bound the memory; the file switches to the new state once, after the last batch, so a crash
+            // leaves the array as it was before this Write or after it (docs/concurrency.md).
+            bool completed = false;
+            try
             {
-                nint srcAddr = (nint)src;
-                int batch = Math.Max(1, workers * 2);
-                for (int first = 0; first < chunks.Count; first += batch)
+                WriteBatches(chunks, sel, outStrides, source, p, maxChunk, workers);
+                completed = true;
+            }
+            finally
+            {
+                if (completed)
                 {
-                    int count = Math.Min(batch, chunks.Count - first);
-                    var results = new (long, byte[], int)[count];
-                    int start = first;
-                    ParallelChunks.For(count, workers, _contexts,
-                        (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
-                    try
-                    {
-                        _store.PutChunks(results);
-                    }
-                    finally
-                    {
-                        foreach (var (_, buffer, _) in results)
-                            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-                    }
+                    _store.Commit();
+                }
+                else
+                {
+                    // Keep the file consistent with what this instance now reads; the original error wins.
+                    try { _store.Commit(); } catch (IOException) { }
+                }
+            }
+        }
+    }
+
+    /// <summary>Rebuilds and appends the touched chunks in memory-bounded batches (the caller commits the file).</summary>
+    private unsafe void WriteBatches(List<long> chunks, NdSelection sel, long[] outStrides, ReadOnlySpan<byte> source, CompressionParams p, int maxChunk, int workers)
+    {
+        fixed (byte* src = source)
+        {
+            nint srcAddr = (nint)src;
+            int batch = Math.Max(1, workers * 2);
+            for (int first = 0; first < chunks.Count; first += batch)
+            {
+                int count = Math.Min(batch, chunks.Count - first);
+                var results = new (long, byte[], int)[count];
+                int start = first;
+                ParallelChunks.For(count, workers, _contexts,
+                    (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
+                try
+                {
+                    _store.PutChunks(results, commit: false);
+                }
+                finally
+                {
+                    foreach (var (_, buffer, _) in results)
+                        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }
