@@ -111,16 +111,37 @@ public sealed class B2ndArray : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Read, ReadWrite or CopyOnWrite.");
-        IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
+        for (int attempt = 0; ; attempt++)
+        {
+            IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
+            try
+            {
+                var frame = FrameReader.Open(source, limits);
+                return new B2ndArray(frame, (source as WritableFileSource)?.Handle, mode == B2ndOpenMode.CopyOnWrite);
+            }
+            catch (MLArrayFormatException) when (attempt < 3 && mode != B2ndOpenMode.ReadWrite && GrewSince(path, source.Length))
+            {
+                // A writer (r+) appended and switched the header between our mapping and our reading of the header:
+                // the header describes a frame longer than what we mapped. Map again.
+                source.Dispose();
+            }
+            catch
+            {
+                source.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private static bool GrewSince(string path, long length)
+    {
         try
         {
-            var frame = FrameReader.Open(source, limits);
-            return new B2ndArray(frame, (source as WritableFileSource)?.Handle, mode == B2ndOpenMode.CopyOnWrite);
+            return new FileInfo(path).Length > length;
         }
-        catch
+        catch (IOException)
         {
-            source.Dispose();
-            throw;
+            return false;
         }
     }
 
