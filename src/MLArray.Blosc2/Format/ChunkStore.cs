@@ -11,8 +11,8 @@ namespace MLArray.Blosc2.Format;
 /// <remarks>
 /// Writes never overwrite bytes the current header refers to: new chunk payloads, then a new offsets index and
 /// trailer are appended after the end of the frame, and only then the header's cbytes/frame_len fields are updated
-/// (one small write inside the first sector). A crash at any point leaves a frame that opens with either the old or
-/// the new content of each chunk. Old payloads become dead bytes inside the chunks section, which every Blosc2 reader
+/// (one small write inside the first sector), once per <c>B2ndArray.Write</c>. A crash at any point leaves a frame
+/// that opens with the content before or after the whole write. Old payloads become dead bytes inside the chunks section, which every Blosc2 reader
 /// accepts (offsets are looked up, never assumed contiguous).
 /// </remarks>
 internal sealed class ChunkStore : IDisposable
@@ -201,6 +201,32 @@ internal sealed class ChunkStore : IDisposable
         {
             if (_overlay is null && _writeHandle is not null && _uncommitted)
                 CommitFile([]);
+        }
+    }
+
+    /// <summary>The offsets of <paramref name="indices"/> and the commit state, to undo a write that fails halfway (<see cref="Restore"/>).</summary>
+    public (long[] Indices, long[] Offsets, bool Uncommitted) Snapshot(IReadOnlyList<long> indices)
+    {
+        lock (_writeLock)
+        {
+            var idx = indices.ToArray();
+            return (idx, idx.Select(GetOffset).ToArray(), _uncommitted);
+        }
+    }
+
+    /// <summary>
+    /// Points the chunks of <paramref name="snapshot"/> back at their old payloads (file mode; payloads appended since
+    /// stay as unused bytes). The file's header was not switched in between, so file and instance agree again.
+    /// </summary>
+    public void Restore((long[] Indices, long[] Offsets, bool Uncommitted) snapshot)
+    {
+        lock (_writeLock)
+        {
+            if (_overlay is not null || _writeHandle is null)
+                return;
+            for (int i = 0; i < snapshot.Indices.Length; i++)
+                Volatile.Write(ref _offsets[snapshot.Indices[i]], snapshot.Offsets[i]);
+            _uncommitted = snapshot.Uncommitted;
         }
     }
 

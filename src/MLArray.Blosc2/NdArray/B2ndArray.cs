@@ -563,24 +563,18 @@ public sealed class B2ndArray : IDisposable
         lock (_writeLock)
         {
             // Batches bound the memory; the file switches to the new state once, after the last batch, so a crash
-            // leaves the array as it was before this Write or after it (docs/concurrency.md).
-            bool completed = false;
+            // leaves the array as it was before this Write or after it (docs/concurrency.md). A Write that throws
+            // halfway (disk full, corrupt chunk) is undone: the touched chunks point at their old payloads again.
+            var snapshot = _store.Snapshot(chunks);
             try
             {
                 WriteBatches(chunks, sel, outStrides, source, p, maxChunk, workers);
-                completed = true;
+                _store.Commit();
             }
-            finally
+            catch
             {
-                if (completed)
-                {
-                    _store.Commit();
-                }
-                else
-                {
-                    // Keep the file consistent with what this instance now reads; the original error wins.
-                    try { _store.Commit(); } catch (IOException) { }
-                }
+                _store.Restore(snapshot);
+                throw;
             }
         }
     }

@@ -55,3 +55,44 @@ public sealed class LimitTests
         Assert.Equal(value, raised.GetVlMeta("big"));
     }
 }
+
+/// <summary>A <c>Write</c> that throws halfway is undone, in the instance and in the file.</summary>
+public sealed class FailedWriteTests
+{
+    [Fact]
+    public void A_write_that_fails_on_a_corrupt_chunk_after_earlier_batches_leaves_file_and_instance_unchanged()
+    {
+        string dir = Directory.CreateTempSubdirectory("mla-failwrite-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "a.b2nd");
+            var values = Enumerable.Range(0, 8 * 64).Select(i => i * 31 + 7).ToArray();
+            B2ndWriter.Write(path, System.Runtime.InteropServices.MemoryMarshal.AsBytes(values.AsSpan()), [8, 64], DType.Int32,
+                new B2ndWriteOptions { ChunkShape = [8, 8], BlockShape = [4, 8] });
+            // Break the last of the 8 chunks: its header declares one byte less than the layout needs.
+            byte[] file = File.ReadAllBytes(path);
+            var frame = FrameReader.Open(new MemoryFrameSource(file));
+            file[frame.HeaderLength + frame.GetOffset(7) + 4]--;
+            File.WriteAllBytes(path, file);
+            // the first 7 chunks (columns 0..55)
+            int[] expected = Enumerable.Range(0, 8).SelectMany(row => values.Skip(row * 64).Take(56)).ToArray();
+            using (var a = B2ndArray.Open(path, B2ndOpenMode.ReadWrite))
+            {
+                var fill = new byte[4 * 60 * 4];
+                Array.Fill(fill, (byte)0x7F);
+                // rows 2..5 of every chunk: all partial, decoded and appended in batches of 2; chunk 7 fails last
+                var e = Assert.Throws<MLArrayFormatException>(() => a.Write([NdIndex.Slice(2, 6), NdIndex.Slice(2, 62)], fill, threads: 1));
+                Assert.Contains("chunk 7", e.Message, StringComparison.Ordinal);
+                Assert.Equal(expected, a.Read<int>(NdIndex.All, NdIndex.Slice(0, 56)));
+            }
+            // the header was never switched: the file still describes the old frame (appended bytes are unused space)
+            Assert.Equal(file.AsSpan(0, 64).ToArray(), File.ReadAllBytes(path).AsSpan(0, 64).ToArray());
+            using var reopened = B2ndArray.Open(path);
+            Assert.Equal(expected, reopened.Read<int>(NdIndex.All, NdIndex.Slice(0, 56)));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+}
