@@ -17,7 +17,7 @@ public sealed class ConcurrencySoakTests(ITestOutputHelper log) : IDisposable
 
     private static readonly long[] Shape = [48, 64, 64];
 
-    private string NewArray(string name, B2ndOpenMode _ = B2ndOpenMode.Read)
+    private string NewArray(string name)
     {
         string path = Path.Combine(_dir, name);
         var data = new byte[48 * 64 * 64 * 4];
