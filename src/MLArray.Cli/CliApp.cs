@@ -13,7 +13,13 @@ internal static class CliApp
     /// <summary>Exit code: unreadable or corrupt file.</summary>
     public const int Unreadable = 2;
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, null);
+
+    /// <summary>
+    /// <see cref="Run(string[], TextWriter, TextWriter)"/> with every output file of convert, migrate and preview written
+    /// through <paramref name="steps"/> (fault-injection tests; null for the real file system).
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, MLArray.Blosc2.AtomicFileSteps? steps)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
@@ -25,11 +31,11 @@ internal static class CliApp
         var root = new RootCommand("mlarray: inspect and convert MLArray (.mla) files, Blosc2 N-dimensional arrays with standardized metadata.")
         {
             HeaderCommand.Create(stdout, stderr),
-            ConvertCommand.Create(stdout, stderr),
+            ConvertCommand.Create(stdout, stderr, steps),
             ValidateCommand.Create(stdout, stderr),
-            MigrateCommand.Create(stdout, stderr),
+            MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
-            PreviewCommand.Create(stdout, stderr),
+            PreviewCommand.Create(stdout, stderr, steps),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

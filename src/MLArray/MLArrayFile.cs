@@ -167,15 +167,15 @@ public sealed partial class MLArrayFile : IDisposable
     /// </summary>
     public void Save(string path) => Save(path, null);
 
-    /// <summary><see cref="Save(string)"/> with the output stream wrapped (tests simulate failing disks with it).</summary>
-    internal void Save(string path, Func<Stream, Stream>? wrapOutput)
+    /// <summary><see cref="Save(string)"/> through the given <see cref="AtomicFileSteps"/> (tests simulate failing disks with it).</summary>
+    internal void Save(string path, AtomicFileSteps? steps)
     {
         OpenModes.CheckSuffix(path);
         if (_decompressed)
         {
             // As the reference: a decompressed image gets a fresh default layout when it is saved.
             using var compressed = Compress();
-            compressed.Save(path, wrapOutput);
+            compressed.Save(path, steps);
             return;
         }
         lock (_gate)
@@ -183,8 +183,8 @@ public sealed partial class MLArrayFile : IDisposable
             var array = Array;
             string full = Path.GetFullPath(path);
             bool same = Access != MLArrayAccess.InMemory && string.Equals(full, FilePath, StringComparison.Ordinal);
-            using var tx = AtomicFile.Begin(full);
-            array.Save(wrapOutput is null ? tx.Stream : wrapOutput(tx.Stream), new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) });
+            using var tx = AtomicFile.Begin(full, steps);
+            array.Save(tx.Stream, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) });
             if (!same)
             {
                 tx.Commit();

@@ -11,8 +11,8 @@ namespace MLArray.Blosc2.Format;
 /// <remarks>
 /// Writes never overwrite bytes the current header refers to: new chunk payloads, then a new offsets index and
 /// trailer are appended after the end of the frame, and only then the header's cbytes/frame_len fields are updated
-/// (one small write inside the first sector). A crash at any point leaves a frame that opens with either the old or
-/// the new content of each chunk. Old payloads become dead bytes inside the chunks section, which every Blosc2 reader
+/// (one small write inside the first sector), once per <c>B2ndArray.Write</c>. A crash at any point leaves a frame
+/// that opens with the content before or after the whole write. Old payloads become dead bytes inside the chunks section, which every Blosc2 reader
 /// accepts (offsets are looked up, never assumed contiguous).
 /// </remarks>
 internal sealed class ChunkStore : IDisposable
@@ -24,6 +24,8 @@ internal sealed class ChunkStore : IDisposable
     private readonly long[] _offsets;
     private long _cbytes;
     private long _frameLength;
+    private long _appendPos; // where the next chunk payload goes: the frame end, or after payloads not yet committed
+    private bool _uncommitted; // chunks replaced in memory whose index the file's header does not point at yet
     private (string Name, byte[] Chunk)[] _vlmeta;
 
     public ChunkStore(FrameReader frame, SafeFileHandle? writeHandle, bool copyOnWrite)
@@ -37,6 +39,7 @@ internal sealed class ChunkStore : IDisposable
         Limits = frame.Limits;
         _cbytes = frame.CBytes;
         _frameLength = frame.FrameLength;
+        _appendPos = _frameLength;
         _offsets = new long[NChunks];
         for (long i = 0; i < NChunks; i++)
             _offsets[i] = frame.GetOffset(i);
@@ -164,7 +167,14 @@ internal sealed class ChunkStore : IDisposable
     }
 
     /// <summary>Replaces chunks (complete Blosc2 chunks; a 32-byte special-zeros chunk becomes a special offset) and commits.</summary>
-    public void PutChunks(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks)
+    public void PutChunks(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks) => PutChunks(chunks, commit: true);
+
+    /// <summary>
+    /// Replaces chunks. With <paramref name="commit"/> false (file mode) the payloads are appended and visible to
+    /// readers of this instance, but the file's header keeps describing the previous frame until <see cref="Commit"/>:
+    /// a multi-batch write then switches the file to its new state once, at the end.
+    /// </summary>
+    public void PutChunks(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks, bool commit)
     {
         ThrowIfReadOnly();
         lock (_writeLock)
@@ -178,14 +188,53 @@ internal sealed class ChunkStore : IDisposable
                 }
                 return;
             }
-            CommitFile(chunks);
+            AppendChunks(chunks);
+            if (commit)
+                CommitFile([]);
         }
     }
 
-    private void CommitFile(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks)
+    /// <summary>Writes the offsets index, trailer and header for chunks appended with <c>commit: false</c> (no-op otherwise).</summary>
+    public void Commit()
+    {
+        lock (_writeLock)
+        {
+            if (_overlay is null && _writeHandle is not null && _uncommitted)
+                CommitFile([]);
+        }
+    }
+
+    /// <summary>The offsets of <paramref name="indices"/> and the commit state, to undo a write that fails halfway (<see cref="Restore"/>).</summary>
+    public (long[] Indices, long[] Offsets, bool Uncommitted) Snapshot(IReadOnlyList<long> indices)
+    {
+        lock (_writeLock)
+        {
+            var idx = indices.ToArray();
+            return (idx, idx.Select(GetOffset).ToArray(), _uncommitted);
+        }
+    }
+
+    /// <summary>
+    /// Points the chunks of <paramref name="snapshot"/> back at their old payloads (file mode; payloads appended since
+    /// stay as unused bytes). The file's header was not switched in between, so file and instance agree again.
+    /// </summary>
+    public void Restore((long[] Indices, long[] Offsets, bool Uncommitted) snapshot)
+    {
+        lock (_writeLock)
+        {
+            if (_overlay is not null || _writeHandle is null)
+                return;
+            for (int i = 0; i < snapshot.Indices.Length; i++)
+                Volatile.Write(ref _offsets[snapshot.Indices[i]], snapshot.Offsets[i]);
+            _uncommitted = snapshot.Uncommitted;
+        }
+    }
+
+    /// <summary>Appends chunk payloads after the frame (and after payloads appended since the last commit) and publishes their offsets in memory.</summary>
+    private void AppendChunks(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks)
     {
         var handle = _writeHandle!;
-        long pos = _frameLength;
+        long pos = _appendPos;
         var newOffsets = new List<(long, long)>(chunks.Count);
         foreach (var (index, chunk, length) in chunks)
         {
@@ -198,13 +247,22 @@ internal sealed class ChunkStore : IDisposable
             newOffsets.Add((index, pos - HeaderLength));
             pos += length;
         }
-        long newCBytes = pos - HeaderLength;
         // Publish: readers that see a new offset must also see the grown chunks section.
-        Volatile.Write(ref _cbytes, newCBytes);
+        Volatile.Write(ref _cbytes, pos - HeaderLength);
         foreach (var (index, off) in newOffsets)
             Volatile.Write(ref _offsets[index], off);
         if (_source is WritableFileSource w)
             w.SetLength(pos);
+        _appendPos = pos;
+        _uncommitted |= chunks.Count > 0;
+    }
+
+    private void CommitFile(IReadOnlyList<(long Index, byte[] Chunk, int Length)> chunks)
+    {
+        AppendChunks(chunks);
+        var handle = _writeHandle!;
+        long pos = _appendPos;
+        long newCBytes = pos - HeaderLength;
 
         using var ctx = new CodecContext();
         byte[] indexChunk = NChunks > 0 ? FrameLayout.BuildIndex(_offsets, ctx) : [];
@@ -216,14 +274,20 @@ internal sealed class ChunkStore : IDisposable
         pos += trailer.Length;
         if (_source is WritableFileSource w2)
             w2.SetLength(pos);
-        // Finally switch the header to the new index and trailer.
-        Span<byte> b = stackalloc byte[8];
-        BinaryPrimitives.WriteInt64BigEndian(b, pos);
-        RandomAccess.Write(handle, b, FrameLayout.OffsetFrameLen);
-        BinaryPrimitives.WriteInt64BigEndian(b, newCBytes);
-        RandomAccess.Write(handle, b, FrameLayout.OffsetCBytes);
-        RandomAccess.Write(handle, new[] { vl.Length > 0 ? (byte)0xC3 : (byte)0xC2 }, FrameLayout.OffsetHasVlMeta);
+        // Finally switch the header to the new index and trailer: frame_len, cbytes and the vlmeta flag change in ONE
+        // positional write (bytes 16-68, inside the first sector), so a kill can never leave a header that mixes the
+        // new frame length with the old chunks-section length.
+        const int first = FrameLayout.OffsetFrameLen, last = FrameLayout.OffsetHasVlMeta;
+        Span<byte> h = stackalloc byte[last - first + 1];
+        if (RandomAccess.Read(handle, h, first) != h.Length)
+            throw new IOException($"'{Name}': could not re-read the frame header before updating it.");
+        BinaryPrimitives.WriteInt64BigEndian(h[(FrameLayout.OffsetFrameLen - first)..], pos);
+        BinaryPrimitives.WriteInt64BigEndian(h[(FrameLayout.OffsetCBytes - first)..], newCBytes);
+        h[last - first] = vl.Length > 0 ? (byte)0xC3 : (byte)0xC2;
+        RandomAccess.Write(handle, h, first);
         Volatile.Write(ref _frameLength, pos);
+        _appendPos = pos;
+        _uncommitted = false;
     }
 
     private void ThrowIfReadOnly()

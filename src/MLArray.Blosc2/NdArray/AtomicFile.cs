@@ -1,10 +1,17 @@
 namespace MLArray.Blosc2;
 
 /// <summary>
-/// Atomic file replacement: content goes to a temporary file in the target's folder, is flushed to disk and renamed
-/// over the target by <see cref="Commit"/>. Disposing without committing (for example after an exception) removes the
-/// temporary file and leaves the target untouched.
+/// Atomic file replacement, the one routine every writer of a whole output file goes through (saves, conversions,
+/// migrations, exports, previews): content goes to a temporary file <c>.NAME.GUID.tmp</c> in the target's folder, is
+/// flushed to the storage device and renamed over the target by <see cref="Commit"/>. Disposing without committing
+/// (for example after an exception) removes the temporary file and leaves the target untouched.
 /// </summary>
+/// <remarks>
+/// Guarantee: after a failure at any step (a write, the flush or the rename throws) the target holds its old bytes
+/// (or still does not exist) and the temporary file is gone. If the process is killed (or the machine loses power)
+/// the target holds either its old bytes or the complete new content, never a mix; a temporary file
+/// <c>.NAME.*.tmp</c> may then remain next to the target and can be deleted (see docs/concurrency.md).
+/// </remarks>
 /// <example><code>
 /// using var tx = AtomicFile.Begin(path);
 /// Write(tx.Stream);
@@ -14,55 +21,150 @@ public sealed class AtomicFile : IDisposable
 {
     private readonly string _target;
     private readonly string _temp;
-    private FileStream? _stream;
+    private readonly AtomicFileSteps _steps;
+    private FileStream? _file;
+    private Stream? _stream;
     private bool _committed;
 
-    private AtomicFile(string target, string temp, FileStream stream)
+    private AtomicFile(string target, string temp, AtomicFileSteps steps, FileStream file, Stream stream)
     {
         _target = target;
         _temp = temp;
+        _steps = steps;
+        _file = file;
         _stream = stream;
     }
 
     /// <summary>Starts replacing <paramref name="path"/>.</summary>
     /// <exception cref="DirectoryNotFoundException">The target folder does not exist.</exception>
-    public static AtomicFile Begin(string path)
+    public static AtomicFile Begin(string path) => Begin(path, null);
+
+    /// <summary>Starts replacing <paramref name="path"/> with the file-system steps of <paramref name="steps"/> (tests inject failures with it).</summary>
+    internal static AtomicFile Begin(string path, AtomicFileSteps? steps)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
+        steps ??= AtomicFileSteps.Default;
         string full = Path.GetFullPath(path);
         string dir = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(dir))
             throw new DirectoryNotFoundException($"the folder '{dir}' does not exist; create it first.");
-        string tmp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        var fs = new FileStream(tmp, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
-        return new AtomicFile(full, tmp, fs);
+        if (Directory.Exists(full))
+            throw new IOException($"'{full}' is a folder; give a file name to write.");
+        string tmp = TempPathFor(full);
+        FileStream fs = steps.CreateTemp(tmp);
+        try
+        {
+            return new AtomicFile(full, tmp, steps, fs, steps.Wrap(fs));
+        }
+        catch
+        {
+            fs.Dispose();
+            steps.TryDelete(tmp);
+            throw;
+        }
     }
 
-    /// <summary>The stream of the temporary file (seekable, readable and writable).</summary>
-    public FileStream Stream => _stream ?? throw new ObjectDisposedException(nameof(AtomicFile));
+    /// <summary>
+    /// Writes <paramref name="path"/> atomically: <paramref name="write"/> fills the stream of the temporary file, which
+    /// then replaces the target. On any exception the target is untouched and the temporary file removed.
+    /// </summary>
+    public static void Write(string path, Action<Stream> write) => Write(path, write, null);
+
+    /// <summary><see cref="Write(string, Action{Stream})"/> with the file-system steps of <paramref name="steps"/>.</summary>
+    internal static void Write(string path, Action<Stream> write, AtomicFileSteps? steps)
+    {
+        ArgumentNullException.ThrowIfNull(write);
+        using var tx = Begin(path, steps);
+        write(tx.Stream);
+        tx.Commit();
+    }
+
+    /// <summary>The name pattern of temporary files: <c>.NAME.GUID.tmp</c> in the target folder.</summary>
+    internal static string TempPathFor(string fullTarget) =>
+        Path.Combine(Path.GetDirectoryName(fullTarget) ?? ".", $".{Path.GetFileName(fullTarget)}.{Guid.NewGuid():N}.tmp");
+
+    /// <summary>The stream of the temporary file (seekable, readable and writable), starting at position 0.</summary>
+    public Stream Stream => _stream ?? throw new ObjectDisposedException(nameof(AtomicFile));
 
     /// <summary>The temporary file's path.</summary>
     public string TempPath => _temp;
 
+    /// <summary>The target's full path.</summary>
+    public string TargetPath => _target;
+
     /// <summary>Flushes to disk and renames the temporary file over the target.</summary>
+    /// <exception cref="IOException">Flushing or renaming failed; the target is untouched (the temporary file is removed on <see cref="Dispose"/>).</exception>
     public void Commit()
     {
-        var fs = Stream;
-        fs.Flush(flushToDisk: true);
+        var stream = Stream;
+        var fs = _file!;
+        try
+        {
+            if (!ReferenceEquals(stream, fs))
+                stream.Flush();
+            _steps.Flush(fs);
+        }
+        catch (IOException e)
+        {
+            throw new IOException($"could not write '{_target}': flushing the new content to disk failed ({e.Message}); the existing file is unchanged.", e);
+        }
+        if (!ReferenceEquals(stream, fs))
+            stream.Dispose();
         fs.Dispose();
         _stream = null;
-        File.Move(_temp, _target, overwrite: true);
+        _file = null;
+        try
+        {
+            _steps.Replace(_temp, _target);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            throw new IOException($"could not replace '{_target}' with the new content ({e.Message}); the existing file is unchanged. Check that it is not open in another program and that the folder is writable.", e);
+        }
         _committed = true;
     }
 
     /// <summary>Discards the temporary file unless <see cref="Commit"/> succeeded.</summary>
     public void Dispose()
     {
-        _stream?.Dispose();
-        _stream = null;
-        if (!_committed)
+        if (_stream is not null && !ReferenceEquals(_stream, _file))
         {
-            try { File.Delete(_temp); } catch (IOException) { } catch (UnauthorizedAccessException) { }
+            try { _stream.Dispose(); } catch (IOException) { } catch (NotSupportedException) { }
         }
+        _stream = null;
+        _file?.Dispose();
+        _file = null;
+        if (!_committed)
+            _steps.TryDelete(_temp);
+    }
+}
+
+/// <summary>
+/// The file-system steps of <see cref="AtomicFile"/>: create the temporary file, wrap its stream, flush it, rename it
+/// over the target, delete it. The default does the real thing; tests derive from it to make any step fail.
+/// Instances are passed explicitly (no global state), so tests running in parallel do not see each other's faults.
+/// </summary>
+internal class AtomicFileSteps
+{
+    /// <summary>The real file system.</summary>
+    public static readonly AtomicFileSteps Default = new();
+
+    /// <summary>Creates the temporary file (it must not exist).</summary>
+    public virtual FileStream CreateTemp(string tempPath) =>
+        new(tempPath, FileMode.CreateNew, FileAccess.ReadWrite, FileShare.None, 1 << 16);
+
+    /// <summary>The stream writers get; the default is the file stream itself.</summary>
+    public virtual Stream Wrap(FileStream temp) => temp;
+
+    /// <summary>Forces the temporary file's content to the storage device.</summary>
+    public virtual void Flush(FileStream temp) => temp.Flush(flushToDisk: true);
+
+    /// <summary>Renames the temporary file over the target (atomic on one volume).</summary>
+    public virtual void Replace(string tempPath, string targetPath) => File.Move(tempPath, targetPath, overwrite: true);
+
+    /// <summary>Deletes the temporary file, ignoring failures (best effort after an error).</summary>
+    public virtual void TryDelete(string tempPath)
+    {
+        try { File.Delete(tempPath); } catch (IOException) { } catch (UnauthorizedAccessException) { }
     }
 }

@@ -111,16 +111,37 @@ public sealed class B2ndArray : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Read, ReadWrite or CopyOnWrite.");
-        IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
+        for (int attempt = 0; ; attempt++)
+        {
+            IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
+            try
+            {
+                var frame = FrameReader.Open(source, limits);
+                return new B2ndArray(frame, (source as WritableFileSource)?.Handle, mode == B2ndOpenMode.CopyOnWrite);
+            }
+            catch (MLArrayFormatException) when (attempt < 3 && mode != B2ndOpenMode.ReadWrite && GrewSince(path, source.Length))
+            {
+                // A writer (r+) appended and switched the header between our mapping and our reading of the header:
+                // the header describes a frame longer than what we mapped. Map again.
+                source.Dispose();
+            }
+            catch
+            {
+                source.Dispose();
+                throw;
+            }
+        }
+    }
+
+    private static bool GrewSince(string path, long length)
+    {
         try
         {
-            var frame = FrameReader.Open(source, limits);
-            return new B2ndArray(frame, (source as WritableFileSource)?.Handle, mode == B2ndOpenMode.CopyOnWrite);
+            return new FileInfo(path).Length > length;
         }
-        catch
+        catch (IOException)
         {
-            source.Dispose();
-            throw;
+            return false;
         }
     }
 
@@ -541,26 +562,45 @@ public sealed class B2ndArray : IDisposable
         int maxChunk = ChunkEncoder.MaxChunkSize(_layout.ChunkNBytes);
         lock (_writeLock)
         {
-            fixed (byte* src = source)
+            // Batches bound the memory; the file switches to the new state once, after the last batch, so a crash
+            // leaves the array as it was before this Write or after it (docs/concurrency.md). A Write that throws
+            // halfway (disk full, corrupt chunk) is undone: the touched chunks point at their old payloads again.
+            var snapshot = _store.Snapshot(chunks);
+            try
             {
-                nint srcAddr = (nint)src;
-                int batch = Math.Max(1, workers * 2);
-                for (int first = 0; first < chunks.Count; first += batch)
+                WriteBatches(chunks, sel, outStrides, source, p, maxChunk, workers);
+                _store.Commit();
+            }
+            catch
+            {
+                _store.Restore(snapshot);
+                throw;
+            }
+        }
+    }
+
+    /// <summary>Rebuilds and appends the touched chunks in memory-bounded batches (the caller commits the file).</summary>
+    private unsafe void WriteBatches(List<long> chunks, NdSelection sel, long[] outStrides, ReadOnlySpan<byte> source, CompressionParams p, int maxChunk, int workers)
+    {
+        fixed (byte* src = source)
+        {
+            nint srcAddr = (nint)src;
+            int batch = Math.Max(1, workers * 2);
+            for (int first = 0; first < chunks.Count; first += batch)
+            {
+                int count = Math.Min(batch, chunks.Count - first);
+                var results = new (long, byte[], int)[count];
+                int start = first;
+                ParallelChunks.For(count, workers, _contexts,
+                    (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
+                try
                 {
-                    int count = Math.Min(batch, chunks.Count - first);
-                    var results = new (long, byte[], int)[count];
-                    int start = first;
-                    ParallelChunks.For(count, workers, _contexts,
-                        (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
-                    try
-                    {
-                        _store.PutChunks(results);
-                    }
-                    finally
-                    {
-                        foreach (var (_, buffer, _) in results)
-                            if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-                    }
+                    _store.PutChunks(results, commit: false);
+                }
+                finally
+                {
+                    foreach (var (_, buffer, _) in results)
+                        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
                 }
             }
         }
@@ -688,10 +728,13 @@ public sealed class B2ndArray : IDisposable
     /// renamed over the target; on failure the target is untouched). See <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>. To save onto the
     /// file this instance has open, dispose it before the rename: use <see cref="AtomicFile"/> with <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/>.
     /// </summary>
-    public void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null)
+    public void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges = null) => Save(path, vlmetaChanges, null);
+
+    /// <summary><see cref="Save(string, IReadOnlyDictionary{string, byte[]})"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal void Save(string path, IReadOnlyDictionary<string, byte[]?>? vlmetaChanges, AtomicFileSteps? steps)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var tx = AtomicFile.Begin(path);
+        using var tx = AtomicFile.Begin(path, steps);
         Save(tx.Stream, vlmetaChanges);
         tx.Commit();
     }

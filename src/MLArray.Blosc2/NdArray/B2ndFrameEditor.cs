@@ -15,7 +15,11 @@ public static class B2ndFrameEditor
     /// source itself.
     /// </summary>
     /// <exception cref="MLArrayFormatException">The source is not a valid frame.</exception>
-    public static void RewriteVlMeta(string sourcePath, string destinationPath, IReadOnlyDictionary<string, byte[]?> changes)
+    public static void RewriteVlMeta(string sourcePath, string destinationPath, IReadOnlyDictionary<string, byte[]?> changes) =>
+        RewriteVlMeta(sourcePath, destinationPath, changes, null);
+
+    /// <summary><see cref="RewriteVlMeta(string, string, IReadOnlyDictionary{string, byte[]})"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void RewriteVlMeta(string sourcePath, string destinationPath, IReadOnlyDictionary<string, byte[]?> changes, AtomicFileSteps? steps)
     {
         ArgumentException.ThrowIfNullOrEmpty(sourcePath);
         ArgumentException.ThrowIfNullOrEmpty(destinationPath);
@@ -25,7 +29,7 @@ public static class B2ndFrameEditor
         using var source = new FileFrameSource(sourcePath);
         var frame = FrameReader.Open(source);
         var trailer = BuildTrailer(frame, changes);
-        using var tx = AtomicFile.Begin(destinationPath);
+        using var tx = AtomicFile.Begin(destinationPath, steps);
         CopyRange(source, 0, frame.TrailerOffset, tx.Stream);
         tx.Stream.Write(trailer.Bytes);
         PatchLengths(tx.Stream, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);

@@ -28,10 +28,14 @@ public static class B2ndWriter
     /// <paramref name="path"/>. The write is atomic: the frame goes to a temporary file in the same folder which then
     /// replaces the target; on failure the target is untouched and the temporary file is removed.
     /// </summary>
-    public static void Write(string path, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null)
+    public static void Write(string path, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options = null) =>
+        Write(path, data, shape, dtype, options, null);
+
+    /// <summary><see cref="Write(string, ReadOnlySpan{byte}, long[], DType, B2ndWriteOptions?)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void Write(string path, ReadOnlySpan<byte> data, long[] shape, DType dtype, B2ndWriteOptions? options, AtomicFileSteps? steps)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
-        using var tx = AtomicFile.Begin(path);
+        using var tx = AtomicFile.Begin(path, steps);
         Write(tx.Stream, data, shape, dtype, options);
         tx.Commit();
     }

@@ -12,7 +12,7 @@ namespace MLArray.Cli.Commands;
 /// </summary>
 internal static class ConvertCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps = null)
     {
         var input = new Argument<string>("input") { Description = "Input file (.npy or .mla)." };
         var output = new Argument<string>("output") { Description = "Output file (.mla or .npy); written atomically." };
@@ -69,7 +69,7 @@ internal static class ConvertCommand
                         {
                             Layout = layout, Compression = compression, AxisLabels = axisLabels,
                         });
-                        img.Save(outPath);
+                        img.Save(outPath, steps);
                     }
                     catch (NotSupportedException e)
                     {
@@ -80,7 +80,7 @@ internal static class ConvertCommand
                 {
                     if (patchSize is not null || axisLabels is not null)
                         throw new ArgumentException("--patch-size and --axis-labels need .mla output (a plain .b2nd file has no MLArray metadata).");
-                    B2ndWriter.Write(outPath, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression });
+                    B2ndWriter.Write(outPath, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression }, steps);
                 }
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {arr.DType} ({string.Join(", ", arr.Shape)}), {new FileInfo(outPath).Length} bytes"));
             }
@@ -88,7 +88,7 @@ internal static class ConvertCommand
             {
                 using var a = B2ndArray.Open(inPath);
                 var data = a.ReadBytes(pr.GetValue(threads));
-                Npy.Write(outPath, new NpyArray(a.DType.Name, a.Shape, data));
+                Npy.Write(outPath, new NpyArray(a.DType.Name, a.Shape, data), steps);
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {a.DType.Name} ({string.Join(", ", a.Shape)}), {new FileInfo(outPath).Length} bytes"));
             }
             return CliApp.Ok;

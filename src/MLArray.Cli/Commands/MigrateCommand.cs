@@ -12,7 +12,7 @@ namespace MLArray.Cli.Commands;
 /// </summary>
 internal static class MigrateCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps = null)
     {
         var files = new Argument<string[]>("files") { Description = "The .mla files to migrate.", Arity = ArgumentArity.OneOrMore };
         var output = new Option<string?>("--output", "-o") { Description = "Write the migrated file here (a directory when several files are given)." };
@@ -40,14 +40,14 @@ internal static class MigrateCommand
                     : outPath is null ? null
                     : Directory.Exists(outPath) ? Path.Combine(outPath, Path.GetFileName(path))
                     : outPath;
-                worst = Math.Max(worst, CliApp.Guard(stderr, () => MigrateOne(path, dest, dry, stdout)));
+                worst = Math.Max(worst, CliApp.Guard(stderr, () => MigrateOne(path, dest, dry, stdout, steps)));
             }
             return worst;
         }));
         return cmd;
     }
 
-    internal static int MigrateOne(string path, string? destination, bool dryRun, TextWriter stdout)
+    internal static int MigrateOne(string path, string? destination, bool dryRun, TextWriter stdout, AtomicFileSteps? steps = null)
     {
         MetaReadResult meta;
         long[] shape;
@@ -83,7 +83,7 @@ internal static class MigrateCommand
         if (destination is null || (same && changes.Count == 0))
             return CliApp.Ok;
         var content = MLArrayMetadata.EncodeValidated(meta.Current, shape);
-        B2ndFrameEditor.RewriteVlMeta(path, destination, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = content });
+        B2ndFrameEditor.RewriteVlMeta(path, destination, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = content }, steps);
         stdout.WriteLine($"  wrote {destination}");
         return CliApp.Ok;
     }

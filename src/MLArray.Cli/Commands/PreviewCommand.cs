@@ -16,7 +16,7 @@ internal static class PreviewCommand
 {
     private static readonly HashSet<string> Spatial = ["spatial", "spatial_x", "spatial_y", "spatial_z"];
 
-    public static Command Create(TextWriter stdout, TextWriter stderr)
+    public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps = null)
     {
         var file = new Argument<string>("file") { Description = "The .mla file." };
         var axis = new Option<string>("--axis") { Description = "Slice axis: z (default), y, x, or an axis number.", DefaultValueFactory = _ => "z" };
@@ -31,11 +31,7 @@ internal static class PreviewCommand
             using var img = MLArrayFile.Open(path);
             var (w, h, pixels, rgb) = Render(img, pr.GetValue(axis)!, pr.GetValue(index), pr.GetValue(window));
             byte[] png = Png.Encode(w, h, pixels, rgb);
-            using (var tx = AtomicFile.Begin(Path.GetFullPath(outPath)))
-            {
-                tx.Stream.Write(png);
-                tx.Commit();
-            }
+            AtomicFile.Write(outPath, s => s.Write(png), steps);
 
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {w}×{h} {(rgb ? "RGB labels" : "grayscale")}"));
             return CliApp.Ok;

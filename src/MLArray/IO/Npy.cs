@@ -3,6 +3,7 @@ using System.Globalization;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using System.Text;
+using MLArray.Blosc2;
 
 namespace MLArray.IO;
 
@@ -218,38 +219,14 @@ public static class Npy
     /// </summary>
     /// <param name="path">The destination file path.</param>
     /// <param name="array">The array.</param>
-    public static void Write(string path, NpyArray array)
+    public static void Write(string path, NpyArray array) => Write(path, array, null);
+
+    /// <summary><see cref="Write(string, NpyArray)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void Write(string path, NpyArray array, AtomicFileSteps? steps)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(array);
-        string full = Path.GetFullPath(path);
-        string dir = Path.GetDirectoryName(full) ?? Directory.GetCurrentDirectory();
-        string temp = Path.Combine(dir, $".{Path.GetFileName(full)}.{Guid.NewGuid():N}.tmp");
-        try
-        {
-            using (var fs = new FileStream(temp, FileMode.CreateNew, FileAccess.Write, FileShare.None, 1 << 16))
-            {
-                Write(fs, array);
-                fs.Flush(flushToDisk: true);
-            }
-
-            File.Move(temp, full, overwrite: true);
-        }
-        catch
-        {
-            try
-            {
-                File.Delete(temp);
-            }
-            catch (IOException)
-            {
-            }
-            catch (UnauthorizedAccessException)
-            {
-            }
-
-            throw;
-        }
+        AtomicFile.Write(path, s => Write(s, array), steps);
     }
 
     /// <summary>

@@ -2,6 +2,7 @@ using MLArray.Blosc2;
 using MLArray.Layout;
 using MLArray.Metadata;
 using MLArray.Metadata.Migration;
+using MLArray.Tests.Faults;
 
 namespace MLArray.Cli.Tests.Api;
 
@@ -314,7 +315,7 @@ public sealed class MLArrayFileTests : IDisposable
         using var other = MLArrayFile.FromArray(Enumerable.Range(0, 1000).Select(i => Math.Sin(i)).ToArray(), [10, 10, 10]);
         foreach (int budget in new[] { 0, 100, 5000 })
         {
-            var e = Assert.Throws<IOException>(() => other.Save(P("a.mla"), s => new FailingStream(s, budget)));
+            var e = Assert.Throws<IOException>(() => other.Save(P("a.mla"), new FaultySteps { FailAfterBytes = budget }));
             Assert.Contains("No space left", e.Message, StringComparison.Ordinal);
             Assert.Equal(before, File.ReadAllBytes(P("a.mla")));
             Assert.Equal([P("a.mla")], Directory.GetFiles(_dir));
@@ -322,32 +323,9 @@ public sealed class MLArrayFileTests : IDisposable
         // also when saving onto the file the instance has open
         using var f = MLArrayFile.Open(P("a.mla"), B2ndOpenMode.ReadWrite);
         f.Meta = f.Meta with { IsSeg = true };
-        Assert.Throws<IOException>(() => f.Save(P("a.mla"), s => new FailingStream(s, 200)));
+        Assert.Throws<IOException>(() => f.Save(P("a.mla"), new FaultySteps { FailAfterBytes = 200 }));
         Assert.Equal(before, File.ReadAllBytes(P("a.mla")));
         Assert.Equal(Ramp(32 * 32), f.Read<float>(0));
-    }
-
-    /// <summary>A stream that fails like a full disk after <c>budget</c> bytes.</summary>
-    private sealed class FailingStream(Stream inner, long budget) : Stream
-    {
-        private long _written;
-        public override bool CanRead => false;
-        public override bool CanSeek => true;
-        public override bool CanWrite => true;
-        public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => inner.Position = value; }
-        public override void Flush() => inner.Flush();
-        public override int Read(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
-        public override void SetLength(long value) => inner.SetLength(value);
-        public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
-        public override void Write(ReadOnlySpan<byte> buffer)
-        {
-            if (_written + buffer.Length > budget)
-                throw new IOException("No space left on device");
-            _written += buffer.Length;
-            inner.Write(buffer);
-        }
     }
 
     // ------------------------------------------------------------------ payload and bad input

@@ -157,7 +157,12 @@ public static class Nifti
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options, CancellationToken cancellationToken)
+    public static void Write(string path, NiftiImage image, NiftiWriteOptions? options, CancellationToken cancellationToken) =>
+        WriteWith(path, image, options, null, cancellationToken);
+
+    /// <summary><see cref="Write(string, NiftiImage, NiftiWriteOptions, CancellationToken)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void WriteWith(string path, NiftiImage image, NiftiWriteOptions? options, AtomicFileSteps? steps,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -192,8 +197,8 @@ public static class Nifti
         byte[] hb = h.Version == 2 ? h.ToNifti2Bytes() : h.ToNifti1Bytes(path);
         string gz = gzip ? ".gz" : "";
         string headerPath = pair ? stem + ".hdr" + gz : path;
-        using var headerTx = AtomicFile.Begin(headerPath);
-        using AtomicFile? dataTx = pair ? AtomicFile.Begin(stem + ".img" + gz) : null;
+        using var headerTx = AtomicFile.Begin(headerPath, steps);
+        using AtomicFile? dataTx = pair ? AtomicFile.Begin(stem + ".img" + gz, steps) : null;
         using (Stream hs = gzip ? new GZipStream(headerTx.Stream, options.GzipLevel, leaveOpen: true) : new NonClosing(headerTx.Stream))
         {
             hs.Write(hb);

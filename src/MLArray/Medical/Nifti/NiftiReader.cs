@@ -309,11 +309,25 @@ public sealed class NiftiReader : IDisposable
                     $"{file}: invalid NIfTI extension at byte {pos}: esize {esize} (must be at least 8 and fit before the data, {left} bytes left).");
             }
 
-            byte[] data = new byte[esize - 8];
-            int got = MedicalIO.ReadUpTo(s, data);
-            if (got < data.Length)
+            // Read in pieces: a hostile esize (up to 2 GiB, unchecked for .nii.gz and .hdr) allocates only what the file holds.
+            using var buffer = new MemoryStream();
+            byte[] piece = new byte[Math.Min(esize - 8, 1 << 16)];
+            while (buffer.Length < esize - 8)
             {
-                throw new MLArrayFormatException($"{file}: truncated NIfTI extension (ecode {ecode}) at byte {pos}: {got} of {data.Length} bytes.");
+                int read = s.Read(piece, 0, (int)Math.Min(piece.Length, esize - 8 - buffer.Length));
+                if (read == 0)
+                {
+                    break;
+                }
+
+                buffer.Write(piece, 0, read);
+            }
+
+            byte[] data = buffer.ToArray();
+            int got = data.Length;
+            if (got < esize - 8)
+            {
+                throw new MLArrayFormatException($"{file}: truncated NIfTI extension (ecode {ecode}) at byte {pos}: {got} of {esize - 8} bytes.");
             }
 
             h.Extensions.Add(new NiftiExtension(ecode, data));

@@ -111,7 +111,12 @@ public static class Nrrd
     /// <param name="image">The image.</param>
     /// <param name="options">Options, or null.</param>
     /// <param name="cancellationToken">Cancels the write.</param>
-    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options, CancellationToken cancellationToken)
+    public static void Write(string path, NrrdImage image, NrrdWriteOptions? options, CancellationToken cancellationToken) =>
+        WriteWith(path, image, options, null, cancellationToken);
+
+    /// <summary><see cref="Write(string, NrrdImage, NrrdWriteOptions, CancellationToken)"/> through the given <see cref="AtomicFileSteps"/>.</summary>
+    internal static void WriteWith(string path, NrrdImage image, NrrdWriteOptions? options, AtomicFileSteps? steps,
+        CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
@@ -161,10 +166,10 @@ public static class Nrrd
 
         string[] order = detached ? [.. FieldOrder, "data file"] : FieldOrder;
         byte[] header = Encoding.UTF8.GetBytes(h.Serialise(order));
-        using var headerTx = AtomicFile.Begin(path);
-        using AtomicFile? dataTx = dataPath is null ? null : AtomicFile.Begin(dataPath);
+        using var headerTx = AtomicFile.Begin(path, steps);
+        using AtomicFile? dataTx = dataPath is null ? null : AtomicFile.Begin(dataPath, steps);
         headerTx.Stream.Write(header);
-        FileStream ds = (dataTx ?? headerTx).Stream;
+        Stream ds = (dataTx ?? headerTx).Stream;
         using (Stream s = enc == "gzip" ? new GZipStream(ds, options.GzipLevel, leaveOpen: true) : new NonClosing(ds))
         {
             MedicalIO.WriteSlabs(s, image.Data, cancellationToken);
