@@ -2,7 +2,7 @@
 # Fuzzes one target with AFL++ and SharpFuzz (see fuzz/README.md).
 #   fuzz/run.sh <target> [limit]      limit: "<N>s" seconds or "<N>" executions (default 1000000 executions)
 #   fuzz/run.sh build                 only build, publish and instrument (fuzz/out)
-#   fuzz/run.sh replay <target> <file>  run one input once (after a build) and print the outcome
+#   fuzz/run.sh replay <target> <file>...  run one input once (after a build) and print the outcome
 # Targets: frame chunk vlmeta pickle nifti nrrd nrrd-detached npy
 # Needs: afl++ (apt-get install afl++) and the SharpFuzz.CommandLine tool (restored from fuzz/dotnet-tools.json).
 set -euo pipefail
@@ -30,12 +30,13 @@ case "${1:-}" in
   replay)
     # The uninstrumented build (instrumented code needs afl-fuzz's coverage map).
     dotnet build "$here/MLArray.Fuzz/MLArray.Fuzz.csproj" -c Release --nologo -v quiet >/dev/null
-    exec dotnet "$here/MLArray.Fuzz/bin/Release/net10.0/MLArray.Fuzz.dll" "$2" "$3" ;;
+    shift
+    exec dotnet "$here/MLArray.Fuzz/bin/Release/net10.0/MLArray.Fuzz.dll" "$@" ;;
 esac
 
 target="${1:-}"
 if ! [[ " $targets " == *" $target "* ]]; then
-  echo "usage: $0 <$(echo $targets | tr ' ' '|')> [<N>s|<N>]  |  $0 build  |  $0 replay <target> <file>" >&2
+  echo "usage: $0 <$(echo $targets | tr ' ' '|')> [<N>s|<N>]  |  $0 build  |  $0 replay <target> <file>..." >&2
   exit 2
 fi
 limit="${2:-1000000}"
@@ -47,6 +48,7 @@ command -v afl-fuzz >/dev/null || { echo "afl-fuzz not found: apt-get install af
 export AFL_SKIP_CPUFREQ=1 AFL_I_DONT_CARE_ABOUT_MISSING_CRASHES=1 AFL_NO_UI=1 AFL_SKIP_BIN_CHECK=1
 export AFL_NO_AFFINITY=1 AFL_FORKSRV_INIT_TMOUT=30000
 findings="$here/findings/$target"
+export MLARRAY_FUZZ_CRASHLOG="$findings/exceptions.log"
 mkdir -p "$findings"
 input=(-i "$here/seeds/$target")
 # Resume a previous run of the same target rather than start over.

@@ -60,30 +60,47 @@ internal static class Targets
             array.ReadBytes(threads: 1);
     }
 
-    private static readonly CodecContext ChunkContext = new();
+    private static readonly CodecContext ChunkContextA = new();
+    private static readonly CodecContext ChunkContextB = new();
 
-    /// <summary>One Blosc2 chunk (its header selects the codec, the filters, the type size, the block size): the
-    /// whole-chunk decoder and the per-block decoder (with the delta filter's block 0), as B2ndArray uses them.</summary>
+    /// <summary>
+    /// One Blosc2 chunk (its header selects the codec, the filters, the type size, the block size): the whole-chunk
+    /// decoder and the per-block decoder (with the delta filter's block 0), as B2ndArray uses them. The chunk is
+    /// decoded twice, into destinations and scratch buffers pre-filled with different bytes: a decode whose output
+    /// depends on what the buffers held before (a stream that leaves bytes unwritten) fails the target.
+    /// </summary>
     private static void Chunk(byte[] input)
     {
         var where = ChunkLocation.Buffer;
         var h = ChunkHeader.Parse(input, where);
-        if (h.NBytes > DecodeBound)
+        if (h.NBytes > DecodeBound || h.BlockSize > DecodeBound)
             return;
-        var dst = new byte[h.NBytes];
-        ChunkDecoder.Decompress(input, h, dst, ChunkContext, where);
+        byte[] a = DecodeChunk(input, h, ChunkContextA, 0x00);
+        byte[] b = DecodeChunk(input, h, ChunkContextB, 0xA5);
+        int diff = a.AsSpan().CommonPrefixLength(b);
+        if (diff != a.Length)
+            throw new FuzzInvariantException($"byte {diff} of the decoded chunk depends on the previous content of the buffers (uninitialised output)");
         if (h.IsSpecial || h.IsMemcpyed || h.NBlocks == 0)
             return;
         // Per block, as the partial reader does: block 0 first when the delta filter needs it.
         var block0 = new byte[h.BlockBytes(0)];
-        ChunkDecoder.DecodeBlock(input, h, 0, block0, default, ChunkContext, where);
-        for (int b = h.NBlocks - 1; b >= 1; b--)
+        ChunkDecoder.DecodeBlock(input, h, 0, block0, default, ChunkContextA, where);
+        for (int k = h.NBlocks - 1; k >= 1; k--)
         {
-            var block = new byte[h.BlockBytes(b)];
-            ChunkDecoder.DecodeBlock(input, h, b, block, block0, ChunkContext, where);
-            if (!block.AsSpan().SequenceEqual(dst.AsSpan(b * h.BlockSize, block.Length)))
-                throw new FuzzInvariantException($"block {b} decodes differently alone than in the whole chunk");
+            var block = new byte[h.BlockBytes(k)];
+            ChunkDecoder.DecodeBlock(input, h, k, block, block0, ChunkContextA, where);
+            if (!block.AsSpan().SequenceEqual(a.AsSpan(k * h.BlockSize, block.Length)))
+                throw new FuzzInvariantException($"block {k} decodes differently alone than in the whole chunk");
         }
+    }
+
+    private static byte[] DecodeChunk(byte[] input, in ChunkHeader h, CodecContext ctx, byte fill)
+    {
+        var dst = new byte[h.NBytes];
+        dst.AsSpan().Fill(fill);
+        ctx.ScratchA(h.BlockSize).AsSpan(0, h.BlockSize).Fill(fill);
+        ChunkDecoder.Decompress(input, h, dst, ctx, ChunkLocation.Buffer);
+        return dst;
     }
 
     /// <summary>An "mlarray" vlmeta value: msgpack bin → gzip → restricted unpickler, or a legacy msgpack map; then
