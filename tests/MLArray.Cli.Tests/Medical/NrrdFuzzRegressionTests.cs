@@ -4,8 +4,8 @@ namespace MLArray.Cli.Tests.Medical;
 
 /// <summary>
 /// NRRD inputs found by fuzzing (fuzz/README.md), committed under tests/data/fuzz-regressions (provenance in
-/// tests/data/README.md). Each escaped the reader as an untyped exception from the bzip2 decoder; each must now be
-/// refused with <see cref="MLArrayFormatException"/> naming the file and the bzip2 problem.
+/// tests/data/README.md). Each escaped the reader as an untyped exception; each must now be refused with
+/// <see cref="MLArrayFormatException"/> naming the file and the problem.
 /// </summary>
 public sealed class NrrdFuzzRegressionTests
 {
@@ -34,5 +34,24 @@ public sealed class NrrdFuzzRegressionTests
         var e = Assert.Throws<MLArrayFormatException>(() => Nrrd.Read(path));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
         Assert.Contains(file, e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Nul_character_in_the_data_file_name_is_a_format_error()
+    {
+        // "datafile: \0": Path.GetFullPath threw ArgumentException ("Null character in path").
+        string dir = Directory.CreateTempSubdirectory("nrrd-fuzz-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "input.nhdr");
+            File.Copy(Regression("nrrd-detached-nul-in-data-file.nhdr"), path);
+            var e = Assert.Throws<MLArrayFormatException>(() => Nrrd.Read(path));
+            Assert.Contains("'data file' contains a character that is not valid in a file name", e.Message, StringComparison.Ordinal);
+            Assert.Contains(path, e.Message, StringComparison.Ordinal);
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 }

@@ -16,6 +16,7 @@ namespace MLArray.Medical.Nrrd;
 public sealed class NrrdReader : IDisposable
 {
     private const int MaxHeaderBytes = 16 << 20;
+    private static readonly System.Buffers.SearchValues<char> InvalidPathChars = System.Buffers.SearchValues.Create(Path.GetInvalidPathChars());
     private readonly VoxelPump _pump;
 
     private NrrdReader(string headerPath, string dataPath, NrrdHeader header, DType dtype, VoxelPump pump)
@@ -389,6 +390,11 @@ public sealed class NrrdReader : IDisposable
         }
 
         string name = df.Trim();
+        if (name.AsSpan().IndexOfAny(InvalidPathChars) >= 0)
+        {
+            throw new MLArrayFormatException($"{headerPath}: 'data file' contains a character that is not valid in a file name (such as NUL); name a file inside the header's folder.");
+        }
+
         string dir = Path.GetDirectoryName(Path.GetFullPath(headerPath)) ?? ".";
         if (Path.IsPathRooted(name) || name.StartsWith('~'))
         {
