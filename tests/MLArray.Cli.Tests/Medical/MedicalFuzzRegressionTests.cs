@@ -1,13 +1,15 @@
+using MLArray.Medical;
+using MLArray.Medical.Nifti;
 using MLArray.Medical.Nrrd;
 
 namespace MLArray.Cli.Tests.Medical;
 
 /// <summary>
-/// NRRD inputs found by fuzzing (fuzz/README.md), committed under tests/data/fuzz-regressions (provenance in
+/// NIfTI and NRRD inputs found by fuzzing (fuzz/README.md), committed under tests/data/fuzz-regressions (provenance in
 /// tests/data/README.md). Each escaped the reader as an untyped exception; each must now be refused with
 /// <see cref="MLArrayFormatException"/> naming the file and the problem.
 /// </summary>
-public sealed class NrrdFuzzRegressionTests
+public sealed class MedicalFuzzRegressionTests
 {
     private static string Regression(string name)
     {
@@ -53,5 +55,22 @@ public sealed class NrrdFuzzRegressionTests
         {
             Directory.Delete(dir, recursive: true);
         }
+    }
+
+    [Fact]
+    public void Nifti_extension_declaring_2_GB_in_a_360_byte_file_is_refused_without_allocating_it()
+    {
+        // vox_offset and the extension's esize both claim ~1.7 GB; the reader allocated esize - 8 bytes before reading.
+        string path = Regression("nifti-extension-size-2gb.nii");
+        long before = GC.GetAllocatedBytesForCurrentThread();
+        var e = Assert.Throws<MLArrayFormatException>(() => Nifti.Read(path));
+        long allocated = GC.GetAllocatedBytesForCurrentThread() - before;
+        Assert.Contains("truncated NIfTI extension", e.Message, StringComparison.Ordinal);
+        Assert.Contains("0 of 1711456935 bytes", e.Message, StringComparison.Ordinal);
+        Assert.True(allocated < 16 << 20, $"reading the header allocated {allocated} bytes");
+
+        // With a data limit, the declared size is refused before any read, naming the option.
+        var limited = Assert.Throws<MLArrayFormatException>(() => Nifti.Read(path, new MedicalReadOptions { MaxDataBytes = 1 << 20 }));
+        Assert.Contains("MedicalReadOptions.MaxDataBytes", limited.Message, StringComparison.Ordinal);
     }
 }
