@@ -73,7 +73,7 @@ internal static class Targets
     {
         var where = ChunkLocation.Buffer;
         var h = ChunkHeader.Parse(input, where);
-        if (h.NBytes > DecodeBound || h.BlockSize > DecodeBound)
+        if (h.NBytes > DecodeBound || (!h.IsSpecial && h.BlockSize > DecodeBound))
             return;
         byte[] a = DecodeChunk(input, h, ChunkContextA, 0x00);
         byte[] b = DecodeChunk(input, h, ChunkContextB, 0xA5);
@@ -98,7 +98,8 @@ internal static class Targets
     {
         var dst = new byte[h.NBytes];
         dst.AsSpan().Fill(fill);
-        ctx.ScratchA(h.BlockSize).AsSpan(0, h.BlockSize).Fill(fill);
+        int scratch = Math.Clamp(h.BlockSize, 0, DecodeBound); // special chunks do not validate the block size
+        ctx.ScratchA(scratch).AsSpan(0, scratch).Fill(fill);
         ChunkDecoder.Decompress(input, h, dst, ctx, ChunkLocation.Buffer);
         return dst;
     }

@@ -69,7 +69,7 @@ public sealed class FuzzRegressionTests
     [Fact]
     public void Every_block_the_lz4_encoder_writes_passes_the_check()
     {
-        Gen.Select(Gen.Int[1, 4], Gen.Int[0, 3000], Gen.Int[0, 4]).Sample((alphabet, length, level) =>
+        Gen.Select(Gen.Int[1, 4], Gen.Int[1, 3000], Gen.Int[0, 4]).Sample((alphabet, length, level) =>
         {
             var data = new byte[length];
             var rng = new Random(length * 31 + alphabet);
@@ -80,5 +80,26 @@ public sealed class FuzzRegressionTests
             Assert.True(Lz4Block.IsWellFormed(dst.AsSpan(0, n), data.Length));
             Assert.False(Lz4Block.IsWellFormed(dst.AsSpan(0, n), data.Length + 1));
         }, iter: 300);
+    }
+
+    /// <summary>
+    /// A NaN special chunk (typesize 4) of 3 158 037 bytes: the NaN fill wrote whole floats only, so the last byte kept
+    /// whatever the destination held. A NaN chunk must be a whole number of items.
+    /// </summary>
+    [Fact]
+    public void Nan_special_chunk_that_is_not_a_whole_number_of_items_is_refused()
+    {
+        byte[] chunk = Regression("chunk-nan-special-partial-item.bin");
+        var e = Assert.Throws<MLArrayFormatException>(() => ChunkHeader.Parse(chunk, ChunkLocation.Buffer));
+        Assert.Contains("NaN special chunk of 3158037 bytes is not a whole number of 4-byte items", e.Message, StringComparison.Ordinal);
+
+        // The same chunk with nbytes rounded down to whole items is accepted and decodes to NaNs only.
+        var fixedChunk = (byte[])chunk.Clone();
+        System.Buffers.Binary.BinaryPrimitives.WriteInt32LittleEndian(fixedChunk.AsSpan(4), 3158036);
+        var h = ChunkHeader.Parse(fixedChunk, ChunkLocation.Buffer);
+        var dst = new byte[h.NBytes];
+        using var ctx = new CodecContext();
+        ChunkDecoder.Decompress(fixedChunk, h, dst, ctx, ChunkLocation.Buffer);
+        Assert.All(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(dst).ToArray(), v => Assert.True(float.IsNaN(v)));
     }
 }
