@@ -207,7 +207,7 @@ internal static class ChunkDecoder
         try
         {
             if (codecFormat == ChunkFormat.CodecFormatLz4)
-                return K4os.Compression.LZ4.LZ4Codec.Decode(src, dst, dict) == dst.Length;
+                return Lz4Block.IsWellFormed(src, dst.Length, dict.Length) && K4os.Compression.LZ4.LZ4Codec.Decode(src, dst, dict) == dst.Length;
             using var d = new ZstdSharp.Decompressor();
             d.LoadDictionary(dict);
             return d.TryUnwrap(src, dst, out int written) && written == dst.Length;

@@ -203,6 +203,8 @@ internal readonly struct ChunkHeader
                 case ChunkFormat.SpecialNaN:
                     if (typesize is not (4 or 8))
                         throw Corrupt(where, $"NaN special chunk with typesize {typesize} (only 4 or 8 are possible)");
+                    if (nbytes % typesize != 0) // the tail would be left unwritten (found by fuzzing)
+                        throw Corrupt(where, $"NaN special chunk of {nbytes} bytes is not a whole number of {typesize}-byte items");
                     break;
                 case ChunkFormat.SpecialValue:
                     {

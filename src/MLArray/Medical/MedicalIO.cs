@@ -357,9 +357,9 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
             {
                 extra = data.Read(one);
             }
-            catch (InvalidDataException)
+            catch (Exception e) when (e is InvalidDataException or ICSharpCode.SharpZipLib.SharpZipBaseException or EndOfStreamException)
             {
-                extra = 0;
+                extra = 0; // corrupt bytes after the declared data: the data itself is complete
             }
 
             if (extra > 0)

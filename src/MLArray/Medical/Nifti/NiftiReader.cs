@@ -108,7 +108,7 @@ public sealed class NiftiReader : IDisposable
                 voxOffset = minOffset; // nibabel: "vox offset too low for single file nifti; setting to minimum"
             }
 
-            ReadExtensions(hs, header, single ? voxOffset - header.SizeOfHdr : long.MaxValue, headerPath, ref pos);
+            ReadExtensions(hs, header, single ? voxOffset - header.SizeOfHdr : long.MaxValue, headerPath, options.MaxDataBytes, ref pos);
 
             (DType dtype, int channels) = NiftiDataType.ToDType(header.DataType, headerPath);
             long count = MedicalIO.Product(header.FileShape, headerPath, "dim");
@@ -261,7 +261,7 @@ public sealed class NiftiReader : IDisposable
         }
     }
 
-    private static void ReadExtensions(Stream s, NiftiHeader h, long room, string file, ref long pos)
+    private static void ReadExtensions(Stream s, NiftiHeader h, long room, string file, long maxBytes, ref long pos)
     {
         // room = bytes available after the header for extender + extensions (vox_offset - sizeof_hdr for single files).
         Span<byte> ext = stackalloc byte[4];
@@ -309,22 +309,16 @@ public sealed class NiftiReader : IDisposable
                     $"{file}: invalid NIfTI extension at byte {pos}: esize {esize} (must be at least 8 and fit before the data, {left} bytes left).");
             }
 
-            // Read in pieces: a hostile esize (up to 2 GiB, unchecked for .nii.gz and .hdr) allocates only what the file holds.
-            using var buffer = new MemoryStream();
-            byte[] piece = new byte[Math.Min(esize - 8, 1 << 16)];
-            while (buffer.Length < esize - 8)
+            if (esize - 8 > maxBytes)
             {
-                int read = s.Read(piece, 0, (int)Math.Min(piece.Length, esize - 8 - buffer.Length));
-                if (read == 0)
-                {
-                    break;
-                }
-
-                buffer.Write(piece, 0, read);
+                throw new MLArrayFormatException(
+                    $"{file}: NIfTI extension (ecode {ecode}) at byte {pos} declares {esize - 8} bytes, more than the limit of {maxBytes} bytes " +
+                    "(MedicalReadOptions.MaxDataBytes).");
             }
 
-            byte[] data = buffer.ToArray();
-            int got = data.Length;
+            // esize is bounded by vox_offset, which the header also declares: read in pieces so that memory follows
+            // the bytes actually present (a 360-byte file declaring a 2 GB extension allocated 2 GB; found by fuzzing).
+            byte[] data = ReadPresent(s, esize - 8, out int got);
             if (got < esize - 8)
             {
                 throw new MLArrayFormatException($"{file}: truncated NIfTI extension (ecode {ecode}) at byte {pos}: {got} of {esize - 8} bytes.");
@@ -334,6 +328,34 @@ public sealed class NiftiReader : IDisposable
             pos += esize;
             left -= esize;
         }
+    }
+
+    /// <summary>Reads up to <paramref name="length"/> bytes, allocating no more than what the stream holds (plus 1 MiB).</summary>
+    private static byte[] ReadPresent(Stream s, int length, out int got)
+    {
+        const int Piece = 1 << 20;
+        if (length <= Piece)
+        {
+            byte[] small = new byte[length];
+            got = MedicalIO.ReadUpTo(s, small);
+            return small;
+        }
+
+        using var ms = new MemoryStream();
+        byte[] buffer = new byte[Piece];
+        while (ms.Length < length)
+        {
+            int want = (int)Math.Min(Piece, length - ms.Length);
+            int k = MedicalIO.ReadUpTo(s, buffer.AsSpan(0, want));
+            ms.Write(buffer, 0, k);
+            if (k < want)
+            {
+                break;
+            }
+        }
+
+        got = (int)ms.Length;
+        return got == length ? ms.ToArray() : [];
     }
 
     private static (string Header, string? Data) ResolvePair(string path)

@@ -16,6 +16,7 @@ namespace MLArray.Medical.Nrrd;
 public sealed class NrrdReader : IDisposable
 {
     private const int MaxHeaderBytes = 16 << 20;
+    private static readonly System.Buffers.SearchValues<char> InvalidPathChars = System.Buffers.SearchValues.Create(Path.GetInvalidPathChars());
     private readonly VoxelPump _pump;
 
     private NrrdReader(string headerPath, string dataPath, NrrdHeader header, DType dtype, VoxelPump pump)
@@ -165,13 +166,26 @@ public sealed class NrrdReader : IDisposable
                 case "gzip":
                 case "bzip2":
                 {
-                    data = Decompressor(s, enc);
+                    Stream compressedData = s;
+                    data = Guard(() => Decompressor(compressedData, enc), dataPath, enc);
                     long skip = byteSkip;
                     if (byteSkip == -1)
                     {
                         // Find the decompressed length first (a second pass: keeps memory at one buffer).
                         long total;
-                        using (Stream c = Decompressor(OpenAt(dataPath, start, lineSkip, out _), enc))
+                        FileStream again = OpenAt(dataPath, start, lineSkip, out _);
+                        Stream c;
+                        try
+                        {
+                            c = Guard(() => Decompressor(again, enc), dataPath, enc);
+                        }
+                        catch
+                        {
+                            again.Dispose();
+                            throw;
+                        }
+
+                        using (c)
                         {
                             total = Guard(() => MedicalIO.CountToEnd(c, options.MaxDataBytes + (64L << 20)), dataPath, enc);
                         }
@@ -262,8 +276,75 @@ public sealed class NrrdReader : IDisposable
         }
     }
 
-    private static Stream Decompressor(Stream s, string enc) =>
-        enc == "gzip" ? MedicalIO.Gunzip(s) : new BZip2InputStream(s) { IsStreamOwner = true };
+    // The bzip2 stream reads and checks its first block in its constructor: call it under Guard.
+    private static Stream Decompressor(Stream s, string enc)
+    {
+        if (enc == "gzip")
+        {
+            return MedicalIO.Gunzip(s);
+        }
+
+        try
+        {
+            return new Bzip2Stream(new BZip2InputStream(s) { IsStreamOwner = true });
+        }
+        catch (IndexOutOfRangeException e)
+        {
+            throw Bzip2Stream.Corrupt(e);
+        }
+    }
+
+    /// <summary>
+    /// SharpZipLib's bzip2 decoder indexes its tables with values from the stream and throws
+    /// <see cref="IndexOutOfRangeException"/> on some corrupt streams (found by fuzzing, see fuzz/README.md): this
+    /// wrapper turns that into the <see cref="InvalidDataException"/> that Guard and the voxel pump report as corrupt data.
+    /// </summary>
+    private sealed class Bzip2Stream(Stream inner) : Stream
+    {
+        public static InvalidDataException Corrupt(Exception e) => new("bzip2 data is corrupt (a code outside the decoder's tables)", e);
+
+        public override bool CanRead => true;
+
+        public override bool CanSeek => false;
+
+        public override bool CanWrite => false;
+
+        public override long Length => throw new NotSupportedException();
+
+        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+        public override void Flush() { }
+
+        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+        public override int Read(Span<byte> buffer)
+        {
+            try
+            {
+                return inner.Read(buffer);
+            }
+            catch (IndexOutOfRangeException e)
+            {
+                throw Corrupt(e);
+            }
+        }
+
+        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+        public override void SetLength(long value) => throw new NotSupportedException();
+
+        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+            {
+                inner.Dispose();
+            }
+
+            base.Dispose(disposing);
+        }
+    }
 
     /// <summary>Opens a file at <paramref name="start"/> and skips <paramref name="lines"/> lines.</summary>
     private static FileStream OpenAt(string path, long start, long lines, out long position)
@@ -309,6 +390,11 @@ public sealed class NrrdReader : IDisposable
         }
 
         string name = df.Trim();
+        if (name.AsSpan().IndexOfAny(InvalidPathChars) >= 0)
+        {
+            throw new MLArrayFormatException($"{headerPath}: 'data file' contains a character that is not valid in a file name (such as NUL); name a file inside the header's folder.");
+        }
+
         string dir = Path.GetDirectoryName(Path.GetFullPath(headerPath)) ?? ".";
         if (Path.IsPathRooted(name) || name.StartsWith('~'))
         {
