@@ -365,6 +365,13 @@ public static class MedicalConverter
 
     private static int[] NrrdSpatialAxes(NrrdHeader h, int n)
     {
+        bool[] spatial = NrrdSpatialFlags(h, n);
+        return Enumerable.Range(0, n).Where(i => spatial[i]).ToArray();
+    }
+
+    /// <summary>Per file axis: spatial when its space direction is not <c>none</c>, else by its kind (domain/space), else true.</summary>
+    private static bool[] NrrdSpatialFlags(NrrdHeader h, int n)
+    {
         double[][]? dirs = h.SpaceDirections;
         string[]? kinds = h.Kinds;
         var spatial = new bool[n];
@@ -378,7 +385,7 @@ public static class MedicalConverter
                 spatial[i] = true;
         }
 
-        return Enumerable.Range(0, n).Where(i => spatial[i]).ToArray();
+        return spatial;
     }
 
     private static ImportPlan PlanNrrd(NrrdHeader h, long[] sizes, long[] shape, DType dtype, MedicalToMLArrayOptions options)
@@ -386,17 +393,7 @@ public static class MedicalConverter
         int n = sizes.Length;
         double[][]? dirs = h.SpaceDirections;
         string[]? kinds = h.Kinds;
-        var spatial = new bool[n];
-        for (int i = 0; i < n; i++)
-        {
-            if (dirs is not null && i < dirs.Length)
-                spatial[i] = !dirs[i].Any(double.IsNaN);
-            else if (kinds is not null && i < kinds.Length)
-                spatial[i] = kinds[i].ToLowerInvariant() is "domain" or "space";
-            else
-                spatial[i] = true;
-        }
-
+        bool[] spatial = NrrdSpatialFlags(h, n);
         int[] spAxes = Enumerable.Range(0, n).Where(i => spatial[i]).ToArray();
         int nsp = spAxes.Length;
         string[] spNames = nsp switch

@@ -399,3 +399,32 @@ internal sealed class NonClosing(Stream inner) : Stream
 
     public override void Write(ReadOnlySpan<byte> buffer) => inner.Write(buffer);
 }
+
+/// <summary>
+/// Base of the decoding streams the medical readers chain (prefix, bzip2 guard, ASCII and hex values): forward-only,
+/// read-only, no length; subclasses implement <see cref="Read(Span{byte})"/>.
+/// </summary>
+internal abstract class ForwardReadStream : Stream
+{
+    public override bool CanRead => true;
+
+    public override bool CanSeek => false;
+
+    public override bool CanWrite => false;
+
+    public override long Length => throw new NotSupportedException();
+
+    public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
+
+    public override void Flush() { }
+
+    public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
+
+    public abstract override int Read(Span<byte> buffer);
+
+    public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
+
+    public override void SetLength(long value) => throw new NotSupportedException();
+
+    public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
+}

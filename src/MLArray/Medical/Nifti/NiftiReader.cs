@@ -408,23 +408,9 @@ public sealed class NiftiReader : IDisposable
     }
 
     /// <summary>A stream that first returns some buffered bytes, then the inner stream.</summary>
-    private sealed class PrefixStream(ReadOnlyMemory<byte> prefix, Stream inner) : Stream
+    private sealed class PrefixStream(ReadOnlyMemory<byte> prefix, Stream inner) : ForwardReadStream
     {
         private ReadOnlyMemory<byte> _prefix = prefix;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() { }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -438,12 +424,6 @@ public sealed class NiftiReader : IDisposable
 
             return inner.Read(buffer);
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {

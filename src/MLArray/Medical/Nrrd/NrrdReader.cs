@@ -299,23 +299,9 @@ public sealed class NrrdReader : IDisposable
     /// <see cref="IndexOutOfRangeException"/> on some corrupt streams (found by fuzzing, see fuzz/README.md): this
     /// wrapper turns that into the <see cref="InvalidDataException"/> that Guard and the voxel pump report as corrupt data.
     /// </summary>
-    private sealed class Bzip2Stream(Stream inner) : Stream
+    private sealed class Bzip2Stream(Stream inner) : ForwardReadStream
     {
         public static InvalidDataException Corrupt(Exception e) => new("bzip2 data is corrupt (a code outside the decoder's tables)", e);
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() { }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -328,12 +314,6 @@ public sealed class NrrdReader : IDisposable
                 throw Corrupt(e);
             }
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
@@ -484,27 +464,13 @@ public sealed class NrrdReader : IDisposable
     }
 
     /// <summary>Turns whitespace-separated numbers into little-endian elements of a dtype.</summary>
-    private sealed class AsciiValueStream(Stream inner, DType dtype, string file) : Stream
+    private sealed class AsciiValueStream(Stream inner, DType dtype, string file) : ForwardReadStream
     {
         private readonly byte[] _pending = new byte[8];
         private int _pendingStart;
         private int _pendingEnd;
         private readonly StringBuilder _token = new();
         private long _index;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() { }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -590,12 +556,6 @@ public sealed class NrrdReader : IDisposable
             _pendingEnd = dtype.ItemSize;
         }
 
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
-
         protected override void Dispose(bool disposing)
         {
             if (disposing)
@@ -608,23 +568,9 @@ public sealed class NrrdReader : IDisposable
     }
 
     /// <summary>Turns pairs of hex digits (whitespace ignored) into bytes.</summary>
-    private sealed class HexStream(Stream inner, string file) : Stream
+    private sealed class HexStream(Stream inner, string file) : ForwardReadStream
     {
         private long _digits;
-
-        public override bool CanRead => true;
-
-        public override bool CanSeek => false;
-
-        public override bool CanWrite => false;
-
-        public override long Length => throw new NotSupportedException();
-
-        public override long Position { get => throw new NotSupportedException(); set => throw new NotSupportedException(); }
-
-        public override void Flush() { }
-
-        public override int Read(byte[] buffer, int offset, int count) => Read(buffer.AsSpan(offset, count));
 
         public override int Read(Span<byte> buffer)
         {
@@ -677,12 +623,6 @@ public sealed class NrrdReader : IDisposable
 
             return -1;
         }
-
-        public override long Seek(long offset, SeekOrigin origin) => throw new NotSupportedException();
-
-        public override void SetLength(long value) => throw new NotSupportedException();
-
-        public override void Write(byte[] buffer, int offset, int count) => throw new NotSupportedException();
 
         protected override void Dispose(bool disposing)
         {
