@@ -313,16 +313,7 @@ public sealed partial class MLArrayFile : IDisposable
     public T[] Read<T>(params NdIndex[] selection) where T : unmanaged
     {
         CheckType<T>();
-        var data = Data;
-        if (DecodeThreads is not { } threads || threads == 1)
-            return data.Read<T>(selection);
-        long n = 1;
-        foreach (var e in data.GetSelectionShape(selection)) n *= e;
-        if (n > System.Array.MaxLength)
-            return data.Read<T>(selection); // raises the engine's "read it in parts" error
-        var result = GC.AllocateUninitializedArray<T>((int)n);
-        data.Read<T>(selection, result, threads);
-        return result;
+        return Data.Read<T>(selection, DecodeThreads ?? 1);
     }
 
     /// <summary>Reads a selection into <paramref name="destination"/> (exactly the selection's element count).</summary>

@@ -320,14 +320,17 @@ public sealed class B2ndArray : IDisposable
     }
 
     /// <summary>Reads a selection into a new array (C order), e.g. <c>a.Read&lt;float&gt;(5, 10..74, ..)</c>.</summary>
-    public T[] Read<T>(params NdIndex[] selection) where T : unmanaged
+    public T[] Read<T>(params NdIndex[] selection) where T : unmanaged => Read<T>(selection, threads: 1);
+
+    /// <summary>Reads a selection into a new array (C order), decoding chunks on up to <paramref name="threads"/> threads (0 = all cores).</summary>
+    public T[] Read<T>(ReadOnlySpan<NdIndex> selection, int threads) where T : unmanaged
     {
         CheckElementType<T>();
         var sel = NdSelection.Create(_layout.Shape, selection);
         if (sel.NItems > Array.MaxLength)
             throw new MLArrayNotSupportedException($"'{Name}': the selection has {sel.NItems} elements, more than a .NET array can hold; read it in parts.");
         var result = GC.AllocateUninitializedArray<T>((int)sel.NItems);
-        Read<T>(selection, result, threads: 1);
+        Read<T>(selection, result, threads);
         return result;
     }
 
