@@ -1,5 +1,6 @@
 using System.Runtime.InteropServices;
 using ExtensionSample.Lab;
+using MLArray;
 using MLArray.Blosc2;
 using MLArray.Metadata;
 using MLArray.Metadata.Migration;

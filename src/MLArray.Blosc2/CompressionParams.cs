@@ -1,4 +1,4 @@
-namespace MLArray.Blosc2;
+namespace MLArray;
 
 /// <summary>
 /// Parameters used when compressing chunks (the Blosc2 "cparams"). Defaults follow python-blosc2:

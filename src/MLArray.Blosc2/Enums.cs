@@ -1,4 +1,4 @@
-namespace MLArray.Blosc2;
+namespace MLArray;
 
 /// <summary>Compression codecs (Blosc2 "compcode" values as stored in frames and cparams).</summary>
 public enum Blosc2Codec : byte

@@ -1,4 +1,4 @@
-namespace MLArray.Blosc2;
+namespace MLArray;
 
 /// <summary>Kind of a supported element type.</summary>
 public enum DTypeKind

@@ -1,4 +1,4 @@
-namespace MLArray.Blosc2;
+namespace MLArray;
 
 /// <summary>
 /// The selection along one axis, with NumPy/Python semantics: an integer index (drops the axis; negative counts from

@@ -17,8 +17,6 @@ namespace MLArray.Cli.Commands;
 /// </summary>
 internal static class MedicalConvert
 {
-    private static readonly string[] MedicalExts = [".nii", ".nii.gz", ".hdr", ".hdr.gz", ".nrrd", ".nhdr"];
-
     /// <summary>True when <c>convert</c> arguments are for this command (a medical file, a folder, a glob or <c>--to</c>).</summary>
     public static bool Wants(string[] args)
     {
@@ -95,17 +93,7 @@ internal static class MedicalConvert
             }
             else
             {
-                string ext = (toFmt ?? throw new ArgumentException("batch conversion needs --to mla|nii.gz|nii|hdr|hdr.gz|nrrd|nhdr.")).TrimStart('.').ToLowerInvariant() switch
-                {
-                    "mla" => ".mla",
-                    "nii.gz" or "niigz" => ".nii.gz",
-                    "nii" => ".nii",
-                    "nrrd" => ".nrrd",
-                    "nhdr" => ".nhdr",
-                    "hdr" or "img" => ".hdr",
-                    "hdr.gz" or "img.gz" => ".hdr.gz",
-                    var e => throw new ArgumentException($"unknown --to '{e}'; use mla, nii.gz, nii, hdr, hdr.gz, nrrd or nhdr."),
-                };
+                string ext = MedicalFormats.TargetExtension(toFmt ?? throw new ArgumentException($"batch conversion needs --to {string.Join("|", MedicalFormats.TargetNames)}."));
                 Directory.CreateDirectory(outArg);
                 foreach (string input in ps[..^1].SelectMany(Expand).Distinct(StringComparer.Ordinal))
                     jobsList.Add((input, Path.Combine(outArg, StripExt(Path.GetFileName(input)) + ext)));
@@ -318,22 +306,9 @@ internal static class MedicalConvert
         return [arg];
     }
 
-    private static bool IsConvertible(string p)
-    {
-        string l = p.ToLowerInvariant();
-        return l.EndsWith(".mla", StringComparison.Ordinal) || MedicalExts.Any(e => l.EndsWith(e, StringComparison.Ordinal));
-    }
+    private static bool IsConvertible(string p) => MedicalFormats.IsBatchInput(p);
 
-    private static string StripExt(string name)
-    {
-        string l = name.ToLowerInvariant();
-        foreach (string e in (string[])[".nii.gz", ".hdr.gz", ".img.gz", ".nii", ".hdr", ".img", ".nrrd", ".nhdr", ".mla"])
-        {
-            if (l.EndsWith(e, StringComparison.Ordinal)) return name[..^e.Length];
-        }
-
-        return Path.GetFileNameWithoutExtension(name);
-    }
+    private static string StripExt(string name) => MedicalFormats.StripExtension(name);
 
     private static int[] ParseInts(string s, string option)
     {

@@ -62,18 +62,7 @@ public static class MedicalConverter
     /// <summary>The format of a path, from its name.</summary>
     /// <param name="path">A file name.</param>
     /// <returns>The format, or <see cref="MedicalFormat.None"/>.</returns>
-    public static MedicalFormat FormatOf(string path)
-    {
-        ArgumentNullException.ThrowIfNull(path);
-        string l = path.ToLowerInvariant();
-        if (l.EndsWith(".nii", StringComparison.Ordinal) || l.EndsWith(".nii.gz", StringComparison.Ordinal) ||
-            l.EndsWith(".hdr", StringComparison.Ordinal) || l.EndsWith(".img", StringComparison.Ordinal) ||
-            l.EndsWith(".hdr.gz", StringComparison.Ordinal) || l.EndsWith(".img.gz", StringComparison.Ordinal))
-            return MedicalFormat.Nifti;
-        if (l.EndsWith(".nrrd", StringComparison.Ordinal) || l.EndsWith(".nhdr", StringComparison.Ordinal))
-            return MedicalFormat.Nrrd;
-        return MedicalFormat.None;
-    }
+    public static MedicalFormat FormatOf(string path) => MedicalFormats.FormatOf(path);
 
     // ================================================================== import
 

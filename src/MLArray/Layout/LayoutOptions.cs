@@ -1,6 +1,8 @@
 using MLArray.Metadata;
 
-namespace MLArray.Layout;
+using MLArray.Layout;
+
+namespace MLArray;
 
 /// <summary>
 /// How the chunk and block shapes of a new array are chosen (mlarray-spec §4.1): from a patch size through

@@ -1,4 +1,4 @@
-using MLArray.Cli.Tests.Medical;
+using MLArray.TestSupport;
 using MLArray.Medical.Nifti;
 using MLArray.Medical.Nrrd;
 
@@ -23,7 +23,7 @@ public sealed class MedicalConvertCommandTests : IDisposable
         {
             Assert.Equal([30L, 30, 30], f.Shape);
             Assert.Equal("LPS", f.Meta.Spatial.CoordSystem?.Value);
-            Assert.Equal(Blosc2.Blosc2Codec.Zstd, f.Compression.Codec);
+            Assert.Equal(Blosc2Codec.Zstd, f.Compression.Codec);
         }
 
         r = CliRun.Run(["convert", mla, P("ball.nrrd")]);
@@ -41,7 +41,7 @@ public sealed class MedicalConvertCommandTests : IDisposable
         var r = CliRun.Run(["convert", MedicalTestData.PathOf("niivue/spmMotor.nii.gz"), mla, "--raw"]);
         Assert.True(r.Code == 0, r.Err);
         using var f = MLArrayFile.Open(mla);
-        Assert.Equal(Blosc2.DType.Int16, f.DType);
+        Assert.Equal(DType.Int16, f.DType);
     }
 
     [Fact]

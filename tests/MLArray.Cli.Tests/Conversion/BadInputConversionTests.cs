@@ -1,8 +1,9 @@
+using MLArray.Cli.Tests.Cli;
+using MLArray.TestSupport;
 using System.Buffers.Binary;
 using System.Text;
 using MLArray.Blosc2;
-using MLArray.Cli.Tests.Cli;
-using MLArray.Cli.Tests.Medical;
+
 using MLArray.Conversion;
 using MLArray.Medical.Nifti;
 using Xunit.Abstractions;

@@ -1,6 +1,7 @@
-using MLArray.Blosc2;
 using MLArray.Cli.Tests.Cli;
-using MLArray.Cli.Tests.Medical;
+using MLArray.TestSupport;
+using MLArray.Blosc2;
+
 using MLArray.Conversion;
 using MLArray.Medical.Nifti;
 using MLArray.Medical.Nrrd;

@@ -1,7 +1,7 @@
+using MLArray.TestSupport;
 using System.Globalization;
 using MLArray.Blosc2;
 using MLArray.Cli.Tests.Cli;
-using MLArray.Cli.Tests.Medical;
 using MLArray.IO;
 using MLArray.Medical.Nifti;
 using MLArray.Medical.Nrrd;

@@ -1,3 +1,4 @@
+using MLArray.TestSupport;
 using System.Security.Cryptography;
 using System.Text.Json;
 using MLArray.Blosc2;
