@@ -247,10 +247,19 @@ public sealed class PatchAssembler : IDisposable
         var create = new MLArrayCreateOptions
         {
             Spacing = spacing, Origin = origin, Direction = direction, Affine = affine, AxisLabels = axisLabels, Meta = meta,
-            Layout = _options.Layout ?? LayoutOptions.Patch(_grid.PatchSize),
+            Layout = _options.Layout ?? DefaultLayout(shape),
             Compression = _options.Compression,
         };
         return (shape, dtype, create);
+    }
+
+    /// <summary>The layout optimizer for the patch size (2-D/3-D); otherwise chunks of one patch (whole channel axis) in one block.</summary>
+    private LayoutOptions DefaultLayout(long[] shape)
+    {
+        if (_nd is 2 or 3)
+            return LayoutOptions.Patch(_grid.PatchSize);
+        int[] chunk = shape.Select((s, d) => (int)Math.Min(s, d == 0 && _channelAxis ? s : _grid.PatchSize[d - (_channelAxis ? 1 : 0)])).ToArray();
+        return LayoutOptions.Manual(chunk, chunk);
     }
 
     private static string[] DefaultSpatialLabels(int n) => n switch
