@@ -70,7 +70,7 @@ internal sealed class ImagePatchReader
     public static bool[] SpatialMask(MLArrayFile image)
     {
         int n = image.NDim;
-        if (image.AxisLabels is { } labels && labels.Length == n)
+        if (image.AxisLabels is { } labels && labels.Count == n)
             return labels.Select(IsSpatial).ToArray();
         int sp = image.SpatialNDim;
         return Enumerable.Range(0, n).Select(d => d >= n - sp).ToArray();

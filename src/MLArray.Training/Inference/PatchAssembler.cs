@@ -219,12 +219,12 @@ public sealed class PatchAssembler : IDisposable
             var sp = geo.Meta.Spatial;
             if (geo.AxisLabels is { } labels)
                 spatialLabels = labels.Where(ImagePatchReader.IsSpatial).ToArray();
-            if (sp.Affine is not null) affine = geo.Affine;
+            if (sp.Affine is not null) affine = geo.Affine?.ToArray();
             else
             {
-                spacing = geo.Spacing;
-                origin = geo.Origin;
-                direction = geo.Direction;
+                spacing = geo.Spacing?.ToArray();
+                origin = geo.Origin?.ToArray();
+                direction = geo.Direction?.ToArray();
             }
             meta = meta with { Spatial = new MetaSpatial { CoordSystem = sp.CoordSystem } };
         }
