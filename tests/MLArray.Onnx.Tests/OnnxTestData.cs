@@ -1,3 +1,4 @@
+using MLArray.TestSupport;
 using MLArray.Training.Inference;
 
 namespace MLArray.Onnx.Tests;
@@ -5,18 +6,7 @@ namespace MLArray.Onnx.Tests;
 /// <summary>The tiny models of tests/data/onnx (see its README.md) and the functions they compute, written independently.</summary>
 internal static class OnnxTestData
 {
-    private static readonly Lazy<string> DirLazy = new(() =>
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "tests", "data", "onnx");
-            if (File.Exists(Path.Combine(candidate, "seg_pointwise.onnx")))
-                return candidate;
-        }
-        throw new DirectoryNotFoundException($"tests/data/onnx not found above {AppContext.BaseDirectory}");
-    });
-
-    public static string Model(string name) => Path.Combine(DirLazy.Value, name + ".onnx");
+    public static string Model(string name) => OnnxTestModels.PathOf(name);
 
     /// <summary>make_models.py's conv3_weights: w[o,c,i,j,k] = ((o·7 + c·5 + i·9 + j·3 + k) mod 5 − 2) / 4.</summary>
     public static float Weight(int o, int c, int i, int j, int k) => (((o * 7 + c * 5 + i * 9 + j * 3 + k) % 5) - 2) / 4f;

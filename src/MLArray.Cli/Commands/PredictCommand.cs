@@ -90,17 +90,7 @@ internal static class PredictCommand
 
     private static Normalization? ParseNormalization(string? kind, string? mean, string? std, string? clip)
     {
-        static double[]? Values(string name, string? v)
-        {
-            if (v is null) return null;
-            var parts = v.Split(',', StringSplitOptions.TrimEntries);
-            var values = new double[parts.Length];
-            for (int i = 0; i < parts.Length; i++)
-                if (!double.TryParse(parts[i], NumberStyles.Float, CultureInfo.InvariantCulture, out values[i]))
-                    throw new ArgumentException($"{name} must be numbers separated by commas, got '{v}'.");
-            return values;
-        }
-
+        static double[]? Values(string name, string? v) => v is null ? null : Normalization.ParseList(name, v);
         var c = Values("--clip", clip);
         if (c is { Length: not 2 }) throw new ArgumentException($"--clip must be LOW,HIGH, got '{clip}'.");
         var n = (kind?.ToLowerInvariant(), mean, std) switch

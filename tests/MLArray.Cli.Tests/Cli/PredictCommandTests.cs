@@ -1,3 +1,5 @@
+using MLArray.TestSupport;
+
 namespace MLArray.Cli.Tests.Cli;
 
 /// <summary><c>mlarray predict</c> with the tiny models of tests/data/onnx.</summary>
@@ -7,15 +9,7 @@ public sealed class PredictCommandTests : IDisposable
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private static string Model(string name)
-    {
-        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-        {
-            string candidate = Path.Combine(dir.FullName, "tests", "data", "onnx", name + ".onnx");
-            if (File.Exists(candidate)) return candidate;
-        }
-        throw new FileNotFoundException($"tests/data/onnx/{name}.onnx not found above {AppContext.BaseDirectory}");
-    }
+    private static string Model(string name) => OnnxTestModels.PathOf(name);
 
     private string Image(float[] data, long[] shape, string[]? labels = null)
     {
