@@ -61,7 +61,8 @@ public sealed partial class MLArrayFile : IDisposable
     /// or <see cref="B2ndOpenMode.CopyOnWrite"/>. Reads the header, index and metadata only, never array chunks.
     /// </summary>
     /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
-    /// <exception cref="MLArrayMetadataException">The metadata entry is refused or invalid.</exception>
+    /// <exception cref="MLArrayMetadataException">The metadata entry is refused (hostile, beyond a limit) or not decodable.</exception>
+    /// <exception cref="MLArrayValidationException">The metadata violates the schema.</exception>
     public static MLArrayFile Open(string path, B2ndOpenMode mode = B2ndOpenMode.Read)
     {
         OpenModes.CheckSuffix(path);
