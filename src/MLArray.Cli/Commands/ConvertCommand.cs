@@ -166,7 +166,7 @@ internal static class ConvertCommand
             case (Kind.Mla, Kind.Medical):
                 progress.WriteLine($"converting {input} -> {output}");
                 MedicalConverter.FromMLArray(input, output, ct);
-                return Path.GetFileName(output);
+                return MedicalFormats.FormatOf(output) == MedicalFormat.Nifti ? "NIfTI" : "NRRD";
             default:
                 throw new ArgumentException(
                     $"cannot convert '{Path.GetFileName(input)}' to '{Path.GetFileName(output)}': supported are .npy -> .mla/.b2nd, .mla/.b2nd -> .npy, "

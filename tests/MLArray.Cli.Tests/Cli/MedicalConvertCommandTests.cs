@@ -81,4 +81,24 @@ public sealed class MedicalConvertCommandTests : IDisposable
         Assert.Equal(1, r.Code);
         Assert.False(File.Exists(P("x.nrrd")));
     }
+
+    [Fact]
+    public void Batch_exports_to_pairs_and_detached_nrrd()
+    {
+        string inDir = Directory.CreateDirectory(P("in")).FullName;
+        File.Copy(MedicalTestData.PathOf("dipy/aniso_vox.nii.gz"), Path.Combine(inDir, "a.nii.gz"));
+        File.Copy(MedicalTestData.PathOf("pynrrd/BallBinary30x30x30.nhdr"), Path.Combine(inDir, "b.nhdr"));
+        File.Copy(MedicalTestData.PathOf("pynrrd/BallBinary30x30x30.raw"), Path.Combine(inDir, "BallBinary30x30x30.raw"));
+        var r = CliRun.Run(["convert", inDir, P("mla"), "--to", "mla"]);
+        Assert.True(r.Code == 0, r.Out + r.Err);
+        r = CliRun.Run(["convert", P("mla"), P("hdr"), "--to", "hdr"]);
+        Assert.True(r.Code == 0, r.Out + r.Err);
+        Assert.Equal(["a.hdr", "a.img", "b.hdr", "b.img"], Directory.GetFiles(P("hdr")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(Nifti.Read(Path.Combine(inDir, "a.nii.gz")).Data, Nifti.Read(Path.Combine(P("hdr"), "a.hdr")).Data);
+        r = CliRun.Run(["convert", P("mla"), P("nhdr"), "--to", "nhdr"]);
+        Assert.True(r.Code == 0, r.Out + r.Err);
+        Assert.Equal(["a.nhdr", "a.raw.gz", "b.nhdr", "b.raw.gz"], Directory.GetFiles(P("nhdr")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
+        Assert.Equal(Nrrd.Read(Path.Combine(inDir, "b.nhdr")).Data, Nrrd.Read(Path.Combine(P("nhdr"), "b.nhdr")).Data);
+        Assert.Equal(DType.Int16, Nrrd.Read(Path.Combine(P("nhdr"), "b.nhdr")).DType);
+    }
 }
