@@ -1,3 +1,4 @@
+using MLArray.Blosc2;
 using MLArray.Metadata;
 using MLArray.Metadata.Migration;
 

@@ -92,32 +92,38 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
     }
 
     /// <summary>
-    /// Starts the CLI, reads its stdout until the "converting" progress line (the conversion is then running and the
-    /// signal handler installed), sends SIGINT, waits for the exit.
+    /// Starts the CLI with its output going to files, waits until its stdout holds the "converting" progress line (the
+    /// conversion is then running and the signal handler installed), sends SIGINT, waits for the exit.
     /// </summary>
     private (int Code, string Out, string Err) RunAndInterrupt(params string[] args)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CliDll);
-        foreach (string a in args) psi.ArgumentList.Add(a);
+        string so = Path.Combine(_dir, "child.out"), se = Path.Combine(_dir, "child.err");
+        // sh execs dotnet (same pid) with stdout/stderr on files, which the test polls.
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (string a in (string[])["-c", "exec \"$0\" \"$@\" > \"$MLA_OUT\" 2> \"$MLA_ERR\"", "dotnet", CliDll, .. args]) psi.ArgumentList.Add(a);
+        psi.Environment["MLA_OUT"] = so;
+        psi.Environment["MLA_ERR"] = se;
         using var p = Process.Start(psi)!;
-        Task<string> se = p.StandardError.ReadToEndAsync();
-        var seen = new List<string>();
-        string? line;
-        while ((line = p.StandardOutput.ReadLine()) is not null)
+        string Read(string f)
         {
-            seen.Add(line);
-            if (line.StartsWith("converting ", StringComparison.Ordinal))
-                break;
+            using var fs = new FileStream(f, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return new StreamReader(fs).ReadToEnd();
         }
 
-        Assert.True(line is not null, $"the command ended before it printed a progress line: {string.Join('\n', seen)}\n{se.GetAwaiter().GetResult()}");
-        Assert.True(Kill(p.Id, SigInt) == 0, $"kill({p.Id}, SIGINT) failed: the command is no longer running");
+        var sw = Stopwatch.StartNew();
+        while (!Read(so).Split('\n').Any(l => l.StartsWith("converting ", StringComparison.Ordinal)))
+        {
+            Assert.False(p.HasExited, $"the command ended before it printed a progress line: {Read(so)}\n{Read(se)}");
+            Assert.True(sw.Elapsed < TimeSpan.FromMinutes(2), "no progress line after 2 minutes");
+            Thread.Sleep(2);
+        }
 
-        seen.Add(p.StandardOutput.ReadToEnd());
+        Assert.True(Kill(p.Id, SigInt) == 0, $"kill({p.Id}, SIGINT) failed");
         p.WaitForExit();
-        string o = string.Join('\n', seen), e = se.GetAwaiter().GetResult();
-        output.WriteLine($"exit {p.ExitCode}\n--- stdout\n{o}\n--- stderr\n{e}");
+        string o = Read(so), e = Read(se);
+        File.Delete(so);
+        File.Delete(se);
+        output.WriteLine($"exit {p.ExitCode}, signal sent {sw.ElapsedMilliseconds} ms after start\n--- stdout\n{o}\n--- stderr\n{e}");
         return (p.ExitCode, o, e);
     }
 

@@ -29,6 +29,23 @@ public sealed class ErrorsByLayerTests : IDisposable
         throw new FileNotFoundException($"tests/data/npy/{file} not found above {AppContext.BaseDirectory}");
     }
 
+    /// <summary>Decodes every element with the element type the file has (MLArrayFile reads need the exact type).</summary>
+    private static void DecodeAll(MLArrayFile f)
+    {
+        DType t = f.DType;
+        if (t == DType.Float32) f.ToArray<float>();
+        else if (t == DType.Float64) f.ToArray<double>();
+        else if (t == DType.Int8) f.ToArray<sbyte>();
+        else if (t == DType.UInt8) f.ToArray<byte>();
+        else if (t == DType.Int16) f.ToArray<short>();
+        else if (t == DType.UInt16) f.ToArray<ushort>();
+        else if (t == DType.Int32) f.ToArray<int>();
+        else if (t == DType.UInt32) f.ToArray<uint>();
+        else if (t == DType.Int64) f.ToArray<long>();
+        else if (t == DType.UInt64) f.ToArray<ulong>();
+        else f.ToArray<bool>();
+    }
+
     /// <summary>Opens and decodes the whole array through each .mla door, and exports it through the converter.</summary>
     private Action[] MlaDoors(string path) =>
     [
@@ -40,7 +57,7 @@ public sealed class ErrorsByLayerTests : IDisposable
         () =>
         {
             using var f = MLArrayFile.Open(path);
-            f.ToArray<float>();
+            DecodeAll(f);
         },
         () => MedicalConverter.FromMLArray(path, P(Path.GetFileNameWithoutExtension(path) + "-out.nii.gz")),
     ];
