@@ -204,4 +204,36 @@ public sealed class ErrorsByLayerTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => MedicalConverter.ToMLArray(MedicalTestData.PathOf("niivue/minimal.nii.gz"), P("out.mla"), null, cts.Token));
         Assert.Equal(["ok.mla"], Directory.GetFiles(_dir).Select(Path.GetFileName));
     }
+
+    [PythonFact("fcntl")]
+    public void A_second_writer_in_another_process_is_refused_with_an_IOException()
+    {
+        // The other process takes the writer lock the way a writing B2ndArray does (a POSIX record lock on byte 2^62).
+        string p = ErrorFiles.WithMeta(_dir, "ok.mla", ErrorFiles.GoodMeta);
+        string locked = P("locked");
+        var psi = new System.Diagnostics.ProcessStartInfo(TestPython.Find("fcntl")!) { RedirectStandardInput = true, UseShellExecute = false };
+        foreach (string a in (string[])["-c", "import fcntl, os, sys\nfd = os.open(sys.argv[1], os.O_RDWR)\nfcntl.lockf(fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, 1 << 62, os.SEEK_SET)\nopen(sys.argv[2], 'w').close()\nsys.stdin.read()", p, locked])
+            psi.ArgumentList.Add(a);
+        using var other = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var sw = System.Diagnostics.Stopwatch.StartNew();
+            while (!File.Exists(locked))
+            {
+                Assert.False(other.HasExited, "the locking process ended early");
+                Assert.True(sw.Elapsed < TimeSpan.FromMinutes(1), "the locking process did not take the lock");
+                Thread.Sleep(5);
+            }
+
+            Assert.Contains("already open for writing by another process", Assert.Throws<IOException>(() => B2ndArray.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
+            Assert.Contains("already open for writing by another process", Assert.Throws<IOException>(() => MLArrayFile.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
+            using var reader = MLArrayFile.Open(p); // readers are not refused
+            Assert.Equal(63f, reader.ToArray<float>()[^1]);
+        }
+        finally
+        {
+            other.StandardInput.Close();
+            other.WaitForExit();
+        }
+    }
 }
