@@ -1,13 +1,16 @@
+using MLArray.Blosc2;
 using MLArray.Conversion;
 using MLArray.IO;
+using MLArray.Metadata;
 using MLArray.Metadata.Migration;
 using MLArray.TestSupport;
+using NpyIO = MLArray.IO.Npy;
 
 namespace MLArray.Tests.Errors;
 
 /// <summary>
 /// docs/errors.md, library side: for each condition, the same exception type at every door that meets it
-/// (<see cref="B2ndArray"/>, <see cref="MLArrayFile"/>, <see cref="MedicalConverter"/>, <see cref="Npy"/>, the
+/// (<see cref="B2ndArray"/>, <see cref="MLArrayFile"/>, <see cref="MedicalConverter"/>, <see cref="NpyIO"/>, the
 /// metadata API). The command line's exit codes for the same files: MLArray.Cli.Tests (ExitCodeTests).
 /// </summary>
 public sealed class ErrorsByLayerTests : IDisposable
@@ -83,7 +86,7 @@ public sealed class ErrorsByLayerTests : IDisposable
         Assert.Throws<FileNotFoundException>(() => MedicalConverter.FromMLArray(P("missing.mla"), P("out.nii.gz")));
         Assert.Throws<FileNotFoundException>(() => MedicalConverter.ToMLArray(P("missing.nii.gz"), P("out.mla")));
         Assert.Throws<FileNotFoundException>(() => MedicalConverter.ToMLArray(P("missing.nrrd"), P("out.mla")));
-        Assert.Throws<FileNotFoundException>(() => Npy.Read(P("missing.npy")));
+        Assert.Throws<FileNotFoundException>(() => NpyIO.Read(P("missing.npy")));
         Assert.Throws<FileNotFoundException>(() => MetadataMigration.MigrateFile(P("missing.mla"), null, dryRun: true));
         Assert.Empty(Directory.GetFiles(_dir));
     }
@@ -104,7 +107,7 @@ public sealed class ErrorsByLayerTests : IDisposable
         }
 
         // the other formats say the same in their words, with the same type
-        Assert.Throws<MLArrayFormatException>(() => Npy.Read(ErrorFiles.Text(_dir, "notes.npy")));
+        Assert.Throws<MLArrayFormatException>(() => NpyIO.Read(ErrorFiles.Text(_dir, "notes.npy")));
         Assert.Contains("not a NIfTI file", Assert.Throws<MLArrayFormatException>(() => MedicalConverter.ToMLArray(ErrorFiles.Text(_dir, "notes.nii"), P("n.mla"))).Message, StringComparison.Ordinal);
     }
 
@@ -133,7 +136,7 @@ public sealed class ErrorsByLayerTests : IDisposable
             Assert.Throws<MLArrayFormatException>(door);
         string npy = P("cut.npy");
         File.WriteAllBytes(npy, File.ReadAllBytes(NpyFixture("i2_c_3x4x5.npy"))[..100]);
-        Assert.Throws<MLArrayFormatException>(() => Npy.Read(npy));
+        Assert.Throws<MLArrayFormatException>(() => NpyIO.Read(npy));
     }
 
     [Fact]
@@ -142,7 +145,7 @@ public sealed class ErrorsByLayerTests : IDisposable
         string p = ErrorFiles.FutureVersion(_dir);
         foreach (var door in MlaDoors(p))
             Assert.Contains("format version 7", Assert.Throws<MLArrayNotSupportedException>(door).Message, StringComparison.Ordinal);
-        Assert.Contains("<c8", Assert.Throws<MLArrayNotSupportedException>(() => Npy.Read(NpyFixture("c8_unsupported.npy"))).Message, StringComparison.Ordinal);
+        Assert.Contains("<c8", Assert.Throws<MLArrayNotSupportedException>(() => NpyIO.Read(NpyFixture("c8_unsupported.npy"))).Message, StringComparison.Ordinal);
     }
 
     [Fact]
