@@ -193,7 +193,11 @@ public sealed class ErrorsByLayerTests : IDisposable
         using (var a = B2ndArray.Open(p))
             Assert.Contains("read-only", Assert.Throws<InvalidOperationException>(() => a.Write(new byte[64 * 4])).Message, StringComparison.Ordinal);
         using (var f = MLArrayFile.Open(p))
+        {
             Assert.Throws<InvalidOperationException>(() => f.Write<float>(new float[64]));
+            Assert.Throws<InvalidOperationException>(() => f.SetSpacing(0, 5.3)); // metadata changes too
+        }
+
         Assert.Equal(before, File.ReadAllBytes(p));
     }
 
@@ -206,6 +210,15 @@ public sealed class ErrorsByLayerTests : IDisposable
         Assert.ThrowsAny<OperationCanceledException>(() => MedicalConverter.FromMLArray(mla, P("out.nii.gz"), cts.Token));
         Assert.ThrowsAny<OperationCanceledException>(() => MedicalConverter.ToMLArray(MedicalTestData.PathOf("niivue/minimal.nii.gz"), P("out.mla"), null, cts.Token));
         Assert.Equal(["ok.mla"], Directory.GetFiles(_dir).Select(Path.GetFileName));
+    }
+
+    [Fact]
+    public void A_second_writer_in_this_process_is_refused_with_an_IOException()
+    {
+        string p = ErrorFiles.WithMeta(_dir, "ok.mla", ErrorFiles.GoodMeta);
+        using var first = MLArrayFile.Open(p, MLArrayMode.ReadWrite);
+        Assert.Contains("is already open for writing", Assert.Throws<IOException>(() => MLArrayFile.Open(p, MLArrayMode.ReadWrite)).Message, StringComparison.Ordinal);
+        Assert.Contains("is already open for writing", Assert.Throws<IOException>(() => B2ndArray.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
     }
 
     [PythonFact("fcntl")]
@@ -228,8 +241,8 @@ public sealed class ErrorsByLayerTests : IDisposable
                 Thread.Sleep(5);
             }
 
-            Assert.Contains("already open for writing by another process", Assert.Throws<IOException>(() => B2ndArray.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
-            Assert.Contains("already open for writing by another process", Assert.Throws<IOException>(() => MLArrayFile.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
+            Assert.Contains("is already open for writing", Assert.Throws<IOException>(() => B2ndArray.Open(p, B2ndOpenMode.ReadWrite)).Message, StringComparison.Ordinal);
+            Assert.Contains("is already open for writing", Assert.Throws<IOException>(() => MLArrayFile.Open(p, MLArrayMode.ReadWrite)).Message, StringComparison.Ordinal);
             using var reader = MLArrayFile.Open(p); // readers are not refused
             Assert.Equal(63f, reader.ToArray<float>()[^1]);
         }
