@@ -65,7 +65,7 @@ internal static class PredictCommand
             catch (OperationCanceledException)
             {
                 stderr.WriteLine("mlarray: predict cancelled; no output written.");
-                return MedicalConvert.Cancelled;
+                return CliApp.Cancelled;
             }
             long voxels = r.OutputShape.Skip(r.OutputShape.Length - spatialAxes).Aggregate(1L, (a, b) => a * b);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
