@@ -165,7 +165,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         int k = Array.BinarySearch(starts, offset);
         if (k < 0)
             k = ~k - 1;
-        long start = starts[k], end = Math.Min(starts[k + 1], _tailStart);
+        long start = starts[k], end = starts[k + 1]; // may overlap the tail prefetch: still one range, cached
         if (end - start > int.MaxValue / 2)
             return null;
         return (start, end);
