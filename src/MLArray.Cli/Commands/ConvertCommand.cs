@@ -100,7 +100,7 @@ internal static class ConvertCommand
 
     private static FileKind KindOf(string path, string role)
     {
-        string ext = Path.GetExtension(path).ToLowerInvariant();
+        string ext = CliInput.Extension(path).ToLowerInvariant();
         return ext switch
         {
             ".npy" => FileKind.Npy,
