@@ -71,7 +71,10 @@ public sealed partial class MLArrayFile : IDisposable
     /// <exception cref="ArgumentException">Wrong suffix or mode (the reference's messages).</exception>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
-    public static MLArrayFile Open(string path, string mode = "r", string? mmapMode = "r") => Open(path, ToMode(OpenModes.ResolveOpen(path, mode, mmapMode)));
+    public static MLArrayFile Open(string path, string mode = "r", string? mmapMode = "r") =>
+        Remote.HttpRangeSource.IsHttpUrl(path)
+            ? OpenUrl(path, mode == "r" && mmapMode is "r" or null ? MLArrayMode.Read : MLArrayMode.ReadWrite)
+            : Open(path, ToMode(OpenModes.ResolveOpen(path, mode, mmapMode)));
 
     /// <summary>
     /// Opens an <c>.mla</c> file: <see cref="MLArrayMode.Read"/> (memory-mapped), <see cref="MLArrayMode.ReadWrite"/>
@@ -93,6 +96,8 @@ public sealed partial class MLArrayFile : IDisposable
             MLArrayMode.CopyOnWrite => B2ndOpenMode.CopyOnWrite,
             _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be MLArrayMode.Read, ReadWrite or CopyOnWrite."),
         };
+        if (Remote.HttpRangeSource.IsHttpUrl(path))
+            return OpenUrl(path, mode);
         OpenModes.CheckSuffix(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"No MLArray file exists under {path}.", path);

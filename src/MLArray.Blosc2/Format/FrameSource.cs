@@ -22,6 +22,16 @@ internal interface IFrameSource : IDisposable
     bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span);
 }
 
+/// <summary>
+/// Optional capability of sources with expensive reads (remote objects): fetch, ahead of the reads, the chunks
+/// (by index) a selection needs, concurrently.
+/// </summary>
+internal interface IChunkPrefetch
+{
+    /// <summary>Fetches the listed chunks (by chunk index) so that the following reads of them are served from memory.</summary>
+    void PrefetchChunks(IReadOnlyList<long> chunks);
+}
+
 /// <summary>A file opened for positional reads (<see cref="RandomAccess"/>).</summary>
 internal sealed class FileFrameSource : IFrameSource
 {

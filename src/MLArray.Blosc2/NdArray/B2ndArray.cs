@@ -46,7 +46,7 @@ public enum B2ndOpenMode
 /// instance at the same time; writes (modes <see cref="B2ndOpenMode.ReadWrite"/> and <see cref="B2ndOpenMode.CopyOnWrite"/>,
 /// or <see cref="Create"/>) are serialised internally. See docs/concurrency.md.
 /// </summary>
-public sealed class B2ndArray : IDisposable
+public sealed partial class B2ndArray : IDisposable
 {
     private readonly FrameReader _frame;
     private readonly ChunkStore _store;
@@ -111,6 +111,8 @@ public sealed class B2ndArray : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(path);
         if (!Enum.IsDefined(mode))
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Read, ReadWrite or CopyOnWrite.");
+        if (MLArray.Remote.HttpRangeSource.IsHttpUrl(path))
+            return OpenUrl(path, mode, limits);
         for (int attempt = 0; ; attempt++)
         {
             IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
@@ -362,6 +364,7 @@ public sealed class B2ndArray : IDisposable
         var chunks = ChunksOf(sel);
         if (chunks.Count == 0)
             return;
+        (_frame.Source as IChunkPrefetch)?.PrefetchChunks(chunks); // remote sources: fetch the chunks concurrently
         var outStrides = OutStrides(sel);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;

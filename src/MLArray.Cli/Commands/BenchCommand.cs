@@ -33,7 +33,7 @@ internal static class BenchCommand
             using var a = B2ndArray.Open(pr.GetValue(file)!);
             if (a.Length == 0) throw new ArgumentException($"'{a.Name}' holds no array data (shape ({string.Join(", ", a.Shape)})); nothing to benchmark.");
             var result = Run(a, ParsePatch(pr.GetValue(patch)!, a.Shape), n, t, pr.GetValue(seed));
-            stdout.WriteLine(pr.GetValue(json) ? result.ToJson() : result.ToText());
+            stdout.WriteLine(pr.GetValue(json) ? CliInput.WithTraffic(result.ToJson(), a) : result.ToText() + (CliInput.TrafficLine(a) is { } tl ? "\n" + tl : ""));
             return CliApp.Ok;
         }));
         return cmd;

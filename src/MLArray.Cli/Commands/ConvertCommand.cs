@@ -19,7 +19,9 @@ internal static class ConvertCommand
     /// <summary>What a path is, from its name.</summary>
     internal enum Kind { Other, Npy, Mla, B2nd, Medical }
 
-    internal static Kind KindOf(string path) => MedicalFormats.FormatOf(path) != MedicalFormat.None ? Kind.Medical
+    internal static Kind KindOf(string pathOrUrl) => KindOfPath(CliInput.PathPart(pathOrUrl));
+
+    private static Kind KindOfPath(string path) => MedicalFormats.FormatOf(path) != MedicalFormat.None ? Kind.Medical
         : MedicalFormats.ExtensionOf(Path.GetFileName(path)) switch
         {
             ".npy" => Kind.Npy,

@@ -27,10 +27,12 @@ internal static class HeaderCommand
             if (pr.GetValue(json))
             {
                 var meta = MLArrayMetadata.Read(a);
-                stdout.WriteLine(facts.ToJson(w => MetaRendering.WriteJson(w, meta)));
+                stdout.WriteLine(facts.ToJson(w => { MetaRendering.WriteJson(w, meta); CliInput.WriteTraffic(w, a); }));
                 return CliApp.Ok;
             }
             stdout.Write(facts.ToText(path));
+            if (CliInput.TrafficLine(a) is { } traffic)
+                stdout.WriteLine(traffic);
             MetaReadResult? m;
             try
             {

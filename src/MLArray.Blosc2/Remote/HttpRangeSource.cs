@@ -1,0 +1,327 @@
+using System.Net;
+using System.Net.Http.Headers;
+using MLArray.Blosc2;
+
+namespace MLArray.Remote;
+
+/// <summary>Options of <see cref="HttpRangeSource"/>.</summary>
+public sealed record HttpRangeSourceOptions
+{
+    /// <summary>
+    /// The client to use (not disposed by the source). Null: a shared pooled client of this library. A caller-provided
+    /// client should not follow redirects itself (redirects are followed, bounded, by the source).
+    /// </summary>
+    public HttpClient? Client { get; init; }
+
+    /// <summary>Bytes of the first ranged GET, which also learns the length and the ETag. Default 8 KiB.</summary>
+    public int ProbeBytes { get; init; } = 8 << 10;
+
+    /// <summary>Retries of a request after a 5xx, a timeout or a short body. Default 4.</summary>
+    public int MaxRetries { get; init; } = 4;
+
+    /// <summary>Delay before the first retry; doubled each time, capped at 8× this value. Default 100 ms.</summary>
+    public TimeSpan RetryDelay { get; init; } = TimeSpan.FromMilliseconds(100);
+
+    /// <summary>Time limit of one request. Default 60 s.</summary>
+    public TimeSpan RequestTimeout { get; init; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>Redirects followed per request. Default 5.</summary>
+    public int MaxRedirects { get; init; } = 5;
+
+    /// <summary>
+    /// A server that ignores Range answers 200 with the whole object: accepted only for objects up to this size
+    /// (then held in memory). Default 1 MiB.
+    /// </summary>
+    public long MaxWholeBodyBytes { get; init; } = 1 << 20;
+
+    /// <summary>The defaults.</summary>
+    public static HttpRangeSourceOptions Default { get; } = new();
+}
+
+/// <summary>
+/// An <see cref="IByteRangeSource"/> over HTTP(S) range requests (any server with Range support: nginx, Apache,
+/// presigned S3/GCS URLs, Azure SAS URLs). Every response must be a 206 with the asked Content-Range; every request
+/// carries <c>If-Match</c> with the ETag learned when opening (a replaced object fails, never mixes data); short
+/// bodies, 5xx and timeouts are retried with bounded exponential backoff. Messages name the URL without its query
+/// string (presigned URLs carry secrets there).
+/// </summary>
+public sealed class HttpRangeSource : IByteRangeSource
+{
+    private static readonly Lazy<HttpClient> Shared = new(() => new HttpClient(new SocketsHttpHandler
+    {
+        AllowAutoRedirect = false,
+        PooledConnectionLifetime = TimeSpan.FromMinutes(5),
+        MaxConnectionsPerServer = 64,
+        AutomaticDecompression = DecompressionMethods.None,
+    }) { Timeout = Timeout.InfiniteTimeSpan });
+
+    private readonly HttpClient _client;
+    private readonly HttpRangeSourceOptions _options;
+    private Uri _uri;
+    private byte[] _prefix = [];
+
+    private HttpRangeSource(Uri uri, HttpRangeSourceOptions options)
+    {
+        _uri = uri;
+        _options = options;
+        _client = options.Client ?? Shared.Value;
+        DisplayName = Redact(uri);
+    }
+
+    /// <inheritdoc/>
+    public long Length { get; private set; }
+
+    /// <inheritdoc/>
+    public string? VersionTag { get; private set; }
+
+    /// <inheritdoc/>
+    public string DisplayName { get; }
+
+    /// <inheritdoc/>
+    public TrafficCounters Traffic { get; } = new();
+
+    /// <summary>
+    /// Opens <paramref name="uri"/> with one ranged GET of the first <see cref="HttpRangeSourceOptions.ProbeBytes"/>
+    /// bytes (kept: later reads inside them cost no request), learning the length and the ETag.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not an absolute http/https URL.</exception>
+    /// <exception cref="FileNotFoundException">HTTP 404.</exception>
+    /// <exception cref="MLArrayRemoteException">Access denied, a server that ignores Range for a large object, too many redirects, ...</exception>
+    public static async Task<HttpRangeSource> OpenAsync(Uri uri, HttpRangeSourceOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(uri);
+        if (!IsHttpUrl(uri))
+            throw new ArgumentException($"'{Redact(uri)}' is not an absolute http:// or https:// URL.", nameof(uri));
+        var source = new HttpRangeSource(uri, options ?? HttpRangeSourceOptions.Default);
+        await source.ProbeAsync(cancellationToken).ConfigureAwait(false);
+        return source;
+    }
+
+    /// <summary>True for absolute http:// and https:// URLs.</summary>
+    public static bool IsHttpUrl(Uri uri) => uri.IsAbsoluteUri && (uri.Scheme == Uri.UriSchemeHttp || uri.Scheme == Uri.UriSchemeHttps);
+
+    /// <summary>True when <paramref name="pathOrUrl"/> is an http:// or https:// URL rather than a file path.</summary>
+    public static bool IsHttpUrl(string pathOrUrl) =>
+        (pathOrUrl.StartsWith("http://", StringComparison.OrdinalIgnoreCase) || pathOrUrl.StartsWith("https://", StringComparison.OrdinalIgnoreCase))
+        && Uri.TryCreate(pathOrUrl, UriKind.Absolute, out var u) && IsHttpUrl(u);
+
+    /// <summary>The URL without user info, query string and fragment (a removed query shows as "?…").</summary>
+    public static string Redact(Uri uri)
+    {
+        if (!uri.IsAbsoluteUri)
+            return "(relative URL)";
+        string s = uri.GetComponents(UriComponents.SchemeAndServer | UriComponents.Path, UriFormat.UriEscaped);
+        return string.IsNullOrEmpty(uri.Query) ? s : s + "?…";
+    }
+
+    private async Task ProbeAsync(CancellationToken ct)
+    {
+        int n = Math.Max(1, _options.ProbeBytes);
+        using var response = await SendAsync(0, n, ifMatch: false, ct).ConfigureAwait(false);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            throw Error($"HTTP 416: the object is empty (no byte satisfies the range 0-{n - 1}); it is not an .mla file", 416);
+        var etag = response.Headers.ETag;
+        VersionTag = etag?.ToString();
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            // The server ignores Range: usable only for small objects.
+            long? declared = response.Content.Headers.ContentLength;
+            if (declared > _options.MaxWholeBodyBytes)
+                throw IgnoresRange(declared.Value);
+            var body = await ReadBodyAsync(response, _options.MaxWholeBodyBytes + 1, ct).ConfigureAwait(false);
+            if (body.Length > _options.MaxWholeBodyBytes)
+                throw IgnoresRange(null);
+            Length = body.Length;
+            _prefix = body;
+            return;
+        }
+        var (start, end, total) = ContentRange(response, 0);
+        if (start != 0 || total is null)
+            throw Error($"the server answered the range 0-{n - 1} with Content-Range {response.Content.Headers.ContentRange}", 206);
+        Length = total.Value;
+        long want = Math.Min(n, Length);
+        if (end != want - 1)
+            throw Error($"the server answered the range 0-{n - 1} of a {Length}-byte object with bytes {start}-{end}", 206);
+        var data = await ReadBodyAsync(response, want + 1, ct).ConfigureAwait(false);
+        if (data.Length != want)
+            throw Error($"the response to the first range request has {data.Length} bytes instead of {want} (truncated or larger than asked)", 206);
+        _prefix = data;
+    }
+
+    private MLArrayRemoteException IgnoresRange(long? size) =>
+        Error($"the server ignores Range requests (it answered 200 with the whole object{(size is null ? "" : $" of {size} bytes")}); " +
+              $"objects larger than {_options.MaxWholeBodyBytes} bytes (HttpRangeSourceOptions.MaxWholeBodyBytes) need a server with Range support, or download the file", 200);
+
+    /// <inheritdoc/>
+    public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
+    {
+        int n = destination.Length;
+        if (offset < 0 || offset > Length - n)
+            throw new ArgumentOutOfRangeException(nameof(offset), $"'{DisplayName}': {n} bytes at offset {offset} are outside the object ({Length} bytes).");
+        if (n == 0)
+            return;
+        if (offset + n <= _prefix.Length)
+        {
+            _prefix.AsMemory((int)offset, n).CopyTo(destination);
+            return;
+        }
+        for (int attempt = 0; ; attempt++)
+        {
+            string? transient;
+            try
+            {
+                transient = await TryReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or TaskCanceledException or TimeoutException or IOException and not MLArrayException and not FileNotFoundException)
+            {
+                transient = e is TaskCanceledException ? "timeout" : e.Message;
+            }
+            if (transient is null)
+                return;
+            if (attempt >= _options.MaxRetries)
+                throw Error($"reading bytes {offset}-{offset + n - 1} failed {attempt + 1} times (last: {transient}); the server may be overloaded, try again later", null);
+            Traffic.AddRetry();
+            var delay = _options.RetryDelay * Math.Min(1 << attempt, 8);
+            await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
+        }
+    }
+
+    /// <summary>One attempt: null on success, a reason for a retryable failure, or throws for a definitive one.</summary>
+    private async Task<string?> TryReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
+    {
+        int n = destination.Length;
+        using var response = await SendAsync(offset, n, ifMatch: true, ct).ConfigureAwait(false);
+        CheckVersion(response);
+        if (response.StatusCode == HttpStatusCode.OK)
+        {
+            if (Length > _options.MaxWholeBodyBytes)
+                throw IgnoresRange(Length);
+            var body = await ReadBodyAsync(response, Length + 1, ct).ConfigureAwait(false);
+            if (body.Length != Length)
+                return $"whole-object body of {body.Length} bytes instead of {Length}";
+            body.AsMemory((int)offset, n).CopyTo(destination);
+            return null;
+        }
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            throw Error($"HTTP 416: the range {offset}-{offset + n - 1} is outside the object (it was {Length} bytes when opened; was it replaced?)", 416);
+        var (start, end, total) = ContentRange(response, offset);
+        if (total is not null && total != Length)
+            throw new MLArrayRemoteChangedException($"'{DisplayName}': the object is now {total} bytes long instead of {Length}: it was replaced while being read. Reopen it.", 206);
+        if (start != offset || end != offset + n - 1)
+            throw Error($"the server answered the range {offset}-{offset + n - 1} with bytes {start}-{end}", 206);
+        long got = await ReadBodyIntoAsync(response, destination, ct).ConfigureAwait(false);
+        if (got < n)
+            return $"short body ({got} of {n} bytes)";
+        if (got > n)
+            throw Error($"the response to the range {offset}-{offset + n - 1} is larger than asked (more than {n} bytes)", 206);
+        return null;
+    }
+
+    private void CheckVersion(HttpResponseMessage response)
+    {
+        if (response.StatusCode == HttpStatusCode.PreconditionFailed)
+            throw new MLArrayRemoteChangedException($"'{DisplayName}': HTTP 412: the object was replaced while being read (its ETag is no longer {VersionTag}). Reopen it.", 412);
+        string? tag = response.Headers.ETag?.ToString();
+        if (VersionTag is not null && tag is not null && tag != VersionTag)
+            throw new MLArrayRemoteChangedException($"'{DisplayName}': the object was replaced while being read (ETag {tag} instead of {VersionTag}). Reopen it.", (int)response.StatusCode);
+    }
+
+    /// <summary>Sends a ranged GET, following redirects (bounded); throws for definitive HTTP errors.</summary>
+    private async Task<HttpResponseMessage> SendAsync(long offset, int count, bool ifMatch, CancellationToken ct)
+    {
+        var uri = _uri;
+        for (int redirects = 0; ; redirects++)
+        {
+            using var request = new HttpRequestMessage(HttpMethod.Get, uri);
+            request.Headers.Range = new RangeHeaderValue(offset, offset + count - 1);
+            request.Headers.AcceptEncoding.Clear();
+            if (ifMatch && VersionTag is not null && EntityTagHeaderValue.TryParse(VersionTag, out var tag))
+                request.Headers.IfMatch.Add(tag);
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+            timeout.CancelAfter(_options.RequestTimeout);
+            Traffic.AddRequest();
+            var response = await _client.SendAsync(request, HttpCompletionOption.ResponseHeadersRead, timeout.Token).ConfigureAwait(false);
+            int status = (int)response.StatusCode;
+            if (status is >= 300 and < 400 && response.Headers.Location is { } location)
+            {
+                response.Dispose();
+                if (redirects >= _options.MaxRedirects)
+                    throw Error($"more than {_options.MaxRedirects} redirects (a redirect loop?)", status);
+                uri = location.IsAbsoluteUri ? location : new Uri(uri, location);
+                if (!IsHttpUrl(uri))
+                    throw Error($"redirected to a non-HTTP location", status);
+                continue;
+            }
+            if (redirects > 0)
+                _uri = uri; // later requests go straight to the final location
+            if (status is 200 or 206 or 412 or 416)
+                return response;
+            response.Dispose();
+            throw status switch
+            {
+                404 or 410 => new FileNotFoundException($"'{DisplayName}': HTTP {status}: no object at this URL; check the URL.", DisplayName),
+                401 or 403 => Error($"HTTP {status}: access denied; check the credentials or whether a presigned URL has expired", status),
+                408 or 429 or >= 500 => new HttpRequestException($"HTTP {status}", null, response.StatusCode),
+                _ => Error($"unexpected HTTP {status} {response.ReasonPhrase} to a range request", status),
+            };
+        }
+    }
+
+    private (long Start, long End, long? Total) ContentRange(HttpResponseMessage response, long asked)
+    {
+        var cr = response.Content.Headers.ContentRange;
+        if (response.StatusCode != HttpStatusCode.PartialContent || cr is null || cr.From is null || cr.To is null || cr.Unit != "bytes")
+            throw Error($"HTTP {(int)response.StatusCode} without a byte Content-Range for a range request at {asked}; the server does not support Range requests properly", (int)response.StatusCode);
+        return (cr.From.Value, cr.To.Value, cr.Length);
+    }
+
+    private async Task<byte[]> ReadBodyAsync(HttpResponseMessage response, long limit, CancellationToken ct)
+    {
+        using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        var ms = new MemoryStream();
+        var buffer = new byte[81920];
+        int r;
+        while ((r = await stream.ReadAsync(buffer, ct).ConfigureAwait(false)) > 0)
+        {
+            ms.Write(buffer, 0, r);
+            if (ms.Length >= limit)
+                break;
+        }
+        Traffic.AddBytes(ms.Length);
+        return ms.ToArray();
+    }
+
+    /// <summary>Reads the body into <paramref name="destination"/>; returns its length (n + 1 when it is longer).</summary>
+    private async Task<long> ReadBodyIntoAsync(HttpResponseMessage response, Memory<byte> destination, CancellationToken ct)
+    {
+        using var stream = await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false);
+        int done = 0;
+        try
+        {
+            while (done < destination.Length)
+            {
+                int r = await stream.ReadAsync(destination[done..], ct).ConfigureAwait(false);
+                if (r == 0)
+                    break;
+                done += r;
+            }
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        {
+            // Connection cut mid-body: a short body, retried.
+        }
+        Traffic.AddBytes(done);
+        if (done == destination.Length)
+        {
+            var extra = new byte[1];
+            if (await stream.ReadAsync(extra, ct).ConfigureAwait(false) > 0)
+                return done + 1;
+        }
+        return done;
+    }
+
+    private MLArrayRemoteException Error(string what, int? status) => new($"'{DisplayName}': {what}.", status);
+
+    /// <summary>Nothing to release: the shared client is pooled, a caller's client stays the caller's.</summary>
+    public void Dispose() { }
+}

@@ -1,0 +1,204 @@
+using System.Net;
+using MLArray.Blosc2;
+using MLArray.Remote;
+using MLArray.TestSupport;
+
+namespace MLArray.Tests.Remote;
+
+/// <summary>Reading <c>.mla</c> files over HTTP from a real nginx on 127.0.0.1, compared byte for byte with the local file.</summary>
+public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServer>
+{
+    private const string BigName = "mlarray_big_f4_volume_lz4hc8.mla";
+
+    private static string BigLocal => Path.GetFullPath(Path.Combine(MlaCorpus.Dir, "..", "blosc2", BigName));
+
+    private static string SmallLocal => Path.GetFullPath(Path.Combine(MlaCorpus.Dir, "..", "blosc2", "dtype_f4_2d_lz4_shuffle.mla"));
+
+    private static readonly HttpRangeSourceOptions FastRetries = new() { RetryDelay = TimeSpan.FromMilliseconds(1) };
+
+    private Uri Big => nginx.Serve(BigLocal, "data/" + BigName);
+
+    [Fact]
+    public async Task Open_costs_two_requests_and_header_metadata_patches_and_full_decode_match_the_local_file()
+    {
+        using var local = MLArrayFile.Open(BigLocal);
+        using var remote = await MLArrayFile.OpenAsync(Big);
+        var traffic = remote.RemoteTraffic!;
+        Assert.Equal(2, traffic.Requests);
+        Assert.Equal(local.Shape, remote.Shape);
+        Assert.Equal(local.DType, remote.DType);
+        Assert.Equal(local.Meta.ToMetaValue().ToJson(), remote.Meta.ToMetaValue().ToJson());
+        Assert.Equal(local.Spacing, remote.Spacing);
+        Assert.Equal(2, traffic.Requests); // metadata and header need nothing beyond the open
+
+        var rng = new Random(1234);
+        long[] shape = local.Shape;
+        for (int p = 0; p < 12; p++)
+        {
+            var sel = new NdIndex[shape.Length];
+            for (int d = 0; d < shape.Length; d++)
+            {
+                long size = Math.Min(64, shape[d]);
+                long start = rng.NextInt64(0, shape[d] - size + 1);
+                sel[d] = NdIndex.Slice(start, start + size);
+            }
+            Assert.Equal(local.Read<float>(sel), remote.Read<float>(sel));
+        }
+        Assert.True(traffic.Requests > 2);
+
+        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
+        long fileLength = new FileInfo(BigLocal).Length;
+        // Every chunk fetched once (the cache holds this 4.6 MB file): at most the file plus the head/tail prefetches.
+        Assert.True(traffic.Bytes <= fileLength + (8 << 10) + (64 << 10), $"{traffic.Bytes} bytes transferred for a {fileLength}-byte file");
+        Assert.Equal(0, traffic.Retries);
+    }
+
+    [Fact]
+    public async Task Synchronous_doors_accept_urls_read_only()
+    {
+        var url = Big;
+        using (var arr = B2ndArray.Open(url.ToString()))
+        using (var local = B2ndArray.Open(BigLocal))
+        {
+            Assert.Equal(local.Shape, arr.Shape);
+            Assert.Equal(local.Read<float>(NdIndex.At(3)), arr.Read<float>(NdIndex.At(3)));
+        }
+        using (var f = MLArrayFile.Open(url.ToString()))
+            Assert.Equal(2, f.RemoteTraffic!.Requests);
+        var e1 = Assert.Throws<ArgumentException>(() => B2ndArray.Open(url.ToString(), B2ndOpenMode.ReadWrite));
+        Assert.Contains("read-only", e1.Message);
+        var e2 = Assert.Throws<ArgumentException>(() => MLArrayFile.Open(url.ToString(), MLArrayMode.ReadWrite));
+        Assert.Contains("read-only", e2.Message);
+        await Assert.ThrowsAsync<ArgumentException>(() => MLArrayFile.OpenAsync(url, MLArrayMode.CopyOnWrite));
+    }
+
+    [Fact]
+    public async Task Server_ignoring_range_is_refused_for_a_large_object_and_used_for_a_small_one()
+    {
+        var big = nginx.Serve(BigLocal, "noranges/" + BigName);
+        var e = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(big));
+        Assert.Contains("ignores Range", e.Message);
+        Assert.Equal(200, e.StatusCode);
+
+        var small = nginx.Serve(SmallLocal, "noranges/small.mla");
+        using var local = MLArrayFile.Open(SmallLocal);
+        using var remote = await MLArrayFile.OpenAsync(small);
+        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
+        Assert.Equal(1, remote.RemoteTraffic!.Requests); // the whole small body came with the first request
+    }
+
+    [Fact]
+    public async Task Missing_forbidden_not_mla_and_redirect_loop_give_specific_errors_without_query_secrets()
+    {
+        const string secret = "X-Amz-Signature=SECRET0123456789";
+        var missing = new Uri(nginx.Url("data/missing.mla") + "?" + secret);
+        var nf = await Assert.ThrowsAsync<FileNotFoundException>(() => MLArrayFile.OpenAsync(missing));
+        Assert.Contains("404", nf.Message);
+        Assert.Contains("/data/missing.mla", nf.Message);
+        Assert.DoesNotContain("SECRET", nf.Message);
+
+        var forbidden = new Uri(nginx.Url("forbidden/x.mla") + "?" + secret);
+        var fb = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(forbidden));
+        Assert.Equal(403, fb.StatusCode);
+        Assert.Contains("access denied", fb.Message);
+        Assert.DoesNotContain("SECRET", fb.ToString());
+
+        string notMla = Path.Combine(nginx.Root, "data", "notmla.mla");
+        Directory.CreateDirectory(Path.GetDirectoryName(notMla)!);
+        File.WriteAllBytes(notMla, File.ReadAllBytes(MedicalTestData.PathOf("niftijs/big.nii.gz")));
+        var fmt = await Assert.ThrowsAsync<MLArrayFormatException>(() => MLArrayFile.OpenAsync(new Uri(nginx.Url("data/notmla.mla") + "?" + secret)));
+        Assert.Contains("not a Blosc2 frame", fmt.Message);
+        Assert.DoesNotContain("SECRET", fmt.Message);
+
+        var loop = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(nginx.Url("loop/start.mla")));
+        Assert.Contains("redirect", loop.Message);
+    }
+
+    [Fact]
+    public async Task Object_replaced_between_reads_fails_instead_of_mixing_data()
+    {
+        string path = Path.Combine(nginx.Root, "data", "changing.mla");
+        Directory.CreateDirectory(Path.GetDirectoryName(path)!);
+        File.Copy(BigLocal, path, overwrite: true);
+        using var remote = await MLArrayFile.OpenAsync(nginx.Url("data/changing.mla"));
+        var bytes = File.ReadAllBytes(BigLocal);
+        bytes[^100] ^= 0xFF; // same length, other content and modification time: a new ETag
+        File.WriteAllBytes(path, bytes);
+        File.SetLastWriteTimeUtc(path, DateTime.UtcNow.AddMinutes(5));
+        var e = Assert.Throws<MLArrayRemoteChangedException>(() => remote.ToArray<float>());
+        Assert.Equal(412, e.StatusCode);
+    }
+
+    private async Task<(MLArrayFile Remote, TrafficCounters Traffic)> OpenWithFault(Func<int, HttpRequestMessage, HttpResponseMessage, Task<HttpResponseMessage>> rule)
+    {
+        var handler = new FaultHandler { Rule = rule };
+        var client = new HttpClient(handler);
+        var source = await HttpRangeSource.OpenAsync(Big, FastRetries with { Client = client });
+        var file = await MLArrayFile.OpenAsync(source);
+        return (file, source.Traffic);
+    }
+
+    [Fact]
+    public async Task Server_error_and_truncated_body_are_retried_and_data_stays_exact()
+    {
+        using var local = MLArrayFile.Open(BigLocal);
+        var expected = local.ToArray<float>();
+
+        var (r500, t500) = await OpenWithFault((n, req, resp) =>
+            Task.FromResult(n is 3 or 4 ? new HttpResponseMessage(HttpStatusCode.InternalServerError) : resp));
+        using (r500)
+            Assert.Equal(expected, r500.ToArray<float>());
+        Assert.True(t500.Retries >= 2, $"{t500.Retries} retries");
+
+        var (rShort, tShort) = await OpenWithFault(async (n, req, resp) =>
+        {
+            if (n != 3)
+                return resp;
+            var body = await resp.Content.ReadAsByteArrayAsync();
+            var cut = new ByteArrayContent(body[..(body.Length / 2)]);
+            cut.Headers.ContentRange = resp.Content.Headers.ContentRange;
+            resp.Content = cut;
+            return resp;
+        });
+        using (rShort)
+            Assert.Equal(expected, rShort.ToArray<float>());
+        Assert.True(tShort.Retries >= 1);
+    }
+
+    [Fact]
+    public async Task Persistent_server_errors_give_up_after_bounded_retries()
+    {
+        var (remote, traffic) = await OpenWithFault((n, req, resp) =>
+            Task.FromResult(n > 2 ? new HttpResponseMessage(HttpStatusCode.ServiceUnavailable) : resp));
+        using (remote)
+        {
+            var oneElement = remote.Shape.Select(_ => NdIndex.At(0)).ToArray(); // one chunk, no prefetch
+            var e = Assert.Throws<MLArrayRemoteException>(() => remote.Read<float>(oneElement));
+            Assert.Contains("failed 5 times", e.Message);
+        }
+        Assert.Equal(2 + 5, traffic.Requests); // open, then 1 + MaxRetries attempts of the one chunk
+    }
+
+    [Fact]
+    public async Task Range_not_satisfiable_changed_etag_and_ignored_range_mid_read_are_specific_errors()
+    {
+        var (r416, _) = await OpenWithFault((n, req, resp) =>
+            Task.FromResult(n == 3 ? new HttpResponseMessage(HttpStatusCode.RequestedRangeNotSatisfiable) : resp));
+        using (r416)
+            Assert.Equal(416, Assert.Throws<MLArrayRemoteException>(() => r416.Read<float>(NdIndex.At(0))).StatusCode);
+
+        var (rTag, _) = await OpenWithFault((n, req, resp) =>
+        {
+            if (n == 3)
+                resp.Headers.ETag = new System.Net.Http.Headers.EntityTagHeaderValue("\"another-version\"");
+            return Task.FromResult(resp);
+        });
+        using (rTag)
+            Assert.Throws<MLArrayRemoteChangedException>(() => rTag.Read<float>(NdIndex.At(0)));
+
+        var (r200, _) = await OpenWithFault((n, req, resp) =>
+            Task.FromResult(n == 3 ? new HttpResponseMessage(HttpStatusCode.OK) { Content = new ByteArrayContent(new byte[16]) } : resp));
+        using (r200)
+            Assert.Contains("ignores Range", Assert.Throws<MLArrayRemoteException>(() => r200.Read<float>(NdIndex.At(0))).Message);
+    }
+}

@@ -1,0 +1,147 @@
+using System.Diagnostics;
+using System.Net;
+using System.Net.Sockets;
+
+namespace MLArray.Tests.Remote;
+
+/// <summary>
+/// A real nginx (Debian's package) on 127.0.0.1 with its own configuration in a temp folder, serving <see cref="Root"/>.
+/// Locations: <c>/</c> static files with ranges; <c>/noranges/</c> ignores Range (<c>max_ranges 0</c>: 200 + whole body);
+/// <c>/forbidden/</c> answers 403; <c>/loop/</c> redirects to itself. Starting fails loudly (never a silent pass).
+/// </summary>
+public sealed class NginxServer : IDisposable
+{
+    private readonly Process _process;
+    private readonly string _dir;
+
+    public NginxServer()
+    {
+        string exe = new[] { "/usr/sbin/nginx", "/usr/bin/nginx", "/usr/local/sbin/nginx" }.FirstOrDefault(File.Exists)
+            ?? throw new InvalidOperationException("nginx is not installed: the remote-read tests need it (apt-get install -y nginx; .ci/run installs it).");
+        _dir = Directory.CreateTempSubdirectory("mla-nginx-").FullName;
+        Root = Path.Combine(_dir, "www");
+        Directory.CreateDirectory(Path.Combine(Root, "noranges"));
+        Port = FreePort();
+        string conf = Path.Combine(_dir, "nginx.conf");
+        File.WriteAllText(conf, $$"""
+            daemon off;
+            master_process off;
+            worker_processes 1;
+            pid {{_dir}}/nginx.pid;
+            error_log {{_dir}}/error.log warn;
+            events { worker_connections 256; }
+            http {
+                access_log off;
+                client_body_temp_path {{_dir}}/tmp_body;
+                proxy_temp_path {{_dir}}/tmp_proxy;
+                fastcgi_temp_path {{_dir}}/tmp_fastcgi;
+                uwsgi_temp_path {{_dir}}/tmp_uwsgi;
+                scgi_temp_path {{_dir}}/tmp_scgi;
+                default_type application/octet-stream;
+                server {
+                    listen 127.0.0.1:{{Port}};
+                    root {{Root}};
+                    location /noranges/ { max_ranges 0; }
+                    location /forbidden/ { return 403; }
+                    location /loop/ { return 302 /loop/again.mla; }
+                }
+            }
+            """);
+        _process = Process.Start(new ProcessStartInfo(exe, ["-p", _dir, "-c", conf, "-e", Path.Combine(_dir, "error.log")])
+        {
+            RedirectStandardError = true,
+            RedirectStandardOutput = true,
+            UseShellExecute = false,
+        }) ?? throw new InvalidOperationException("nginx did not start.");
+        var deadline = DateTime.UtcNow.AddSeconds(20);
+        while (true)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"nginx exited with code {_process.ExitCode}: {ErrorLog()}");
+            try
+            {
+                using var probe = new TcpClient();
+                probe.Connect(IPAddress.Loopback, Port);
+                break;
+            }
+            catch (SocketException) when (DateTime.UtcNow < deadline)
+            {
+                Thread.Sleep(50);
+            }
+            catch (SocketException e)
+            {
+                Dispose();
+                throw new InvalidOperationException($"nginx did not accept connections on 127.0.0.1:{Port} within 20 s: {ErrorLog()}", e);
+            }
+        }
+    }
+
+    public int Port { get; }
+
+    public string Root { get; }
+
+    public Uri Url(string relative) => new($"http://127.0.0.1:{Port}/{relative}");
+
+    /// <summary>Copies <paramref name="file"/> under <see cref="Root"/> as <paramref name="relative"/>.</summary>
+    public Uri Serve(string file, string relative)
+    {
+        string target = Path.Combine(Root, relative);
+        Directory.CreateDirectory(Path.GetDirectoryName(target)!);
+        File.Copy(file, target, overwrite: true);
+        return Url(relative);
+    }
+
+    private string ErrorLog()
+    {
+        string log = Path.Combine(_dir, "error.log");
+        return File.Exists(log) ? File.ReadAllText(log) : "(no error log)";
+    }
+
+    private static int FreePort()
+    {
+        var l = new TcpListener(IPAddress.Loopback, 0);
+        l.Start();
+        int port = ((IPEndPoint)l.LocalEndpoint).Port;
+        l.Stop();
+        return port;
+    }
+
+    public void Dispose()
+    {
+        try
+        {
+            if (!_process.HasExited)
+            {
+                _process.Kill();
+                _process.WaitForExit(10_000);
+            }
+        }
+        catch (InvalidOperationException)
+        {
+        }
+        _process.Dispose();
+        try
+        {
+            Directory.Delete(_dir, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
+
+/// <summary>Injects HTTP-level faults: each request is passed to <see cref="Rule"/>, which may answer instead of the server.</summary>
+public sealed class FaultHandler() : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false })
+{
+    private int _count;
+
+    /// <summary>Given the request number (from 1) and the request, an answer replacing the server's, or null.</summary>
+    public Func<int, HttpRequestMessage, HttpResponseMessage, Task<HttpResponseMessage>>? Rule { get; set; }
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        int n = Interlocked.Increment(ref _count);
+        var response = await base.SendAsync(request, cancellationToken);
+        return Rule is null ? response : await Rule(n, request, response);
+    }
+}
