@@ -27,7 +27,7 @@ public sealed class KillTests(ITestOutputHelper log) : IDisposable
     /// Starts the child and waits for its first completed write (so the kill lands in the steady loop, not in
     /// start-up), lets it run for <paramref name="delayMs"/> more, kills it and returns its "done …" lines.
     /// </summary>
-    private static List<string[]> RunAndKill(string[] args, int delayMs)
+    internal static List<string[]> RunAndKill(string[] args, int delayMs)
     {
         string dll = typeof(FaultChild).Assembly.Location;
         var psi = new ProcessStartInfo(Environment.GetEnvironmentVariable("DOTNET_HOST_PATH") is { Length: > 0 } host ? host : "dotnet")

@@ -85,7 +85,7 @@ public sealed class CorpusMetadataTests
             "pickle-global" => "refusing pickle global posix.system",
             "pickle-opcode" => "unknown pickle opcode 0xff",
             "pickle-truncated" => "truncated",
-            "gunzip-limit" => "beyond the limit of 67108864 bytes",
+            "gunzip-limit" => "beyond the limit of 16777216 bytes",
             _ => throw new InvalidOperationException(e.RejectStage),
         };
         Assert.Contains(expectedText, ex.Message, StringComparison.Ordinal);
