@@ -57,4 +57,23 @@ internal static class JsonSchemaCheck
 
     /// <summary>schema/mlarray-meta.schema.json of this repository.</summary>
     public static string CurrentSchema => Path.Combine(Dir.Value, "mlarray-meta.schema.json");
+
+    /// <summary>python-jsonschema's verdict on each JSON document against the current schema: "valid" or "invalid: messages".</summary>
+    public static string[] Verdicts(IReadOnlyList<string> jsonDocuments)
+    {
+        string docs = Path.Combine(Path.GetTempPath(), $"mla-schema-docs-{Guid.NewGuid():N}.json");
+        try
+        {
+            File.WriteAllText(docs, "[" + string.Join(",", jsonDocuments) + "]");
+            var (code, stdout, stderr) = PythonScript.Run("jsonschema", Script, CurrentSchema, docs);
+            var verdicts = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+            if (code != 0 || verdicts.Length != jsonDocuments.Count)
+                throw new InvalidOperationException($"python-jsonschema failed (exit {code}, {verdicts.Length} verdicts for {jsonDocuments.Count} documents): {stderr}");
+            return verdicts;
+        }
+        finally
+        {
+            File.Delete(docs);
+        }
+    }
 }

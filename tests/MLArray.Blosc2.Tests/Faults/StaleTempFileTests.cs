@@ -5,7 +5,7 @@ namespace MLArray.Blosc2.Tests.Faults;
 /// write of the same target removes it, and nothing else: not the temporary files of other targets in the folder, not
 /// files that merely look similar, not a file written to in the last <see cref="AtomicFile.StaleAfter"/>, and not the
 /// temporary file of a live writer of the same target. (The kill itself is exercised with a real SIGKILLed child in
-/// tests/MLArray.Cli.Tests/Faults/StaleTempKillTests.cs.)
+/// tests/MLArray.Cli.Tests/Faults/KillTests.cs.)
 /// </summary>
 public sealed class StaleTempFileTests : IDisposable
 {

@@ -53,12 +53,7 @@ public sealed class HeaderJsonSchemaTests : IDisposable
         Assert.Contains(metas, m => m.File == "stats.mla" && m.Json.Contains("\"NaN\"", StringComparison.Ordinal)
             && m.Json.Contains("\"Infinity\"", StringComparison.Ordinal) && m.Json.Contains("\"-Infinity\"", StringComparison.Ordinal));
 
-        string docs = Path.Combine(_dir, "metas.json");
-        File.WriteAllText(docs, "[" + string.Join(",", metas.Select(m => m.Json)) + "]");
-        var (exit, output, errors) = PythonScript.Run("jsonschema", JsonSchemaCheck.Script, JsonSchemaCheck.CurrentSchema, docs);
-        Assert.True(exit == 0, errors);
-        var verdicts = output.Split('\n', StringSplitOptions.RemoveEmptyEntries);
-        Assert.Equal(metas.Count, verdicts.Length);
+        var verdicts = JsonSchemaCheck.Verdicts(metas.Select(m => m.Json).ToArray());
         var rejected = metas.Zip(verdicts).Where(p => p.Second != "valid").Select(p => $"{p.First.File}: {p.Second}").ToList();
         Assert.True(rejected.Count == 0, string.Join("\n", rejected));
         // the generated validator takes the same JSON

@@ -19,8 +19,8 @@ public sealed record PayloadLimits
 
     /// <summary>
     /// Most values in one payload: containers, scalars and dict keys, counted after expanding shared references, and
-    /// every value the pickle creates while it is read. Counted before the values are built: a container whose
-    /// header announces more (msgpack) and a pickle that creates more are refused as soon as the count passes the limit.
+    /// every value the pickle creates. Counted before the values are built: a msgpack container whose header announces
+    /// more is refused before its items are read, a pickle during a first pass over its opcodes that builds nothing.
     /// </summary>
     public long MaxItems { get; init; } = 1_000_000;
 

@@ -43,7 +43,7 @@ public static class RestrictedUnpickler
         limits.Check();
         if (data.Length > limits.MaxDecompressedBytes)
             throw new MLArrayMetadataException($"pickle payload of {data.Length} bytes exceeds the limit of {limits.MaxDecompressedBytes} bytes");
-        Vet(data);
+        Vet(data, limits);
         var m = new Machine(data, limits);
         object? result = m.Run();
         features = m.Features;
@@ -54,11 +54,14 @@ public static class RestrictedUnpickler
     /// <summary>
     /// First pass: walks every opcode without executing anything. A disallowed global (GLOBAL/INST names, or a
     /// STACK_GLOBAL whose two strings are pushed right before it) is reported first, then the first opcode outside
-    /// the inventory; unknown opcodes and truncation stop the walk at once.
+    /// the inventory; unknown opcodes, truncation (also a FRAME longer than the rest of the data) and passing a
+    /// limit stop the walk at once. The limits are checked here, before anything is built: every opcode that creates
+    /// a value counts one item, every string its declared byte length.
     /// </summary>
-    private static void Vet(ReadOnlySpan<byte> d)
+    private static void Vet(ReadOnlySpan<byte> d, PayloadLimits limits)
     {
         int pos = 0;
+        long created = 0, strBytes = 0;
         string? firstBadOp = null;
         var recent = new List<(int Start, int Length, int Offset)>(2); // the last strings, decoded only when a STACK_GLOBAL names them
         while (true)
@@ -67,6 +70,10 @@ public static class RestrictedUnpickler
             if (op.Code == Frame && op.IntArg > d.Length - pos)
                 throw new MLArrayMetadataException(
                     $"pickle data is truncated at offset {op.Offset}: FRAME declares {op.IntArg} bytes but only {d.Length - pos} remain (the pickle is exhausted before the end of the frame)");
+            if (Creates(op.Code) && ++created > limits.MaxItems)
+                throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit; pickle offset {op.Offset})");
+            if ((op.Code is ShortBinUnicode or BinUnicode or BinUnicode8) && (strBytes += op.DataLength) > limits.MaxStringBytes)
+                throw new MLArrayMetadataException($"metadata strings exceed {limits.MaxStringBytes} bytes (limit; pickle offset {op.Offset})");
             if (op.Code is Global or Inst)
             {
                 string module = Encoding.UTF8.GetString(d.Slice(op.DataStart, op.DataLength)).Trim();
@@ -99,6 +106,11 @@ public static class RestrictedUnpickler
     }
 
     private static MLArrayMetadataException Refuse(string module, string name) => new($"refusing pickle global {module}.{name}");
+
+    /// <summary>True for the opcodes that push a new value (memo gets, marks and container updates do not).</summary>
+    private static bool Creates(byte code) => code is EmptyDict or EmptyList or EmptyTuple or Tuple1 or Tuple2 or Tuple3
+        or PickleOpcodes.Tuple or None or NewTrue or NewFalse or BinInt1 or BinInt2 or BinInt or Long1 or Long4 or BinFloat
+        or ShortBinUnicode or BinUnicode or BinUnicode8 or ShortBinBytes or BinBytes or Global or StackGlobal or Reduce;
 
     internal static string DecodeUtf8(ReadOnlySpan<byte> b, int offset)
     {
@@ -167,30 +179,6 @@ public static class RestrictedUnpickler
         private readonly List<object> _stack = [];
         private readonly List<int> _marks = [];
         private readonly Dictionary<long, object> _memo = [];
-        private long _created;
-        private long _strBytes;
-
-        /// <summary>
-        /// Counts the value the opcode is about to create (every push except a memo reference), and for strings their
-        /// declared byte length, before anything is allocated: a payload with more values than the item limit is
-        /// refused as soon as the running count passes it, not after the whole structure has been built.
-        /// </summary>
-        private void CountNew(Op op)
-        {
-            if (++_created > limits.MaxItems)
-                throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit; pickle offset {op.Offset})");
-            if (op.Code is ShortBinUnicode or BinUnicode or BinUnicode8)
-            {
-                _strBytes += op.DataLength;
-                if (_strBytes > limits.MaxStringBytes)
-                    throw new MLArrayMetadataException($"metadata strings exceed {limits.MaxStringBytes} bytes (limit; pickle offset {op.Offset})");
-            }
-        }
-
-        /// <summary>True for the opcodes that push a new value (memo gets, marks and container updates do not).</summary>
-        private static bool Creates(byte code) => code is EmptyDict or EmptyList or EmptyTuple or Tuple1 or Tuple2 or Tuple3
-            or PickleOpcodes.Tuple or None or NewTrue or NewFalse or BinInt1 or BinInt2 or BinInt or Long1 or Long4 or BinFloat
-            or ShortBinUnicode or BinUnicode or BinUnicode8 or ShortBinBytes or BinBytes or Global or StackGlobal or Reduce;
 
         /// <summary>MEMOIZE (protocol 4+: key = memo size) and BINPUT/LONG_BINPUT (protocols 2–3: explicit key); bounded by the item limit.</summary>
         private readonly void Put(Op op, long key)
@@ -233,7 +221,6 @@ public static class RestrictedUnpickler
             {
                 var op = PickleOpcodes.Read(_d, ref pos);
                 var arg = _d.Slice(op.DataStart, op.DataLength);
-                if (Creates(op.Code)) CountNew(op);
                 switch (op.Code)
                 {
                     case Proto:
