@@ -9,7 +9,7 @@ namespace MLArray.Bench;
 
 /// <summary>
 /// `hostile-meta make FILE [entries]`: writes a small .mla whose "mlarray" metadata is gzip(pickle) of a mapping with
-/// one dict of ENTRIES (default 3 000 000) int values, about 43 MB of pickle (issue 17's hostile file).
+/// one dict of ENTRIES (default 3 000 000) int values, about 53 MB of pickle (like issue 17's hostile file).
 /// `hostile-meta read FILE`: reads its metadata as `mlarray header` does and prints how long the refusal took, the
 /// bytes allocated and the process's peak working set. Run `read` in a fresh process (the peak is per process);
 /// `/usr/bin/time -v mlarray header FILE` gives the same for the CLI.

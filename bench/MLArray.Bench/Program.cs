@@ -8,7 +8,8 @@ namespace MLArray.Bench;
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
-/// `hostile-meta make|read FILE` builds and times the refusal of a .mla whose metadata inflates to a 43 MB pickle;
+/// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
+/// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -25,6 +26,8 @@ public static class Program
             return ConvertBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "hostile-meta")
             return HostileMetaBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "predict")
+            return PredictBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -36,6 +36,7 @@ internal static class CliApp
             MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
             PreviewCommand.Create(stdout, stderr, steps),
+            PredictCommand.Create(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
