@@ -8,6 +8,7 @@ namespace MLArray.Bench;
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
+/// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
 /// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
 /// `remote [file.mla] [count] [latencyMs] [cacheMiB]` reads over a loopback nginx with added latency;
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
@@ -24,6 +25,8 @@ public static class Program
             return Lz4HcBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "convert")
             return ConvertBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "hostile-meta")
+            return HostileMetaBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "predict")
             return PredictBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "remote")

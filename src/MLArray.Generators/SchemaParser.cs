@@ -453,6 +453,7 @@ internal sealed class SchemaParser
             Report(DiagnosticDescriptors.InvalidRule.Id, schema, "x-single-key", pointer, "single-key namespaces are only supported as direct properties of a record");
             return null;
         }
+        schema = WithNonFiniteNumbers(schema, pointer);
         int mask = TypeMaskOf(schema, pointer, out bool typed);
         if (!typed && schema["properties"] is not null) mask = Mask.Object;
         if (!typed && schema["items"] is not null) mask = Mask.Array;
@@ -549,6 +550,37 @@ internal sealed class SchemaParser
             Report(DiagnosticDescriptors.InvalidRule.Id, schema, "minimum/exclusiveMinimum/maximum", pointer, "number rules need \"type\": \"integer\" or \"number\"");
 
         return new NodeSpec(kind, nullable, mask, typeRef, items, minItems, maxItems, minimum, exclusiveMinimum, maximum, length, shape, ordered, messages, severities, equalsDim);
+    }
+
+    private static readonly string[] NonFiniteStrings = { "NaN", "Infinity", "-Infinity" };
+
+    /// <summary>
+    /// The number form that spells out non-finite floats for standard validators,
+    /// <c>"anyOf": [{"type": T}, {"enum": ["NaN", "Infinity", "-Infinity"]}]</c> (the second branch inline or a
+    /// <c>$ref</c>; T a number type, optionally with null), is read as <c>"type": T</c>: generated readers and
+    /// validators take these three strings for every number anyway. Any other schema is returned unchanged.
+    /// </summary>
+    private JObject WithNonFiniteNumbers(JObject schema, string pointer)
+    {
+        if (schema["anyOf"] is not JArray any || any.Items.Count != 2 || schema["type"] is not null
+            || any.Items[0] is not JObject typeBranch || typeBranch.Properties.Count != 1 || typeBranch["type"] is not JNode type
+            || any.Items[1] is not JObject enumBranch)
+            return schema;
+        int mask = TypeMaskOf(typeBranch, pointer + "/anyOf/0", out _);
+        if ((mask & Mask.Number) == 0 || (mask & ~(Mask.Number | Mask.Integer | Mask.Null)) != 0)
+            return schema;
+        var resolved = Resolve(enumBranch, pointer + "/anyOf/1", out _);
+        if (resolved["enum"] is not JArray values || values.Items.Count != NonFiniteStrings.Length
+            || !values.Items.Select(v => (v as JString)?.Value).SequenceEqual(NonFiniteStrings))
+            return schema;
+        var rewritten = new JObject { Start = schema.Start, End = schema.End };
+        for (int i = 0; i < schema.Properties.Count; i++)
+        {
+            var kv = schema.Properties[i];
+            rewritten.Properties.Add(kv.Key == "anyOf" ? new KeyValuePair<string, JNode>("type", type) : kv);
+            rewritten.KeyStarts.Add(schema.KeyStarts[i]);
+        }
+        return rewritten;
     }
 
     private bool CheckDimension(string expr)

@@ -10,7 +10,9 @@ namespace MLArray.Blosc2;
 /// Guarantee: after a failure at any step (a write, the flush or the rename throws) the target holds its old bytes
 /// (or still does not exist) and the temporary file is gone. If the process is killed (or the machine loses power)
 /// the target holds either its old bytes or the complete new content, never a mix; a temporary file
-/// <c>.NAME.*.tmp</c> may then remain next to the target and can be deleted (see docs/concurrency.md).
+/// <c>.NAME.GUID.tmp</c> may then remain next to the target. The next <see cref="Begin(string)"/> of the same target
+/// removes such stale temporary files of that target: those not locked by a live writer and not written to for 30
+/// seconds (see docs/concurrency.md).
 /// </remarks>
 /// <example><code>
 /// using var tx = AtomicFile.Begin(path);
@@ -56,6 +58,7 @@ public sealed class AtomicFile : IDisposable
             throw new DirectoryNotFoundException($"the folder '{dir}' does not exist; create it first.");
         if (Directory.Exists(full))
             throw new IOException($"'{full}' is a folder; give a file name to write.");
+        RemoveStaleTemps(full, StaleAfter);
         string tmp = TempPathFor(full);
         FileStream fs = steps.CreateTemp(tmp);
         try
@@ -85,9 +88,73 @@ public sealed class AtomicFile : IDisposable
         tx.Commit();
     }
 
-    /// <summary>The name pattern of temporary files: <c>.NAME.GUID.tmp</c> in the target folder.</summary>
+    /// <summary>The name pattern of temporary files: <c>.NAME.GUID.tmp</c> in the target folder (GUID: 32 lowercase hex digits).</summary>
     internal static string TempPathFor(string fullTarget) =>
         Path.Combine(Path.GetDirectoryName(fullTarget) ?? ".", $".{Path.GetFileName(fullTarget)}.{Guid.NewGuid():N}.tmp");
+
+    /// <summary>
+    /// How long a temporary file must have gone unwritten before it counts as stale (in addition to not being locked).
+    /// The grace covers the instant between a writer creating its temporary file and locking it, and the one between
+    /// closing it and renaming it; a writer that is alive keeps its file locked the whole time it writes.
+    /// </summary>
+    internal static readonly TimeSpan StaleAfter = TimeSpan.FromSeconds(30);
+
+    /// <summary>True when <paramref name="fileName"/> is exactly a temporary-file name of the target named <paramref name="targetName"/>.</summary>
+    internal static bool IsTempNameOf(string fileName, string targetName)
+    {
+        // "." + target + "." + 32 lowercase hex + ".tmp"
+        if (fileName.Length != targetName.Length + 38 || fileName[0] != '.'
+            || !fileName.AsSpan(1, targetName.Length).SequenceEqual(targetName) || fileName[targetName.Length + 1] != '.'
+            || !fileName.EndsWith(".tmp", StringComparison.Ordinal))
+            return false;
+        foreach (char c in fileName.AsSpan(targetName.Length + 2, 32))
+            if (!char.IsAsciiHexDigitLower(c) && !char.IsAsciiDigit(c)) return false;
+        return true;
+    }
+
+    /// <summary>
+    /// Removes the temporary files a killed writer of <paramref name="fullTarget"/> left behind: only names of exactly
+    /// the pattern <c>.NAME.GUID.tmp</c> for this target, only when not written to for <paramref name="staleAfter"/>,
+    /// and only when no live writer holds them (each writer keeps its temporary file open with an exclusive lock, so
+    /// a file that can be opened exclusively belongs to nobody). Best effort: a file that cannot be checked or
+    /// removed is left alone, and no failure here stops the write. Returns how many files were removed.
+    /// </summary>
+    internal static int RemoveStaleTemps(string fullTarget, TimeSpan staleAfter)
+    {
+        string dir = Path.GetDirectoryName(fullTarget) ?? ".";
+        string name = Path.GetFileName(fullTarget);
+        // the enumeration pattern is only a pre-filter (its wildcards cannot be escaped); IsTempNameOf decides
+        string pattern = name.AsSpan().IndexOfAny("*?") >= 0 ? "*.tmp" : $".{name}.*.tmp";
+        int removed = 0;
+        try
+        {
+            foreach (string path in Directory.EnumerateFiles(dir, pattern, new EnumerationOptions { MatchType = MatchType.Simple, AttributesToSkip = 0 }))
+            {
+                if (!IsTempNameOf(Path.GetFileName(path), name)) continue;
+                try
+                {
+                    if (DateTime.UtcNow - File.GetLastWriteTimeUtc(path) < staleAfter) continue;
+                    // An exclusive open fails while the writer's handle (FileShare.None: an flock on Unix) is open.
+                    // The file is deleted while the probe holds it, so no writer can take it over in between.
+                    if (OperatingSystem.IsWindows())
+                    {
+                        using (File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None, FileOptions.DeleteOnClose)) { }
+                    }
+                    else
+                    {
+                        using var probe = File.OpenHandle(path, FileMode.Open, FileAccess.ReadWrite, FileShare.None);
+                        File.Delete(path);
+                    }
+                    removed++;
+                }
+                catch (IOException) { }
+                catch (UnauthorizedAccessException) { }
+            }
+        }
+        catch (IOException) { }
+        catch (UnauthorizedAccessException) { }
+        return removed;
+    }
 
     /// <summary>The stream of the temporary file (seekable, readable and writable), starting at position 0.</summary>
     public Stream Stream => _stream ?? throw new ObjectDisposedException(nameof(AtomicFile));

@@ -102,8 +102,54 @@ public abstract class MetaValue : IEquatable<MetaValue>
         return new MetaFloat(double.Parse(raw, NumberStyles.Float, CultureInfo.InvariantCulture));
     }
 
-    /// <inheritdoc/>
-    public override string ToString() => ToJson();
+    /// <summary>
+    /// The value as text: a string's own text (no quotes), a number in the invariant culture (<c>2.5</c>, <c>NaN</c>,
+    /// <c>Infinity</c>), <c>true</c>/<c>false</c>, <c>null</c>, and lists and dicts in a readable form
+    /// (<c>[1, 2.5, "a"]</c>, <c>{"study_id": "s-1", "n": 3}</c>: strings inside them quoted). Use <see cref="ToJson"/>
+    /// for JSON.
+    /// </summary>
+    public override string ToString() => this is MetaString s ? s.Value : AppendText(new StringBuilder(), this).ToString();
+
+    private static StringBuilder AppendText(StringBuilder sb, MetaValue v)
+    {
+        switch (v)
+        {
+            case MetaNull: return sb.Append("null");
+            case MetaBool b: return sb.Append(b.Value ? "true" : "false");
+            case MetaInt i: return sb.Append(i.Value.ToString(CultureInfo.InvariantCulture));
+            case MetaFloat f: return sb.Append(f.Value.ToString(CultureInfo.InvariantCulture));
+            case MetaString s: return AppendQuoted(sb, s.Value);
+            case MetaList l:
+                sb.Append('[');
+                for (int k = 0; k < l.Items.Count; k++)
+                    AppendText(k == 0 ? sb : sb.Append(", "), l.Items[k]);
+                return sb.Append(']');
+            case MetaDict d:
+                sb.Append('{');
+                for (int k = 0; k < d.Entries.Count; k++)
+                    AppendText(AppendQuoted(k == 0 ? sb : sb.Append(", "), d.Entries[k].Key).Append(": "), d.Entries[k].Value);
+                return sb.Append('}');
+            default: return sb.Append(v.Kind.ToString());
+        }
+    }
+
+    private static StringBuilder AppendQuoted(StringBuilder sb, string s) =>
+        sb.Append('"').Append(s.Replace("\\", "\\\\", StringComparison.Ordinal).Replace("\"", "\\\"", StringComparison.Ordinal)).Append('"');
+
+    /// <summary>A string (null gives <see cref="Null"/>), so that <c>dict.With("study_id", "s-1")</c> reads naturally.</summary>
+    public static implicit operator MetaValue(string? value) => From(value);
+
+    /// <summary>A boolean.</summary>
+    public static implicit operator MetaValue(bool value) => From(value);
+
+    /// <summary>An integer (also taken by <c>int</c>, <c>short</c>, ...).</summary>
+    public static implicit operator MetaValue(long value) => From(value);
+
+    /// <summary>An integer of any size.</summary>
+    public static implicit operator MetaValue(BigInteger value) => From(value);
+
+    /// <summary>A float (also taken by <c>float</c>).</summary>
+    public static implicit operator MetaValue(double value) => From(value);
 }
 
 /// <summary>Python <c>None</c>.</summary>
@@ -331,6 +377,40 @@ public sealed class MetaDict : MetaValue
 
     /// <summary>The value of <paramref name="key"/>, or null when absent.</summary>
     public MetaValue? this[string key] => _index.TryGetValue(key, out var v) ? v : null;
+
+    /// <summary>
+    /// A new dict with <paramref name="key"/> set to <paramref name="value"/>: replaced in place when present (its
+    /// position and Python key kept), else added at the end. This dict is not changed. Plain .NET values convert
+    /// implicitly: <c>meta.Source.With("study_id", "s-1").With("n", 3)</c>.
+    /// </summary>
+    /// <param name="key">The key (JSON form).</param>
+    /// <param name="value">The value; null means <see cref="MetaValue.Null"/>.</param>
+    public MetaDict With(string key, MetaValue? value)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        value ??= Null;
+        int at = Array.FindIndex(_entries, e => string.Equals(e.Key, key, StringComparison.Ordinal));
+        var entries = at >= 0 ? (KeyValuePair<string, MetaValue>[])_entries.Clone() : [.. _entries, new(key, value)];
+        if (at >= 0) entries[at] = new(key, value);
+        var index = new Dictionary<string, MetaValue>(_index, StringComparer.Ordinal) { [key] = value };
+        MetaValue[]? pyKeys = _pyKeys is null || at >= 0 ? _pyKeys : [.. _pyKeys, new MetaString(key)];
+        return new MetaDict(entries, index, pyKeys);
+    }
+
+    /// <summary>A new dict without <paramref name="key"/> (an equal dict when it is absent). This dict is not changed.</summary>
+    /// <param name="key">The key (JSON form).</param>
+    public MetaDict Without(string key)
+    {
+        ArgumentNullException.ThrowIfNull(key);
+        int at = Array.FindIndex(_entries, e => string.Equals(e.Key, key, StringComparison.Ordinal));
+        if (at < 0) return this;
+        KeyValuePair<string, MetaValue>[] entries = [.. _entries.AsSpan(0, at), .. _entries.AsSpan(at + 1)];
+        var index = new Dictionary<string, MetaValue>(_index, StringComparer.Ordinal);
+        index.Remove(key);
+        MetaValue[]? pyKeys = _pyKeys is null ? null : [.. _pyKeys.AsSpan(0, at), .. _pyKeys.AsSpan(at + 1)];
+        if (pyKeys is not null && pyKeys.All(k => k is MetaString)) pyKeys = null;
+        return new MetaDict(entries, index, pyKeys);
+    }
 
     /// <inheritdoc/>
     public override MetaKind Kind => MetaKind.Dict;

@@ -99,6 +99,49 @@ public sealed class KillTests(ITestOutputHelper log) : IDisposable
         Assert.True(strayAfterKill >= Trials / 20, $"only {strayAfterKill} of {Trials} kills landed inside a write; the test does not exercise anything");
     }
 
+    /// <summary>
+    /// Kills the atomic-replace child until kills have left <c>.t.mla.GUID.tmp</c> files behind; once such a file is
+    /// stale (unlocked, since the kill closed it, and older than <see cref="AtomicFile.StaleAfter"/>: its time is set
+    /// back here instead of waiting), the next write of <c>t.mla</c> removes it, and leaves the stale temporary file
+    /// of another target in the folder alone.
+    /// </summary>
+    [Fact]
+    public void A_temp_file_left_by_a_killed_writer_is_removed_by_the_next_write_of_that_target()
+    {
+        const int MaxTrials = 80, Wanted = 3;
+        var rng = new Random(20261206);
+        string target = Path.Combine(_dir, "t.mla");
+        using (var img = MLArrayFile.FromArray(FaultChild.Generation(0), FaultChild.Shape)) img.Save(target);
+        long next = 1;
+        int trials = 0, found = 0;
+        while (found < Wanted && trials < MaxTrials)
+        {
+            trials++;
+            var done = RunAndKill(["atomic", _dir, next.ToString(CultureInfo.InvariantCulture)], rng.Next(0, 70));
+            next = long.Parse(done[^1][0], CultureInfo.InvariantCulture) + 2;
+            foreach (var npy in Directory.GetFiles(_dir, ".in.npy.*.tmp")) File.Delete(npy); // the child's convert input
+            var leftovers = Directory.GetFiles(_dir, ".*.tmp");
+            if (leftovers.Length == 0) continue; // the kill fell between two writes of t.mla
+            found++;
+            Assert.All(leftovers, l => Assert.True(AtomicFile.IsTempNameOf(Path.GetFileName(l), "t.mla"), $"unexpected leftover {l}"));
+            foreach (var l in leftovers) File.SetLastWriteTimeUtc(l, DateTime.UtcNow - AtomicFile.StaleAfter - TimeSpan.FromMinutes(1));
+            string otherTarget = Path.Combine(_dir, $".u.mla.{Guid.NewGuid():N}.tmp");
+            File.WriteAllBytes(otherTarget, new byte[10]);
+            File.SetLastWriteTimeUtc(otherTarget, DateTime.UtcNow.AddHours(-1));
+
+            using (var img = MLArrayFile.FromArray(FaultChild.Generation(next), FaultChild.Shape)) img.Save(target);
+
+            Assert.All(leftovers, l => Assert.False(File.Exists(l), $"{Path.GetFileName(l)} left by the killed writer was not removed"));
+            Assert.True(File.Exists(otherTarget), "the stale temporary file of another target was removed");
+            File.Delete(otherTarget);
+            using (var f = MLArrayFile.Open(target))
+                Assert.Equal(FaultChild.Generation(next), f.ToArray<float>());
+            next++;
+        }
+        log.WriteLine($"{trials} kills, {found} left a temporary file, each removed by the next write of the target");
+        Assert.True(found >= 1, $"none of {trials} kills landed inside a write; the test did not exercise anything");
+    }
+
     /// <summary>Opens the file completely (metadata, every chunk) and returns the generation it holds.</summary>
     private static long Identify(string path, int trial)
     {

@@ -136,6 +136,13 @@ public static class MetaMsgpack
                 throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit)");
         }
 
+        /// <summary>Refuses a container header announcing <paramref name="n"/> more values than the item limit leaves, before reading any of them.</summary>
+        private readonly void Reserve(long n, int at)
+        {
+            if (_items + n > limits.MaxItems)
+                throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit): a msgpack container announces {n} values (items from byte {at})");
+        }
+
         public MetaValue Value(int depth)
         {
             Count();
@@ -199,6 +206,7 @@ public static class MetaMsgpack
         private MetaValue Array(long n, int depth)
         {
             Enter(depth);
+            Reserve(n, Pos);
             if (n > _d.Length - Pos) throw new MLArrayMetadataException($"metadata msgpack array of {n} items is truncated");
             var items = new List<MetaValue>((int)Math.Min(n, 1024));
             for (long i = 0; i < n; i++) items.Add(Value(depth + 1));
@@ -210,6 +218,7 @@ public static class MetaMsgpack
         private MetaValue Map(long n, int depth)
         {
             Enter(depth);
+            Reserve(2 * n, Pos);
             if (n * 2 > _d.Length - Pos) throw new MLArrayMetadataException($"metadata msgpack map of {n} entries is truncated");
             var entries = new List<KeyValuePair<MetaValue, MetaValue>>((int)Math.Min(n, 1024));
             for (long i = 0; i < n; i++)

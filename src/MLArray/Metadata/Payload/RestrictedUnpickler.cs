@@ -43,8 +43,8 @@ public static class RestrictedUnpickler
         limits.Check();
         if (data.Length > limits.MaxDecompressedBytes)
             throw new MLArrayMetadataException($"pickle payload of {data.Length} bytes exceeds the limit of {limits.MaxDecompressedBytes} bytes");
-        Vet(data);
-        var m = new Machine(data, limits.MaxItems);
+        Vet(data, limits);
+        var m = new Machine(data, limits);
         object? result = m.Run();
         features = m.Features;
         var conv = new Converter(limits);
@@ -54,16 +54,26 @@ public static class RestrictedUnpickler
     /// <summary>
     /// First pass: walks every opcode without executing anything. A disallowed global (GLOBAL/INST names, or a
     /// STACK_GLOBAL whose two strings are pushed right before it) is reported first, then the first opcode outside
-    /// the inventory; unknown opcodes and truncation stop the walk at once.
+    /// the inventory; unknown opcodes, truncation (also a FRAME longer than the rest of the data) and passing a
+    /// limit stop the walk at once. The limits are checked here, before anything is built: every opcode that creates
+    /// a value counts one item, every string its declared byte length.
     /// </summary>
-    private static void Vet(ReadOnlySpan<byte> d)
+    private static void Vet(ReadOnlySpan<byte> d, PayloadLimits limits)
     {
         int pos = 0;
+        long created = 0, strBytes = 0;
         string? firstBadOp = null;
-        var recent = new List<string>(2);
+        var recent = new List<(int Start, int Length, int Offset)>(2); // the last strings, decoded only when a STACK_GLOBAL names them
         while (true)
         {
             var op = Read(d, ref pos);
+            if (op.Code == Frame && op.IntArg > d.Length - pos)
+                throw new MLArrayMetadataException(
+                    $"pickle data is truncated at offset {op.Offset}: FRAME declares {op.IntArg} bytes but only {d.Length - pos} remain (the pickle is exhausted before the end of the frame)");
+            if (Creates(op.Code) && ++created > limits.MaxItems)
+                throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit; pickle offset {op.Offset})");
+            if ((op.Code is ShortBinUnicode or BinUnicode or BinUnicode8) && (strBytes += op.DataLength) > limits.MaxStringBytes)
+                throw new MLArrayMetadataException($"metadata strings exceed {limits.MaxStringBytes} bytes (limit; pickle offset {op.Offset})");
             if (op.Code is Global or Inst)
             {
                 string module = Encoding.UTF8.GetString(d.Slice(op.DataStart, op.DataLength)).Trim();
@@ -71,12 +81,17 @@ public static class RestrictedUnpickler
                 if (!Globals.IsAllowed(module, name))
                     throw Refuse(module, name);
             }
-            if (op.Code == StackGlobal && recent.Count == 2 && !Globals.IsAllowed(recent[0], recent[1]))
-                throw Refuse(recent[0], recent[1]);
+            if (op.Code == StackGlobal && recent.Count == 2)
+            {
+                string module = DecodeUtf8(d.Slice(recent[0].Start, recent[0].Length), recent[0].Offset);
+                string name = DecodeUtf8(d.Slice(recent[1].Start, recent[1].Length), recent[1].Offset);
+                if (!Globals.IsAllowed(module, name))
+                    throw Refuse(module, name);
+            }
             if (op.Code is ShortBinUnicode or BinUnicode or BinUnicode8)
             {
                 if (recent.Count == 2) recent.RemoveAt(0);
-                recent.Add(DecodeUtf8(d.Slice(op.DataStart, op.DataLength), op.Offset));
+                recent.Add((op.DataStart, op.DataLength, op.Offset));
             }
             else if (op.Code is not (Memoize or BinPut or LongBinPut))
             {
@@ -91,6 +106,11 @@ public static class RestrictedUnpickler
     }
 
     private static MLArrayMetadataException Refuse(string module, string name) => new($"refusing pickle global {module}.{name}");
+
+    /// <summary>True for the opcodes that push a new value (memo gets, marks and container updates do not).</summary>
+    private static bool Creates(byte code) => code is EmptyDict or EmptyList or EmptyTuple or Tuple1 or Tuple2 or Tuple3
+        or PickleOpcodes.Tuple or None or NewTrue or NewFalse or BinInt1 or BinInt2 or BinInt or Long1 or Long4 or BinFloat
+        or ShortBinUnicode or BinUnicode or BinUnicode8 or ShortBinBytes or BinBytes or Global or StackGlobal or Reduce;
 
     internal static string DecodeUtf8(ReadOnlySpan<byte> b, int offset)
     {
@@ -153,7 +173,7 @@ public static class RestrictedUnpickler
         };
     }
 
-    private ref struct Machine(ReadOnlySpan<byte> data, long maxMemo)
+    private ref struct Machine(ReadOnlySpan<byte> data, PayloadLimits limits)
     {
         private readonly ReadOnlySpan<byte> _d = data;
         private readonly List<object> _stack = [];
@@ -163,8 +183,8 @@ public static class RestrictedUnpickler
         /// <summary>MEMOIZE (protocol 4+: key = memo size) and BINPUT/LONG_BINPUT (protocols 2–3: explicit key); bounded by the item limit.</summary>
         private readonly void Put(Op op, long key)
         {
-            if (!_memo.ContainsKey(key) && _memo.Count >= maxMemo)
-                throw new MLArrayMetadataException($"pickle memo has more than {maxMemo} entries (limit)");
+            if (!_memo.ContainsKey(key) && _memo.Count >= limits.MaxItems)
+                throw new MLArrayMetadataException($"pickle memo has more than {limits.MaxItems} entries (limit)");
             _memo[key] = Top(op);
         }
         public PickleFeatures Features;
@@ -414,6 +434,13 @@ public static class RestrictedUnpickler
                 throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit)");
         }
 
+        /// <summary>Refuses a container whose <paramref name="n"/> values would pass the item limit, before converting any of them.</summary>
+        private void Reserve(long n)
+        {
+            if (_items + n > limits.MaxItems)
+                throw new MLArrayMetadataException($"metadata has more than {limits.MaxItems} items (limit)");
+        }
+
         private string Str(string s)
         {
             _strBytes += Encoding.UTF8.GetByteCount(s);
@@ -436,6 +463,7 @@ public static class RestrictedUnpickler
                 case List<object> l:
                 {
                     Enter(depth);
+                    Reserve(l.Count);
                     var items = new MetaValue[l.Count];
                     for (int i = 0; i < l.Count; i++) items[i] = Convert(l[i], depth + 1);
                     return new MetaList(items);
@@ -443,6 +471,7 @@ public static class RestrictedUnpickler
                 case PyTuple t:
                 {
                     Enter(depth);
+                    Reserve(t.Items.Length);
                     var items = new MetaValue[t.Items.Length];
                     for (int i = 0; i < items.Length; i++) items[i] = Convert(t.Items[i], depth + 1);
                     return new MetaList(items);
@@ -450,6 +479,7 @@ public static class RestrictedUnpickler
                 case PyDict d:
                 {
                     Enter(depth);
+                    Reserve(2L * d.Entries.Count);
                     var entries = new List<KeyValuePair<MetaValue, MetaValue>>(d.Entries.Count);
                     foreach (var (k, v) in d.Entries)
                     {
