@@ -57,14 +57,7 @@ internal sealed class CodecContext : IDisposable
             case ChunkFormat.CodecFormatBloscLz:
                 return BloscLz.TryDecompress(src, dst);
             case ChunkFormat.CodecFormatLz4:
-                {
-                    if (!Lz4Block.IsWellFormed(src, dst.Length))
-                        return false; // e.g. a zero match offset, which the decoder would accept (see Lz4Block)
-                    int n;
-                    try { n = LZ4Codec.Decode(src, dst); }
-                    catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException) { return false; }
-                    return n == dst.Length;
-                }
+                return Lz4Decoder.TryDecode(src, dst);
             case ChunkFormat.CodecFormatZlib:
                 return TryZlibDecode(src, dst);
             case ChunkFormat.CodecFormatZstd:

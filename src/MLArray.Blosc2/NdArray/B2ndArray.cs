@@ -487,6 +487,11 @@ public sealed class B2ndArray : IDisposable
             ChunkDecoder.Decompress(chunk, h, chunkBuf.AsSpan(0, h.NBytes), ctx, where);
         }
         int bnb = L.BlockNBytes;
+        if (perBlock && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
+        {
+            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx);
+            return;
+        }
         bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
         byte[] blockBuf = ctx.ScratchB(bnb * (delta ? 2 : 1));
         fixed (byte* pb = blockBuf)
@@ -533,6 +538,63 @@ public sealed class B2ndArray : IDisposable
             }
             Interlocked.Add(ref _blocksDecoded, perBlock ? decoded : L.BlocksPerChunk);
         }
+    }
+
+    /// <summary>
+    /// The selected blocks of a chunk whose only filter is a byte shuffle of the item size: each block's streams are
+    /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
+    /// </summary>
+    private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx)
+    {
+        var L = _layout;
+        int nd = L.NDim;
+        int bnb = L.BlockNBytes;
+        int w = L.ItemSize;
+        Span<int> blockCoords = stackalloc int[nd];
+        Span<long> srcStrides = stackalloc long[nd];
+        Span<long> extent = stackalloc long[nd];
+        Span<long> idx = stackalloc long[Math.Max(nd - 2, 1)];
+        byte[] planesBuf = ctx.ScratchB(bnb + MLArray.Blosc2.Filters.Shuffle.RowsReadSlack);
+        int decoded = 0;
+        fixed (byte* planes = planesBuf)
+        {
+            var planeSpan = new Span<byte>(planes, bnb);
+            for (int b = 0; b < L.BlocksPerChunk; b++)
+            {
+                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, outStrides, extent, srcStrides, out long srcOff, out long dstOff))
+                    continue;
+                ChunkDecoder.DecodeStreams(chunk, h, b, planeSpan, ctx, where);
+                decoded++;
+                nint n = bnb / w;
+                nint count = (nint)extent[nd - 1];
+                nint rows = nd >= 2 ? (nint)extent[nd - 2] : 1;
+                nint rowStep = nd >= 2 ? (nint)(srcStrides[nd - 2] / w) : 0;
+                nint rowStride = nd >= 2 ? (nint)outStrides[nd - 2] : 0;
+                // Odometer over the axes before the last two (one axis for 3-d arrays, none below).
+                int outer = Math.Max(nd - 2, 0);
+                idx.Clear();
+                while (true)
+                {
+                    long so = srcOff, dOff = dstOff;
+                    for (int d = 0; d < outer; d++)
+                    {
+                        so += idx[d] * srcStrides[d];
+                        dOff += idx[d] * outStrides[d];
+                    }
+                    MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    int k = outer - 1;
+                    while (k >= 0)
+                    {
+                        if (++idx[k] < extent[k]) break;
+                        idx[k] = 0;
+                        k--;
+                    }
+                    if (k < 0) break;
+                }
+            }
+        }
+        Interlocked.Add(ref _blocksDecoded, decoded);
     }
 
     // ------------------------------------------------------------------ writes
