@@ -22,6 +22,9 @@ internal sealed class CodecContext : IDisposable
     /// <summary>Buffer that holds compressed chunks read from a file; reused across reads (grown as needed).</summary>
     public byte[] ChunkBuffer = [];
 
+    /// <summary>The selection-read state of the array that owns this context's pool (reused by serial reads).</summary>
+    public ReadPlan? ReadPlan;
+
     // Buffer roles: A = ChunkDecoder's filter scratch; B and C = callers (array block/chunk buffers); encoder buffers separate.
     /// <summary>Scratch buffer A with at least <paramref name="size"/> bytes (contents undefined).</summary>
     public byte[] ScratchA(int size) => Ensure(ref _scratchA, size);

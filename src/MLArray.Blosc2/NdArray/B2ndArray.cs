@@ -7,6 +7,31 @@ using MLArray.Blosc2.Format;
 
 namespace MLArray.Blosc2;
 
+/// <summary>
+/// Reusable state of one serial selection read (kept in a pooled <see cref="CodecContext"/>): the normalised
+/// selection, the chunks it touches and the output strides.
+/// </summary>
+internal sealed class ReadPlan
+{
+    public ReadPlan(int rank)
+    {
+        Rank = rank;
+        Selection = new NdSelection(rank);
+        OutStrides = new long[rank];
+        AxisChunks = new List<long>[rank];
+        for (int d = 0; d < rank; d++)
+            AxisChunks[d] = [];
+        Index = new int[rank];
+    }
+
+    public int Rank { get; }
+    public NdSelection Selection { get; }
+    public List<long> Chunks { get; } = [];
+    public long[] OutStrides { get; }
+    public List<long>[] AxisChunks { get; }
+    public int[] Index { get; }
+}
+
 /// <summary>Storage facts about one chunk of an array.</summary>
 /// <param name="Index">Chunk number (C order over the chunk grid).</param>
 /// <param name="Kind">Regular (stored payload) or one of the special kinds.</param>
@@ -302,14 +327,43 @@ public sealed class B2ndArray : IDisposable
     public unsafe void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
     {
         ThrowIfDisposed();
+        if (threads == 1)
+        {
+            // The serial path (patch reads): selection, chunk list and strides live in the pooled context, so a
+            // steady stream of reads allocates nothing.
+            var ctx = _contexts.Rent();
+            try
+            {
+                var plan = ctx.ReadPlan is { } existing && existing.Rank == _layout.NDim ? existing : ctx.ReadPlan = new ReadPlan(_layout.NDim);
+                plan.Selection.Set(_layout.Shape, selection);
+                if (CheckDestination(plan.Selection, destination.Length))
+                    return;
+                ChunksOf(plan.Selection, plan);
+                OutStrides(plan.Selection, plan.OutStrides);
+                fixed (byte* p = destination)
+                    foreach (long c in plan.Chunks)
+                        ReadChunkPart(c, plan.Selection, plan.OutStrides, p, ctx);
+            }
+            finally
+            {
+                _contexts.Return(ctx);
+            }
+            return;
+        }
         var sel = NdSelection.Create(_layout.Shape, selection);
-        long need = sel.NItems * DType.ItemSize;
-        if (destination.Length != need)
-            throw new ArgumentException($"destination has {destination.Length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", nameof(destination));
-        if (need == 0)
+        if (CheckDestination(sel, destination.Length))
             return;
         fixed (byte* p = destination)
             ReadSelection(sel, p, threads);
+    }
+
+    /// <summary>Throws when the destination does not fit the selection; true when the selection is empty.</summary>
+    private bool CheckDestination(NdSelection sel, int length)
+    {
+        long need = sel.NItems * DType.ItemSize;
+        if (length != need)
+            throw new ArgumentException($"destination has {length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", "destination");
+        return need == 0;
     }
 
     /// <summary>Reads a selection into a typed buffer (element size must match the dtype).</summary>
@@ -326,10 +380,22 @@ public sealed class B2ndArray : IDisposable
     public T[] Read<T>(ReadOnlySpan<NdIndex> selection, int threads) where T : unmanaged
     {
         CheckElementType<T>();
-        var sel = NdSelection.Create(_layout.Shape, selection);
-        if (sel.NItems > Array.MaxLength)
-            throw new MLArrayNotSupportedException($"'{Name}': the selection has {sel.NItems} elements, more than a .NET array can hold; read it in parts.");
-        var result = GC.AllocateUninitializedArray<T>((int)sel.NItems);
+        ThrowIfDisposed();
+        long items;
+        var ctx = _contexts.Rent();
+        try
+        {
+            var plan = ctx.ReadPlan is { } existing && existing.Rank == _layout.NDim ? existing : ctx.ReadPlan = new ReadPlan(_layout.NDim);
+            plan.Selection.Set(_layout.Shape, selection);
+            items = plan.Selection.NItems;
+        }
+        finally
+        {
+            _contexts.Return(ctx);
+        }
+        if (items > Array.MaxLength)
+            throw new MLArrayNotSupportedException($"'{Name}': the selection has {items} elements, more than a .NET array can hold; read it in parts.");
+        var result = GC.AllocateUninitializedArray<T>((int)items);
         Read<T>(selection, result, threads);
         return result;
     }
@@ -366,17 +432,16 @@ public sealed class B2ndArray : IDisposable
         var chunks = ChunksOf(sel);
         if (chunks.Count == 0)
             return;
-        var outStrides = OutStrides(sel);
+        var outStrides = OutStrides(sel, new long[_layout.NDim]);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;
         ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
-    private long[] OutStrides(NdSelection sel)
+    private long[] OutStrides(NdSelection sel, long[] s)
     {
         int nd = _layout.NDim;
-        var s = new long[nd];
         long acc = DType.ItemSize;
         for (int d = nd - 1; d >= 0; d--)
         {
@@ -401,15 +466,24 @@ public sealed class B2ndArray : IDisposable
     /// <summary>The chunks (C order) that contain at least one selected element.</summary>
     private List<long> ChunksOf(NdSelection sel)
     {
+        var plan = new ReadPlan(_layout.NDim);
+        ChunksOf(sel, plan);
+        return plan.Chunks;
+    }
+
+    /// <summary>Fills <paramref name="plan"/>.Chunks with the chunks (C order) that contain at least one selected element.</summary>
+    private void ChunksOf(NdSelection sel, ReadPlan plan)
+    {
         var L = _layout;
         int nd = L.NDim;
-        var result = new List<long>();
+        var result = plan.Chunks;
+        result.Clear();
         if (sel.NItems == 0 || L.NChunks == 0)
-            return result;
-        var lists = new List<long>[nd];
+            return;
+        var lists = plan.AxisChunks;
         for (int d = 0; d < nd; d++)
         {
-            lists[d] = [];
+            lists[d].Clear();
             long cs = L.ChunkShape[d];
             long firstChunk = sel.Start[d] / cs;
             long lastChunk = (sel.Start[d] + (sel.Count[d] - 1) * sel.Step[d]) / cs;
@@ -417,7 +491,8 @@ public sealed class B2ndArray : IDisposable
                 if (Selected(sel, d, c * cs, (c + 1) * cs).Count > 0)
                     lists[d].Add(c);
         }
-        var idx = new int[nd];
+        var idx = plan.Index;
+        Array.Clear(idx);
         while (true)
         {
             long linear = 0;
@@ -433,7 +508,6 @@ public sealed class B2ndArray : IDisposable
             }
             if (k < 0) break;
         }
-        return result;
     }
 
     /// <summary>
@@ -620,7 +694,7 @@ public sealed class B2ndArray : IDisposable
         if (need == 0)
             return;
         var chunks = ChunksOf(sel);
-        var outStrides = OutStrides(sel);
+        var outStrides = OutStrides(sel, new long[_layout.NDim]);
         var p = CompressionParams with { Threads = 1 };
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         workers = Math.Max(1, Math.Min(workers, chunks.Count));
