@@ -10,6 +10,7 @@ namespace MLArray.Bench;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
 /// `native [--native PATH] [--file F] [--patch 64] [--pairs 10]` times random patch reads and the full decode against
 /// an external native C-Blosc2 bench program in interleaved pairs (see NativeCompareBench);
+/// `writes [runs]` times FromArray + Save, Create + one Write and Create + plane-by-plane Writes (sizes too);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -24,6 +25,8 @@ public static class Program
             return Lz4HcBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "convert")
             return ConvertBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "writes")
+            return WriteBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "native")
             return NativeCompareBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")

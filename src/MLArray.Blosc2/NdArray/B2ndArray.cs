@@ -71,7 +71,7 @@ public enum B2ndOpenMode
 /// instance at the same time; writes (modes <see cref="B2ndOpenMode.ReadWrite"/> and <see cref="B2ndOpenMode.CopyOnWrite"/>,
 /// or <see cref="Create"/>) are serialised internally. See docs/concurrency.md.
 /// </summary>
-public sealed class B2ndArray : IDisposable
+public sealed partial class B2ndArray : IDisposable
 {
     private readonly FrameReader _frame;
     private readonly ChunkStore _store;
@@ -177,12 +177,18 @@ public sealed class B2ndArray : IDisposable
     /// <summary>
     /// Creates a new array file (python mode 'w' / mmap_mode 'w+'; an existing file is replaced) whose chunks all
     /// start as special zero chunks, and opens it read/write. Fill it with <see cref="Write(ReadOnlySpan{NdIndex}, ReadOnlySpan{byte}, int)"/>.
+    /// Chunks that a write covers only in part (e.g. writing a volume plane by plane) are kept decoded in a bounded
+    /// write-back cache and compressed once, when complete or when evicted; the file switches to the written content at
+    /// <see cref="Flush"/> and <see cref="Dispose"/> (after a kill it opens as of the last <see cref="Flush"/>, never
+    /// torn; see docs/concurrency.md). Reads through this instance always see every write.
     /// </summary>
     public static B2ndArray Create(string path, long[] shape, DType dtype, B2ndWriteOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         B2ndWriter.CreateEmpty(path, shape, dtype, options);
-        return Open(path, B2ndOpenMode.ReadWrite);
+        var array = Open(path, B2ndOpenMode.ReadWrite);
+        array._writeCache = new WriteBackCache();
+        return array;
     }
 
     /// <summary>How this instance was opened.</summary>
@@ -288,6 +294,7 @@ public sealed class B2ndArray : IDisposable
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, NChunks);
+        WriteBackAll(commit: false);
         byte[] buf = [];
         var chunk = _store.GetChunk(index, ref buf, out var where);
         var h = ChunkHeader.Parse(chunk, where);
@@ -327,6 +334,7 @@ public sealed class B2ndArray : IDisposable
     public unsafe void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
     {
         ThrowIfDisposed();
+        WriteBackAll(commit: false);
         if (threads == 1)
         {
             // The serial path (patch reads): selection, chunk list and strides live in the pooled context, so a
@@ -701,6 +709,11 @@ public sealed class B2ndArray : IDisposable
         int maxChunk = ChunkEncoder.MaxChunkSize(_layout.ChunkNBytes);
         lock (_writeLock)
         {
+            if (_writeCache is not null)
+            {
+                WriteCached(chunks, sel, outStrides, source, p, maxChunk, workers);
+                return;
+            }
             // Batches bound the memory; the file switches to the new state once, after the last batch, so a crash
             // leaves the array as it was before this Write or after it (docs/concurrency.md). A Write that throws
             // halfway (disk full, corrupt chunk) is undone: the touched chunks point at their old payloads again.
@@ -732,21 +745,66 @@ public sealed class B2ndArray : IDisposable
                 int start = first;
                 ParallelChunks.For(count, workers, _contexts,
                     (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
-                try
-                {
-                    _store.PutChunks(results, commit: false);
-                }
-                finally
-                {
-                    foreach (var (_, buffer, _) in results)
-                        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-                }
+                AppendCompressed(results);
             }
+        }
+    }
+
+    /// <summary>Appends compressed chunks (uncommitted) and returns their pooled buffers.</summary>
+    private void AppendCompressed((long, byte[], int)[] results)
+    {
+        try
+        {
+            _store.PutChunks(results, commit: false);
+        }
+        finally
+        {
+            foreach (var (_, buffer, _) in results)
+                if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     /// <summary>Builds the new content of chunk <paramref name="c"/> and compresses it.</summary>
     private unsafe (long, byte[], int) WriteChunkPart(long c, NdSelection sel, long[] selStrides, byte* src, CompressionParams p, int maxChunk, CodecContext ctx)
+    {
+        var L = _layout;
+        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
+        var chunkSpan = chunkBuf.AsSpan(0, L.ChunkNBytes);
+        long covered = CoveredItems(c, sel, out long valid);
+        if (covered == valid)
+        {
+            if (!FillsWholeBuffer(c))
+                chunkSpan.Clear(); // padding must be zeros; an interior chunk is overwritten entirely
+        }
+        else
+        {
+            DecodeChunkForUpdate(c, chunkSpan, ctx);
+        }
+        fixed (byte* pc = chunkBuf)
+            CopyIntoChunk(c, sel, selStrides, src, pc);
+        return CompressChunk(c, chunkSpan, p, maxChunk, ctx);
+    }
+
+    /// <summary>Compresses a chunk's content into a pooled buffer (the caller returns it to <see cref="ArrayPool{T}.Shared"/>).</summary>
+    private (long, byte[], int) CompressChunk(long c, ReadOnlySpan<byte> content, CompressionParams p, int maxChunk, CodecContext ctx)
+    {
+        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
+        int n = ChunkEncoder.Compress(content, _layout.ItemSize, _layout.BlockNBytes, p, output, ctx);
+        return (c, output, n);
+    }
+
+    /// <summary>Decodes chunk <paramref name="c"/> as stored into <paramref name="chunkSpan"/> (ChunkNBytes long).</summary>
+    private void DecodeChunkForUpdate(long c, Span<byte> chunkSpan, CodecContext ctx)
+    {
+        var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
+        var h = ChunkHeader.Parse(old, where);
+        if (h.NBytes != _layout.ChunkNBytes)
+            throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {_layout.ChunkNBytes}");
+        ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
+    }
+
+    /// <summary>Copies the part of the selection-shaped <paramref name="src"/> that falls into chunk <paramref name="c"/> into its decoded buffer.</summary>
+    private unsafe void CopyIntoChunk(long c, NdSelection sel, long[] selStrides, byte* src, byte* chunk)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -755,41 +813,47 @@ public sealed class B2ndArray : IDisposable
         Span<long> blkStrides = stackalloc long[nd];
         Span<long> extent = stackalloc long[nd];
         L.ChunkCoords(c, chunkCoords);
-        // Does the selection cover every valid element of this chunk?
-        bool full = true;
-        for (int d = 0; d < nd && full; d++)
-        {
-            long lo = chunkCoords[d] * L.ChunkShape[d];
-            long hi = Math.Min(lo + L.ChunkShape[d], L.Shape[d]);
-            full = sel.Step[d] == 1 && Selected(sel, d, lo, hi).Count == hi - lo;
-        }
-        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
-        var chunkSpan = chunkBuf.AsSpan(0, L.ChunkNBytes);
-        if (full)
-        {
-            chunkSpan.Clear();
-        }
-        else
-        {
-            var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
-            var h = ChunkHeader.Parse(old, where);
-            if (h.NBytes != L.ChunkNBytes)
-                throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {L.ChunkNBytes}");
-            ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
-        }
         int bnb = L.BlockNBytes;
-        fixed (byte* pc = chunkBuf)
+        for (int b = 0; b < L.BlocksPerChunk; b++)
         {
-            for (int b = 0; b < L.BlocksPerChunk; b++)
-            {
-                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, selStrides, extent, blkStrides, out long blkOff, out long srcOff))
-                    continue;
-                NdCopy.Copy(src + srcOff, selStrides, pc + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
-            }
+            if (!IntersectBlock(sel, chunkCoords, b, blockCoords, selStrides, extent, blkStrides, out long blkOff, out long srcOff))
+                continue;
+            NdCopy.Copy(src + srcOff, selStrides, chunk + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
         }
-        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
-        int n = ChunkEncoder.Compress(chunkSpan, L.ItemSize, bnb, p, output, ctx);
-        return (c, output, n);
+    }
+
+    /// <summary>How many elements of chunk <paramref name="c"/> the selection covers, and how many valid (non-padding) elements it has.</summary>
+    private long CoveredItems(long c, NdSelection sel, out long valid)
+    {
+        var L = _layout;
+        Span<long> cc = stackalloc long[L.NDim];
+        L.ChunkCoords(c, cc);
+        long covered = 1;
+        valid = 1;
+        for (int d = 0; d < L.NDim; d++)
+        {
+            long lo = cc[d] * L.ChunkShape[d];
+            long hi = Math.Min(lo + L.ChunkShape[d], L.Shape[d]);
+            covered *= Selected(sel, d, lo, hi).Count;
+            valid *= hi - lo;
+        }
+        return covered;
+    }
+
+    /// <summary>True when every byte of chunk <paramref name="c"/>'s decoded buffer holds an array element (no edge or block padding).</summary>
+    private bool FillsWholeBuffer(long c)
+    {
+        var L = _layout;
+        Span<long> cc = stackalloc long[L.NDim];
+        L.ChunkCoords(c, cc);
+        long items = 1;
+        for (int d = 0; d < L.NDim; d++)
+        {
+            if ((cc[d] + 1) * L.ChunkShape[d] > L.Shape[d])
+                return false;
+            items *= L.ChunkShape[d];
+        }
+        return items * L.ItemSize == L.ChunkNBytes;
     }
 
     // ------------------------------------------------------------------ saving
@@ -807,6 +871,7 @@ public sealed class B2ndArray : IDisposable
         if (!output.CanSeek || !output.CanWrite)
             throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
         ThrowIfDisposed();
+        WriteBackAll(commit: false);
         lock (_writeLock)
         {
             long start = output.Position;
@@ -878,20 +943,35 @@ public sealed class B2ndArray : IDisposable
         tx.Commit();
     }
 
-    /// <summary>Flushes written data to the storage device (ReadWrite mode).</summary>
+    /// <summary>
+    /// Commits written data to the file and flushes it to the storage device (ReadWrite mode). For an array from
+    /// <see cref="Create"/> this is also where cached partial chunks are compressed and the file switches to them.
+    /// </summary>
     public void Flush()
     {
         ThrowIfDisposed();
+        WriteBackAll(commit: true);
         _store.Flush();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    /// <summary>Releases the file mapping and handle; afterwards the file can be deleted or replaced.</summary>
+    /// <summary>
+    /// Releases the file mapping and handle; afterwards the file can be deleted or replaced. An array from
+    /// <see cref="Create"/> first writes back its cached chunks and commits them (not flushed to the device: call
+    /// <see cref="Flush"/> when power loss matters).
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _store.Dispose();
-        _contexts.Dispose();
+        try
+        {
+            WriteBackAll(commit: true); // an array from Create: its written data reaches the file here at the latest
+        }
+        finally
+        {
+            _store.Dispose();
+            _contexts.Dispose();
+        }
     }
 }
