@@ -141,18 +141,7 @@ public sealed partial class B2ndArray
     private void WriteBack(WriteBackCache cache, List<long> chunks, CompressionParams p, int maxChunk, int workers)
     {
         int n = _layout.ChunkNBytes;
-        int batch = Math.Max(1, workers * 2);
-        for (int first = 0; first < chunks.Count; first += batch)
-        {
-            int count = Math.Min(batch, chunks.Count - first);
-            var results = new (long, byte[], int)[count];
-            int start = first;
-            ParallelChunks.For(count, workers, _contexts,
-                (k, ctx) => results[k] = CompressChunk(chunks[start + k], cache.Entries[chunks[start + k]].Data.AsSpan(0, n), p, maxChunk, ctx));
-            AppendCompressed(results);
-            for (int k = start; k < start + count; k++)
-                Drop(cache, chunks[k]);
-        }
+        CompressAndAppend(chunks, workers, (c, ctx) => CompressChunk(c, cache.Entries[c].Data.AsSpan(0, n), p, maxChunk, ctx), c => Drop(cache, c));
     }
 
     private void Drop(WriteBackCache cache, long c)

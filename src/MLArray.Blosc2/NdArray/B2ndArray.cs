@@ -733,16 +733,27 @@ public sealed partial class B2ndArray : IDisposable
         fixed (byte* src = source)
         {
             nint srcAddr = (nint)src;
-            int batch = Math.Max(1, workers * 2);
-            for (int first = 0; first < chunks.Count; first += batch)
-            {
-                int count = Math.Min(batch, chunks.Count - first);
-                var results = new (long, byte[], int)[count];
-                int start = first;
-                ParallelChunks.For(count, workers, _contexts,
-                    (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
-                AppendCompressed(results);
-            }
+            CompressAndAppend(chunks, workers, (c, ctx) => WriteChunkPart(c, sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
+        }
+    }
+
+    /// <summary>
+    /// Builds compressed chunks on up to <paramref name="workers"/> threads in batches that bound the memory, and appends
+    /// each batch (uncommitted); <paramref name="appended"/> runs for each chunk once its batch is in the file.
+    /// </summary>
+    private void CompressAndAppend(List<long> chunks, int workers, Func<long, CodecContext, (long, byte[], int)> build, Action<long>? appended = null)
+    {
+        int batch = Math.Max(1, workers * 2);
+        for (int first = 0; first < chunks.Count; first += batch)
+        {
+            int count = Math.Min(batch, chunks.Count - first);
+            var results = new (long, byte[], int)[count];
+            int start = first;
+            ParallelChunks.For(count, workers, _contexts, (k, ctx) => results[k] = build(chunks[start + k], ctx));
+            AppendCompressed(results);
+            if (appended is not null)
+                for (int k = start; k < start + count; k++)
+                    appended(chunks[k]);
         }
     }
 
