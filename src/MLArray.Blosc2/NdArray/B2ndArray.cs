@@ -565,7 +565,7 @@ public sealed partial class B2ndArray : IDisposable
             ChunkDecoder.Decompress(chunk, h, chunkBuf.AsSpan(0, h.NBytes), ctx, where);
         }
         int bnb = L.BlockNBytes;
-        if (perBlock && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
+        if (perBlock && nd > 0 && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
         {
             ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx);
             return;

@@ -47,3 +47,23 @@ public sealed class AllocationTests
         Assert.InRange(perPatch, result, result + 64); // the array and its object header
     }
 }
+
+/// <summary>0-d arrays (scalars) read through every filter pipeline (the fused unshuffle path needs an axis).</summary>
+public sealed class ScalarReadTests
+{
+    [Theory]
+    [InlineData(Blosc2Filter.Shuffle)]
+    [InlineData(Blosc2Filter.BitShuffle)]
+    [InlineData(Blosc2Filter.None)]
+    public void A_scalar_reads_back_its_value(Blosc2Filter filter)
+    {
+        var value = BitConverter.GetBytes(-1234567890123L);
+        var frame = B2ndWriter.WriteToArray(value, [], DType.Int64, new B2ndWriteOptions
+        {
+            Compression = new CompressionParams { Codec = Blosc2Codec.Zstd, CLevel = 5, Filters = CompressionParams.Pipeline(filter) },
+        });
+        using var a = B2ndArray.Open(frame, "scalar");
+        Assert.Equal(value, a.ReadBytes(threads: 1));
+        Assert.Equal(-1234567890123L, a.Read<long>()[0]);
+    }
+}
