@@ -11,6 +11,9 @@ namespace MLArray.Bench;
 /// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
 /// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
 /// `remote [file.mla] [count] [latencyMs] [cacheMiB]` reads over a loopback nginx with added latency;
+/// `native [--native PATH] [--file F] [--patch 64] [--pairs 10]` times random patch reads and the full decode against
+/// an external native C-Blosc2 bench program in interleaved pairs (see NativeCompareBench);
+/// `writes [runs]` times FromArray + Save, Create + one Write and Create + plane-by-plane Writes (sizes too);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -31,6 +34,10 @@ public static class Program
             return PredictBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "remote")
             return RemoteBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "writes")
+            return WriteBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "native")
+            return NativeCompareBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -138,7 +138,8 @@ public sealed partial class MLArrayFile : IDisposable
     /// <summary>
     /// Creates a new <c>.mla</c> file of <paramref name="shape"/> and <paramref name="dtype"/> filled with zeros
     /// (python <c>MLArray.create</c>, mmap_mode 'w+'; an existing file is replaced) and opens it read/write. The metadata
-    /// is written at once; data goes to the file as it is written, changed metadata on <see cref="Dispose"/>.
+    /// is written at once; written data reaches the file at <see cref="Flush"/> and <see cref="Dispose"/> (chunks written in
+    /// part are cached and compressed once, see docs/concurrency.md), changed metadata on <see cref="Dispose"/>.
     /// </summary>
     public static MLArrayFile Create(string path, long[] shape, DType dtype, MLArrayCreateOptions? options = null)
     {

@@ -22,6 +22,9 @@ internal sealed class CodecContext : IDisposable
     /// <summary>Buffer that holds compressed chunks read from a file; reused across reads (grown as needed).</summary>
     public byte[] ChunkBuffer = [];
 
+    /// <summary>The selection-read state of the array that owns this context's pool (reused by serial reads).</summary>
+    public ReadPlan? ReadPlan;
+
     // Buffer roles: A = ChunkDecoder's filter scratch; B and C = callers (array block/chunk buffers); encoder buffers separate.
     /// <summary>Scratch buffer A with at least <paramref name="size"/> bytes (contents undefined).</summary>
     public byte[] ScratchA(int size) => Ensure(ref _scratchA, size);
@@ -57,14 +60,7 @@ internal sealed class CodecContext : IDisposable
             case ChunkFormat.CodecFormatBloscLz:
                 return BloscLz.TryDecompress(src, dst);
             case ChunkFormat.CodecFormatLz4:
-                {
-                    if (!Lz4Block.IsWellFormed(src, dst.Length))
-                        return false; // e.g. a zero match offset, which the decoder would accept (see Lz4Block)
-                    int n;
-                    try { n = LZ4Codec.Decode(src, dst); }
-                    catch (Exception e) when (e is ArgumentException or IndexOutOfRangeException or InvalidOperationException) { return false; }
-                    return n == dst.Length;
-                }
+                return Lz4Decoder.TryDecode(src, dst);
             case ChunkFormat.CodecFormatZlib:
                 return TryZlibDecode(src, dst);
             case ChunkFormat.CodecFormatZstd:

@@ -18,7 +18,7 @@ namespace MLArray.Blosc2.Filters;
 /// source (only <c>src.Length</c> bytes are written).
 /// </remarks>
 [SkipLocalsInit]
-internal static class Shuffle
+internal static partial class Shuffle
 {
     /// <summary>Applies the forward byte shuffle to one block.</summary>
     /// <param name="w">Element width in bytes (typesize, or filters_meta when nonzero); must be positive.</param>

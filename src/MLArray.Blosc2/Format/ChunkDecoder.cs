@@ -98,16 +98,6 @@ internal static class ChunkDecoder
             chunk.Slice(h.HeaderLength + block * h.BlockSize, bsize).CopyTo(dst);
             return;
         }
-        int bstart = BinaryPrimitives.ReadInt32LittleEndian(chunk.Slice(h.HeaderLength + 4 * block));
-        int minStart = h.HeaderLength + 4 * h.NBlocks;
-        if (bstart < minStart || bstart >= h.CBytes)
-            throw ChunkHeader.Corrupt(where, $"block {block} starts at {bstart}, outside the chunk's stream area [{minStart}, {h.CBytes})");
-        bool leftover = block == h.NBlocks - 1 && h.NBytes % h.BlockSize != 0;
-        int nstreams = h.DontSplit || leftover ? 1 : h.TypeSize;
-        if (nstreams > 1 && bsize % nstreams != 0)
-            throw ChunkHeader.Corrupt(where, $"block {block} of {bsize} bytes cannot be split into {nstreams} streams");
-        int neblock = bsize / nstreams;
-
         // Plan the filter pipeline so the last out-of-place filter writes into dst.
         int outOfPlace = 0;
         for (int i = 0; i < 6; i++)
@@ -119,6 +109,53 @@ internal static class ChunkDecoder
         Span<byte> scratch = outOfPlace > 0 ? ctx.ScratchA(bsize).AsSpan(0, bsize) : default;
         Span<byte> cur = outOfPlace % 2 == 1 ? scratch : dst;
         Span<byte> other = outOfPlace % 2 == 1 ? dst : scratch;
+        DecodeStreams(chunk, h, block, cur, ctx, where);
+
+        // Undo the filters, slot 5 down to 0.
+        for (int i = 5; i >= 0; i--)
+        {
+            switch (h.Filter(i))
+            {
+                case Blosc2Filter.Shuffle:
+                    {
+                        int w = EffectiveShuffleWidth(h, i);
+                        if (w <= 1) break;
+                        Shuffle.Inverse(w, cur, other);
+                        Swap(ref cur, ref other);
+                        break;
+                    }
+                case Blosc2Filter.BitShuffle:
+                    if (h.Version <= 2 && (bsize / h.TypeSize) % 8 != 0)
+                        cur.CopyTo(other); // Blosc1 quirk: such blocks were left unshuffled
+                    else
+                        BitShuffle.Inverse(h.TypeSize, cur, other);
+                    Swap(ref cur, ref other);
+                    break;
+                case Blosc2Filter.Delta:
+                    Delta.Decode(block0, cur, cur, h.TypeSize, block == 0);
+                    break;
+                default:
+                    break; // None, TruncPrec (no inverse)
+            }
+        }
+    }
+
+    /// <summary>
+    /// Decodes the codec streams of block <paramref name="block"/> of a regular chunk into <paramref name="cur"/>
+    /// (BlockBytes(block) long): the block as the filters left it (e.g. still shuffled), no filter undone.
+    /// </summary>
+    public static void DecodeStreams(ReadOnlySpan<byte> chunk, in ChunkHeader h, int block, Span<byte> cur, CodecContext ctx, in ChunkLocation where)
+    {
+        int bsize = h.BlockBytes(block);
+        int bstart = BinaryPrimitives.ReadInt32LittleEndian(chunk.Slice(h.HeaderLength + 4 * block));
+        int minStart = h.HeaderLength + 4 * h.NBlocks;
+        if (bstart < minStart || bstart >= h.CBytes)
+            throw ChunkHeader.Corrupt(where, $"block {block} starts at {bstart}, outside the chunk's stream area [{minStart}, {h.CBytes})");
+        bool leftover = block == h.NBlocks - 1 && h.NBytes % h.BlockSize != 0;
+        int nstreams = h.DontSplit || leftover ? 1 : h.TypeSize;
+        if (nstreams > 1 && bsize % nstreams != 0)
+            throw ChunkHeader.Corrupt(where, $"block {block} of {bsize} bytes cannot be split into {nstreams} streams");
+        int neblock = bsize / nstreams;
 
         int pos = bstart;
         int limit = Math.Min(h.CBytes, chunk.Length);
@@ -159,34 +196,41 @@ internal static class ChunkDecoder
             if (!ok)
                 throw ChunkHeader.Corrupt(where, $"{ChunkFormat.CodecFormatName(h.CodecFormat)} stream {s} of block {block} ({csize} bytes) does not decode to the declared {neblock} bytes");
         }
+    }
 
-        // Undo the filters, slot 5 down to 0.
-        for (int i = 5; i >= 0; i--)
+    /// <summary>
+    /// The element width when the chunk's only reversible filter is a byte shuffle of the item size (the common
+    /// layout, e.g. LZ4HC + shuffle), so a block can be unshuffled straight into its destination rows
+    /// (<c>Shuffle.InverseRows</c>); 1 when no filter
+    /// needs undoing; 0 otherwise (bit shuffle, delta, a shuffle of another width, memcpyed or special chunks).
+    /// </summary>
+    public static int PlainShuffleWidth(in ChunkHeader h)
+    {
+        if (h.IsSpecial || h.IsMemcpyed)
+            return 0;
+        int w = 1;
+        for (int i = 0; i < 6; i++)
         {
             switch (h.Filter(i))
             {
                 case Blosc2Filter.Shuffle:
                     {
-                        int w = EffectiveShuffleWidth(h, i);
-                        if (w <= 1) break;
-                        Shuffle.Inverse(w, cur, other);
-                        Swap(ref cur, ref other);
+                        int sw = EffectiveShuffleWidth(h, i);
+                        if (sw <= 1)
+                            break;
+                        if (w != 1 || sw != h.TypeSize || h.BlockSize % sw != 0)
+                            return 0;
+                        w = sw;
                         break;
                     }
-                case Blosc2Filter.BitShuffle:
-                    if (h.Version <= 2 && (bsize / h.TypeSize) % 8 != 0)
-                        cur.CopyTo(other); // Blosc1 quirk: such blocks were left unshuffled
-                    else
-                        BitShuffle.Inverse(h.TypeSize, cur, other);
-                    Swap(ref cur, ref other);
-                    break;
-                case Blosc2Filter.Delta:
-                    Delta.Decode(block0, cur, cur, h.TypeSize, block == 0);
+                case Blosc2Filter.None:
+                case Blosc2Filter.TruncPrec:
                     break;
                 default:
-                    break; // None, TruncPrec (no inverse)
+                    return 0;
             }
         }
+        return w;
     }
 
     private static int EffectiveShuffleWidth(in ChunkHeader h, int slot)

@@ -67,15 +67,20 @@ internal static class ChunkFormat
     }
 }
 
-/// <summary>Where a chunk lives, for error messages.</summary>
-internal readonly record struct ChunkLocation(string? Source, string What, long Offset)
+/// <summary>
+/// Where a chunk lives, for error messages. Array chunks carry their <paramref name="Index"/> (and the special offset
+/// of a chunk stored as one) as numbers, so building a location on every read allocates nothing; the text is made
+/// only when a message needs it.
+/// </summary>
+internal readonly record struct ChunkLocation(string? Source, string What, long Offset, long Index = -1, long SpecialOffset = 0)
 {
     public static ChunkLocation Buffer => new(null, "chunk", 0);
 
     public override string ToString()
     {
         string src = Source is null ? "" : $"'{Source}': ";
-        return Offset >= 0 ? $"{src}{What} at offset {Offset}" : $"{src}{What}";
+        string what = Index < 0 ? What : SpecialOffset != 0 ? $"{What} {Index} (special offset 0x{SpecialOffset:X16})" : $"{What} {Index}";
+        return Offset >= 0 ? $"{src}{what} at offset {Offset}" : $"{src}{what}";
     }
 }
 

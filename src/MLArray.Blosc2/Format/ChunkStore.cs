@@ -88,7 +88,7 @@ internal sealed class ChunkStore : IDisposable
     {
         if (off < 0)
         {
-            where = new ChunkLocation(name, $"chunk {i} (special offset 0x{off:X16})", -1);
+            where = new ChunkLocation(name, "chunk", -1, i, off);
             int special = (int)((ulong)off >> 56) & 0x7F;
             if (special is not (ChunkFormat.SpecialZeros or ChunkFormat.SpecialNaN or ChunkFormat.SpecialUninit))
                 throw new MLArrayFormatException($"{where}: unknown special chunk value; the file is corrupt.");
@@ -100,7 +100,7 @@ internal sealed class ChunkStore : IDisposable
             return buffer.AsSpan(0, ChunkFormat.ExtendedHeaderLength);
         }
         long pos = headerLength + off;
-        where = new ChunkLocation(name, $"chunk {i}", pos);
+        where = new ChunkLocation(name, "chunk", pos, i);
         if (off > cbytesSection - ChunkFormat.Blosc1HeaderLength)
             throw new MLArrayFormatException($"{where}: offset {off} is outside the chunks section ({cbytesSection} bytes); the file is corrupt or truncated.");
         Span<byte> head = stackalloc byte[ChunkFormat.Blosc1HeaderLength];

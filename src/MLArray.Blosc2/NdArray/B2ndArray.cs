@@ -7,6 +7,31 @@ using MLArray.Blosc2.Format;
 
 namespace MLArray.Blosc2;
 
+/// <summary>
+/// Reusable state of one serial selection read (kept in a pooled <see cref="CodecContext"/>): the normalised
+/// selection, the chunks it touches and the output strides.
+/// </summary>
+internal sealed class ReadPlan
+{
+    public ReadPlan(int rank)
+    {
+        Rank = rank;
+        Selection = new NdSelection(rank);
+        OutStrides = new long[rank];
+        AxisChunks = new List<long>[rank];
+        for (int d = 0; d < rank; d++)
+            AxisChunks[d] = [];
+        Index = new int[rank];
+    }
+
+    public int Rank { get; }
+    public NdSelection Selection { get; }
+    public List<long> Chunks { get; } = [];
+    public long[] OutStrides { get; }
+    public List<long>[] AxisChunks { get; }
+    public int[] Index { get; }
+}
+
 /// <summary>Storage facts about one chunk of an array.</summary>
 /// <param name="Index">Chunk number (C order over the chunk grid).</param>
 /// <param name="Kind">Regular (stored payload) or one of the special kinds.</param>
@@ -97,6 +122,9 @@ public sealed partial class B2ndArray : IDisposable
 
     internal B2ndLayout Layout => _layout;
 
+    /// <summary>The frame source when it can fetch chunks ahead of a read (remote sources), else null.</summary>
+    private IChunkPrefetch? Prefetcher => _frame.Source as IChunkPrefetch;
+
     /// <summary>The frame as it was when opened (header fields, metalayers).</summary>
     internal FrameReader Frame => _frame;
 
@@ -154,12 +182,18 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>
     /// Creates a new array file (python mode 'w' / mmap_mode 'w+'; an existing file is replaced) whose chunks all
     /// start as special zero chunks, and opens it read/write. Fill it with <see cref="Write(ReadOnlySpan{NdIndex}, ReadOnlySpan{byte}, int)"/>.
+    /// Chunks that a write covers only in part (e.g. writing a volume plane by plane) are kept decoded in a bounded
+    /// write-back cache and compressed once, when complete or when evicted; the file switches to the written content at
+    /// <see cref="Flush"/> and <see cref="Dispose"/> (after a kill it opens as of the last <see cref="Flush"/>, never
+    /// torn; see docs/concurrency.md). Reads through this instance always see every write.
     /// </summary>
     public static B2ndArray Create(string path, long[] shape, DType dtype, B2ndWriteOptions? options = null)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         B2ndWriter.CreateEmpty(path, shape, dtype, options);
-        return Open(path, B2ndOpenMode.ReadWrite);
+        var array = Open(path, B2ndOpenMode.ReadWrite);
+        array._writeCache = new WriteBackCache();
+        return array;
     }
 
     /// <summary>How this instance was opened.</summary>
@@ -265,6 +299,7 @@ public sealed partial class B2ndArray : IDisposable
         ThrowIfDisposed();
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, NChunks);
+        WriteBackAll(commit: false);
         byte[] buf = [];
         var chunk = _store.GetChunk(index, ref buf, out var where);
         var h = ChunkHeader.Parse(chunk, where);
@@ -304,14 +339,45 @@ public sealed partial class B2ndArray : IDisposable
     public unsafe void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
     {
         ThrowIfDisposed();
+        WriteBackAll(commit: false);
+        if (threads == 1)
+        {
+            // The serial path (patch reads): selection, chunk list and strides live in the pooled context, so a
+            // steady stream of reads allocates nothing.
+            var ctx = _contexts.Rent();
+            try
+            {
+                var plan = ctx.ReadPlan is { } existing && existing.Rank == _layout.NDim ? existing : ctx.ReadPlan = new ReadPlan(_layout.NDim);
+                plan.Selection.Set(_layout.Shape, selection);
+                if (CheckDestination(plan.Selection, destination.Length))
+                    return;
+                ChunksOf(plan.Selection, plan);
+                Prefetcher?.PrefetchChunks(plan.Chunks); // remote sources: fetch the chunks concurrently first
+                OutStrides(plan.Selection, plan.OutStrides);
+                fixed (byte* p = destination)
+                    foreach (long c in plan.Chunks)
+                        ReadChunkPart(c, plan.Selection, plan.OutStrides, p, ctx);
+            }
+            finally
+            {
+                _contexts.Return(ctx);
+            }
+            return;
+        }
         var sel = NdSelection.Create(_layout.Shape, selection);
-        long need = sel.NItems * DType.ItemSize;
-        if (destination.Length != need)
-            throw new ArgumentException($"destination has {destination.Length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", nameof(destination));
-        if (need == 0)
+        if (CheckDestination(sel, destination.Length))
             return;
         fixed (byte* p = destination)
             ReadSelection(sel, p, threads);
+    }
+
+    /// <summary>Throws when the destination does not fit the selection; true when the selection is empty.</summary>
+    private bool CheckDestination(NdSelection sel, int length)
+    {
+        long need = sel.NItems * DType.ItemSize;
+        if (length != need)
+            throw new ArgumentException($"destination has {length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", "destination");
+        return need == 0;
     }
 
     /// <summary>Reads a selection into a typed buffer (element size must match the dtype).</summary>
@@ -328,10 +394,22 @@ public sealed partial class B2ndArray : IDisposable
     public T[] Read<T>(ReadOnlySpan<NdIndex> selection, int threads) where T : unmanaged
     {
         CheckElementType<T>();
-        var sel = NdSelection.Create(_layout.Shape, selection);
-        if (sel.NItems > Array.MaxLength)
-            throw new MLArrayNotSupportedException($"'{Name}': the selection has {sel.NItems} elements, more than a .NET array can hold; read it in parts.");
-        var result = GC.AllocateUninitializedArray<T>((int)sel.NItems);
+        ThrowIfDisposed();
+        long items;
+        var ctx = _contexts.Rent();
+        try
+        {
+            var plan = ctx.ReadPlan is { } existing && existing.Rank == _layout.NDim ? existing : ctx.ReadPlan = new ReadPlan(_layout.NDim);
+            plan.Selection.Set(_layout.Shape, selection);
+            items = plan.Selection.NItems;
+        }
+        finally
+        {
+            _contexts.Return(ctx);
+        }
+        if (items > Array.MaxLength)
+            throw new MLArrayNotSupportedException($"'{Name}': the selection has {items} elements, more than a .NET array can hold; read it in parts.");
+        var result = GC.AllocateUninitializedArray<T>((int)items);
         Read<T>(selection, result, threads);
         return result;
     }
@@ -364,18 +442,17 @@ public sealed partial class B2ndArray : IDisposable
         var chunks = ChunksOf(sel);
         if (chunks.Count == 0)
             return;
-        (_frame.Source as IChunkPrefetch)?.PrefetchChunks(chunks); // remote sources: fetch the chunks concurrently
-        var outStrides = OutStrides(sel);
+        Prefetcher?.PrefetchChunks(chunks); // remote sources: fetch the chunks concurrently first
+        var outStrides = OutStrides(sel, new long[_layout.NDim]);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;
         ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
-    private long[] OutStrides(NdSelection sel)
+    private long[] OutStrides(NdSelection sel, long[] s)
     {
         int nd = _layout.NDim;
-        var s = new long[nd];
         long acc = DType.ItemSize;
         for (int d = nd - 1; d >= 0; d--)
         {
@@ -400,15 +477,24 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>The chunks (C order) that contain at least one selected element.</summary>
     private List<long> ChunksOf(NdSelection sel)
     {
+        var plan = new ReadPlan(_layout.NDim);
+        ChunksOf(sel, plan);
+        return plan.Chunks;
+    }
+
+    /// <summary>Fills <paramref name="plan"/>.Chunks with the chunks (C order) that contain at least one selected element.</summary>
+    private void ChunksOf(NdSelection sel, ReadPlan plan)
+    {
         var L = _layout;
         int nd = L.NDim;
-        var result = new List<long>();
+        var result = plan.Chunks;
+        result.Clear();
         if (sel.NItems == 0 || L.NChunks == 0)
-            return result;
-        var lists = new List<long>[nd];
+            return;
+        var lists = plan.AxisChunks;
         for (int d = 0; d < nd; d++)
         {
-            lists[d] = [];
+            lists[d].Clear();
             long cs = L.ChunkShape[d];
             long firstChunk = sel.Start[d] / cs;
             long lastChunk = (sel.Start[d] + (sel.Count[d] - 1) * sel.Step[d]) / cs;
@@ -416,7 +502,8 @@ public sealed partial class B2ndArray : IDisposable
                 if (Selected(sel, d, c * cs, (c + 1) * cs).Count > 0)
                     lists[d].Add(c);
         }
-        var idx = new int[nd];
+        var idx = plan.Index;
+        Array.Clear(idx);
         while (true)
         {
             long linear = 0;
@@ -432,7 +519,6 @@ public sealed partial class B2ndArray : IDisposable
             }
             if (k < 0) break;
         }
-        return result;
     }
 
     /// <summary>
@@ -486,6 +572,11 @@ public sealed partial class B2ndArray : IDisposable
             ChunkDecoder.Decompress(chunk, h, chunkBuf.AsSpan(0, h.NBytes), ctx, where);
         }
         int bnb = L.BlockNBytes;
+        if (perBlock && nd > 0 && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
+        {
+            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx);
+            return;
+        }
         bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
         byte[] blockBuf = ctx.ScratchB(bnb * (delta ? 2 : 1));
         fixed (byte* pb = blockBuf)
@@ -534,6 +625,63 @@ public sealed partial class B2ndArray : IDisposable
         }
     }
 
+    /// <summary>
+    /// The selected blocks of a chunk whose only filter is a byte shuffle of the item size: each block's streams are
+    /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
+    /// </summary>
+    private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx)
+    {
+        var L = _layout;
+        int nd = L.NDim;
+        int bnb = L.BlockNBytes;
+        int w = L.ItemSize;
+        Span<int> blockCoords = stackalloc int[nd];
+        Span<long> srcStrides = stackalloc long[nd];
+        Span<long> extent = stackalloc long[nd];
+        Span<long> idx = stackalloc long[Math.Max(nd - 2, 1)];
+        byte[] planesBuf = ctx.ScratchB(bnb + MLArray.Blosc2.Filters.Shuffle.RowsReadSlack);
+        int decoded = 0;
+        fixed (byte* planes = planesBuf)
+        {
+            var planeSpan = new Span<byte>(planes, bnb);
+            for (int b = 0; b < L.BlocksPerChunk; b++)
+            {
+                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, outStrides, extent, srcStrides, out long srcOff, out long dstOff))
+                    continue;
+                ChunkDecoder.DecodeStreams(chunk, h, b, planeSpan, ctx, where);
+                decoded++;
+                nint n = bnb / w;
+                nint count = (nint)extent[nd - 1];
+                nint rows = nd >= 2 ? (nint)extent[nd - 2] : 1;
+                nint rowStep = nd >= 2 ? (nint)(srcStrides[nd - 2] / w) : 0;
+                nint rowStride = nd >= 2 ? (nint)outStrides[nd - 2] : 0;
+                // Odometer over the axes before the last two (one axis for 3-d arrays, none below).
+                int outer = Math.Max(nd - 2, 0);
+                idx.Clear();
+                while (true)
+                {
+                    long so = srcOff, dOff = dstOff;
+                    for (int d = 0; d < outer; d++)
+                    {
+                        so += idx[d] * srcStrides[d];
+                        dOff += idx[d] * outStrides[d];
+                    }
+                    MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    int k = outer - 1;
+                    while (k >= 0)
+                    {
+                        if (++idx[k] < extent[k]) break;
+                        idx[k] = 0;
+                        k--;
+                    }
+                    if (k < 0) break;
+                }
+            }
+        }
+        Interlocked.Add(ref _blocksDecoded, decoded);
+    }
+
     // ------------------------------------------------------------------ writes
 
     /// <summary>Writes the whole array from <paramref name="source"/> (C order).</summary>
@@ -557,13 +705,18 @@ public sealed partial class B2ndArray : IDisposable
         if (need == 0)
             return;
         var chunks = ChunksOf(sel);
-        var outStrides = OutStrides(sel);
+        var outStrides = OutStrides(sel, new long[_layout.NDim]);
         var p = CompressionParams with { Threads = 1 };
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         workers = Math.Max(1, Math.Min(workers, chunks.Count));
         int maxChunk = ChunkEncoder.MaxChunkSize(_layout.ChunkNBytes);
         lock (_writeLock)
         {
+            if (_writeCache is not null)
+            {
+                WriteCached(chunks, sel, outStrides, source, p, maxChunk, workers);
+                return;
+            }
             // Batches bound the memory; the file switches to the new state once, after the last batch, so a crash
             // leaves the array as it was before this Write or after it (docs/concurrency.md). A Write that throws
             // halfway (disk full, corrupt chunk) is undone: the touched chunks point at their old payloads again.
@@ -587,29 +740,85 @@ public sealed partial class B2ndArray : IDisposable
         fixed (byte* src = source)
         {
             nint srcAddr = (nint)src;
-            int batch = Math.Max(1, workers * 2);
-            for (int first = 0; first < chunks.Count; first += batch)
-            {
-                int count = Math.Min(batch, chunks.Count - first);
-                var results = new (long, byte[], int)[count];
-                int start = first;
-                ParallelChunks.For(count, workers, _contexts,
-                    (k, ctx) => results[k] = WriteChunkPart(chunks[start + k], sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
-                try
-                {
-                    _store.PutChunks(results, commit: false);
-                }
-                finally
-                {
-                    foreach (var (_, buffer, _) in results)
-                        if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
-                }
-            }
+            CompressAndAppend(chunks, workers, (c, ctx) => WriteChunkPart(c, sel, outStrides, (byte*)srcAddr, p, maxChunk, ctx));
+        }
+    }
+
+    /// <summary>
+    /// Builds compressed chunks on up to <paramref name="workers"/> threads in batches that bound the memory, and appends
+    /// each batch (uncommitted); <paramref name="appended"/> runs for each chunk once its batch is in the file.
+    /// </summary>
+    private void CompressAndAppend(List<long> chunks, int workers, Func<long, CodecContext, (long, byte[], int)> build, Action<long>? appended = null)
+    {
+        int batch = Math.Max(1, workers * 2);
+        for (int first = 0; first < chunks.Count; first += batch)
+        {
+            int count = Math.Min(batch, chunks.Count - first);
+            var results = new (long, byte[], int)[count];
+            int start = first;
+            ParallelChunks.For(count, workers, _contexts, (k, ctx) => results[k] = build(chunks[start + k], ctx));
+            AppendCompressed(results);
+            if (appended is not null)
+                for (int k = start; k < start + count; k++)
+                    appended(chunks[k]);
+        }
+    }
+
+    /// <summary>Appends compressed chunks (uncommitted) and returns their pooled buffers.</summary>
+    private void AppendCompressed((long, byte[], int)[] results)
+    {
+        try
+        {
+            _store.PutChunks(results, commit: false);
+        }
+        finally
+        {
+            foreach (var (_, buffer, _) in results)
+                if (buffer is not null) ArrayPool<byte>.Shared.Return(buffer);
         }
     }
 
     /// <summary>Builds the new content of chunk <paramref name="c"/> and compresses it.</summary>
     private unsafe (long, byte[], int) WriteChunkPart(long c, NdSelection sel, long[] selStrides, byte* src, CompressionParams p, int maxChunk, CodecContext ctx)
+    {
+        var L = _layout;
+        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
+        var chunkSpan = chunkBuf.AsSpan(0, L.ChunkNBytes);
+        long covered = CoveredItems(c, sel, out long valid);
+        if (covered == valid)
+        {
+            if (!FillsWholeBuffer(c))
+                chunkSpan.Clear(); // padding must be zeros; an interior chunk is overwritten entirely
+        }
+        else
+        {
+            DecodeChunkForUpdate(c, chunkSpan, ctx);
+        }
+        fixed (byte* pc = chunkBuf)
+            CopyIntoChunk(c, sel, selStrides, src, pc);
+        return CompressChunk(c, chunkSpan, p, maxChunk, ctx);
+    }
+
+    /// <summary>Compresses a chunk's content into a pooled buffer (the caller returns it to <see cref="ArrayPool{T}.Shared"/>).</summary>
+    private (long, byte[], int) CompressChunk(long c, ReadOnlySpan<byte> content, CompressionParams p, int maxChunk, CodecContext ctx)
+    {
+        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
+        int n = ChunkEncoder.Compress(content, _layout.ItemSize, _layout.BlockNBytes, p, output, ctx);
+        return (c, output, n);
+    }
+
+    /// <summary>Decodes chunk <paramref name="c"/> as stored into <paramref name="chunkSpan"/> (ChunkNBytes long).</summary>
+    private void DecodeChunkForUpdate(long c, Span<byte> chunkSpan, CodecContext ctx)
+    {
+        var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
+        var h = ChunkHeader.Parse(old, where);
+        if (h.NBytes != _layout.ChunkNBytes)
+            throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {_layout.ChunkNBytes}");
+        ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
+    }
+
+    /// <summary>Copies the part of the selection-shaped <paramref name="src"/> that falls into chunk <paramref name="c"/> into its decoded buffer.</summary>
+    private unsafe void CopyIntoChunk(long c, NdSelection sel, long[] selStrides, byte* src, byte* chunk)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -618,41 +827,47 @@ public sealed partial class B2ndArray : IDisposable
         Span<long> blkStrides = stackalloc long[nd];
         Span<long> extent = stackalloc long[nd];
         L.ChunkCoords(c, chunkCoords);
-        // Does the selection cover every valid element of this chunk?
-        bool full = true;
-        for (int d = 0; d < nd && full; d++)
-        {
-            long lo = chunkCoords[d] * L.ChunkShape[d];
-            long hi = Math.Min(lo + L.ChunkShape[d], L.Shape[d]);
-            full = sel.Step[d] == 1 && Selected(sel, d, lo, hi).Count == hi - lo;
-        }
-        byte[] chunkBuf = ctx.ScratchC(L.ChunkNBytes);
-        var chunkSpan = chunkBuf.AsSpan(0, L.ChunkNBytes);
-        if (full)
-        {
-            chunkSpan.Clear();
-        }
-        else
-        {
-            var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
-            var h = ChunkHeader.Parse(old, where);
-            if (h.NBytes != L.ChunkNBytes)
-                throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {L.ChunkNBytes}");
-            ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
-        }
         int bnb = L.BlockNBytes;
-        fixed (byte* pc = chunkBuf)
+        for (int b = 0; b < L.BlocksPerChunk; b++)
         {
-            for (int b = 0; b < L.BlocksPerChunk; b++)
-            {
-                if (!IntersectBlock(sel, chunkCoords, b, blockCoords, selStrides, extent, blkStrides, out long blkOff, out long srcOff))
-                    continue;
-                NdCopy.Copy(src + srcOff, selStrides, pc + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
-            }
+            if (!IntersectBlock(sel, chunkCoords, b, blockCoords, selStrides, extent, blkStrides, out long blkOff, out long srcOff))
+                continue;
+            NdCopy.Copy(src + srcOff, selStrides, chunk + (long)b * bnb + blkOff, blkStrides, extent, L.ItemSize);
         }
-        var output = ArrayPool<byte>.Shared.Rent(maxChunk);
-        int n = ChunkEncoder.Compress(chunkSpan, L.ItemSize, bnb, p, output, ctx);
-        return (c, output, n);
+    }
+
+    /// <summary>How many elements of chunk <paramref name="c"/> the selection covers, and how many valid (non-padding) elements it has.</summary>
+    private long CoveredItems(long c, NdSelection sel, out long valid)
+    {
+        var L = _layout;
+        Span<long> cc = stackalloc long[L.NDim];
+        L.ChunkCoords(c, cc);
+        long covered = 1;
+        valid = 1;
+        for (int d = 0; d < L.NDim; d++)
+        {
+            long lo = cc[d] * L.ChunkShape[d];
+            long hi = Math.Min(lo + L.ChunkShape[d], L.Shape[d]);
+            covered *= Selected(sel, d, lo, hi).Count;
+            valid *= hi - lo;
+        }
+        return covered;
+    }
+
+    /// <summary>True when every byte of chunk <paramref name="c"/>'s decoded buffer holds an array element (no edge or block padding).</summary>
+    private bool FillsWholeBuffer(long c)
+    {
+        var L = _layout;
+        Span<long> cc = stackalloc long[L.NDim];
+        L.ChunkCoords(c, cc);
+        long items = 1;
+        for (int d = 0; d < L.NDim; d++)
+        {
+            if ((cc[d] + 1) * L.ChunkShape[d] > L.Shape[d])
+                return false;
+            items *= L.ChunkShape[d];
+        }
+        return items * L.ItemSize == L.ChunkNBytes;
     }
 
     // ------------------------------------------------------------------ saving
@@ -670,6 +885,7 @@ public sealed partial class B2ndArray : IDisposable
         if (!output.CanSeek || !output.CanWrite)
             throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
         ThrowIfDisposed();
+        WriteBackAll(commit: false);
         lock (_writeLock)
         {
             long start = output.Position;
@@ -741,20 +957,35 @@ public sealed partial class B2ndArray : IDisposable
         tx.Commit();
     }
 
-    /// <summary>Flushes written data to the storage device (ReadWrite mode).</summary>
+    /// <summary>
+    /// Commits written data to the file and flushes it to the storage device (ReadWrite mode). For an array from
+    /// <see cref="Create"/> this is also where cached partial chunks are compressed and the file switches to them.
+    /// </summary>
     public void Flush()
     {
         ThrowIfDisposed();
+        WriteBackAll(commit: true);
         _store.Flush();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
 
-    /// <summary>Releases the file mapping and handle; afterwards the file can be deleted or replaced.</summary>
+    /// <summary>
+    /// Releases the file mapping and handle; afterwards the file can be deleted or replaced. An array from
+    /// <see cref="Create"/> first writes back its cached chunks and commits them (not flushed to the device: call
+    /// <see cref="Flush"/> when power loss matters).
+    /// </summary>
     public void Dispose()
     {
         if (Interlocked.Exchange(ref _disposed, 1) != 0) return;
-        _store.Dispose();
-        _contexts.Dispose();
+        try
+        {
+            WriteBackAll(commit: true); // an array from Create: its written data reaches the file here at the latest
+        }
+        finally
+        {
+            _store.Dispose();
+            _contexts.Dispose();
+        }
     }
 }

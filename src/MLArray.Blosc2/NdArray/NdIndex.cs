@@ -88,40 +88,53 @@ public readonly record struct NdIndex
     public override string ToString() => SourceRange is { } r ? r.ToString() : IsIndex ? $"{Start}" : Step == 1 ? $"{Start}:{Stop}" : $"{Start}:{Stop}:{Step}";
 }
 
-/// <summary>A selection normalised against a shape: per axis the first index, count and step.</summary>
+/// <summary>
+/// A selection normalised against a shape: per axis the first index, count and step. An instance can be normalised
+/// again for another selection of the same rank (<see cref="Set"/>), so pooled read paths allocate nothing.
+/// </summary>
 internal sealed class NdSelection
 {
+    private long[]? _outShape;
+
     public long[] Start { get; }
     public long[] Count { get; }
     public long[] Step { get; }
     public bool[] Dropped { get; }
-    public long[] OutShape { get; }
-    public long NItems { get; }
+    public long[] OutShape => _outShape ??= Enumerable.Range(0, Count.Length).Where(d => !Dropped[d]).Select(d => Count[d]).ToArray();
+    public long NItems { get; private set; }
 
-    private NdSelection(long[] start, long[] count, long[] step, bool[] dropped)
+    internal NdSelection(int nd)
     {
-        Start = start;
-        Count = count;
-        Step = step;
-        Dropped = dropped;
-        OutShape = Enumerable.Range(0, count.Length).Where(d => !dropped[d]).Select(d => count[d]).ToArray();
-        long n = 1;
-        foreach (var c in count) n *= c;
-        NItems = n;
+        Start = new long[nd];
+        Count = new long[nd];
+        Step = new long[nd];
+        Dropped = new bool[nd];
     }
 
-    public static NdSelection Full(long[] shape) =>
-        new(new long[shape.Length], (long[])shape.Clone(), Enumerable.Repeat(1L, shape.Length).ToArray(), new bool[shape.Length]);
+    public static NdSelection Full(long[] shape)
+    {
+        var s = new NdSelection(shape.Length);
+        s.Set(shape, ReadOnlySpan<NdIndex>.Empty);
+        return s;
+    }
 
     public static NdSelection Create(long[] shape, ReadOnlySpan<NdIndex> selection)
     {
+        var s = new NdSelection(shape.Length);
+        s.Set(shape, selection);
+        return s;
+    }
+
+    /// <summary>Normalises <paramref name="selection"/> against <paramref name="shape"/> (of this instance's rank) into this instance.</summary>
+    public void Set(long[] shape, ReadOnlySpan<NdIndex> selection)
+    {
         int nd = shape.Length;
+        if (nd != Start.Length)
+            throw new ArgumentException($"shape has {nd} dimensions, this selection {Start.Length}", nameof(shape));
         if (selection.Length > nd)
             throw new ArgumentException($"the selection has {selection.Length} entries but the array has {nd} dimensions (shape ({string.Join(", ", shape)})).", nameof(selection));
-        var start = new long[nd];
-        var count = new long[nd];
-        var step = new long[nd];
-        var dropped = new bool[nd];
+        _outShape = null;
+        long items = 1;
         for (int d = 0; d < nd; d++)
         {
             var s = d < selection.Length ? selection[d] : NdIndex.All;
@@ -132,19 +145,21 @@ internal sealed class NdSelection
                 long j = i < 0 ? i + n : i;
                 if (j < 0 || j >= n)
                     throw new ArgumentOutOfRangeException(nameof(selection), i, $"index {i} is out of bounds for axis {d} with size {n}.");
-                start[d] = j;
-                count[d] = 1;
-                step[d] = 1;
-                dropped[d] = true;
+                Start[d] = j;
+                Count[d] = 1;
+                Step[d] = 1;
+                Dropped[d] = true;
                 continue;
             }
             long k = s.Step == 0 ? 1 : s.Step;
             var (a, b) = s.Bounds(n, d);
-            start[d] = a;
-            count[d] = b > a ? (b - a + k - 1) / k : 0;
-            step[d] = k;
+            Start[d] = a;
+            Count[d] = b > a ? (b - a + k - 1) / k : 0;
+            Step[d] = k;
+            Dropped[d] = false;
+            items *= Count[d];
         }
-        return new NdSelection(start, count, step, dropped);
+        NItems = items;
     }
 
     public bool IsContiguousFull(long[] shape)

@@ -1,0 +1,111 @@
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
+
+namespace MLArray.Blosc2.Filters;
+
+/// <summary>Inverse shuffle fused with the copy into a strided destination (slice reads: no unshuffled temporary).</summary>
+internal static partial class Shuffle
+{
+    /// <summary>Bytes a shuffled block buffer must stay readable past its end for the row unshuffle (<c>InverseRows</c>).</summary>
+    public const int RowsReadSlack = 16;
+
+    /// <summary>
+    /// Unshuffles <paramref name="rows"/> runs of <paramref name="count"/> elements of width <paramref name="w"/> out
+    /// of a shuffled block whose byte planes are <paramref name="n"/> bytes apart (<c>n = bsize / w</c>, no remainder
+    /// bytes): run <c>r</c> holds elements <c>e0 + r·rowStep ... + count - 1</c> and goes to <c>dst + r·dstStride</c>
+    /// (count·w bytes; nothing else is written). <paramref name="planes"/> must stay readable for
+    /// <see cref="RowsReadSlack"/> bytes past <c>w·n</c>.
+    /// </summary>
+    public static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride) =>
+        InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, IsV128Supported);
+
+    /// <summary><see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/>, with the vector kernels on or off (tests run both).</summary>
+    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector)
+    {
+        if (count <= 0)
+            return;
+        if (w == 1)
+        {
+            for (nint r = 0; r < rows; r++)
+                Unsafe.CopyBlockUnaligned(dst + r * dstStride, planes + e0 + r * rowStep, (uint)count);
+            return;
+        }
+        if (vector && w is 2 or 4 or 8)
+        {
+            for (nint r = 0; r < rows; r++)
+                InverseRunV128(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
+            return;
+        }
+        for (nint r = 0; r < rows; r++)
+            InverseRunScalar(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
+    }
+
+    private static unsafe void InverseRunScalar(int w, byte* s, nint n, nint count, byte* d)
+    {
+        if (w == 4)
+        {
+            for (nint k = 0; k < count; k++)
+                Unsafe.WriteUnaligned(d + 4 * k, s[k] | ((uint)s[n + k] << 8) | ((uint)s[2 * n + k] << 16) | ((uint)s[3 * n + k] << 24));
+            return;
+        }
+        for (nint k = 0; k < count; k++)
+            for (int j = 0; j < w; j++)
+                d[k * w + j] = s[j * n + k];
+    }
+
+    /// <summary>One run with 16-element vector steps; the last step overlaps the previous one; a run under 16 elements goes through a stack buffer.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void InverseRunV128(int w, byte* s, nint n, nint count, byte* d)
+    {
+        if (count < 16)
+        {
+            byte* tmp = stackalloc byte[16 * 8];
+            Kernel16(w, s, n, tmp);
+            Unsafe.CopyBlockUnaligned(d, tmp, (uint)(count * w));
+            return;
+        }
+        nint k = 0;
+        for (; k + 16 <= count; k += 16)
+            Kernel16(w, s + k, n, d + k * w);
+        if (k < count)
+            Kernel16(w, s + count - 16, n, d + (count - 16) * w);
+    }
+
+    /// <summary>Unshuffles 16 elements (16 bytes from each of the w planes) into 16·w bytes.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Kernel16(int w, byte* s, nint n, byte* d)
+    {
+        if (w == 4)
+        {
+            Vector128<byte> a0 = Vector128.Load(s), a1 = Vector128.Load(s + n), a2 = Vector128.Load(s + 2 * n), a3 = Vector128.Load(s + 3 * n);
+            Vector128<ushort> t0 = Lo(a0, a1).AsUInt16(), t1 = Hi(a0, a1).AsUInt16(), t2 = Lo(a2, a3).AsUInt16(), t3 = Hi(a2, a3).AsUInt16();
+            Lo(t0, t2).AsByte().Store(d);
+            Hi(t0, t2).AsByte().Store(d + 16);
+            Lo(t1, t3).AsByte().Store(d + 32);
+            Hi(t1, t3).AsByte().Store(d + 48);
+        }
+        else if (w == 2)
+        {
+            Vector128<byte> a0 = Vector128.Load(s), a1 = Vector128.Load(s + n);
+            Lo(a0, a1).Store(d);
+            Hi(a0, a1).Store(d + 16);
+        }
+        else
+        {
+            Vector128<byte> p0 = Vector128.Load(s), p1 = Vector128.Load(s + n), p2 = Vector128.Load(s + 2 * n), p3 = Vector128.Load(s + 3 * n);
+            Vector128<byte> p4 = Vector128.Load(s + 4 * n), p5 = Vector128.Load(s + 5 * n), p6 = Vector128.Load(s + 6 * n), p7 = Vector128.Load(s + 7 * n);
+            Vector128<ushort> t0 = Lo(p0, p1).AsUInt16(), t1 = Hi(p0, p1).AsUInt16(), t2 = Lo(p2, p3).AsUInt16(), t3 = Hi(p2, p3).AsUInt16();
+            Vector128<ushort> t4 = Lo(p4, p5).AsUInt16(), t5 = Hi(p4, p5).AsUInt16(), t6 = Lo(p6, p7).AsUInt16(), t7 = Hi(p6, p7).AsUInt16();
+            Vector128<uint> u0 = Lo(t0, t2).AsUInt32(), u1 = Hi(t0, t2).AsUInt32(), u2 = Lo(t1, t3).AsUInt32(), u3 = Hi(t1, t3).AsUInt32();
+            Vector128<uint> u4 = Lo(t4, t6).AsUInt32(), u5 = Hi(t4, t6).AsUInt32(), u6 = Lo(t5, t7).AsUInt32(), u7 = Hi(t5, t7).AsUInt32();
+            Lo(u0, u4).AsByte().Store(d);
+            Hi(u0, u4).AsByte().Store(d + 16);
+            Lo(u1, u5).AsByte().Store(d + 32);
+            Hi(u1, u5).AsByte().Store(d + 48);
+            Lo(u2, u6).AsByte().Store(d + 64);
+            Hi(u2, u6).AsByte().Store(d + 80);
+            Lo(u3, u7).AsByte().Store(d + 96);
+            Hi(u3, u7).AsByte().Store(d + 112);
+        }
+    }
+}

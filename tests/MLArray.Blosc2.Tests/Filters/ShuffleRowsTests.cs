@@ -1,0 +1,40 @@
+using CsCheck;
+using MLArray.Blosc2.Filters;
+
+namespace MLArray.Blosc2.Tests.Filters;
+
+/// <summary>The inverse shuffle fused with the strided copy into destination rows (vector kernels and scalar fallback).</summary>
+public sealed class ShuffleRowsTests
+{
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public unsafe void Rows_unshuffled_into_a_strided_destination_equal_the_original_elements_and_nothing_else_is_written(bool vector)
+    {
+        Gen.Select(Gen.OneOfConst(1, 2, 3, 4, 5, 8, 16), Gen.Int[1, 40], Gen.Int[1, 6], Gen.Int).Sample((w, count, rows, seed) =>
+        {
+            var rng = new Random(seed);
+            int rowStep = count + rng.Next(0, 20);
+            int e0 = rng.Next(0, 30);
+            int n = e0 + (rows - 1) * rowStep + count + rng.Next(0, 10);
+            var block = new byte[n * w];
+            rng.NextBytes(block);
+            var shuffled = new byte[n * w + Shuffle.RowsReadSlack];
+            Shuffle.ForwardScalar(w, block, shuffled.AsSpan(0, n * w));
+            int dstStride = count * w + rng.Next(0, 9);
+            var dst = new byte[rows * dstStride + 16];
+            dst.AsSpan().Fill(0xEE);
+            fixed (byte* s = shuffled)
+            fixed (byte* d = dst)
+                Shuffle.InverseRows(w, s, n, e0, count, rows, rowStep, d + 3, dstStride, vector);
+            for (int i = 0; i < dst.Length; i++)
+            {
+                int rel = i - 3;
+                int r = rel >= 0 ? rel / dstStride : -1, c = rel >= 0 ? rel % dstStride : -1;
+                bool inside = r >= 0 && r < rows && c < count * w;
+                byte expected = inside ? block[(e0 + r * rowStep) * w + c] : (byte)0xEE;
+                Assert.True(expected == dst[i], $"w {w} count {count} rows {rows} byte {i}: {dst[i]} != {expected}");
+            }
+        }, iter: 500);
+    }
+}
