@@ -372,10 +372,11 @@ public sealed partial class MLArrayFile : IDisposable
         return d is not null;
     }
 
-    private static string ClrName(DType d) => d.Name switch
+    private static string ClrName(DType d) => d.Code switch
     {
-        "|b1" => "bool", "|i1" => "sbyte", "|u1" => "byte", "<i2" => "short", "<u2" => "ushort", "<i4" => "int",
-        "<u4" => "uint", "<i8" => "long", "<u8" => "ulong", "<f4" => "float", _ => "double",
+        DTypeCode.Bool => "bool", DTypeCode.Int8 => "sbyte", DTypeCode.UInt8 => "byte", DTypeCode.Int16 => "short",
+        DTypeCode.UInt16 => "ushort", DTypeCode.Int32 => "int", DTypeCode.UInt32 => "uint", DTypeCode.Int64 => "long",
+        DTypeCode.UInt64 => "ulong", DTypeCode.Float32 => "float", _ => "double",
     };
 
     // ------------------------------------------------------------------ metadata
