@@ -131,135 +131,83 @@ internal static class ElementConvert
         for (int i = 0; i < s.Length; i++) d[i] = s[i] != 0 ? 1 : 0;
     }
 
-    private static void Widen(ReadOnlySpan<sbyte> s, Span<double> d)
+    /// <summary>Widens integers and float32 to float64, a vector at a time.</summary>
+    private static void Widen<T>(ReadOnlySpan<T> s, Span<double> d)
+        where T : unmanaged, INumberBase<T>
     {
         int i = 0;
         if (Vector.IsHardwareAccelerated)
         {
-            for (; i <= s.Length - Vector<sbyte>.Count; i += Vector<sbyte>.Count)
-            {
-                Vector.Widen(new Vector<sbyte>(s[i..]), out Vector<short> a, out Vector<short> b);
-                Store(a, d[i..]);
-                Store(b, d[(i + Vector<short>.Count)..]);
-            }
+            for (; i <= s.Length - Vector<T>.Count; i += Vector<T>.Count) Store(new Vector<T>(s[i..]), d[i..]);
         }
 
-        for (; i < s.Length; i++) d[i] = s[i];
+        for (; i < s.Length; i++) d[i] = double.CreateTruncating(s[i]);
     }
 
-    private static void Widen(ReadOnlySpan<byte> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<byte>.Count; i += Vector<byte>.Count)
-            {
-                Vector.Widen(new Vector<byte>(s[i..]), out Vector<ushort> a, out Vector<ushort> b);
-                Store(Vector.AsVectorInt16(a), d[i..]);
-                Store(Vector.AsVectorInt16(b), d[(i + Vector<ushort>.Count)..]);
-            }
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<short> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<short>.Count; i += Vector<short>.Count) Store(new Vector<short>(s[i..]), d[i..]);
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<ushort> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<ushort>.Count; i += Vector<ushort>.Count)
-            {
-                Vector.Widen(new Vector<ushort>(s[i..]), out Vector<uint> a, out Vector<uint> b);
-                Store(Vector.AsVectorInt32(a), d[i..]);
-                Store(Vector.AsVectorInt32(b), d[(i + Vector<uint>.Count)..]);
-            }
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<int> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<int>.Count; i += Vector<int>.Count) Store(new Vector<int>(s[i..]), d[i..]);
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<uint> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<uint>.Count; i += Vector<uint>.Count)
-            {
-                Vector.Widen(new Vector<uint>(s[i..]), out Vector<ulong> a, out Vector<ulong> b);
-                Vector.ConvertToDouble(a).CopyTo(d[i..]);
-                Vector.ConvertToDouble(b).CopyTo(d[(i + Vector<ulong>.Count)..]);
-            }
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<long> s, Span<double> d)
-    {
-        // Vector conversion of 64-bit integers is emulated on hardware without AVX-512; a scalar loop rounds the same.
-        for (int i = 0; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<ulong> s, Span<double> d)
-    {
-        for (int i = 0; i < s.Length; i++) d[i] = s[i];
-    }
-
-    private static void Widen(ReadOnlySpan<float> s, Span<double> d)
-    {
-        int i = 0;
-        if (Vector.IsHardwareAccelerated)
-        {
-            for (; i <= s.Length - Vector<float>.Count; i += Vector<float>.Count)
-            {
-                Vector.Widen(new Vector<float>(s[i..]), out Vector<double> a, out Vector<double> b);
-                a.CopyTo(d[i..]);
-                b.CopyTo(d[(i + Vector<double>.Count)..]);
-            }
-        }
-
-        for (; i < s.Length; i++) d[i] = s[i];
-    }
-
-    /// <summary>Stores a vector of int16 as float64 (2 × Vector&lt;int&gt;.Count values).</summary>
+    /// <summary>Stores one vector as float64 values: halves widened step by step (the type tests fold when the JIT specialises).</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector<short> v, Span<double> d)
+    private static void Store<T>(Vector<T> v, Span<double> d)
+        where T : unmanaged
     {
-        Vector.Widen(v, out Vector<int> a, out Vector<int> b);
+        if (typeof(T) == typeof(double))
+        {
+            v.As<T, double>().CopyTo(d);
+        }
+        else if (typeof(T) == typeof(long))
+        {
+            Vector.ConvertToDouble(v.As<T, long>()).CopyTo(d);
+        }
+        else if (typeof(T) == typeof(ulong))
+        {
+            Vector.ConvertToDouble(v.As<T, ulong>()).CopyTo(d);
+        }
+        else if (typeof(T) == typeof(float))
+        {
+            Vector.Widen(v.As<T, float>(), out Vector<double> a, out Vector<double> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(int))
+        {
+            Vector.Widen(v.As<T, int>(), out Vector<long> a, out Vector<long> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(uint))
+        {
+            Vector.Widen(v.As<T, uint>(), out Vector<ulong> a, out Vector<ulong> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(short))
+        {
+            Vector.Widen(v.As<T, short>(), out Vector<int> a, out Vector<int> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(ushort))
+        {
+            Vector.Widen(v.As<T, ushort>(), out Vector<uint> a, out Vector<uint> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(sbyte))
+        {
+            Vector.Widen(v.As<T, sbyte>(), out Vector<short> a, out Vector<short> b);
+            StoreHalves(a, b, d);
+        }
+        else if (typeof(T) == typeof(byte))
+        {
+            Vector.Widen(v.As<T, byte>(), out Vector<ushort> a, out Vector<ushort> b);
+            StoreHalves(a, b, d);
+        }
+        else
+        {
+            throw new NotSupportedException($"{typeof(T)} has no float64 widening.");
+        }
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static void StoreHalves<TW>(Vector<TW> a, Vector<TW> b, Span<double> d)
+        where TW : unmanaged
+    {
         Store(a, d);
-        Store(b, d[Vector<int>.Count..]);
-    }
-
-    /// <summary>Stores a vector of int32 as float64 (2 × Vector&lt;long&gt;.Count values).</summary>
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Store(Vector<int> v, Span<double> d)
-    {
-        Vector.Widen(v, out Vector<long> a, out Vector<long> b);
-        Vector.ConvertToDouble(a).CopyTo(d);
-        Vector.ConvertToDouble(b).CopyTo(d[Vector<long>.Count..]);
+        Store(b, d[Vector<TW>.Count..]);
     }
 
     // ------------------------------------------------------------------ from float64

@@ -80,7 +80,7 @@ public static class MedicalConverter
             }
 
             default:
-                throw new ArgumentException($"'{input}' is not a NIfTI (.nii, .nii.gz, .hdr, .img) or NRRD (.nrrd, .nhdr) file.");
+                throw NotMedical(input);
         }
     }
 
@@ -96,7 +96,7 @@ public static class MedicalConverter
         {
             MedicalFormat.Nifti => FromNifti(Nifti.Read(input, options.ReadOptions), options),
             MedicalFormat.Nrrd => FromNrrd(Nrrd.Read(input, options.ReadOptions), options),
-            _ => throw new ArgumentException($"'{input}' is not a NIfTI (.nii, .nii.gz, .hdr, .img) or NRRD (.nrrd, .nhdr) file."),
+            _ => throw NotMedical(input),
         };
     }
 
@@ -194,4 +194,7 @@ public static class MedicalConverter
         if (fmt == MedicalFormat.Nifti) NiftiExport.Write(meta, g, data, shape, dtype, output, cancellationToken);
         else NrrdExport.Write(meta, g, data, shape, dtype, output, cancellationToken);
     }
+
+    private static ArgumentException NotMedical(string input) =>
+        new($"'{input}' is not a NIfTI (.nii, .nii.gz, .hdr, .img) or NRRD (.nrrd, .nhdr) file.");
 }

@@ -6,10 +6,7 @@ namespace MLArray.Conversion;
 /// <summary>Reads the next <paramref name="destination"/>.Length bytes of decoded voxels.</summary>
 internal delegate void ReadSlab(Span<byte> destination);
 
-/// <summary>
-/// The streaming import: voxels decoded on a producer thread straight into the stored array's buffer (scaled slab by
-/// slab) while <see cref="MLArrayFile.WriteNew"/> compresses every chunk whose bytes have arrived.
-/// </summary>
+/// <summary>The streaming NIfTI/NRRD → <c>.mla</c> import: peak memory one decoded copy of the volume plus chunk buffers.</summary>
 internal static class StreamingImport
 {
     /// <summary>
