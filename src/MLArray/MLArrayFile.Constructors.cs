@@ -1,4 +1,3 @@
-using System.Buffers.Binary;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2;
 using MLArray.Layout;
@@ -248,26 +247,12 @@ public sealed partial class MLArrayFile
     {
         int size = dtype.ItemSize;
         var bytes = new byte[checked(n * size)];
-        var span = bytes.AsSpan();
-        for (long i = 0; i < n; i++)
+        Span<double> block = stackalloc double[1024];
+        for (long i = 0; i < n; i += block.Length)
         {
-            double v = value(i);
-            var d = span.Slice((int)(i * size), size);
-            switch (dtype.Name)
-            {
-                case "|b1": d[0] = v != 0 ? (byte)1 : (byte)0; break;
-                case "|i1": d[0] = (byte)(sbyte)v; break;
-                case "|u1": d[0] = (byte)v; break;
-                case "<i2": BinaryPrimitives.WriteInt16LittleEndian(d, (short)v); break;
-                case "<u2": BinaryPrimitives.WriteUInt16LittleEndian(d, (ushort)v); break;
-                case "<i4": BinaryPrimitives.WriteInt32LittleEndian(d, (int)v); break;
-                case "<u4": BinaryPrimitives.WriteUInt32LittleEndian(d, (uint)v); break;
-                case "<i8": BinaryPrimitives.WriteInt64LittleEndian(d, (long)v); break;
-                case "<u8": BinaryPrimitives.WriteUInt64LittleEndian(d, (ulong)v); break;
-                case "<f4": BinaryPrimitives.WriteSingleLittleEndian(d, (float)v); break;
-                case "<f8": BinaryPrimitives.WriteDoubleLittleEndian(d, v); break;
-                default: throw new NotSupportedException($"dtype {dtype.Name} cannot be filled with numbers.");
-            }
+            int k = (int)Math.Min(block.Length, n - i);
+            for (int j = 0; j < k; j++) block[j] = value(i + j);
+            MLArray.Kernels.ElementConvert.FromDouble(block[..k], bytes.AsSpan((int)(i * size)), dtype);
         }
         return bytes;
     }

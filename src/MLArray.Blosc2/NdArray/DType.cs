@@ -14,17 +14,48 @@ public enum DTypeKind
 }
 
 /// <summary>
+/// The element types as a closed set, for dispatch without comparing spellings (<see cref="DType.Code"/>). One code is
+/// one element type, independent of its byte-order spelling; new types (e.g. float16, complex) get new members at the end.
+/// </summary>
+public enum DTypeCode
+{
+    /// <summary><c>|b1</c>.</summary>
+    Bool,
+    /// <summary><c>|i1</c>.</summary>
+    Int8,
+    /// <summary><c>|u1</c>.</summary>
+    UInt8,
+    /// <summary><c>&lt;i2</c>.</summary>
+    Int16,
+    /// <summary><c>&lt;u2</c>.</summary>
+    UInt16,
+    /// <summary><c>&lt;i4</c>.</summary>
+    Int32,
+    /// <summary><c>&lt;u4</c>.</summary>
+    UInt32,
+    /// <summary><c>&lt;i8</c>.</summary>
+    Int64,
+    /// <summary><c>&lt;u8</c>.</summary>
+    UInt64,
+    /// <summary><c>&lt;f4</c>.</summary>
+    Float32,
+    /// <summary><c>&lt;f8</c>.</summary>
+    Float64,
+}
+
+/// <summary>
 /// A NumPy element type as stored in the b2nd metalayer (<c>dtype.str</c> spelling, e.g. <c>&lt;f4</c>).
 /// Only little-endian booleans, integers and floats are supported; anything else is refused with
 /// <see cref="MLArrayNotSupportedException"/> when parsed.
 /// </summary>
 public readonly record struct DType
 {
-    private DType(string name, int itemSize, DTypeKind kind)
+    private DType(string name, int itemSize, DTypeKind kind, DTypeCode code)
     {
         Name = name;
         ItemSize = itemSize;
         Kind = kind;
+        Code = code;
     }
 
     /// <summary>The canonical NumPy spelling, e.g. <c>&lt;f4</c> or <c>|u1</c>.</summary>
@@ -36,32 +67,42 @@ public readonly record struct DType
     /// <summary>What kind of number an element is.</summary>
     public DTypeKind Kind { get; }
 
+    /// <summary>Which element type this is (switch on this, never on <see cref="Name"/>).</summary>
+    public DTypeCode Code { get; }
+
     /// <summary><c>|b1</c> (bool).</summary>
-    public static DType Bool { get; } = new("|b1", 1, DTypeKind.Bool);
+    public static DType Bool { get; } = new("|b1", 1, DTypeKind.Bool, DTypeCode.Bool);
     /// <summary><c>|i1</c> (sbyte).</summary>
-    public static DType Int8 { get; } = new("|i1", 1, DTypeKind.SignedInteger);
+    public static DType Int8 { get; } = new("|i1", 1, DTypeKind.SignedInteger, DTypeCode.Int8);
     /// <summary><c>|u1</c> (byte).</summary>
-    public static DType UInt8 { get; } = new("|u1", 1, DTypeKind.UnsignedInteger);
+    public static DType UInt8 { get; } = new("|u1", 1, DTypeKind.UnsignedInteger, DTypeCode.UInt8);
     /// <summary><c>&lt;i2</c> (short).</summary>
-    public static DType Int16 { get; } = new("<i2", 2, DTypeKind.SignedInteger);
+    public static DType Int16 { get; } = new("<i2", 2, DTypeKind.SignedInteger, DTypeCode.Int16);
     /// <summary><c>&lt;u2</c> (ushort).</summary>
-    public static DType UInt16 { get; } = new("<u2", 2, DTypeKind.UnsignedInteger);
+    public static DType UInt16 { get; } = new("<u2", 2, DTypeKind.UnsignedInteger, DTypeCode.UInt16);
     /// <summary><c>&lt;i4</c> (int).</summary>
-    public static DType Int32 { get; } = new("<i4", 4, DTypeKind.SignedInteger);
+    public static DType Int32 { get; } = new("<i4", 4, DTypeKind.SignedInteger, DTypeCode.Int32);
     /// <summary><c>&lt;u4</c> (uint).</summary>
-    public static DType UInt32 { get; } = new("<u4", 4, DTypeKind.UnsignedInteger);
+    public static DType UInt32 { get; } = new("<u4", 4, DTypeKind.UnsignedInteger, DTypeCode.UInt32);
     /// <summary><c>&lt;i8</c> (long).</summary>
-    public static DType Int64 { get; } = new("<i8", 8, DTypeKind.SignedInteger);
+    public static DType Int64 { get; } = new("<i8", 8, DTypeKind.SignedInteger, DTypeCode.Int64);
     /// <summary><c>&lt;u8</c> (ulong).</summary>
-    public static DType UInt64 { get; } = new("<u8", 8, DTypeKind.UnsignedInteger);
+    public static DType UInt64 { get; } = new("<u8", 8, DTypeKind.UnsignedInteger, DTypeCode.UInt64);
     /// <summary><c>&lt;f4</c> (float).</summary>
-    public static DType Float32 { get; } = new("<f4", 4, DTypeKind.Float);
+    public static DType Float32 { get; } = new("<f4", 4, DTypeKind.Float, DTypeCode.Float32);
     /// <summary><c>&lt;f8</c> (double).</summary>
-    public static DType Float64 { get; } = new("<f8", 8, DTypeKind.Float);
+    public static DType Float64 { get; } = new("<f8", 8, DTypeKind.Float, DTypeCode.Float64);
 
     /// <summary>All supported element types.</summary>
     public static IReadOnlyList<DType> All { get; } =
         [Bool, Int8, UInt8, Int16, UInt16, Int32, UInt32, Int64, UInt64, Float32, Float64];
+
+    /// <summary>The element type of a code.</summary>
+    /// <param name="code">The code.</param>
+    /// <returns>The element type.</returns>
+    /// <exception cref="ArgumentOutOfRangeException">Not a defined code.</exception>
+    internal static DType FromCode(DTypeCode code) =>
+        (uint)code < (uint)All.Count ? All[(int)code] : throw new ArgumentOutOfRangeException(nameof(code), code, "not a DTypeCode.");
 
     /// <summary>The supported spellings, for error messages.</summary>
     public const string SupportedList = "|b1 |i1 |u1 <i2 <u2 <i4 <u4 <i8 <u8 <f4 <f8";

@@ -1,5 +1,16 @@
 namespace MLArray.Conversion;
 
+/// <summary>The medical formats <see cref="MedicalConverter"/> reads and writes.</summary>
+public enum MedicalFormat
+{
+    /// <summary>Not a medical format (e.g. <c>.mla</c>, <c>.npy</c>).</summary>
+    None,
+    /// <summary>NIfTI-1/2: <c>.nii</c>, <c>.nii.gz</c>, <c>.hdr</c>/<c>.img</c> (optionally gzipped).</summary>
+    Nifti,
+    /// <summary>NRRD: <c>.nrrd</c> or a detached <c>.nhdr</c>.</summary>
+    Nrrd,
+}
+
 /// <summary>
 /// The one table of file formats the converter knows, by file name: every place that maps a name to a format, strips a
 /// format's extension or turns a <c>--to</c> name into an extension uses it.
@@ -83,6 +94,20 @@ public static class MedicalFormats
         return Targets.FirstOrDefault(x => x.Names.Contains(t, StringComparer.Ordinal))?.Extension
             ?? throw new ArgumentException($"unknown target format '{target}'; use {string.Join(", ", TargetNames)}.", nameof(target));
     }
+
+    /// <summary>
+    /// For the name of one file of a NIfTI header/image pair (<c>.hdr</c>, <c>.img</c>, <c>.hdr.gz</c>, <c>.img.gz</c>):
+    /// the path without that extension and whether it is gzipped; null for any other name.
+    /// </summary>
+    /// <param name="path">A file name or path.</param>
+    internal static (string Stem, bool Gzip)? NiftiPair(string path) =>
+        Match(path) is { Extension: ".hdr" or ".img" or ".hdr.gz" or ".img.gz" } e
+            ? (path[..^e.Extension.Length], e.Extension.EndsWith(".gz", StringComparison.Ordinal))
+            : null;
+
+    /// <summary>True for the name of a detached NRRD header (<c>.nhdr</c>).</summary>
+    /// <param name="path">A file name or path.</param>
+    internal static bool IsDetachedNrrd(string path) => Match(path) is { Extension: ".nhdr" };
 
     private static (string Extension, MedicalFormat Format)? Match(string path)
     {

@@ -1,9 +1,8 @@
 using System.Buffers.Binary;
 using System.Globalization;
-using System.Runtime.CompilerServices;
-using System.Runtime.InteropServices;
 using System.Text;
 using MLArray.Blosc2;
+using MLArray.Kernels;
 
 namespace MLArray.IO;
 
@@ -186,7 +185,7 @@ public static class Npy
         byte[] data = ReadData(stream, (int)total, where, header);
         if (dt.Swap)
         {
-            SwapBytesInPlace(data, dt.ItemSize);
+            ByteOrder.SwapInPlace(data, dt.ItemSize);
         }
 
         if (header.FortranOrder)
@@ -568,14 +567,8 @@ public static class Npy
     private readonly record struct DTypeInfo(string Canonical, int ItemSize, bool Swap);
 
     /// <summary>Item size of a canonical (normalised) dtype string, or 0 if it is not one.</summary>
-    internal static int CanonicalItemSize(string dtype) => dtype switch
-    {
-        "|b1" or "|i1" or "|u1" => 1,
-        "<i2" or "<u2" => 2,
-        "<i4" or "<u4" or "<f4" => 4,
-        "<i8" or "<u8" or "<f8" => 8,
-        _ => 0,
-    };
+    internal static int CanonicalItemSize(string dtype) =>
+        MLArray.DType.TryParse(dtype, out MLArray.DType d) && d.Name == dtype ? d.ItemSize : 0;
 
     private static DTypeInfo ResolveDType(string descr, string where)
     {
@@ -653,36 +646,6 @@ public static class Npy
 
     // ------------------------------------------------------------------ byte order and layout
 
-    private static void SwapBytesInPlace(byte[] data, int itemSize)
-    {
-        switch (itemSize)
-        {
-            case 2:
-                {
-                    Span<ushort> s = MemoryMarshal.Cast<byte, ushort>(data.AsSpan());
-                    BinaryPrimitives.ReverseEndianness(s, s);
-                    break;
-                }
-
-            case 4:
-                {
-                    Span<uint> s = MemoryMarshal.Cast<byte, uint>(data.AsSpan());
-                    BinaryPrimitives.ReverseEndianness(s, s);
-                    break;
-                }
-
-            case 8:
-                {
-                    Span<ulong> s = MemoryMarshal.Cast<byte, ulong>(data.AsSpan());
-                    BinaryPrimitives.ReverseEndianness(s, s);
-                    break;
-                }
-
-            default:
-                break;
-        }
-    }
-
     /// <summary>
     /// Converts Fortran-order (column-major) data of the given shape into C order. Returns the input itself when the
     /// two layouts coincide (at most one axis longer than 1).
@@ -700,124 +663,10 @@ public static class Npy
             return src;
         }
 
-        byte[] dst = GC.AllocateUninitializedArray<byte>(src.Length);
-        switch (itemSize)
-        {
-            case 1:
-                ReverseAxes<byte>(src, dst, dims);
-                break;
-            case 2:
-                ReverseAxes(MemoryMarshal.Cast<byte, ushort>(src.AsSpan()), MemoryMarshal.Cast<byte, ushort>(dst.AsSpan()), dims);
-                break;
-            case 4:
-                ReverseAxes(MemoryMarshal.Cast<byte, uint>(src.AsSpan()), MemoryMarshal.Cast<byte, uint>(dst.AsSpan()), dims);
-                break;
-            case 8:
-                ReverseAxes(MemoryMarshal.Cast<byte, ulong>(src.AsSpan()), MemoryMarshal.Cast<byte, ulong>(dst.AsSpan()), dims);
-                break;
-            default:
-                throw new ArgumentOutOfRangeException(nameof(itemSize), itemSize, "item size must be 1, 2, 4 or 8");
-        }
-
-        return dst;
-    }
-
-    /// <summary>
-    /// dst (C order, shape d) [i0..in-1] = src (Fortran order, shape d) [i0..in-1]. The first axis (contiguous in the
-    /// source) and the last axis (contiguous in the destination) are transposed in cache-sized tiles; the middle axes
-    /// are walked with an odometer that only adds and subtracts strides.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void ReverseAxes<T>(ReadOnlySpan<T> src, Span<T> dst, int[] d)
-        where T : unmanaged
-    {
-        int n = d.Length;
-        int total = 1;
-        foreach (int x in d)
-        {
-            total *= x;
-        }
-
-        if (src.Length != total || dst.Length != total)
-        {
-            throw new ArgumentException("buffer length does not match the shape");
-        }
-
-        var fStride = new int[n]; // source (Fortran) strides in items
-        var cStride = new int[n]; // destination (C) strides in items
-        fStride[0] = 1;
-        for (int k = 1; k < n; k++)
-        {
-            fStride[k] = fStride[k - 1] * d[k - 1];
-        }
-
-        cStride[n - 1] = 1;
-        for (int k = n - 2; k >= 0; k--)
-        {
-            cStride[k] = cStride[k + 1] * d[k + 1];
-        }
-
-        ref T s = ref MemoryMarshal.GetReference(src);
-        ref T t = ref MemoryMarshal.GetReference(dst);
-        int rows = d[0], cols = d[n - 1];
-        int srcColStride = fStride[n - 1], dstRowStride = cStride[0];
-        int mid = n - 2;
-        var idx = new int[Math.Max(mid, 0)];
-        int srcBase = 0, dstBase = 0;
-        while (true)
-        {
-            Transpose2D(ref Unsafe.Add(ref s, srcBase), srcColStride, ref Unsafe.Add(ref t, dstBase), dstRowStride, rows, cols);
-            int k = mid - 1;
-            for (; k >= 0; k--)
-            {
-                int axis = k + 1;
-                srcBase += fStride[axis];
-                dstBase += cStride[axis];
-                if (++idx[k] < d[axis])
-                {
-                    break;
-                }
-
-                srcBase -= fStride[axis] * d[axis];
-                dstBase -= cStride[axis] * d[axis];
-                idx[k] = 0;
-            }
-
-            if (k < 0)
-            {
-                return;
-            }
-        }
-    }
-
-    /// <summary>
-    /// dst[r * dstRowStride + c] = src[r + c * srcColStride] for r &lt; rows, c &lt; cols, in square tiles of about one
-    /// cache line per tile row (8 to 32 items), so that a tile's source and destination lines stay in L1.
-    /// </summary>
-    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
-    private static void Transpose2D<T>(ref T src, int srcColStride, ref T dst, int dstRowStride, int rows, int cols)
-        where T : unmanaged
-    {
-        int tile = Math.Clamp(64 / Unsafe.SizeOf<T>(), 8, 32);
-        for (int r0 = 0; r0 < rows; r0 += tile)
-        {
-            int r1 = Math.Min(r0 + tile, rows);
-            for (int c0 = 0; c0 < cols; c0 += tile)
-            {
-                int c1 = Math.Min(c0 + tile, cols);
-                for (int r = r0; r < r1; r++)
-                {
-                    ref T srcCol = ref Unsafe.Add(ref src, r + (c0 * srcColStride));
-                    ref T dstRow = ref Unsafe.Add(ref dst, (r * dstRowStride) + c0);
-                    int len = c1 - c0;
-                    for (int c = 0; c < len; c++)
-                    {
-                        Unsafe.Add(ref dstRow, c) = srcCol;
-                        srcCol = ref Unsafe.Add(ref srcCol, srcColStride);
-                    }
-                }
-            }
-        }
+        // Fortran order over shape is C order over the reversed shape: reverse the axes back.
+        long[] reversed = dims.Select(d => (long)d).Reverse().ToArray();
+        int[] perm = Enumerable.Range(0, dims.Length).Reverse().ToArray();
+        return AxisPermutation.Permute(src, reversed, perm, itemSize);
     }
 
     // ------------------------------------------------------------------ Python literal parser

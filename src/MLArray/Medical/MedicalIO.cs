@@ -1,6 +1,6 @@
-using System.Buffers.Binary;
 using System.IO.Compression;
 using MLArray.Blosc2;
+using MLArray.Kernels;
 
 namespace MLArray.Medical;
 
@@ -73,45 +73,12 @@ public static class MedicalAxisOrder
                 nameof(source));
         }
 
-        var dest = new byte[source.Length];
+        // File order is C order over the reversed shape: reverse the axes back.
         int n = fileShape.Count;
-        if (n == 0 || count == 0)
-        {
-            source.CopyTo(dest);
-            return dest;
-        }
-
-        // Source (Fortran) stride of axis k = prod(shape[0..k)); dest (C) stride of axis k = prod(shape(k..n)).
-        var cStride = new long[n];
-        long s = 1;
-        for (int k = n - 1; k >= 0; k--)
-        {
-            cStride[k] = s;
-            s *= fileShape[k];
-        }
-
-        var idx = new long[n];
-        long srcOffset = 0;
-        long dst = 0;
-        for (long i = 0; i < count; i++)
-        {
-            source.Slice((int)(srcOffset * elementBytes), elementBytes).CopyTo(dest.AsSpan((int)(dst * elementBytes), elementBytes));
-            srcOffset++;
-            // advance the Fortran index (axis 0 fastest)
-            for (int k = 0; k < n; k++)
-            {
-                idx[k]++;
-                dst += cStride[k];
-                if (idx[k] < fileShape[k])
-                {
-                    break;
-                }
-
-                dst -= idx[k] * cStride[k];
-                idx[k] = 0;
-            }
-        }
-
+        long[] reversed = ReverseShape(fileShape);
+        int[] perm = Enumerable.Range(0, n).Reverse().ToArray();
+        var dest = new byte[source.Length];
+        AxisPermutation.Permute(source, dest, reversed, perm, elementBytes);
         return dest;
     }
 }
@@ -203,27 +170,6 @@ internal static class MedicalIO
         }
 
         return total;
-    }
-
-    internal static void SwapInPlace(Span<byte> data, int itemSize)
-    {
-        switch (itemSize)
-        {
-            case 2:
-                var s16 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ushort>(data);
-                BinaryPrimitives.ReverseEndianness(s16, s16);
-                break;
-            case 4:
-                var s32 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, uint>(data);
-                BinaryPrimitives.ReverseEndianness(s32, s32);
-                break;
-            case 8:
-                var s64 = System.Runtime.InteropServices.MemoryMarshal.Cast<byte, ulong>(data);
-                BinaryPrimitives.ReverseEndianness(s64, s64);
-                break;
-            default:
-                break;
-        }
     }
 
     internal static long Product(IReadOnlyList<long> shape, string file, string what)
@@ -356,7 +302,7 @@ internal sealed class VoxelPump(Stream data, long totalBytes, int swapItemSize, 
 
         if (swapItemSize > 1)
         {
-            MedicalIO.SwapInPlace(destination, swapItemSize);
+            ByteOrder.SwapInPlace(destination, swapItemSize);
         }
 
         _position += got;

@@ -191,6 +191,61 @@ public sealed class MedicalConverterTests : IDisposable
         "slice_code", "slice_start", "slice_end", "slice_duration", "toffset", "dim_info", "aux_file", "qform_code", "sform_code",
     ];
 
+    /// <summary>The scaled NIfTI files of the corpus (single-channel, supported types).</summary>
+    public static IEnumerable<object[]> ScaledNiftiIds() => NiftiIds().Where(o =>
+    {
+        JsonElement rec = MedicalTestData.Record((string)o[0]);
+        return !Unsupported(rec) && rec.TryGetProperty("scaled", out JsonElement sc) && sc.ValueKind == JsonValueKind.Object;
+    });
+
+    [Theory]
+    [MemberData(nameof(ScaledNiftiIds))]
+    public void ScaledNiftiImportStoresRawTimesSlopePlusInterPerVoxel(string id)
+    {
+        NiftiImage src = Nifti.Read(MedicalTestData.PathOf(id));
+        Assert.True(src.Header.Scaling is not null, id + " is listed as scaled");
+        (double slope, double inter) = src.Header.Scaling!.Value;
+        int item = src.DType.ItemSize;
+        double Raw(int i) => src.DType.Code switch
+        {
+            DTypeCode.UInt8 => src.Data[i],
+            DTypeCode.Int8 => (sbyte)src.Data[i],
+            DTypeCode.Int16 => BitConverter.ToInt16(src.Data, i * item),
+            DTypeCode.UInt16 => BitConverter.ToUInt16(src.Data, i * item),
+            DTypeCode.Int32 => BitConverter.ToInt32(src.Data, i * item),
+            DTypeCode.UInt32 => BitConverter.ToUInt32(src.Data, i * item),
+            DTypeCode.Int64 => BitConverter.ToInt64(src.Data, i * item),
+            DTypeCode.UInt64 => BitConverter.ToUInt64(src.Data, i * item),
+            DTypeCode.Float32 => BitConverter.ToSingle(src.Data, i * item),
+            _ => BitConverter.ToDouble(src.Data, i * item),
+        };
+
+        // The streaming import (file → file) and the in-memory one store the same values: the file's voxels in its
+        // order (C order over the reversed shape), each (raw × slope + inter) computed in float64.
+        using var streamed = MLArrayFile.Open(Convert(id));
+        using MLArrayFile inMemory = MedicalConverter.FromNifti(src);
+        int n = src.Data.Length / item;
+        if (src.DType == DType.Float64)
+        {
+            double[] s = streamed.ToArray<double>(), m = inMemory.ToArray<double>();
+            for (int i = 0; i < n; i++)
+            {
+                double e = (Raw(i) * slope) + inter;
+                Assert.True(e.Equals(s[i]) && e.Equals(m[i]), $"{id} voxel {i}: {e} vs {s[i]} / {m[i]}");
+            }
+        }
+        else
+        {
+            float[] s = streamed.ToArray<float>(), m = inMemory.ToArray<float>();
+            float[] api = src.GetScaledFloat32();
+            for (int i = 0; i < n; i++)
+            {
+                float e = (float)((Raw(i) * slope) + inter);
+                Assert.True(e.Equals(s[i]) && e.Equals(m[i]) && e.Equals(api[i]), $"{id} voxel {i}: {e} vs {s[i]} / {m[i]} / {api[i]}");
+            }
+        }
+    }
+
     [Theory]
     [MemberData(nameof(NiftiIdsByOutput))]
     public void NiftiRoundTripKeepsDataDTypeAffineAndHeader(string id, string ext)
@@ -270,7 +325,7 @@ public sealed class MedicalConverterTests : IDisposable
         {
             if (geometry.Contains(k)) continue;
             Assert.True(b.ContainsKey(k), $"{id}: header field '{k}' lost");
-            Assert.Equal(MedicalConverter.ToMeta(v).ToJson(), MedicalConverter.ToMeta(b[k]).ToJson());
+            Assert.Equal(SourceValues.ToMeta(v).ToJson(), SourceValues.ToMeta(b[k]).ToJson());
         }
     }
 

@@ -2,6 +2,8 @@ using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2;
+using MLArray.Conversion;
+using MLArray.Kernels;
 
 namespace MLArray.Medical.Nifti;
 
@@ -87,13 +89,14 @@ public sealed class NiftiImage
     /// <returns>A new array.</returns>
     public double[] GetScaledFloat64()
     {
-        double[] v = MedicalValues.ToDoubles(Data, DType);
+        var v = new double[Data.Length / DType.ItemSize];
         if (Header.Scaling is (double slope, double inter))
         {
-            for (int i = 0; i < v.Length; i++)
-            {
-                v[i] = (v[i] * slope) + inter;
-            }
+            ElementConvert.Scale(Data, DType, slope, inter, MemoryMarshal.AsBytes(v.AsSpan()), MLArray.DType.Float64);
+        }
+        else
+        {
+            ElementConvert.ToDouble(Data, DType, v);
         }
 
         return v;
@@ -101,7 +104,20 @@ public sealed class NiftiImage
 
     /// <summary>As <see cref="GetScaledFloat64"/>, rounded to float32 (the converter's storage type for scaled integer data).</summary>
     /// <returns>A new array.</returns>
-    public float[] GetScaledFloat32() => Array.ConvertAll(GetScaledFloat64(), d => (float)d);
+    public float[] GetScaledFloat32()
+    {
+        var v = new float[Data.Length / DType.ItemSize];
+        if (Header.Scaling is (double slope, double inter))
+        {
+            ElementConvert.Scale(Data, DType, slope, inter, MemoryMarshal.AsBytes(v.AsSpan()), MLArray.DType.Float32);
+        }
+        else
+        {
+            ElementConvert.FromDouble(GetScaledFloat64(), MemoryMarshal.AsBytes(v.AsSpan()), MLArray.DType.Float32);
+        }
+
+        return v;
+    }
 }
 
 /// <summary>Options of <see cref="Nifti.Write(string, NiftiImage, NiftiWriteOptions?)"/>.</summary>
@@ -167,19 +183,9 @@ public static class Nifti
         ArgumentNullException.ThrowIfNull(path);
         ArgumentNullException.ThrowIfNull(image);
         options ??= new NiftiWriteOptions();
-        string lower = path.ToLowerInvariant();
-        string? stem = null;
-        foreach (string suf in (string[])[".hdr.gz", ".img.gz", ".hdr", ".img"])
-        {
-            if (lower.EndsWith(suf, StringComparison.Ordinal))
-            {
-                stem = path[..^suf.Length];
-                break;
-            }
-        }
-
+        string? stem = MedicalFormats.NiftiPair(path)?.Stem;
         bool pair = stem is not null;
-        bool gzip = options.Gzip ?? lower.EndsWith(".gz", StringComparison.Ordinal);
+        bool gzip = options.Gzip ?? path.EndsWith(".gz", StringComparison.OrdinalIgnoreCase);
         NiftiHeader h = image.Header.Clone();
         h.Version = options.Version ?? (h.FitsNifti1() ? 1 : 2);
         h.Magic = (h.Version, pair) switch { (2, false) => "n+2", (2, true) => "ni2", (_, false) => "n+1", _ => "ni1" };
@@ -239,45 +245,5 @@ public static class Nifti
 
         cancellationToken.ThrowIfCancellationRequested();
         headerTx.Commit();
-    }
-}
-
-/// <summary>Element conversions shared by the medical readers.</summary>
-internal static class MedicalValues
-{
-    internal static double[] ToDoubles(ReadOnlySpan<byte> data, DType dtype)
-    {
-        var v = new double[data.Length / dtype.ItemSize];
-        ToDoubles(data, dtype, v);
-        return v;
-    }
-
-    /// <summary>Converts the elements of <paramref name="data"/> into the start of <paramref name="v"/>.</summary>
-    internal static void ToDoubles(ReadOnlySpan<byte> data, DType dtype, double[] v)
-    {
-        int n = data.Length / dtype.ItemSize;
-        switch (dtype.Name)
-        {
-            case "|u1": for (int i = 0; i < n; i++) { v[i] = data[i]; } break;
-            case "|i1": for (int i = 0; i < n; i++) { v[i] = (sbyte)data[i]; } break;
-            case "|b1": for (int i = 0; i < n; i++) { v[i] = data[i] != 0 ? 1 : 0; } break;
-            case "<i2": Copy(MemoryMarshal.Cast<byte, short>(data), v, x => x); break;
-            case "<u2": Copy(MemoryMarshal.Cast<byte, ushort>(data), v, x => x); break;
-            case "<i4": Copy(MemoryMarshal.Cast<byte, int>(data), v, x => x); break;
-            case "<u4": Copy(MemoryMarshal.Cast<byte, uint>(data), v, x => x); break;
-            case "<i8": Copy(MemoryMarshal.Cast<byte, long>(data), v, x => x); break;
-            case "<u8": Copy(MemoryMarshal.Cast<byte, ulong>(data), v, x => x); break;
-            case "<f4": Copy(MemoryMarshal.Cast<byte, float>(data), v, x => x); break;
-            case "<f8": MemoryMarshal.Cast<byte, double>(data).CopyTo(v); break;
-            default: throw new MLArrayNotSupportedException($"dtype {dtype} cannot be converted to float64.");
-        }
-    }
-
-    private static void Copy<T>(ReadOnlySpan<T> src, double[] dst, Func<T, double> f)
-    {
-        for (int i = 0; i < src.Length; i++)
-        {
-            dst[i] = f(src[i]);
-        }
     }
 }

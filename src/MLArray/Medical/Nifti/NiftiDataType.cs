@@ -69,26 +69,26 @@ public static class NiftiDataType
     {
         if (channels != 1)
         {
-            return (channels, dtype.Name) switch
+            return (channels, dtype.Code) switch
             {
-                (3, "|u1") => Rgb24,
-                (4, "|u1") => Rgba32,
+                (3, DTypeCode.UInt8) => Rgb24,
+                (4, DTypeCode.UInt8) => Rgba32,
                 _ => throw new MLArrayNotSupportedException($"NIfTI has no datatype for {channels} channels of {dtype}; only uint8 RGB24 (3) and RGBA32 (4)."),
             };
         }
 
-        return dtype.Name switch
+        return dtype.Code switch
         {
-            "|u1" => UInt8,
-            "<i2" => Int16,
-            "<i4" => Int32,
-            "<f4" => Float32,
-            "<f8" => Float64,
-            "|i1" => Int8,
-            "<u2" => UInt16,
-            "<u4" => UInt32,
-            "<i8" => Int64,
-            "<u8" => UInt64,
+            DTypeCode.UInt8 => UInt8,
+            DTypeCode.Int16 => Int16,
+            DTypeCode.Int32 => Int32,
+            DTypeCode.Float32 => Float32,
+            DTypeCode.Float64 => Float64,
+            DTypeCode.Int8 => Int8,
+            DTypeCode.UInt16 => UInt16,
+            DTypeCode.UInt32 => UInt32,
+            DTypeCode.Int64 => Int64,
+            DTypeCode.UInt64 => UInt64,
             _ => throw new MLArrayNotSupportedException($"NIfTI has no datatype for {dtype} (bool is not a NIfTI type; store it as uint8)."),
         };
     }

@@ -1,5 +1,6 @@
 using System.Buffers.Binary;
 using MLArray.Blosc2;
+using MLArray.Conversion;
 
 namespace MLArray.Medical.Nifti;
 
@@ -362,23 +363,12 @@ public sealed class NiftiReader : IDisposable
 
     private static (string Header, string? Data) ResolvePair(string path)
     {
-        string lower = path.ToLowerInvariant();
-        string? stem = null;
-        foreach (string suf in (string[])[".hdr.gz", ".img.gz", ".hdr", ".img"])
-        {
-            if (lower.EndsWith(suf, StringComparison.Ordinal))
-            {
-                stem = path[..^suf.Length];
-                break;
-            }
-        }
-
-        if (stem is null)
+        if (MedicalFormats.NiftiPair(path) is not (string stem, bool gzipped))
         {
             return (path, null);
         }
 
-        string gz = lower.EndsWith(".gz", StringComparison.Ordinal) ? ".gz" : "";
+        string gz = gzipped ? ".gz" : "";
         string alt = gz.Length == 0 ? ".gz" : "";
         string Pick(string ext)
         {

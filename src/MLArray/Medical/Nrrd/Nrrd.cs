@@ -1,6 +1,7 @@
 using System.IO.Compression;
 using System.Text;
 using MLArray.Blosc2;
+using MLArray.Conversion;
 
 namespace MLArray.Medical.Nrrd;
 
@@ -127,7 +128,7 @@ public static class Nrrd
             throw new MLArrayNotSupportedException($"{path}: the NRRD writer supports raw and gzip encodings, not '{enc}'.");
         }
 
-        bool detached = path.EndsWith(".nhdr", StringComparison.OrdinalIgnoreCase);
+        bool detached = MedicalFormats.IsDetachedNrrd(path);
         var h = new NrrdHeader { Magic = image.Header.Magic is "NRRD0005" ? "NRRD0005" : "NRRD0004" };
         h.Comments.AddRange(image.Header.Comments);
         foreach ((string k, object v) in image.Header.Fields)
@@ -159,7 +160,7 @@ public static class Nrrd
         string? dataPath = null;
         if (detached)
         {
-            string dataName = Path.GetFileName(path)[..^".nhdr".Length] + (enc == "gzip" ? ".raw.gz" : ".raw");
+            string dataName = MedicalFormats.StripExtension(Path.GetFileName(path)) + (enc == "gzip" ? ".raw.gz" : ".raw");
             h.Fields["data file"] = dataName;
             dataPath = Path.Combine(Path.GetDirectoryName(Path.GetFullPath(path)) ?? ".", dataName);
         }

@@ -458,18 +458,18 @@ public static class NrrdTypes
     /// <param name="dtype">The element type.</param>
     /// <returns>The NRRD type name.</returns>
     /// <exception cref="MLArrayNotSupportedException">bool.</exception>
-    public static string CanonicalName(DType dtype) => dtype.Name switch
+    public static string CanonicalName(DType dtype) => dtype.Code switch
     {
-        "|i1" => "int8",
-        "|u1" => "uint8",
-        "<i2" => "int16",
-        "<u2" => "uint16",
-        "<i4" => "int32",
-        "<u4" => "uint32",
-        "<i8" => "int64",
-        "<u8" => "uint64",
-        "<f4" => "float",
-        "<f8" => "double",
+        DTypeCode.Int8 => "int8",
+        DTypeCode.UInt8 => "uint8",
+        DTypeCode.Int16 => "int16",
+        DTypeCode.UInt16 => "uint16",
+        DTypeCode.Int32 => "int32",
+        DTypeCode.UInt32 => "uint32",
+        DTypeCode.Int64 => "int64",
+        DTypeCode.UInt64 => "uint64",
+        DTypeCode.Float32 => "float",
+        DTypeCode.Float64 => "double",
         _ => throw new MLArrayNotSupportedException($"NRRD has no type for {dtype}; store bool as uint8."),
     };
 }

@@ -527,21 +527,21 @@ public sealed class NrrdReader : IDisposable
             Span<byte> p = _pending;
             try
             {
-                switch (dtype.Name)
+                switch (dtype.Code)
                 {
-                    case "<f4": BinaryPrimitives.WriteSingleLittleEndian(p, (float)NrrdHeader.ParseDouble(t)); break;
-                    case "<f8": BinaryPrimitives.WriteDoubleLittleEndian(p, NrrdHeader.ParseDouble(t)); break;
-                    case "<u8": BinaryPrimitives.WriteUInt64LittleEndian(p, ulong.Parse(t, NumberStyles.Integer, CultureInfo.InvariantCulture)); break;
+                    case DTypeCode.Float32: BinaryPrimitives.WriteSingleLittleEndian(p, (float)NrrdHeader.ParseDouble(t)); break;
+                    case DTypeCode.Float64: BinaryPrimitives.WriteDoubleLittleEndian(p, NrrdHeader.ParseDouble(t)); break;
+                    case DTypeCode.UInt64: BinaryPrimitives.WriteUInt64LittleEndian(p, ulong.Parse(t, NumberStyles.Integer, CultureInfo.InvariantCulture)); break;
                     default:
                         long v = long.TryParse(t, NumberStyles.Integer, CultureInfo.InvariantCulture, out long l) ? l : checked((long)NrrdHeader.ParseDouble(t));
-                        switch (dtype.Name)
+                        switch (dtype.Code)
                         {
-                            case "|i1": p[0] = (byte)checked((sbyte)v); break;
-                            case "|u1": p[0] = checked((byte)v); break;
-                            case "<i2": BinaryPrimitives.WriteInt16LittleEndian(p, checked((short)v)); break;
-                            case "<u2": BinaryPrimitives.WriteUInt16LittleEndian(p, checked((ushort)v)); break;
-                            case "<i4": BinaryPrimitives.WriteInt32LittleEndian(p, checked((int)v)); break;
-                            case "<u4": BinaryPrimitives.WriteUInt32LittleEndian(p, checked((uint)v)); break;
+                            case DTypeCode.Int8: p[0] = (byte)checked((sbyte)v); break;
+                            case DTypeCode.UInt8: p[0] = checked((byte)v); break;
+                            case DTypeCode.Int16: BinaryPrimitives.WriteInt16LittleEndian(p, checked((short)v)); break;
+                            case DTypeCode.UInt16: BinaryPrimitives.WriteUInt16LittleEndian(p, checked((ushort)v)); break;
+                            case DTypeCode.Int32: BinaryPrimitives.WriteInt32LittleEndian(p, checked((int)v)); break;
+                            case DTypeCode.UInt32: BinaryPrimitives.WriteUInt32LittleEndian(p, checked((uint)v)); break;
                             default: BinaryPrimitives.WriteInt64LittleEndian(p, v); break;
                         }
 
