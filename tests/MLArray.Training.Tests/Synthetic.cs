@@ -25,7 +25,7 @@ internal static class Synthetic
         var seg = new byte[n];
         var centres = new (double z, double y, double x, double r, byte label)[blobs];
         for (int b = 0; b < blobs; b++)
-            centres[b] = (rng.Next(2, (int)shape[0] - 2), rng.Next(3, (int)shape[1] - 3), rng.Next(3, (int)shape[2] - 3), 1.5 + rng.NextDouble() * 2.5, (byte)(b % 2 + 1));
+            centres[b] = (Inner(rng, shape[0], 2), Inner(rng, shape[1], 3), Inner(rng, shape[2], 3), 1.5 + rng.NextDouble() * 2.5, (byte)(b % 2 + 1));
         long i = 0;
         for (int z = 0; z < shape[0]; z++)
             for (int y = 0; y < shape[1]; y++)
@@ -47,6 +47,9 @@ internal static class Synthetic
                 }
         return new CaseData(name, shape, img, seg);
     }
+
+    private static int Inner(Random rng, long size, int margin) =>
+        size > 2 * margin ? rng.Next(margin, (int)size - margin) : rng.Next(0, (int)size);
 
     public static readonly double[] Spacing = [2.0, 0.8, 0.8];
 
