@@ -28,6 +28,8 @@ internal static class CliApp
         if (MedicalConvert.Wants(args))
             return MedicalConvert.Run(args, stdout, stderr);
         // --- end hook ---
+        if (TrainingCommands.WantsBenchLoader(args))
+            return TrainingCommands.RunBenchLoader(args, stdout, stderr);
         var root = new RootCommand("mlarray: inspect and convert MLArray (.mla) files, Blosc2 N-dimensional arrays with standardized metadata.")
         {
             HeaderCommand.Create(stdout, stderr),
@@ -36,6 +38,8 @@ internal static class CliApp
             MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
             PreviewCommand.Create(stdout, stderr, steps),
+            TrainingCommands.CreateIndex(stdout, stderr),
+            TrainingCommands.CreateSample(stdout, stderr),
         };
         var parse = root.Parse(args);
         return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
