@@ -1,4 +1,3 @@
-using MLArray.Blosc2;
 using MLArray.Metadata;
 using MLArray.Training.Data;
 
@@ -78,7 +77,7 @@ public sealed class ClassLocationsTests : IDisposable
         string segPath = Path.Combine(_dir, "a_seg.mla");
         void Put(MetaValue v)
         {
-            using var f = MLArrayFile.Open(segPath, B2ndOpenMode.ReadWrite);
+            using var f = MLArrayFile.Open(segPath, MLArrayMode.ReadWrite);
             f.Meta = f.Meta with { Extra = new MetaDict([new(ClassLocations.ExtraKey, v)]) };
         }
         Put(MetaValue.FromJson("""{"seed": 1, "spatial_shape": [6, 8, 8], "classes": [{"label": 1, "voxels": "many", "coords": []}]}"""));

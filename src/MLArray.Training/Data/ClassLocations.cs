@@ -1,4 +1,3 @@
-using MLArray.Blosc2;
 using MLArray.Metadata;
 using MLArray.Training.Sampling;
 using MLArray.Training.Schema;
@@ -245,7 +244,7 @@ public sealed class ClassLocations
     {
         ArgumentNullException.ThrowIfNull(segmentationPath);
         var value = ToRecord().ToMetaValue();
-        using var file = MLArrayFile.Open(segmentationPath, B2ndOpenMode.ReadWrite);
+        using var file = MLArrayFile.Open(segmentationPath, MLArrayMode.ReadWrite);
         var shape = new CaseArray(file).SpatialShape;
         if (!shape.AsSpan().SequenceEqual(_shape))
             throw new ArgumentException($"these class locations are for spatial shape ({string.Join(", ", _shape)}) but '{segmentationPath}' has ({string.Join(", ", shape)}).", nameof(segmentationPath));

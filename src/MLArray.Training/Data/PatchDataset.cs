@@ -325,8 +325,8 @@ public sealed class PatchDataset : IDisposable
 
     private static (double[] Spacing, double[] Origin, double[] Direction) Geometry(MLArrayFile f, int n)
     {
-        var spacing = f.Spacing is { } s && s.Length == n ? s : Enumerable.Repeat(1.0, n).ToArray();
-        var origin = f.Origin is { } o && o.Length == n ? o : new double[n];
+        var spacing = f.Spacing is { } s && s.Count == n ? s.ToArray() : Enumerable.Repeat(1.0, n).ToArray();
+        var origin = f.Origin is { } o && o.Count == n ? o.ToArray() : new double[n];
         var dir = new double[n * n];
         if (f.Direction is { } d && d.GetLength(0) == n && d.GetLength(1) == n)
             for (int i = 0; i < n; i++) for (int j = 0; j < n; j++) dir[i * n + j] = d[i, j];

@@ -11,7 +11,7 @@ internal static class CaseAxes
     {
         var labels = file.AxisLabels;
         int ndim = file.NDim;
-        if (labels is { Length: > 0 } && labels.Length == ndim)
+        if (labels is { Count: > 0 } && labels.Count == ndim)
         {
             var axes = new List<int>(ndim);
             for (int i = 0; i < ndim; i++)
