@@ -2,6 +2,7 @@ using System.Numerics;
 using System.Numerics.Tensors;
 using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
+using System.Runtime.Intrinsics;
 
 namespace MLArray.Training.Sampling;
 
@@ -224,8 +225,45 @@ internal sealed class PatchReader
     {
         if (typeof(TSrc) == typeof(TOut))
             MemoryMarshal.Cast<TSrc, TOut>(source).CopyTo(destination);
+        else if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
+            Int16ToSingle(MemoryMarshal.Cast<TSrc, short>(source), MemoryMarshal.Cast<TOut, float>(destination));
+        else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
+            ByteToInt16(MemoryMarshal.Cast<TSrc, byte>(source), MemoryMarshal.Cast<TOut, short>(destination));
         else
             TensorPrimitives.ConvertTruncating(source, destination);
+    }
+
+    // The CT case (int16 image → float32 batch), widened with SIMD.
+    private static void Int16ToSingle(ReadOnlySpan<short> source, Span<float> destination)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= source.Length; i += 16)
+            {
+                var v = Vector256.Create<short>(source.Slice(i, 16));
+                var (lo, hi) = Vector256.Widen(v);
+                Vector256.ConvertToSingle(lo).CopyTo(destination.Slice(i, 8));
+                Vector256.ConvertToSingle(hi).CopyTo(destination.Slice(i + 8, 8));
+            }
+        }
+        for (; i < source.Length; i++) destination[i] = source[i];
+    }
+
+    // uint8 segmentation → int16 batch (room for the −1 padding).
+    private static void ByteToInt16(ReadOnlySpan<byte> source, Span<short> destination)
+    {
+        int i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 32 <= source.Length; i += 32)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Create<byte>(source.Slice(i, 32)));
+                Vector256.AsInt16(lo).CopyTo(destination.Slice(i, 16));
+                Vector256.AsInt16(hi).CopyTo(destination.Slice(i + 16, 16));
+            }
+        }
+        for (; i < source.Length; i++) destination[i] = source[i];
     }
 
     private static void ReadBox<T>(MLArrayFile file, ReadOnlySpan<long> lo, ReadOnlySpan<long> hi, Span<T> destination) where T : unmanaged
