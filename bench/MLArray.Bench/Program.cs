@@ -9,6 +9,7 @@ namespace MLArray.Bench;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
 /// `loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 24]` times the training patch loader against raw reads;
+/// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -25,6 +26,8 @@ public static class Program
             return ConvertBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "loader")
             return LoaderBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "predict")
+            return PredictBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -3,8 +3,8 @@ namespace MLArray.Fuzz;
 /// <summary>
 /// Runs one target on one input and decides whether the outcome is acceptable. Acceptable: the target returns, or
 /// throws one of the library's typed exceptions (<see cref="MLArrayException"/> and its subclasses
-/// <c>MLArrayFormatException</c>, <c>MLArrayNotSupportedException</c>, <c>MLArrayMetadataException</c>) or an
-/// <see cref="OperationCanceledException"/>. Anything else escapes and afl-fuzz records a crash. Hangs are afl-fuzz's
+/// <c>MLArrayFormatException</c>, <c>MLArrayNotSupportedException</c>, <c>MLArrayMetadataException</c>),
+/// <see cref="MLArrayValidationException"/> or an <see cref="OperationCanceledException"/>. Anything else escapes and afl-fuzz records a crash. Hangs are afl-fuzz's
 /// job (<c>-t 1000</c>: more than 1 s per input).
 /// </summary>
 internal static class Harness
@@ -35,6 +35,11 @@ internal static class Harness
         }
         catch (OperationCanceledException e)
         {
+            LastOutcome = $"{e.GetType().Name}: {e.Message}";
+        }
+        catch (MLArrayValidationException e)
+        {
+            // schema-invalid metadata (docs/errors.md): a verdict on the input, not a crash
             LastOutcome = $"{e.GetType().Name}: {e.Message}";
         }
 

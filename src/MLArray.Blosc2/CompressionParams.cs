@@ -67,6 +67,19 @@ public sealed record CompressionParams
         return slots;
     }
 
+    /// <summary>
+    /// These parameters with the filter pipeline <paramref name="spec"/> (e.g. <c>delta+shuffle</c>,
+    /// <c>trunc_prec10+shuffle</c>, <c>none</c>); see <see cref="CompressionNames.ParseFilters"/>.
+    /// </summary>
+    /// <param name="spec">Filter names joined by <c>+</c>, or <c>none</c>/<c>noshuffle</c>/<c>nofilter</c>.</param>
+    /// <param name="dtype">The element type the pipeline will compress.</param>
+    /// <exception cref="ArgumentException">The pipeline is not valid for <paramref name="dtype"/>.</exception>
+    public CompressionParams WithFilters(string spec, DType dtype)
+    {
+        var (filters, meta) = CompressionNames.ParseFilters(spec, dtype);
+        return this with { Filters = filters, FiltersMeta = meta };
+    }
+
     /// <summary>Checks the parameters and throws <see cref="ArgumentException"/> with a clear message when they are unusable.</summary>
     public void Validate()
     {

@@ -1,49 +1,95 @@
 using System.CommandLine;
+using System.CommandLine.Help;
+using System.Runtime.InteropServices;
+using MLArray.Blosc2;
 using MLArray.Cli.Commands;
 
 namespace MLArray.Cli;
 
-/// <summary>Entry point of the mlarray command, callable from tests with redirected output.</summary>
+/// <summary>
+/// Entry point of the mlarray command, callable from tests with redirected output. The commands parse arguments, call
+/// the library and print; <see cref="Guard"/> maps the library's exceptions to exit codes (docs/errors.md).
+/// </summary>
 internal static class CliApp
 {
     /// <summary>Exit code: success.</summary>
     public const int Ok = 0;
-    /// <summary>Exit code: invalid input or usage.</summary>
+    /// <summary>Exit code: invalid input or usage, or invalid metadata.</summary>
     public const int InvalidInput = 1;
-    /// <summary>Exit code: unreadable or corrupt file.</summary>
+    /// <summary>Exit code: unreadable or corrupt file, unsupported feature, refused metadata.</summary>
     public const int Unreadable = 2;
+    /// <summary>Exit code after Ctrl+C or SIGTERM (128 + SIGINT, as shells report it).</summary>
+    public const int Cancelled = 130;
 
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr) => Run(args, stdout, stderr, null);
+    /// <summary>The command name shown in every help screen and usage line.</summary>
+    public const string Name = "mlarray";
+
+    /// <summary>
+    /// Runs the command line. When it writes to the real console (the installed tool), Ctrl+C (SIGINT) and SIGTERM
+    /// cancel it cleanly: running conversions stop, their temporary files are deleted, finished outputs stay, exit
+    /// code <see cref="Cancelled"/>.
+    /// </summary>
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr)
+    {
+        if (!ReferenceEquals(stdout, Console.Out))
+            return Run(args, stdout, stderr, null, CancellationToken.None);
+        using var cts = new CancellationTokenSource();
+        void OnSignal(PosixSignalContext c)
+        {
+            // First signal: keep the process alive until the work has cleaned up. A second one terminates.
+            if (cts.IsCancellationRequested) return;
+            c.Cancel = true;
+            stderr.WriteLine("mlarray: cancelling (press Ctrl+C again to terminate at once) ...");
+            cts.Cancel();
+        }
+
+        // Kept until the process exits: a signal that arrives after the work is done must not kill a finishing process.
+        _signals = [PosixSignalRegistration.Create(PosixSignal.SIGINT, OnSignal), PosixSignalRegistration.Create(PosixSignal.SIGTERM, OnSignal)];
+        return Run(args, stdout, stderr, null, cts.Token);
+    }
+
+    private static PosixSignalRegistration[]? _signals;
 
     /// <summary>
     /// <see cref="Run(string[], TextWriter, TextWriter)"/> with every output file of convert, migrate and preview written
-    /// through <paramref name="steps"/> (fault-injection tests; null for the real file system).
+    /// through <paramref name="steps"/> (fault-injection tests; null for the real file system) and an external
+    /// cancellation token (tests; the console entry wires Ctrl+C to it).
     /// </summary>
-    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, MLArray.Blosc2.AtomicFileSteps? steps)
+    public static int Run(string[] args, TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
-        // --- medical conversion hook (NIfTI/NRRD, batch mode): see Commands/MedicalConvert.cs ---
-        if (MedicalConvert.Wants(args))
-            return MedicalConvert.Run(args, stdout, stderr);
-        // --- end hook ---
         if (TrainingCommands.WantsBenchLoader(args))
             return TrainingCommands.RunBenchLoader(args, stdout, stderr);
-        var root = new RootCommand("mlarray: inspect and convert MLArray (.mla) files, Blosc2 N-dimensional arrays with standardized metadata.")
+        // A plain command named "mlarray" rather than RootCommand, whose name is the executable's (MLArray.Cli).
+        var root = new Command(Name, "Inspect and convert MLArray (.mla) files: Blosc2 N-dimensional arrays with standardized metadata.")
         {
+            new HelpOption(),
+            new VersionOption(),
             HeaderCommand.Create(stdout, stderr),
-            ConvertCommand.Create(stdout, stderr, steps),
+            ConvertCommand.Create(stdout, stderr, steps, cancellationToken),
             ValidateCommand.Create(stdout, stderr),
             MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
             PreviewCommand.Create(stdout, stderr, steps),
             TrainingCommands.CreateIndex(stdout, stderr),
             TrainingCommands.CreateSample(stdout, stderr),
+            PredictCommand.Create(stdout, stderr),
         };
-        var parse = root.Parse(args);
-        return parse.Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
+
+    /// <summary>The exit code for an exception thrown by the library (docs/errors.md); null for one that is a bug.</summary>
+    public static int? ExitCodeOf(Exception e) => e switch
+    {
+        OperationCanceledException => Cancelled,
+        // Bad arguments, invalid metadata, and requests the data cannot satisfy (a write through a read-only handle).
+        ArgumentException or MLArrayValidationException or InvalidOperationException or NotSupportedException => InvalidInput,
+        // The MLArrayException family (corrupt, unsupported, refused metadata), missing files, file-system errors.
+        IOException or UnauthorizedAccessException or OutOfMemoryException => Unreadable,
+        _ => null,
+    };
 
     /// <summary>Runs a command body and maps library exceptions to exit codes and one-sentence messages on stderr.</summary>
     public static int Guard(TextWriter stderr, Func<int> body)
@@ -52,16 +98,13 @@ internal static class CliApp
         {
             return body();
         }
-        catch (ArgumentException e)
+        catch (Exception e) when (ExitCodeOf(e) is { } code)
         {
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return InvalidInput;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
-        {
-            // MLArrayException (corrupt or unsupported data) and file-system errors: the file cannot be used.
-            stderr.WriteLine($"mlarray: {e.Message}");
-            return Unreadable;
+            stderr.WriteLine(code == Cancelled ? "mlarray: cancelled." : $"mlarray: {Message(e)}");
+            return code;
         }
     }
+
+    /// <summary>The one-sentence message of a library exception (invalid metadata says so).</summary>
+    public static string Message(Exception e) => e is MLArrayValidationException ? $"invalid metadata: {e.Message}" : e.Message;
 }

@@ -344,7 +344,7 @@ internal static class Emitter
 
         // ---- public API
         w.Line();
-        w.Line("/// <summary>Validates a neutral metadata tree and converts it; throws <see cref=\"global::MLArray.MLArrayMetadataException\"/> when it has errors.</summary>");
+        w.Line("/// <summary>Validates a neutral metadata tree and converts it; throws <see cref=\"global::MLArray.MLArrayValidationException\"/> when it has errors.</summary>");
         w.Line("/// <param name=\"value\">The tree (for example decoded from a file's metadata payload).</param>");
         w.Line("/// <param name=\"context\">Dimensions known from outside the document, or null.</param>");
         w.Line("/// <returns>The typed record.</returns>");
@@ -366,7 +366,7 @@ internal static class Emitter
         }
         w.Line(");");
         w.Line();
-        w.Line("/// <summary>Validates JSON text and reads it; throws <see cref=\"global::MLArray.MLArrayMetadataException\"/> when it has errors.</summary>");
+        w.Line("/// <summary>Validates JSON text and reads it; throws <see cref=\"global::MLArray.MLArrayMetadataException\"/> when it is not JSON and <see cref=\"global::MLArray.MLArrayValidationException\"/> when it has errors.</summary>");
         w.Line("/// <param name=\"json\">The JSON text (wrapped and bare single-key namespaces are both accepted).</param>");
         w.Line("/// <param name=\"context\">Dimensions known from outside the document, or null.</param>");
         w.Line("/// <returns>The typed record.</returns>");

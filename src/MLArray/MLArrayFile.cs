@@ -81,7 +81,8 @@ public sealed partial class MLArrayFile : IDisposable
     /// <exception cref="ArgumentException">Wrong suffix or an undefined mode.</exception>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
-    /// <exception cref="MLArrayMetadataException">The metadata entry is refused or invalid.</exception>
+    /// <exception cref="MLArrayMetadataException">The metadata entry is refused (hostile, beyond a limit) or not decodable.</exception>
+    /// <exception cref="MLArrayValidationException">The metadata violates the schema.</exception>
     /// <exception cref="IOException">ReadWrite: the file is already open for writing.</exception>
     public static MLArrayFile Open(string path, MLArrayMode mode)
     {

@@ -2,7 +2,8 @@ namespace MLArray;
 
 /// <summary>
 /// Metadata that cannot be accepted: a payload that is hostile or not decodable (refused pickle opcode or global,
-/// limits exceeded) or metadata that violates the schema.
+/// limits exceeded, malformed JSON, a mapping that cannot be migrated). Metadata that decodes but violates the schema
+/// raises <see cref="MLArrayValidationException"/> instead.
 /// </summary>
 public class MLArrayMetadataException : MLArrayException
 {

@@ -183,7 +183,7 @@ public class RuntimeTests
     [Fact]
     public void FromJson_RejectsInvalidMetadata_WithPythonsMessage()
     {
-        var e = Assert.Throws<MLArrayMetadataException>(() => MLArrayMeta.FromJson("""{"spatial": {"channel_axis": 0}}"""));
+        var e = Assert.Throws<MLArrayValidationException>(() => MLArrayMeta.FromJson("""{"spatial": {"channel_axis": 0}}"""));
         Assert.StartsWith("Unknown MetaSpatial keys in from_mapping: ['channel_axis']", e.Message, StringComparison.Ordinal);
         var report = MLArrayMeta.ValidateJson("{not json");
         Assert.Equal("json", Assert.Single(report).Code);

@@ -62,12 +62,17 @@ internal sealed class FrameReader
         Source = source;
         Limits = limits;
         long available = source.Length;
+        Span<byte> fixedPart = stackalloc byte[MinHeaderLength];
+        int head = (int)Math.Min(available, MinHeaderLength);
+        source.Read(0, fixedPart[..head]);
+        // The magic decides first: a short or empty file that does not start like a frame is another kind of file, not a truncated one.
+        if (head == 0)
+            throw NotAFrame("the file is empty (0 bytes)");
+        int magicLength = Math.Min(head, Magic.Length);
+        if (!fixedPart[..magicLength].SequenceEqual(Magic[..magicLength]))
+            throw NotAFrame("it does not start with the Blosc2 frame magic (.mla/.b2nd files start with the bytes 9E A8 'b2frame')");
         if (available < MinHeaderLength)
             throw Corrupt(0, $"file is {available} bytes long, too short for a Blosc2 frame header ({MinHeaderLength} bytes)");
-        Span<byte> fixedPart = stackalloc byte[MinHeaderLength];
-        source.Read(0, fixedPart);
-        if (fixedPart[0] != 0x9E || fixedPart[1] != 0xA8 || !fixedPart.Slice(2, 8).SequenceEqual("b2frame\0"u8))
-            throw new MLArrayFormatException($"{Where(0)}: bad magic: this is not a Blosc2 frame (.b2nd/.mla files start with 'b2frame'). Check that the file is an MLArray/Blosc2 file.");
         CheckMarker(fixedPart, 10, 0xD2);
         CheckMarker(fixedPart, 15, 0xCF);
         CheckMarker(fixedPart, 24, 0xA4);
@@ -163,6 +168,12 @@ internal sealed class FrameReader
     public static FrameReader Open(IFrameSource source, FrameLimits? limits = null) => new(source, limits ?? FrameLimits.Default);
 
     private string Where(long offset) => $"'{Name ?? "buffer"}' at offset {offset}";
+
+    /// <summary>The first 10 bytes of every frame: msgpack fixarray(14), then the str8 "b2frame\0".</summary>
+    private static ReadOnlySpan<byte> Magic => [0x9E, 0xA8, (byte)'b', (byte)'2', (byte)'f', (byte)'r', (byte)'a', (byte)'m', (byte)'e', 0];
+
+    private MLArrayFormatException NotAFrame(string why) =>
+        new($"'{Name ?? "buffer"}' is not an MLArray/Blosc2 file: {why}. Check the path; .mla and .b2nd files are Blosc2 frames.");
 
     private MLArrayFormatException Corrupt(long offset, string what) =>
         new($"{Where(offset)}: {what}. The file is corrupt or truncated; re-create or re-download it.");

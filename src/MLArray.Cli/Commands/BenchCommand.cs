@@ -16,10 +16,10 @@ internal static class BenchCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var file = new Argument<string>("file") { Description = "The .mla file to benchmark." };
-        var patch = new Option<string>("--patch") { Description = "Patch size: one number for every axis or one per axis (clipped to the shape). Default 64.", DefaultValueFactory = _ => "64" };
-        var count = new Option<int>("--count") { Description = "Number of random patches (default 200).", DefaultValueFactory = _ => 200 };
-        var threads = new Option<int>("--threads") { Description = "Concurrent readers (default 1); each reads its share of the patches from the same open file.", DefaultValueFactory = _ => 1 };
-        var seed = new Option<int>("--seed") { Description = "Seed of the patch positions (default 0).", DefaultValueFactory = _ => 0 };
+        var patch = new Option<string>("--patch") { Description = "Patch size: one number for every axis or one per axis (clipped to the shape).", DefaultValueFactory = _ => "64" };
+        var count = new Option<int>("--count") { Description = "Number of random patches.", DefaultValueFactory = _ => 200 };
+        var threads = new Option<int>("--threads") { Description = "Concurrent readers; each reads its share of the patches from the same open file.", DefaultValueFactory = _ => 1 };
+        var seed = new Option<int>("--seed") { Description = "Seed of the patch positions.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var cmd = new Command("bench", "Time random patch reads and a full decode of a file (after one warm-up).")
         {

@@ -1,171 +1,220 @@
 using System.CommandLine;
 using System.Globalization;
 using MLArray.Blosc2;
+using MLArray.Conversion;
 using MLArray.IO;
 using MLArray.Layout;
 
 namespace MLArray.Cli.Commands;
 
 /// <summary>
-/// <c>mlarray convert IN OUT</c>: .npy → .mla and .mla → .npy. .mla output goes through <see cref="MLArrayFile"/>, so it
-/// carries the "mlarray" metadata entry and its layout comes from the layout optimizer (patch 192 by default).
+/// <c>mlarray convert</c>, one command for every conversion: <c>.npy</c> ↔ <c>.mla</c>/<c>.b2nd</c>, NIfTI/NRRD ↔
+/// <c>.mla</c>, one file (<c>convert IN OUT</c>, formats from the extensions) or a batch (<c>convert IN… OUTDIR --to
+/// FORMAT</c>, inputs may be folders or globs; see <see cref="BatchConvert"/>). The library does the work
+/// (<see cref="MLArrayFile"/>, <see cref="MedicalConverter"/>, <see cref="Npy"/>, <see cref="CompressionNames"/>); this
+/// class parses the options, refuses to replace existing files without <c>--overwrite</c> and prints.
 /// </summary>
 internal static class ConvertCommand
 {
-    public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps = null)
-    {
-        var input = new Argument<string>("input") { Description = "Input file (.npy or .mla)." };
-        var output = new Argument<string>("output") { Description = "Output file (.mla or .npy); written atomically." };
-        var codec = new Option<string>("--codec") { Description = "Codec for .mla output: blosclz, lz4, lz4hc (default), zlib, zstd.", DefaultValueFactory = _ => "lz4hc" };
-        var clevel = new Option<int>("--clevel") { Description = "Compression level 0-9 (default 8).", DefaultValueFactory = _ => 8 };
-        var filter = new Option<string>("--filter") { Description = "Filter pipeline, applied left to right: e.g. shuffle (default), bitshuffle, delta+shuffle, trunc_prec10+shuffle, none.", DefaultValueFactory = _ => "shuffle" };
-        var split = new Option<string>("--split") { Description = "Split mode: auto (default), always, never.", DefaultValueFactory = _ => "auto" };
-        var chunk = new Option<string?>("--chunk-size") { Description = "Chunk shape, comma separated (e.g. 80,64,64); with --block-size, instead of --patch-size." };
-        var block = new Option<string?>("--block-size") { Description = "Block shape, comma separated (e.g. 16,16,16); with --chunk-size." };
-        var patch = new Option<string?>("--patch-size") { Description = "Patch size the layout is optimised for: one int for all spatial axes or one per spatial axis (default 192)." };
-        var labels = new Option<string?>("--axis-labels") { Description = "One label per axis, comma separated (spatial, spatial_x/y/z, channel, temporal, ...); non-spatial axes are not patched." };
-        var threads = new Option<int>("--threads") { Description = "Compression threads (0 = all cores, default).", DefaultValueFactory = _ => 0 };
-        var cmd = new Command("convert", "Convert between .npy and .mla.")
+    /// <summary>What a path is, from its name.</summary>
+    internal enum Kind { Other, Npy, Mla, B2nd, Medical }
+
+    internal static Kind KindOf(string path) => MedicalFormats.FormatOf(path) != MedicalFormat.None ? Kind.Medical
+        : MedicalFormats.ExtensionOf(Path.GetFileName(path)) switch
         {
-            input, output, codec, clevel, filter, split, chunk, block, patch, labels, threads,
+            ".npy" => Kind.Npy,
+            ".mla" => Kind.Mla,
+            ".b2nd" => Kind.B2nd,
+            _ => Kind.Other,
+        };
+
+    /// <summary>The parsed options, shared by the single-file and the batch paths.</summary>
+    internal sealed record Settings(
+        CompressionParams Compression, string FilterSpec, string? Patch, string? Chunk, string? Block, string? Labels,
+        int Threads, bool Raw, bool CanonicalRas, bool Overwrite, IReadOnlyList<string> MlaOnlyGiven);
+
+    public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps, CancellationToken ct)
+    {
+        string nifti = string.Join(", ", MedicalFormats.Extensions(MedicalFormat.Nifti));
+        string nrrd = string.Join(", ", MedicalFormats.Extensions(MedicalFormat.Nrrd));
+        string targets = string.Join("|", MedicalFormats.TargetNames);
+        string codecs = string.Join("|", CompressionNames.CodecNames);
+        var paths = new Argument<string[]>("paths")
+        {
+            Description = "IN OUT (one file), or IN… OUTDIR with --to (inputs may be files, folders or globs).",
+            Arity = ArgumentArity.OneOrMore,
+        };
+        var to = new Option<string?>("--to") { Description = $"Batch output format: {targets} (hdr: .hdr/.img pair; nhdr: detached NRRD + .raw.gz)." };
+        var jobs = new Option<int?>("--jobs", "-j") { Description = "Files converted in parallel in a batch (default: half the cores, at least 1)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace output files that already exist (without it, convert refuses to)." };
+        var codec = new Option<string>("--codec") { Description = $".mla output: codec {codecs}.", DefaultValueFactory = _ => "lz4hc" };
+        var clevel = new Option<int>("--clevel") { Description = ".mla output: compression level 0-9.", DefaultValueFactory = _ => 8 };
+        var filter = new Option<string>("--filter")
+        {
+            Description = $".mla output: filter pipeline applied left to right, names joined by '+' ({string.Join(", ", CompressionNames.FilterNames)}; "
+                + $"trunc_prec[N] keeps N mantissa bits of float data), e.g. delta+shuffle, trunc_prec10+shuffle; {string.Join("|", CompressionNames.NoFilterNames)} for none.",
+            DefaultValueFactory = _ => "shuffle",
+        };
+        var split = new Option<string>("--split") { Description = $".mla output: split mode {string.Join("|", CompressionNames.SplitModeNames)}.", DefaultValueFactory = _ => "auto" };
+        var patch = new Option<string?>("--patch-size") { Description = ".mla output: patch size the layout is optimised for, one int for all spatial axes or one per spatial axis (default 192)." };
+        var chunk = new Option<string?>("--chunk-size") { Description = ".mla/.b2nd output: chunk shape, comma separated (e.g. 80,64,64); with --block-size, instead of --patch-size." };
+        var block = new Option<string?>("--block-size") { Description = ".mla/.b2nd output: block shape, comma separated (e.g. 16,16,16); with --chunk-size." };
+        var labels = new Option<string?>("--axis-labels") { Description = ".npy -> .mla: one label per axis, comma separated (spatial, spatial_x/y/z, channel, temporal, ...); non-spatial axes are not patched." };
+        var threads = new Option<int>("--threads") { Description = "Compression/decompression threads per file (0 = all cores).", DefaultValueFactory = _ => 0 };
+        var raw = new Option<bool>("--raw") { Description = "NIfTI input: keep the stored integers of scaled data (the scaling stays in meta.source)." };
+        var canonical = new Option<string?>("--canonical") { Description = "NIfTI/NRRD input: 'ras' reorients to the closest RAS+ orientation, XYZ order, affine stored, coord_system RAS+ (the reference's later layout)." };
+        var cmd = new Command("convert",
+            "Convert between .npy, .mla/.b2nd, NIfTI and NRRD; the formats come from the file extensions. "
+            + ".npy -> .mla or .b2nd; .mla/.b2nd -> .npy; "
+            + $"NIfTI ({nifti}) or NRRD ({nrrd}) -> .mla; .mla -> NIfTI or NRRD. "
+            + $"Batch: IN… OUTDIR --to {targets}; two inputs that would write the same output are refused. "
+            + "Outputs are written atomically; existing files are replaced only with --overwrite. Ctrl+C cancels (exit 130, no partial output).")
+        {
+            paths, to, jobs, overwrite, codec, clevel, filter, split, patch, chunk, block, labels, threads, raw, canonical,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
-            string inPath = pr.GetValue(input)!;
-            string outPath = pr.GetValue(output)!;
-            var inKind = KindOf(inPath, "input");
-            var outKind = KindOf(outPath, "output");
-            if (inKind == outKind)
-                throw new ArgumentException($"input and output are both {inKind} files; convert goes between .npy and .mla.");
-            if (inKind == FileKind.Npy)
-            {
-                var compression = new CompressionParams
+            string[] ps = pr.GetValue(paths)!;
+            if (ps.Length < 2) throw new ArgumentException("convert needs an input and an output.");
+            string? canon = pr.GetValue(canonical);
+            if (canon is not null && !canon.Equals("ras", StringComparison.OrdinalIgnoreCase))
+                throw new ArgumentException($"--canonical '{canon}' is not supported; use --canonical ras.");
+            var settings = new Settings(
+                new CompressionParams
                 {
-                    Codec = ParseCodec(pr.GetValue(codec)!),
+                    Codec = CompressionNames.ParseCodec(pr.GetValue(codec)!),
                     CLevel = pr.GetValue(clevel),
-                    SplitMode = ParseSplit(pr.GetValue(split)!),
+                    SplitMode = CompressionNames.ParseSplitMode(pr.GetValue(split)!),
                     Threads = pr.GetValue(threads),
-                };
-                var arr = Npy.Read(inPath);
-                var dtype = DType.Parse(arr.DType);
-                var (filters, meta) = ParseFilters(pr.GetValue(filter)!, dtype);
-                compression = compression with { Filters = filters, FiltersMeta = meta };
-                compression.Validate();
-                var chunkShape = ParseShape(pr.GetValue(chunk), arr.Shape.Length, "--chunk-size");
-                var blockShape = ParseShape(pr.GetValue(block), arr.Shape.Length, "--block-size");
-                if ((chunkShape is null) != (blockShape is null))
-                    throw new ArgumentException("--chunk-size and --block-size must be given together.");
-                string[]? axisLabels = ParseLabels(pr.GetValue(labels), arr.Shape.Length);
-                int[]? patchSize = ParseInts(pr.GetValue(patch), "--patch-size");
-                if (patchSize is not null && chunkShape is not null)
-                    throw new ArgumentException("--patch-size cannot be combined with --chunk-size/--block-size.");
-                if (outPath.EndsWith(".mla", StringComparison.Ordinal))
-                {
-                    var layout = chunkShape is not null ? LayoutOptions.Manual(chunkShape, blockShape!)
-                        : patchSize is not null ? LayoutOptions.Patch(patchSize) : LayoutOptions.Default;
-                    try
-                    {
-                        using var img = MLArrayFile.FromBytes(arr.Data, arr.Shape, dtype, new MLArrayCreateOptions
-                        {
-                            Layout = layout, Compression = compression, AxisLabels = axisLabels,
-                        });
-                        img.Save(outPath, steps);
-                    }
-                    catch (NotSupportedException e)
-                    {
-                        throw new ArgumentException($"--patch-size: {e.Message}", e);
-                    }
-                }
-                else
-                {
-                    if (patchSize is not null || axisLabels is not null)
-                        throw new ArgumentException("--patch-size and --axis-labels need .mla output (a plain .b2nd file has no MLArray metadata).");
-                    B2ndWriter.Write(outPath, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression }, steps);
-                }
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {arr.DType} ({string.Join(", ", arr.Shape)}), {new FileInfo(outPath).Length} bytes"));
-            }
-            else
+                },
+                pr.GetValue(filter)!, pr.GetValue(patch), pr.GetValue(chunk), pr.GetValue(block), pr.GetValue(labels),
+                pr.GetValue(threads), pr.GetValue(raw), canon is not null, pr.GetValue(overwrite),
+                new Option[] { codec, clevel, filter, split, patch }.Where(o => pr.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray());
+            settings.Compression.Validate();
+            if ((settings.Chunk is null) != (settings.Block is null))
+                throw new ArgumentException("--chunk-size and --block-size must be given together.");
+            if (settings.Patch is not null && settings.Chunk is not null)
+                throw new ArgumentException("--patch-size cannot be combined with --chunk-size/--block-size.");
+            string? toFmt = pr.GetValue(to);
+            bool batch = toFmt is not null || ps.Length > 2 || Directory.Exists(ps[0]) || BatchConvert.IsGlob(ps[0]);
+            if (batch)
+                return BatchConvert.Run(ps[..^1], ps[^1], toFmt, Math.Max(1, pr.GetValue(jobs) ?? Environment.ProcessorCount / 2), (i, o, progress) => ConvertOne(i, o, settings, progress, steps, ct), settings.Overwrite, stdout, stderr, ct);
+
+            string input = ps[0], output = ps[1];
+            BatchConvert.CheckNotExisting([output], settings.Overwrite);
+            try
             {
-                using var a = B2ndArray.Open(inPath);
-                var data = a.ReadBytes(pr.GetValue(threads));
-                Npy.Write(outPath, new NpyArray(a.DType.Name, a.Shape, data), steps);
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {outPath}: {a.DType.Name} ({string.Join(", ", a.Shape)}), {new FileInfo(outPath).Length} bytes"));
+                string what = ConvertOne(input, output, settings, stdout, steps, ct);
+                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {what}, {new FileInfo(output).Length} bytes"));
             }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                stderr.WriteLine($"mlarray: cancelled; {output} was not written.");
+                return CliApp.Cancelled;
+            }
+
             return CliApp.Ok;
         }));
         return cmd;
     }
 
-    private enum FileKind { Npy, Mla }
-
-    private static FileKind KindOf(string path, string role)
+    /// <summary>
+    /// Converts one file; writes a "converting" line to <paramref name="progress"/> once the input's header is read (the
+    /// conversion is then under way). Returns the array's dtype and shape, for the caller's "wrote" line.
+    /// </summary>
+    internal static string ConvertOne(string input, string output, Settings s, TextWriter progress, AtomicFileSteps? steps, CancellationToken ct)
     {
-        string ext = Path.GetExtension(path).ToLowerInvariant();
-        return ext switch
+        ct.ThrowIfCancellationRequested();
+        Kind inKind = KindOf(input), outKind = KindOf(output);
+        if (s.Labels is not null && inKind != Kind.Npy)
+            throw new ArgumentException("--axis-labels applies to .npy input only (NIfTI/NRRD axes are labelled from their header).");
+        if ((s.Raw || s.CanonicalRas) && inKind != Kind.Medical)
+            throw new ArgumentException($"{(s.Raw ? "--raw" : "--canonical")} applies to NIfTI/NRRD input only.");
+        if (outKind is not (Kind.Mla or Kind.B2nd) && (s.MlaOnlyGiven.Count > 0 || s.Chunk is not null))
+            throw new ArgumentException($"{string.Join(", ", s.Chunk is null ? s.MlaOnlyGiven : [.. s.MlaOnlyGiven, "--chunk-size"])} appl{(s.MlaOnlyGiven.Count + (s.Chunk is null ? 0 : 1) > 1 ? "y" : "ies")} to .mla output only; '{Path.GetFileName(output)}' is not an .mla file.");
+        switch (inKind, outKind)
         {
-            ".npy" => FileKind.Npy,
-            ".mla" or ".b2nd" => FileKind.Mla,
-            _ => throw new ArgumentException($"cannot tell the format of {role} '{path}' from its extension '{ext}'; use .npy or .mla."),
-        };
+            case (Kind.Npy, Kind.Mla or Kind.B2nd):
+                return NpyToMla(input, output, outKind == Kind.Mla, s, steps);
+            case (Kind.Mla or Kind.B2nd, Kind.Npy):
+            {
+                using var a = B2ndArray.Open(input);
+                var data = a.ReadBytes(s.Threads);
+                Npy.Write(output, new NpyArray(a.DType.Name, a.Shape, data), steps);
+                return Describe(a.DType.Name, a.Shape);
+            }
+
+            case (Kind.Medical, Kind.Mla):
+            {
+                string what = "";
+                MedicalConverter.ToMLArray(input, output, new MedicalToMLArrayOptions
+                {
+                    Raw = s.Raw,
+                    CanonicalRas = s.CanonicalRas,
+                    Configure = (dtype, shape) =>
+                    {
+                        var comp = s.Compression.WithFilters(s.FilterSpec, dtype);
+                        comp.Validate();
+                        what = Describe(dtype.Name, shape);
+                        progress.WriteLine($"converting {input} -> {output}: {what}");
+                        return (Layout(s, shape.Length), comp);
+                    },
+                }, ct);
+                return what;
+            }
+
+            case (Kind.Mla, Kind.Medical):
+                progress.WriteLine($"converting {input} -> {output}");
+                MedicalConverter.FromMLArray(input, output, ct);
+                return MedicalFormats.FormatOf(output) == MedicalFormat.Nifti ? "NIfTI" : "NRRD";
+            default:
+                throw new ArgumentException(
+                    $"cannot convert '{Path.GetFileName(input)}' to '{Path.GetFileName(output)}': supported are .npy -> .mla/.b2nd, .mla/.b2nd -> .npy, "
+                    + "NIfTI/NRRD -> .mla and .mla -> NIfTI/NRRD (see mlarray convert --help).");
+        }
     }
 
-    internal static Blosc2Codec ParseCodec(string s) => s.ToLowerInvariant() switch
-    {
-        "blosclz" => Blosc2Codec.BloscLZ,
-        "lz4" => Blosc2Codec.LZ4,
-        "lz4hc" => Blosc2Codec.LZ4HC,
-        "zlib" => Blosc2Codec.Zlib,
-        "zstd" => Blosc2Codec.Zstd,
-        _ => throw new ArgumentException($"unknown codec '{s}'; use blosclz, lz4, lz4hc, zlib or zstd."),
-    };
+    private static string Describe(string dtype, long[] shape) => string.Create(CultureInfo.InvariantCulture, $"{dtype} ({string.Join(", ", shape)})");
 
-    internal static Blosc2SplitMode ParseSplit(string s) => s.ToLowerInvariant() switch
+    private static string NpyToMla(string input, string output, bool mla, Settings s, AtomicFileSteps? steps)
     {
-        "auto" => Blosc2SplitMode.Auto,
-        "always" => Blosc2SplitMode.Always,
-        "never" => Blosc2SplitMode.Never,
-        "forward" or "forward_compat" => Blosc2SplitMode.ForwardCompat,
-        _ => throw new ArgumentException($"unknown split mode '{s}'; use auto, always or never."),
-    };
-
-    /// <summary>Parses e.g. "delta+shuffle" or "trunc_prec12+bitshuffle" into six python-blosc2-style slots.</summary>
-    internal static (Blosc2Filter[] Filters, byte[] Meta) ParseFilters(string spec, DType dtype)
-    {
-        var names = new List<Blosc2Filter>();
-        var metas = new List<byte>();
-        if (!spec.Equals("none", StringComparison.OrdinalIgnoreCase) && spec.Length > 0)
+        var arr = Npy.Read(input);
+        var dtype = DType.Parse(arr.DType);
+        var compression = s.Compression.WithFilters(s.FilterSpec, dtype);
+        compression.Validate();
+        string[]? axisLabels = ParseLabels(s.Labels, arr.Shape.Length);
+        var layout = Layout(s, arr.Shape.Length);
+        if (mla)
         {
-            foreach (var raw in spec.Split('+'))
+            try
             {
-                string t = raw.Trim().ToLowerInvariant();
-                if (t == "shuffle") { names.Add(Blosc2Filter.Shuffle); metas.Add(0); }
-                else if (t == "bitshuffle") { names.Add(Blosc2Filter.BitShuffle); metas.Add(0); }
-                else if (t == "delta") { names.Add(Blosc2Filter.Delta); metas.Add(0); }
-                else if (t.StartsWith("trunc_prec", StringComparison.Ordinal))
+                using var img = MLArrayFile.FromBytes(arr.Data, arr.Shape, dtype, new MLArrayCreateOptions
                 {
-                    if (dtype.Kind != DTypeKind.Float)
-                        throw new ArgumentException($"trunc_prec only applies to float data, not {dtype.Name}.");
-                    string num = t["trunc_prec".Length..];
-                    int bits = num.Length == 0 ? (dtype.ItemSize == 4 ? 10 : 20)
-                        : int.TryParse(num, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int b) ? b
-                        : throw new ArgumentException($"bad trunc_prec precision '{num}' in --filter; use e.g. trunc_prec10.");
-                    int mant = dtype.ItemSize == 4 ? 23 : 52;
-                    if (bits is < -127 or > 127 || Math.Abs(bits) >= mant || bits == 0)
-                        throw new ArgumentException($"trunc_prec precision {bits} is out of range for {dtype.Name} (1..{mant - 1} bits to keep, or -1..-{mant - 1} to drop).");
-                    names.Add(Blosc2Filter.TruncPrec);
-                    metas.Add(unchecked((byte)(sbyte)bits));
-                }
-                else
-                    throw new ArgumentException($"unknown filter '{raw}' in --filter; use shuffle, bitshuffle, delta, trunc_prec[N] joined by '+', or none.");
+                    Layout = layout ?? LayoutOptions.Default, Compression = compression, AxisLabels = axisLabels,
+                });
+                img.Save(output, steps);
+            }
+            catch (NotSupportedException e)
+            {
+                throw new ArgumentException($"--patch-size: {e.Message}", e);
             }
         }
-        if (names.Count > 6)
-            throw new ArgumentException("at most 6 filters fit in a Blosc2 pipeline.");
-        var filters = CompressionParams.Pipeline([.. names]);
-        var meta = new byte[6];
-        metas.ToArray().CopyTo(meta, 6 - metas.Count);
-        return (filters, meta);
+        else
+        {
+            if (s.Patch is not null || axisLabels is not null)
+                throw new ArgumentException("--patch-size and --axis-labels need .mla output (a plain .b2nd file has no MLArray metadata).");
+            var (chunkShape, blockShape) = layout is null ? (null, null) : (ParseShape(s.Chunk, arr.Shape.Length, "--chunk-size"), ParseShape(s.Block, arr.Shape.Length, "--block-size"));
+            B2ndWriter.Write(output, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression }, steps);
+        }
+
+        return Describe(arr.DType, arr.Shape);
     }
+
+    /// <summary>The layout from --chunk-size/--block-size or --patch-size; null for the default (patch 192).</summary>
+    private static LayoutOptions? Layout(Settings s, int ndim) =>
+        s.Chunk is not null ? LayoutOptions.Manual(ParseShape(s.Chunk, ndim, "--chunk-size")!, ParseShape(s.Block, ndim, "--block-size")!)
+        : s.Patch is not null ? LayoutOptions.Patch(ParseInts(s.Patch, "--patch-size")!)
+        : null;
 
     internal static string[]? ParseLabels(string? s, int ndim)
     {
@@ -179,6 +228,7 @@ internal static class ConvertCommand
         return parts;
     }
 
+    /// <summary>Positive integers separated by commas (e.g. <c>--patch 64,64,64</c>); null for an absent option.</summary>
     internal static int[]? ParseInts(string? s, string option)
     {
         if (string.IsNullOrWhiteSpace(s))
@@ -186,21 +236,19 @@ internal static class ConvertCommand
         var parts = s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
         var r = new int[parts.Length];
         for (int i = 0; i < parts.Length; i++)
+        {
             if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out r[i]) || r[i] <= 0)
                 throw new ArgumentException($"{option} '{s}' must be positive integers separated by commas.");
+        }
+
         return r.Length == 0 ? throw new ArgumentException($"{option} '{s}' has no values.") : r;
     }
 
+    /// <summary><see cref="ParseInts"/> with exactly <paramref name="ndim"/> values.</summary>
     internal static int[]? ParseShape(string? s, int ndim, string option)
     {
-        if (string.IsNullOrWhiteSpace(s))
-            return null;
-        var parts = s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries);
-        var r = new int[parts.Length];
-        for (int i = 0; i < parts.Length; i++)
-            if (!int.TryParse(parts[i], NumberStyles.None, CultureInfo.InvariantCulture, out r[i]) || r[i] <= 0)
-                throw new ArgumentException($"{option} '{s}' must be positive integers separated by commas.");
-        if (r.Length != ndim)
+        int[]? r = ParseInts(s, option);
+        if (r is not null && r.Length != ndim)
             throw new ArgumentException($"{option} '{s}' has {r.Length} values but the array has {ndim} dimensions.");
         return r;
     }

@@ -60,31 +60,11 @@ internal sealed record HeaderFacts(
     public static HeaderFacts From(B2ndArray a)
     {
         var vl = a.VlMetaNames.Select(n => (n, a.GetVlMeta(n)!.Length, a.GetVlMetaStoredSize(n))).ToArray();
-        return new HeaderFacts(a.Shape, a.DType.Name, a.ChunkShape, a.BlockShape, CodecName(a.Codec), a.CLevel,
-            a.Filters.Where(f => f != Blosc2Filter.None).Select(FilterName).ToArray(),
+        return new HeaderFacts(a.Shape, a.DType.Name, a.ChunkShape, a.BlockShape, CompressionNames.NameOf(a.Codec), a.CLevel,
+            a.Filters.Where(f => f != Blosc2Filter.None).Select(CompressionNames.NameOf).ToArray(),
             a.Filters.Select(f => (int)f).ToArray(), a.FiltersMeta.Select(m => (int)m).ToArray(),
-            a.SplitMode.ToString().ToLowerInvariant(), a.NChunks, a.NBytes, a.CBytes, a.FrameBytes, vl);
+            CompressionNames.NameOf(a.SplitMode), a.NChunks, a.NBytes, a.CBytes, a.FrameBytes, vl);
     }
-
-    public static string CodecName(Blosc2Codec c) => c switch
-    {
-        Blosc2Codec.BloscLZ => "blosclz",
-        Blosc2Codec.LZ4 => "lz4",
-        Blosc2Codec.LZ4HC => "lz4hc",
-        Blosc2Codec.Zlib => "zlib",
-        Blosc2Codec.Zstd => "zstd",
-        _ => $"codec{(int)c}",
-    };
-
-    public static string FilterName(Blosc2Filter f) => f switch
-    {
-        Blosc2Filter.Shuffle => "shuffle",
-        Blosc2Filter.BitShuffle => "bitshuffle",
-        Blosc2Filter.Delta => "delta",
-        Blosc2Filter.TruncPrec => "trunc_prec",
-        Blosc2Filter.None => "none",
-        _ => $"filter{(int)f}",
-    };
 
     public string ToJson(Action<Utf8JsonWriter>? extra = null)
     {

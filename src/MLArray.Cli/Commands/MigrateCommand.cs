@@ -1,14 +1,14 @@
 using System.CommandLine;
 using MLArray.Blosc2;
-using MLArray.Metadata.Migration;
+using MLArray.Metadata;
 using MLArray.Metadata.Payload;
 
 namespace MLArray.Cli.Commands;
 
 /// <summary>
 /// <c>mlarray migrate FILE… [-o OUT | --in-place] [--dry-run]</c>: rewrites the metadata entry in the current layout.
-/// Only the <c>"mlarray"</c> vlmeta entry changes; header, chunks and index are copied byte for byte, and the output
-/// is written atomically (temporary file, then rename).
+/// The work is <see cref="MetadataMigration.MigrateFile(string, string?, bool)"/>: only the <c>"mlarray"</c> vlmeta entry
+/// changes; header, chunks and index are copied byte for byte, and the output is written atomically.
 /// </summary>
 internal static class MigrateCommand
 {
@@ -47,44 +47,35 @@ internal static class MigrateCommand
         return cmd;
     }
 
+    /// <summary>Migrates one file through <see cref="MetadataMigration"/> and prints its report; invalid metadata is listed, one line per problem.</summary>
     internal static int MigrateOne(string path, string? destination, bool dryRun, TextWriter stdout, AtomicFileSteps? steps = null)
     {
-        MetaReadResult meta;
-        long[] shape;
-        using (var a = B2ndArray.Open(path))
+        MetadataMigrationReport report;
+        try
         {
-            meta = MLArrayMetadata.Read(a)
-                ?? throw new ArgumentException($"{path} has no \"{MLArrayMetadata.VlMetaName}\" metadata entry to migrate.");
-            shape = a.Shape;
+            report = MetadataMigration.MigrateFile(path, destination, dryRun, steps);
         }
-        var report = MLArrayMetadata.Validate(meta, shape);
-        if (!report.IsValid)
+        catch (MLArrayValidationException e)
         {
-            stdout.WriteLine($"{path}: not migrated: the metadata is invalid (layout {MetaLayouts.Id(meta.Layout)})");
-            ValidateCommand.WriteIssues(stdout, report);
-            return CliApp.InvalidInput;
+            stdout.WriteLine($"{path}: not migrated: the metadata is invalid");
+            ValidateCommand.WriteIssues(stdout, e.Issues);
+            throw;
         }
-        var changes = meta.Migration.Changes;
-        bool same = destination is not null && Path.GetFullPath(destination) == Path.GetFullPath(path);
-        if (changes.Count == 0)
+
+        if (report.IsCurrent)
             stdout.WriteLine($"{path}: already in the current layout; nothing to change");
         else
         {
-            stdout.WriteLine(meta.Layout == MetaLayout.Current
-                ? $"{path}: layout current, normalised to the canonical form with {changes.Count} change(s):"
-                : $"{path}: layout {MetaLayouts.Id(meta.Layout)} -> {MetaLayouts.Id(MetaLayout.Current)}, {changes.Count} change(s):");
-            foreach (var c in changes) stdout.WriteLine($"  - {c}");
+            stdout.WriteLine(report.Layout == MetaLayout.Current
+                ? $"{path}: layout current, normalised to the canonical form with {report.Changes.Count} change(s):"
+                : $"{path}: layout {MetaLayouts.Id(report.Layout)} -> {MetaLayouts.Id(MetaLayout.Current)}, {report.Changes.Count} change(s):");
+            foreach (var c in report.Changes) stdout.WriteLine($"  - {c}");
         }
+
         if (dryRun)
-        {
             stdout.WriteLine("  (dry run: nothing written)");
-            return CliApp.Ok;
-        }
-        if (destination is null || (same && changes.Count == 0))
-            return CliApp.Ok;
-        var content = MLArrayMetadata.EncodeValidated(meta.Current, shape);
-        B2ndFrameEditor.RewriteVlMeta(path, destination, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = content }, steps);
-        stdout.WriteLine($"  wrote {destination}");
+        else if (report.Written is { } written)
+            stdout.WriteLine($"  wrote {written}");
         return CliApp.Ok;
     }
 }

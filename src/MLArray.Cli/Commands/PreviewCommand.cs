@@ -19,7 +19,7 @@ internal static class PreviewCommand
     public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps = null)
     {
         var file = new Argument<string>("file") { Description = "The .mla file." };
-        var axis = new Option<string>("--axis") { Description = "Slice axis: z (default), y, x, or an axis number.", DefaultValueFactory = _ => "z" };
+        var axis = new Option<string>("--axis") { Description = "Slice axis: z, y, x, or an axis number.", DefaultValueFactory = _ => "z" };
         var index = new Option<long?>("--index") { Description = "Slice index along the axis (default: the middle)." };
         var window = new Option<string?>("--window") { Description = "Intensity window CENTER,WIDTH (default: 1st–99th percentile)." };
         var output = new Option<string>("--output", "-o") { Description = "The PNG to write (atomically).", Required = true };

@@ -306,6 +306,6 @@ internal static class TrainingCommands
         }
 
         private static void WriteNpy<T>(string path, ReadOnlySpan<T> data, long[] shape) where T : unmanaged =>
-            Npy.Write(path, new NpyArray(MLArrayFile.DTypeOf<T>().Name, shape, MemoryMarshal.AsBytes(data).ToArray()));
+            Npy.Write(path, new NpyArray(DType.Of<T>().Name, shape, MemoryMarshal.AsBytes(data).ToArray()));
     }
 }

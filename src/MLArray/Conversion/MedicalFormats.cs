@@ -10,7 +10,7 @@ public static class MedicalFormats
     private sealed record Target(string Extension, MedicalFormat Format, params string[] Names);
 
     // Longest extensions first: ".nii.gz" must win over ".gz"-less ".nii" matching and over the plain name.
-    private static readonly (string Extension, MedicalFormat Format)[] Extensions =
+    private static readonly (string Extension, MedicalFormat Format)[] ExtensionTable =
     [
         (".nii.gz", MedicalFormat.Nifti), (".hdr.gz", MedicalFormat.Nifti), (".img.gz", MedicalFormat.Nifti),
         (".nii", MedicalFormat.Nifti), (".hdr", MedicalFormat.Nifti), (".img", MedicalFormat.Nifti),
@@ -31,6 +31,15 @@ public static class MedicalFormats
 
     /// <summary>The names <see cref="TargetExtension"/> accepts, in the order help screens list them.</summary>
     public static IReadOnlyList<string> TargetNames { get; } = Targets.Select(t => t.Names[0]).ToArray();
+
+    /// <summary>
+    /// The file extensions (lower case, with the dot) of a format, in the order help screens list them:
+    /// <see cref="MedicalFormat.Nifti"/> <c>.nii.gz .hdr.gz .img.gz .nii .hdr .img</c>, <see cref="MedicalFormat.Nrrd"/>
+    /// <c>.nrrd .nhdr</c>, <see cref="MedicalFormat.None"/> the array formats <c>.mla .b2nd .npy</c>.
+    /// </summary>
+    /// <param name="format">The format.</param>
+    public static IReadOnlyList<string> Extensions(MedicalFormat format) =>
+        Array.FindAll(ExtensionTable, e => e.Format == format).Select(e => e.Extension).ToArray();
 
     /// <summary>The medical format of a path, from its name (case-insensitive); <see cref="MedicalFormat.None"/> otherwise.</summary>
     /// <param name="path">A file name or path.</param>
@@ -78,7 +87,7 @@ public static class MedicalFormats
     private static (string Extension, MedicalFormat Format)? Match(string path)
     {
         ArgumentNullException.ThrowIfNull(path);
-        foreach (var e in Extensions)
+        foreach (var e in ExtensionTable)
         {
             if (path.EndsWith(e.Extension, StringComparison.OrdinalIgnoreCase)) return e;
         }

@@ -266,6 +266,17 @@ internal static class MedicalIO
         return bytes;
     }
 
+    /// <summary>
+    /// Throws <see cref="FileNotFoundException"/> when the file a caller names does not exist, as every other reader
+    /// (B2ndArray, MLArrayFile, Npy) does. A file that a header names (a NIfTI pair's image, a detached NRRD's data
+    /// file) and that is missing is a broken data set instead: <see cref="MLArrayFormatException"/>.
+    /// </summary>
+    internal static void RequireFile(string path)
+    {
+        if (!File.Exists(path))
+            throw new FileNotFoundException($"{path}: no such file.", path);
+    }
+
     internal static Stream OpenRead(string path)
     {
         try

@@ -1,140 +1,156 @@
 using System.Diagnostics;
 using System.Globalization;
-using MLArray.Blosc2;
+using System.Runtime.InteropServices;
 using MLArray.Medical.Nifti;
+using MLArray.TestSupport;
 using Xunit.Abstractions;
 
 namespace MLArray.Cli.Tests.Cli;
 
 /// <summary>
-/// Ctrl+C in <c>mlarray convert</c>: the real command in a child process gets SIGINT while it converts. Whenever the
-/// signal lands, every output is either complete (same voxels as its input) or absent, and no temporary file is left;
-/// when the signal interrupted work, the exit code is 130 and a line says so. The outcome does not depend on timing.
+/// Cancelling <c>mlarray convert</c>, deterministically: the cancellation is requested only once a progress line
+/// ("converting IN -> OUT: dtype (shape)", printed when the input's header is read and the data are about to be
+/// decoded) shows that a conversion is running, and every test asserts the cancelled outcome: exit 130, the message,
+/// no output and no temporary file. In process through an injected token; in a child process through SIGINT.
 /// </summary>
-public sealed class ConvertCancelTests(ITestOutputHelper output) : IDisposable
+public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisposable
 {
     private readonly string _dir = Directory.CreateTempSubdirectory("mla-cancel-").FullName;
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>A CT-like int16 volume (air, a noisy soft-tissue ellipsoid, a bone shell) as .nii.gz; returns its voxels.</summary>
-    internal static short[] WriteCtLike(string path, int nx, int ny, int nz, uint seed)
-    {
-        var v = new short[nx * ny * nz];
-        uint s = seed;
-        for (int z = 0; z < nz; z++)
-        {
-            for (int y = 0; y < ny; y++)
-            {
-                for (int x = 0; x < nx; x++)
-                {
-                    double dx = (x - (nx / 2.0)) / (nx * 0.42), dy = (y - (ny / 2.0)) / (ny * 0.36), dz = (z - (nz / 2.0)) / (nz * 0.45);
-                    double r = Math.Sqrt((dx * dx) + (dy * dy) + (dz * dz));
-                    s = (s * 1664525) + 1013904223;
-                    int noise = (int)(s >> 27) - 16;
-                    v[x + (nx * (y + (ny * z)))] = (short)(r > 1 ? -1000 + (noise / 4) : r > 0.9 ? 700 + (noise * 3) : 40 + noise);
-                }
-            }
-        }
-
-        var affine = new double[,] { { -0.8, 0, 0, 100 }, { 0, -0.8, 0, 120 }, { 0, 0, 1.5, -80 }, { 0, 0, 0, 1 } };
-        var bytes = new byte[v.Length * 2];
-        Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
-        Nifti.Write(path, NiftiImage.Create(bytes, DType.Int16, [nx, ny, nz], affine));
-        return v;
-    }
-
     private static string CliDll => Path.Combine(AppContext.BaseDirectory, "MLArray.Cli.dll");
 
-    /// <summary>Starts the CLI, waits until it is writing a temporary output (or has finished), sends SIGINT, waits for exit.</summary>
-    private (int Code, string Out, string Err, bool Signalled) RunAndInterrupt(string outDir, params string[] args)
+    /// <summary>Captures stdout and cancels <paramref name="cts"/> when the first "converting" progress line is written.</summary>
+    private sealed class CancelOnProgress(CancellationTokenSource cts) : StringWriter(CultureInfo.InvariantCulture)
     {
-        var psi = new ProcessStartInfo("dotnet") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        psi.ArgumentList.Add(CliDll);
-        foreach (string a in args) psi.ArgumentList.Add(a);
-        using var p = Process.Start(psi)!;
-        Task<string> so = p.StandardOutput.ReadToEndAsync();
-        Task<string> se = p.StandardError.ReadToEndAsync();
-        // Wait (at most 2 minutes) for a temporary output file: the conversion is then under way and the handler installed.
-        var sw = Stopwatch.StartNew();
-        while (!p.HasExited && sw.Elapsed < TimeSpan.FromMinutes(2) &&
-               !(Directory.Exists(outDir) && Directory.EnumerateFiles(outDir, "*.tmp").Any()))
-        {
-            Thread.Sleep(5);
-        }
+        public int ProgressLines { get; private set; }
 
-        bool signalled = false;
-        if (!p.HasExited)
+        public override void WriteLine(string? value)
         {
-            using var kill = Process.Start("kill", ["-INT", p.Id.ToString(CultureInfo.InvariantCulture)]);
-            kill.WaitForExit();
-            signalled = kill.ExitCode == 0;
+            base.WriteLine(value);
+            if (value is not null && value.StartsWith("converting ", StringComparison.Ordinal))
+            {
+                ProgressLines++;
+                cts.Cancel();
+            }
         }
-
-        p.WaitForExit();
-        string o = so.GetAwaiter().GetResult(), e = se.GetAwaiter().GetResult();
-        output.WriteLine($"exit {p.ExitCode}, signalled {signalled}\n--- stdout\n{o}\n--- stderr\n{e}");
-        return (p.ExitCode, o, e, signalled);
     }
 
-    private static void AssertCompleteOrAbsent(string mla, short[] expected)
-    {
-        if (!File.Exists(mla)) return;
-        using var f = MLArrayFile.Open(mla);
-        Assert.Equal(expected, f.ToArray<short>());
-    }
-
-    private static void AssertNoTemporaryFiles(string dir) =>
-        Assert.DoesNotContain(Directory.GetFiles(dir), f => f.EndsWith(".tmp", StringComparison.Ordinal));
+    private static void AssertNoFiles(string dir) => Assert.Empty(Directory.GetFiles(dir));
 
     [Fact]
-    public void Batch_interrupted_by_sigint_leaves_complete_outputs_or_none()
+    public void Single_file_cancelled_after_the_header_is_read_exits_130_and_writes_nothing()
+    {
+        string input = Path.Combine(_dir, "ct.nii.gz");
+        SyntheticCt.Write(input, 96, 96, 64, 5);
+        string outDir = Directory.CreateDirectory(Path.Combine(_dir, "out")).FullName;
+        string mla = Path.Combine(outDir, "ct.mla");
+        using var cts = new CancellationTokenSource();
+        using var stdout = new CancelOnProgress(cts);
+        using var stderr = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CliApp.Run(["convert", input, mla], stdout, stderr, null, cts.Token);
+        output.WriteLine($"exit {code}\n{stdout}\n{stderr}");
+        Assert.Equal(1, stdout.ProgressLines);
+        Assert.Equal(CliApp.Cancelled, code);
+        Assert.Contains($"cancelled; {mla} was not written", stderr.ToString(), StringComparison.Ordinal);
+        AssertNoFiles(outDir);
+    }
+
+    [Fact]
+    public void Batch_cancelled_during_its_first_file_exits_130_and_writes_nothing()
     {
         string inDir = Directory.CreateDirectory(Path.Combine(_dir, "in")).FullName;
+        for (int i = 0; i < 3; i++) SyntheticCt.Write(Path.Combine(inDir, $"ct{i}.nii.gz"), 64, 64, 48, (uint)(i + 1));
         string outDir = Path.Combine(_dir, "out");
-        var expected = new Dictionary<string, short[]>();
-        for (int i = 0; i < 4; i++)
-            expected[$"ct{i}.mla"] = WriteCtLike(Path.Combine(inDir, $"ct{i}.nii.gz"), 192, 192, 160, (uint)(i + 1));
+        using var cts = new CancellationTokenSource();
+        using var stdout = new CancelOnProgress(cts);
+        using var stderr = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CliApp.Run(["convert", inDir, outDir, "--to", "mla", "--jobs", "1"], stdout, stderr, null, cts.Token);
+        output.WriteLine($"exit {code}\n{stdout}\n{stderr}");
+        Assert.Equal(1, stdout.ProgressLines);
+        Assert.Equal(CliApp.Cancelled, code);
+        Assert.Contains("cancelled: 0 of 3 converted before the interrupt", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Contains("[1/3] CANCELLED", stdout.ToString(), StringComparison.Ordinal);
+        Assert.Equal("mlarray: cancelled.", stderr.ToString().Trim());
+        AssertNoFiles(outDir);
+    }
 
-        var r = RunAndInterrupt(outDir, "convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1");
-        Assert.True(r.Code is 0 or 130, $"exit code {r.Code}: {r.Err}");
-        if (r.Code == 130)
+    private const int SigInt = 2;
+
+    [LibraryImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static partial int Kill(int pid, int signal);
+
+    /// <summary>Uncompressed NIfTI of uniform random int16 (incompressible: LZ4HC level 9 takes seconds on it).</summary>
+    private static void WriteNoise(string path, int nx, int ny, int nz, int seed)
+    {
+        var bytes = new byte[nx * ny * nz * 2];
+        new Random(seed).NextBytes(bytes);
+        var eye = new double[4, 4];
+        for (int i = 0; i < 4; i++) eye[i, i] = 1;
+        Nifti.Write(path, NiftiImage.Create(bytes, DType.Int16, [nx, ny, nz], eye));
+    }
+
+    /// <summary>
+    /// Starts the CLI with its output going to files, waits until its stdout holds the "converting" progress line (the
+    /// conversion is then running and the signal handler installed), sends SIGINT, waits for the exit.
+    /// </summary>
+    private (int Code, string Out, string Err) RunAndInterrupt(params string[] args)
+    {
+        string so = Path.Combine(_dir, "child.out"), se = Path.Combine(_dir, "child.err");
+        // sh execs dotnet (same pid) with stdout/stderr on files, which the test polls.
+        var psi = new ProcessStartInfo("/bin/sh") { UseShellExecute = false };
+        foreach (string a in (string[])["-c", "exec \"$0\" \"$@\" > \"$MLA_OUT\" 2> \"$MLA_ERR\"", "dotnet", CliDll, .. args]) psi.ArgumentList.Add(a);
+        psi.Environment["MLA_OUT"] = so;
+        psi.Environment["MLA_ERR"] = se;
+        using var p = Process.Start(psi)!;
+        string Read(string f)
         {
-            Assert.True(r.Signalled);
-            Assert.Contains("cancelled", r.Out + r.Err, StringComparison.Ordinal);
-        }
-        else
-        {
-            Assert.Contains("4 of 4 converted", r.Out, StringComparison.Ordinal);
+            using var fs = new FileStream(f, FileMode.OpenOrCreate, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
+            return new StreamReader(fs).ReadToEnd();
         }
 
-        Assert.True(Directory.Exists(outDir));
-        AssertNoTemporaryFiles(outDir);
-        foreach ((string name, short[] v) in expected) AssertCompleteOrAbsent(Path.Combine(outDir, name), v);
-        if (r.Code == 0)
-            Assert.All(expected.Keys, k => Assert.True(File.Exists(Path.Combine(outDir, k))));
+        var sw = Stopwatch.StartNew();
+        while (!Read(so).Split('\n').Any(l => l.StartsWith("converting ", StringComparison.Ordinal)))
+        {
+            Assert.False(p.HasExited, $"the command ended before it printed a progress line: {Read(so)}\n{Read(se)}");
+            Assert.True(sw.Elapsed < TimeSpan.FromMinutes(2), "no progress line after 2 minutes");
+            Thread.Sleep(2);
+        }
+
+        Assert.True(Kill(p.Id, SigInt) == 0, $"kill({p.Id}, SIGINT) failed");
+        p.WaitForExit();
+        string o = Read(so), e = Read(se);
+        File.Delete(so);
+        File.Delete(se);
+        output.WriteLine($"exit {p.ExitCode}, signal sent {sw.ElapsedMilliseconds} ms after start\n--- stdout\n{o}\n--- stderr\n{e}");
+        return (p.ExitCode, o, e);
     }
 
     [Fact]
-    public void Single_file_interrupted_by_sigint_leaves_the_complete_output_or_none()
+    public void Sigint_during_a_single_file_exits_130_and_leaves_no_output()
     {
-        string input = Path.Combine(_dir, "big.nii.gz");
-        short[] v = WriteCtLike(input, 256, 256, 200, 7);
+        // 26 MB of random int16 compressed with LZ4HC level 9 on one thread: seconds of work after the progress line.
+        string input = Path.Combine(_dir, "big.nii");
+        WriteNoise(input, 256, 256, 200, 7);
         string outDir = Directory.CreateDirectory(Path.Combine(_dir, "single")).FullName;
         string mla = Path.Combine(outDir, "big.mla");
-        var r = RunAndInterrupt(outDir, "convert", input, mla, "--threads", "1", "--clevel", "9");
-        Assert.True(r.Code is 0 or 130, $"exit code {r.Code}: {r.Err}");
-        if (r.Code == 130)
-        {
-            Assert.Contains("cancelled", r.Err, StringComparison.Ordinal);
-            Assert.False(File.Exists(mla));
-        }
-        else
-        {
-            Assert.True(File.Exists(mla));
-        }
+        var r = RunAndInterrupt("convert", input, mla, "--threads", "1", "--clevel", "9");
+        Assert.Equal(CliApp.Cancelled, r.Code);
+        Assert.Contains($"cancelled; {mla} was not written", r.Err, StringComparison.Ordinal);
+        AssertNoFiles(outDir);
+    }
 
-        AssertNoTemporaryFiles(outDir);
-        AssertCompleteOrAbsent(mla, v);
+    [Fact]
+    public void Sigint_during_a_batch_exits_130_and_leaves_no_output()
+    {
+        string inDir = Directory.CreateDirectory(Path.Combine(_dir, "in")).FullName;
+        for (int i = 0; i < 2; i++) WriteNoise(Path.Combine(inDir, $"noise{i}.nii"), 256, 256, 160, i + 1);
+        string outDir = Path.Combine(_dir, "out");
+        var r = RunAndInterrupt("convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1", "--clevel", "9");
+        Assert.Equal(CliApp.Cancelled, r.Code);
+        Assert.Contains("cancelled: 0 of 2 converted before the interrupt", r.Out, StringComparison.Ordinal);
+        Assert.Contains("mlarray: cancelled.", r.Err, StringComparison.Ordinal);
+        AssertNoFiles(outDir);
     }
 }

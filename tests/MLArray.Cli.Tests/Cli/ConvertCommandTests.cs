@@ -327,20 +327,27 @@ public sealed class ConvertCommandTests
         // success: only the input and the output in the folder
         AssertOk(Run("convert", npy, output, "--chunk-size", "8,8", "--block-size", "4,4"), "first");
         Assert.Equal(["in.npy", "out.mla"], dir.Names());
-        AssertOk(Run("convert", npy, output, "--codec", "zstd"), "overwrite");
+        byte[] first = File.ReadAllBytes(output);
+        // an existing output is replaced only with --overwrite
+        var (refused, _, refusal) = Run("convert", npy, output, "--codec", "zstd");
+        Assert.Equal(1, refused);
+        Assert.Equal($"mlarray: {output} already exists; pass --overwrite to replace it.", CliRun.Lines(refusal).Single());
+        Assert.Equal(first, File.ReadAllBytes(output));
+        AssertOk(Run("convert", npy, output, "--codec", "zstd", "--overwrite"), "overwrite");
         Assert.Equal(["in.npy", "out.mla"], dir.Names());
         byte[] before = File.ReadAllBytes(output);
+        Assert.NotEqual(first, before);
 
         // failures: the existing output is untouched and no temporary file is left behind
         string truncated = dir.File("truncated.npy");
         File.WriteAllBytes(truncated, File.ReadAllBytes(npy)[..200]);
         var failures = new (string[] Args, int Code)[]
         {
-            (["convert", npy, output, "--chunk-size", "4,4", "--block-size", "5,5"], 1),   // fails inside the writer
-            (["convert", npy, output, "--codec", "nope"], 1),
-            (["convert", truncated, output], 2),
-            (["convert", CliTestData.Npy("c8_unsupported.npy"), output], 2),
-            (["convert", dir.File("missing.npy"), output], 2),
+            (["convert", npy, output, "--overwrite", "--chunk-size", "4,4", "--block-size", "5,5"], 1),   // fails inside the writer
+            (["convert", npy, output, "--overwrite", "--codec", "nope"], 1),
+            (["convert", truncated, output, "--overwrite"], 2),
+            (["convert", CliTestData.Npy("c8_unsupported.npy"), output, "--overwrite"], 2),
+            (["convert", dir.File("missing.npy"), output, "--overwrite"], 2),
         };
         foreach (var (args, expectedCode) in failures)
         {
@@ -357,7 +364,7 @@ public sealed class ConvertCommandTests
         byte[] npyBefore = File.ReadAllBytes(npyOut);
         string corrupt = dir.File("corrupt.mla");
         File.WriteAllBytes(corrupt, before[..(before.Length - 10)]);
-        var (c2, _, e2) = Run("convert", corrupt, npyOut);
+        var (c2, _, e2) = Run("convert", corrupt, npyOut, "--overwrite");
         Assert.Equal(2, c2);
         Assert.Contains("corrupt.mla", e2, StringComparison.Ordinal);
         Assert.Equal(npyBefore, File.ReadAllBytes(npyOut));

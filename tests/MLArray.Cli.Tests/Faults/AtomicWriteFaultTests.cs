@@ -148,7 +148,7 @@ public sealed class AtomicWriteFaultTests : IDisposable
     {
         string npy = NewNpy("in.npy", 3);
         string target = NewMla("out.mla", 0);
-        int tried = FaultHarness.Run(target, Cli("convert", npy, target, "--codec", "zstd"), p => AssertMlaHolds(p, 3), CliMessage, maxPoints: 110);
+        int tried = FaultHarness.Run(target, Cli("convert", npy, target, "--codec", "zstd", "--overwrite"), p => AssertMlaHolds(p, 3), CliMessage, maxPoints: 110);
         Assert.True(tried >= 100);
     }
 
@@ -158,7 +158,7 @@ public sealed class AtomicWriteFaultTests : IDisposable
         string npy = NewNpy("in.npy", 4);
         string target = _dir.File("out.b2nd");
         File.WriteAllBytes(target, [9, 9, 9]);
-        FaultHarness.Run(target, Cli("convert", npy, target), p =>
+        FaultHarness.Run(target, Cli("convert", npy, target, "--overwrite"), p =>
         {
             using var a = B2ndArray.Open(p);
             Assert.Equal(Values(12 * 40 * 40, 4), a.ToArray<float>());
@@ -170,7 +170,7 @@ public sealed class AtomicWriteFaultTests : IDisposable
     {
         string mla = NewMla("in.mla", 6);
         string target = NewNpy("out.npy", 0);
-        FaultHarness.Run(target, Cli("convert", mla, target), p =>
+        FaultHarness.Run(target, Cli("convert", mla, target, "--overwrite"), p =>
             Assert.Equal(System.Runtime.InteropServices.MemoryMarshal.AsBytes(Values(12 * 40 * 40, 6).AsSpan()).ToArray(), NpyIO.Read(p).Data), CliMessage);
     }
 

@@ -69,7 +69,7 @@ public static class FaultChild
                     break;
                 case 1:
                     NpyIO.Write(npy, new IO.NpyArray("<f4", Shape, MemoryMarshal.AsBytes(Generation(g).AsSpan()).ToArray()));
-                    int code = CliApp.Run(["convert", npy, target, "--codec", "zstd", "--clevel", "1"], TextWriter.Null, Console.Error);
+                    int code = CliApp.Run(["convert", npy, target, "--codec", "zstd", "--clevel", "1", "--overwrite"], TextWriter.Null, Console.Error);
                     if (code != 0) return code;
                     break;
                 default:

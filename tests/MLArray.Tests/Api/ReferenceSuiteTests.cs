@@ -210,6 +210,6 @@ public sealed class ReferenceSuiteTests : IDisposable
         Assert.False(spatial.CoordSystem.Value.IsKnown);
         Assert.Equal(MetaValue.From("ENU"), ((MetaDict)spatial.ToMetaValue())["coord_system"]);
         // A non-string coord_system is a type error (the reference's TypeError).
-        Assert.Throws<MLArrayMetadataException>(() => MetaSpatial.FromMetaValue(Dict(("coord_system", MetaValue.From(3L)))));
+        Assert.Throws<MLArrayValidationException>(() => MetaSpatial.FromMetaValue(Dict(("coord_system", MetaValue.From(3L)))));
     }
 }

@@ -284,7 +284,7 @@ public sealed class NiftiTests(ITestOutputHelper output) : IDisposable
         Assert.Contains("not a NIfTI file", e1.Message, StringComparison.Ordinal);
         var e2 = Assert.Throws<MLArrayFormatException>(() => Nifti.Read(MedicalTestData.PathOf("nibabel/nifti1.hdr")));
         Assert.Contains("missing image file", e2.Message, StringComparison.Ordinal);
-        Assert.Throws<MLArrayFormatException>(() => Nifti.Read(Tmp("does-not-exist.nii")));
+        Assert.Throws<FileNotFoundException>(() => Nifti.Read(Tmp("does-not-exist.nii")));
     }
 
     [Fact]

@@ -30,6 +30,6 @@ public sealed class TypedRecordTests
         var back = MLArrayMetadata.Decode(MLArrayMetadata.Encode(edited), a.Shape);
         Assert.Equal(edited, back.Meta);
         var bad = edited with { Spatial = edited.Spatial with { NumSpatialAxes = 99, AxisLabels = [AxisLabel.SpatialX] } };
-        Assert.Throws<MLArray.MLArrayMetadataException>(() => MLArrayMetadata.Encode(bad));
+        Assert.Throws<MLArray.MLArrayValidationException>(() => MLArrayMetadata.Encode(bad));
     }
 }

@@ -70,11 +70,13 @@ public sealed class NiftiReader : IDisposable
     /// <param name="path">A <c>.nii</c>, <c>.nii.gz</c>, <c>.hdr</c>, <c>.hdr.gz</c>, <c>.img</c> or <c>.img.gz</c> path.</param>
     /// <param name="options">Limits, or null for the defaults.</param>
     /// <returns>The open reader; dispose it.</returns>
-    /// <exception cref="MLArrayFormatException">Missing file, not NIfTI, corrupt or truncated header, data beyond the file.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
+    /// <exception cref="MLArrayFormatException">The other file of a pair is missing, not NIfTI, corrupt or truncated header, data beyond the file.</exception>
     /// <exception cref="MLArrayNotSupportedException">A datatype with no supported element type.</exception>
     public static NiftiReader Open(string path, MedicalReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        MedicalIO.RequireFile(path);
         options ??= MedicalReadOptions.Default;
         (string headerPath, string? dataPath) = ResolvePair(path);
 

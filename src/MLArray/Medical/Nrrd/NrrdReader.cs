@@ -58,12 +58,14 @@ public sealed class NrrdReader : IDisposable
     /// <param name="path">A <c>.nrrd</c> or <c>.nhdr</c> file.</param>
     /// <param name="options">Limits, or null.</param>
     /// <returns>The open reader; dispose it.</returns>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
     /// <exception cref="MLArrayFormatException">Not NRRD, missing required fields, invalid values, a data file path escaping
     /// the header's folder, data too short.</exception>
     /// <exception cref="MLArrayNotSupportedException">Type <c>block</c>, an unknown encoding, multi-file data.</exception>
     public static NrrdReader Open(string path, MedicalReadOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(path);
+        MedicalIO.RequireFile(path);
         options ??= MedicalReadOptions.Default;
         (NrrdHeader h, long dataStart) = ReadHeader(path);
 

@@ -13,7 +13,7 @@ public sealed record MetaReadResult(DecodedPayload Payload, MetaLayout Layout, M
     public MetaDict Current => Migration.Current;
 
     /// <summary>The generated typed record of <see cref="Current"/>.</summary>
-    /// <exception cref="MLArrayMetadataException">The mapping violates the schema (see <see cref="MLArrayMetadata.Validate"/>).</exception>
+    /// <exception cref="MLArrayValidationException">The mapping violates the schema (see <see cref="MLArrayMetadata.Validate"/>).</exception>
     public MLArrayMeta Meta => MLArrayMeta.FromMetaValue(Current);
 }
 
@@ -69,17 +69,16 @@ public static class MLArrayMetadata
     /// (<see cref="MetaMigrator.ToRecord"/>, so it must satisfy the schema) and is stored as msgpack bin of gzip of a
     /// plain pickle.
     /// </summary>
-    /// <exception cref="MLArrayMetadataException">The mapping violates the schema.</exception>
+    /// <exception cref="MLArrayValidationException">The mapping violates the schema.</exception>
     public static byte[] EncodeValidated(MetaDict current, long[]? arrayShape) =>
         MetaPayloadCodec.Encode(MetaMigrator.ToRecord(current, arrayShape).ToMetaValue());
 
     /// <summary>The vlmeta content to store for a typed record (validated first; msgpack bin of gzip of a plain pickle).</summary>
-    /// <exception cref="MLArrayMetadataException">The record violates the schema.</exception>
+    /// <exception cref="MLArrayValidationException">The record violates the schema.</exception>
     public static byte[] Encode(MLArrayMeta meta)
     {
         ArgumentNullException.ThrowIfNull(meta);
-        var report = meta.Validate();
-        if (!report.IsValid) throw new MLArrayMetadataException("metadata is invalid: " + string.Join("; ", report.Errors.Select(e => $"{e.Path} {e.Message}")));
+        meta.Validate().ThrowIfInvalid();
         return MetaPayloadCodec.Encode(meta.ToMetaValue());
     }
 

@@ -130,7 +130,7 @@ public static class MetaMigrator
     /// The generated typed record (<see cref="MLArrayMeta"/>, from the schema) of a migrated mapping; validates it
     /// against the schema with <c>ndim</c> taken from <paramref name="arrayShape"/> when the file has an array.
     /// </summary>
-    /// <exception cref="MLArrayMetadataException">The mapping violates the schema.</exception>
+    /// <exception cref="MLArrayValidationException">The mapping violates the schema.</exception>
     public static MLArrayMeta ToRecord(MetaDict current, long[]? arrayShape)
     {
         ArgumentNullException.ThrowIfNull(current);

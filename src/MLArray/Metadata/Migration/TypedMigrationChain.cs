@@ -69,7 +69,7 @@ internal static class TypedMigrationChain
         {
             record = read(d);
         }
-        catch (MLArrayMetadataException)
+        catch (Exception e) when (e is MLArrayMetadataException or MLArrayValidationException)
         {
             return null;
         }

@@ -47,12 +47,15 @@ public sealed class ValidationReport : IReadOnlyList<ValidationIssue>
     /// <inheritdoc/>
     public ValidationIssue this[int index] => _issues[index];
 
-    /// <summary>Throws <see cref="MLArrayMetadataException"/> (message = the first error) when there is an error.</summary>
+    /// <summary>
+    /// Throws <see cref="MLArrayValidationException"/> (carrying this report; the message lists the errors, first one
+    /// first) when there is an error.
+    /// </summary>
+    /// <exception cref="MLArrayValidationException">The report has an error.</exception>
     public void ThrowIfInvalid()
     {
-        var first = Errors.FirstOrDefault();
-        if (first is not null)
-            throw new MLArrayMetadataException($"{first.Message} (at {(first.Path.Length == 0 ? "/" : first.Path)}, rule {first.Code})");
+        if (!IsValid)
+            throw new MLArrayValidationException(this);
     }
 
     /// <inheritdoc/>

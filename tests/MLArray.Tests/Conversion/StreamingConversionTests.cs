@@ -1,19 +1,15 @@
-using MLArray.Cli.Tests.Cli;
-using MLArray.TestSupport;
-using MLArray.Blosc2;
-
 using MLArray.Conversion;
 using MLArray.Medical.Nifti;
-using MLArray.Medical.Nrrd;
+using MLArray.TestSupport;
 using Xunit.Abstractions;
 
-namespace MLArray.Cli.Tests.Conversion;
+namespace MLArray.Tests.Conversion;
 
 /// <summary>Tests that measure process-wide allocations: they run alone, after the parallel tests.</summary>
 [CollectionDefinition(nameof(AllocationMeasuring), DisableParallelization = true)]
 public sealed class AllocationMeasuring;
 
-/// <summary>The streaming NIfTI → .mla path: its memory bound and cancellation.</summary>
+/// <summary>The streaming NIfTI → .mla path of <see cref="MedicalConverter"/>: its memory bound and cancellation (injected tokens).</summary>
 [Collection(nameof(AllocationMeasuring))]
 public sealed class StreamingConversionTests(ITestOutputHelper output) : IDisposable
 {
@@ -41,7 +37,7 @@ public sealed class StreamingConversionTests(ITestOutputHelper output) : IDispos
     public void Nii_gz_to_mla_allocates_one_decoded_volume_plus_chunk_buffers()
     {
         string input = P("ct.nii.gz");
-        short[] v = ConvertCancelTests.WriteCtLike(input, 160, 160, 128, 3);
+        short[] v = SyntheticCt.Write(input, 160, 160, 128, 3);
         long decoded = v.Length * 2L;
         string mla = P("ct.mla");
         MedicalConverter.ToMLArray(input, mla, TwoThreads); // warm-up: JIT, pools
@@ -81,25 +77,5 @@ public sealed class StreamingConversionTests(ITestOutputHelper output) : IDispos
         foreach (string target in (string[])["d.nii.gz", "e.hdr", "f.nrrd", "g.nhdr"])
             Assert.ThrowsAny<OperationCanceledException>(() => MedicalConverter.FromMLArray(mla, Path.Combine(outDir, target), pre.Token));
         Assert.Empty(Directory.GetFiles(outDir));
-    }
-
-    [Fact]
-    public void Batch_exports_to_pairs_and_detached_nrrd()
-    {
-        string inDir = Directory.CreateDirectory(P("in")).FullName;
-        File.Copy(MedicalTestData.PathOf("dipy/aniso_vox.nii.gz"), Path.Combine(inDir, "a.nii.gz"));
-        File.Copy(MedicalTestData.PathOf("pynrrd/BallBinary30x30x30.nhdr"), Path.Combine(inDir, "b.nhdr"));
-        File.Copy(MedicalTestData.PathOf("pynrrd/BallBinary30x30x30.raw"), Path.Combine(inDir, "BallBinary30x30x30.raw"));
-        var r = CliRun.Run(["convert", inDir, P("mla"), "--to", "mla"]);
-        Assert.True(r.Code == 0, r.Out + r.Err);
-        r = CliRun.Run(["convert", P("mla"), P("hdr"), "--to", "hdr"]);
-        Assert.True(r.Code == 0, r.Out + r.Err);
-        Assert.Equal(["a.hdr", "a.img", "b.hdr", "b.img"], Directory.GetFiles(P("hdr")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(Nifti.Read(Path.Combine(inDir, "a.nii.gz")).Data, Nifti.Read(Path.Combine(P("hdr"), "a.hdr")).Data);
-        r = CliRun.Run(["convert", P("mla"), P("nhdr"), "--to", "nhdr"]);
-        Assert.True(r.Code == 0, r.Out + r.Err);
-        Assert.Equal(["a.nhdr", "a.raw.gz", "b.nhdr", "b.raw.gz"], Directory.GetFiles(P("nhdr")).Select(Path.GetFileName).Order(StringComparer.Ordinal));
-        Assert.Equal(Nrrd.Read(Path.Combine(inDir, "b.nhdr")).Data, Nrrd.Read(Path.Combine(P("nhdr"), "b.nhdr")).Data);
-        Assert.Equal(DType.Int16, Nrrd.Read(Path.Combine(P("nhdr"), "b.nhdr")).DType);
     }
 }

@@ -1,0 +1,187 @@
+using System.Collections.Concurrent;
+using System.Diagnostics;
+using System.Globalization;
+using MLArray.Conversion;
+using Spectre.Console;
+
+namespace MLArray.Cli.Commands;
+
+/// <summary>
+/// Batch mode of <c>mlarray convert</c> (<c>IN… OUTDIR --to FORMAT</c>): expands folders and globs, refuses output
+/// names that two inputs share and existing outputs (without <c>--overwrite</c>) before converting anything, then
+/// converts in parallel with live progress on a terminal and plain lines when redirected, and prints a summary.
+/// </summary>
+internal static class BatchConvert
+{
+    /// <summary>Converts one file; writes progress lines to the writer it is given.</summary>
+    public delegate string ConvertOne(string input, string output, TextWriter progress);
+
+    /// <summary>Output names compare as the file system does (case-insensitive on Windows and macOS).</summary>
+    private static StringComparer PathComparer => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
+
+    public static bool IsGlob(string arg) => arg.Contains('*', StringComparison.Ordinal) || arg.Contains('?', StringComparison.Ordinal);
+
+    /// <summary>The jobs of a batch: each input file (folders and globs expanded) with its output in <paramref name="outDir"/>.</summary>
+    /// <exception cref="ArgumentException">No input, no <c>--to</c>, or two inputs map to one output (all such collisions are listed).</exception>
+    public static List<(string In, string Out)> Plan(IEnumerable<string> inputs, string outDir, string? toFormat)
+    {
+        string ext = MedicalFormats.TargetExtension(toFormat ?? throw new ArgumentException($"batch conversion needs --to {string.Join("|", MedicalFormats.TargetNames)}."));
+        var jobs = inputs.SelectMany(Expand).Distinct(StringComparer.Ordinal)
+            .Select(input => (In: input, Out: Path.Combine(outDir, MedicalFormats.StripExtension(Path.GetFileName(input)) + ext)))
+            .ToList();
+        if (jobs.Count == 0) throw new ArgumentException("no input files found.");
+        var collisions = jobs.GroupBy(j => Path.GetFullPath(j.Out), PathComparer).Where(g => g.Count() > 1).ToList();
+        if (collisions.Count > 0)
+        {
+            throw new ArgumentException(
+                $"{collisions.Count} output name{(collisions.Count == 1 ? " is" : "s are")} shared by several inputs, so one would overwrite the other; nothing was converted: "
+                + string.Join("; ", collisions.Select(g => $"{g.First().Out} <- {string.Join(", ", g.Select(j => j.In))}"))
+                + ". Convert those inputs into separate folders, or rename them.");
+        }
+
+        return jobs;
+    }
+
+    /// <summary>Refuses outputs that exist unless <paramref name="overwrite"/> (all of them are listed).</summary>
+    /// <exception cref="ArgumentException">An output exists and <paramref name="overwrite"/> is false.</exception>
+    public static void CheckNotExisting(IReadOnlyList<string> outputs, bool overwrite)
+    {
+        if (overwrite) return;
+        var existing = outputs.Where(o => File.Exists(o) || Directory.Exists(o)).ToList();
+        if (existing.Count == 1)
+            throw new ArgumentException($"{existing[0]} already exists; pass --overwrite to replace it.");
+        if (existing.Count > 1)
+            throw new ArgumentException($"{existing.Count} output files already exist ({string.Join(", ", existing)}); pass --overwrite to replace them. Nothing was converted.");
+    }
+
+    /// <summary>Runs a batch; returns the exit code (1 when a file failed, 130 when cancelled).</summary>
+    public static int Run(string[] inputs, string outDir, string? toFormat, int jobs, ConvertOne convert, bool overwrite, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    {
+        var files = Plan(inputs, outDir, toFormat);
+        CheckNotExisting(files.Select(f => f.Out).ToList(), overwrite);
+        Directory.CreateDirectory(outDir);
+        var results = new ConcurrentDictionary<int, Result>();
+        bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
+        var output = TextWriter.Synchronized(stdout);
+        TextWriter progress = live ? TextWriter.Null : output;
+        long totalBytes = files.Sum(f => SizeOf(f.In));
+        var sw = Stopwatch.StartNew();
+        int done = 0;
+
+        Result Do(int i)
+        {
+            var (input, outPath) = files[i];
+            var t = Stopwatch.StartNew();
+            long size = SizeOf(input);
+            try
+            {
+                convert(input, outPath, progress);
+                return new Result(input, outPath, Status.Ok, "ok", size, t.Elapsed);
+            }
+            catch (OperationCanceledException) when (ct.IsCancellationRequested)
+            {
+                return new Result(input, outPath, Status.Cancelled, "cancelled", size, t.Elapsed);
+            }
+            catch (Exception e) when (CliApp.ExitCodeOf(e) is not null)
+            {
+                return new Result(input, outPath, Status.Failed, CliApp.Message(e), size, t.Elapsed);
+            }
+        }
+
+        var po = new ParallelOptions { MaxDegreeOfParallelism = jobs, CancellationToken = ct };
+        try
+        {
+            if (live)
+            {
+                AnsiConsole.Progress()
+                    .AutoClear(false)
+                    .Columns(new TaskDescriptionColumn(), new ProgressBarColumn(), new PercentageColumn(), new TransferSpeedColumn(), new RemainingTimeColumn(), new SpinnerColumn())
+                    .Start(ctx =>
+                    {
+                        var task = ctx.AddTask($"converting {files.Count} files", maxValue: Math.Max(1, totalBytes));
+                        Parallel.For(0, files.Count, po, i =>
+                        {
+                            var r = Do(i);
+                            results[i] = r;
+                            task.Increment(Math.Max(0, r.InBytes));
+                            Interlocked.Increment(ref done);
+                        });
+                    });
+            }
+            else
+            {
+                Parallel.For(0, files.Count, po, i =>
+                {
+                    var r = Do(i);
+                    results[i] = r;
+                    int n = Interlocked.Increment(ref done);
+                    string status = r.Status switch { Status.Ok => "ok    ", Status.Cancelled => "CANCELLED", _ => "FAILED" };
+                    output.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"[{n}/{files.Count}] {status} {r.In} -> {r.Out} ({r.Time.TotalSeconds:0.00} s){(r.Status == Status.Ok ? "" : ": " + r.Message)}"));
+                });
+            }
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            // Parallel.For stops handing out files; the ones running have stopped and cleaned up.
+        }
+
+        if (ct.IsCancellationRequested)
+        {
+            int finished = results.Values.Count(r => r.Status == Status.Ok);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"cancelled: {finished} of {files.Count} converted before the interrupt; unfinished outputs were not written (no partial or temporary files left)."));
+            stderr.WriteLine("mlarray: cancelled.");
+            return CliApp.Cancelled;
+        }
+
+        return Summarise(files.Count, results, live, totalBytes, sw, stdout, stderr);
+    }
+
+    private enum Status { Ok, Failed, Cancelled }
+
+    private sealed record Result(string In, string Out, Status Status, string Message, long InBytes, TimeSpan Time);
+
+    private static int Summarise(int count, ConcurrentDictionary<int, Result> results, bool live, long totalBytes, Stopwatch sw, TextWriter stdout, TextWriter stderr)
+    {
+        var table = new Table().AddColumns("input", "output", "status", "time (s)");
+        foreach (var r in results.OrderBy(k => k.Key).Select(k => k.Value))
+            table.AddRow(Markup.Escape(r.In), Markup.Escape(r.Out), r.Status == Status.Ok ? "ok" : Markup.Escape("FAILED: " + r.Message), r.Time.TotalSeconds.ToString("0.00", CultureInfo.InvariantCulture));
+        var console = live ? AnsiConsole.Console : AnsiConsole.Create(new AnsiConsoleSettings
+        {
+            Out = new AnsiConsoleOutput(stdout), Ansi = AnsiSupport.No, ColorSystem = ColorSystemSupport.NoColors, Interactive = InteractionSupport.No,
+        });
+        console.Write(table);
+        var failed = results.OrderBy(k => k.Key).Select(k => k.Value).Where(r => r.Status != Status.Ok).ToList();
+        stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{count - failed.Count} of {count} converted, {failed.Count} failed, {sw.Elapsed.TotalSeconds:0.0} s, {totalBytes / 1e6 / Math.Max(1e-9, sw.Elapsed.TotalSeconds):0.0} MB/s"));
+        foreach (var r in failed)
+            stderr.WriteLine($"mlarray: {r.In}: {r.Message}");
+        return failed.Count > 0 ? CliApp.InvalidInput : CliApp.Ok;
+    }
+
+    private static long SizeOf(string path)
+    {
+        try
+        {
+            return new FileInfo(path).Length;
+        }
+        catch (IOException)
+        {
+            return 0;
+        }
+    }
+
+    private static IEnumerable<string> Expand(string arg)
+    {
+        if (Directory.Exists(arg))
+            return Directory.EnumerateFiles(arg).Where(MedicalFormats.IsBatchInput).Order(StringComparer.Ordinal);
+        if (IsGlob(arg))
+        {
+            string dir = Path.GetDirectoryName(arg) is { Length: > 0 } d ? d : ".";
+            return Directory.Exists(dir) ? Directory.EnumerateFiles(dir, Path.GetFileName(arg)).Where(MedicalFormats.IsBatchInput).Order(StringComparer.Ordinal) : [];
+        }
+
+        return [arg];
+    }
+}
