@@ -9,6 +9,7 @@ namespace MLArray.Bench;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
 /// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
+/// `loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 24]` times the training patch loader against raw reads;
 /// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
 /// `remote [file.mla] [count] [latencyMs] [cacheMiB]` reads over a loopback nginx with added latency;
 /// `native [--native PATH] [--file F] [--patch 64] [--pairs 10]` times random patch reads and the full decode against
@@ -30,6 +31,8 @@ public static class Program
             return ConvertBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "hostile-meta")
             return HostileMetaBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "loader")
+            return LoaderBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "predict")
             return PredictBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "remote")

@@ -60,6 +60,8 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(args);
         ArgumentNullException.ThrowIfNull(stdout);
         ArgumentNullException.ThrowIfNull(stderr);
+        if (TrainingCommands.WantsBenchLoader(args))
+            return TrainingCommands.RunBenchLoader(args, stdout, stderr);
         // A plain command named "mlarray" rather than RootCommand, whose name is the executable's (MLArray.Cli).
         var root = new Command(Name, "Inspect and convert MLArray (.mla) files: Blosc2 N-dimensional arrays with standardized metadata.")
         {
@@ -71,6 +73,8 @@ internal static class CliApp
             MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
             PreviewCommand.Create(stdout, stderr, steps),
+            TrainingCommands.CreateIndex(stdout, stderr),
+            TrainingCommands.CreateSample(stdout, stderr),
             PredictCommand.Create(stdout, stderr),
         };
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });

@@ -1,0 +1,48 @@
+namespace MLArray.Training.Sampling;
+
+/// <summary>
+/// An open case array with its axis facts computed once (shape, spatial axes, channel count), so patch reads do not
+/// query the file's metadata per patch.
+/// </summary>
+internal sealed class CaseArray
+{
+    public CaseArray(MLArrayFile file)
+    {
+        File = file;
+        Shape = file.Shape;
+        DType = file.DType;
+        SpatialAxes = CaseAxes.SpatialAxes(file);
+        SpatialShape = CaseAxes.SpatialShape(file, SpatialAxes);
+        Channels = CaseAxes.ChannelCount(file, SpatialAxes);
+        ChannelsLeading = CaseAxes.ChannelsLeading(Shape.Length, SpatialAxes);
+    }
+
+    /// <summary>The file (opened read-only by the dataset).</summary>
+    public MLArrayFile File { get; }
+
+    /// <summary>The stored shape.</summary>
+    public long[] Shape { get; }
+
+    /// <summary>The stored element type.</summary>
+    public DType DType { get; }
+
+    /// <summary>Spatial axes in stored order.</summary>
+    public int[] SpatialAxes { get; }
+
+    /// <summary>Sizes of the spatial axes.</summary>
+    public long[] SpatialShape { get; }
+
+    /// <summary>Product of the channel (non-spatial) axis sizes; 1 without channel axes.</summary>
+    public long Channels { get; }
+
+    /// <summary>True when the channel axes come before the spatial axes.</summary>
+    public bool ChannelsLeading { get; }
+
+    /// <summary>Elements of a patch of spatial size <paramref name="size"/> (channel axes whole).</summary>
+    public long PatchElements(ReadOnlySpan<long> size)
+    {
+        long n = Channels;
+        foreach (var s in size) n *= s;
+        return n;
+    }
+}

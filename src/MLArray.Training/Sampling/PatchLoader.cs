@@ -1,0 +1,385 @@
+using System.Collections.Concurrent;
+using System.Numerics;
+using System.Runtime.CompilerServices;
+using System.Threading.Channels;
+using MLArray.Training.Data;
+
+namespace MLArray.Training.Sampling;
+
+/// <summary>
+/// Streams batches of patches from a <see cref="PatchDataset"/>: N worker threads plan samples (seeded, see
+/// <see cref="PatchLoaderOptions"/>), read each patch straight from the files into a pooled batch buffer (only the
+/// touched blocks are decoded, one decode context per worker), and hand the batches over in stream order through a
+/// bounded prefetch queue. Batches are <see cref="IDisposable"/>: disposing returns the buffers, so the steady state
+/// allocates no batch memory. The output is identical for identical seed, epoch and rank whatever the worker count.
+/// </summary>
+/// <typeparam name="TImage">Element type of image batches (e.g. float; stored values are converted).</typeparam>
+/// <typeparam name="TSegmentation">Element type of segmentation batches (e.g. short, or sbyte/byte).</typeparam>
+public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchBatch<TImage, TSegmentation>>, IDisposable
+    where TImage : unmanaged, INumberBase<TImage>
+    where TSegmentation : unmanaged, INumberBase<TSegmentation>
+{
+    private readonly PatchDataset _dataset;
+    private readonly PatchLoaderOptions _o;
+    private readonly PatchSampler _sampler;
+    private readonly long[] _imageShape;
+    private readonly long[] _segShape;
+    private readonly bool _hasSeg;
+    private readonly int _channels;
+    private readonly long _imagePer, _segPer;
+    private readonly Stack<PatchBatch<TImage, TSegmentation>> _pool = new();
+    private readonly ConcurrentDictionary<string, bool> _unindexed = new(StringComparer.Ordinal);
+    private readonly TImage[]? _fixedScale, _fixedBias;
+    private int _created;
+    private int _outstanding;
+    private int _running;
+
+    /// <summary>Creates a loader over <paramref name="dataset"/> (not owned: dispose the dataset yourself).</summary>
+    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation).</exception>
+    public PatchLoader(PatchDataset dataset, PatchLoaderOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(dataset);
+        ArgumentNullException.ThrowIfNull(options);
+        _dataset = dataset;
+        _o = options;
+        _sampler = new PatchSampler(options, dataset.Count);
+        if (options.Workers < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Workers, "Workers must be ≥ 1.");
+        if (options.PrefetchDepth < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PrefetchDepth, "PrefetchDepth must be ≥ 1.");
+        if (options.SegmentationPadMode == PadMode.Edge) throw new ArgumentException("segmentations are padded with a constant (or not at all), not by edge replication.");
+        using (var first = dataset.Acquire(0))
+        {
+            var img = first.Case.Image;
+            if (img.SpatialAxes.Length != _sampler.ReadSize.Length)
+                throw new ArgumentException($"the patch has {_sampler.ReadSize.Length} axes but case '{first.Info.Id}' has {img.SpatialAxes.Length} spatial axes.");
+            if (!img.ChannelsLeading)
+                throw new MLArrayNotSupportedException($"case '{first.Info.Id}': batches are [B, C, spatial…], so channel axes must come before the spatial axes.");
+            _channels = checked((int)img.Channels);
+        }
+        _hasSeg = dataset.Cases.Any(c => c.SegmentationPath is not null);
+        long spatial = _sampler.ReadSize.Aggregate(1L, (a, b) => a * b);
+        _imagePer = spatial * _channels;
+        _segPer = spatial;
+        _imageShape = [options.BatchSize, _channels, .. _sampler.ReadSize];
+        _segShape = [options.BatchSize, 1, .. _sampler.ReadSize];
+        if (options.Normalization == NormalizationMode.ZScore)
+        {
+            var mean = options.Mean ?? throw new ArgumentException("NormalizationMode.ZScore needs Mean and Std.");
+            var std = options.Std ?? throw new ArgumentException("NormalizationMode.ZScore needs Mean and Std.");
+            if ((mean.Length != 1 && mean.Length != _channels) || std.Length != mean.Length)
+                throw new ArgumentException($"Mean and Std need one value or one per channel ({_channels}); got {mean.Length} and {std.Length}.");
+            _fixedScale = new TImage[_channels];
+            _fixedBias = new TImage[_channels];
+            for (int c = 0; c < _channels; c++) SetZScore(mean[mean.Length == 1 ? 0 : c], std[std.Length == 1 ? 0 : c], "Std", out _fixedScale[c], out _fixedBias[c]);
+        }
+    }
+
+    /// <summary>Cases of this rank per epoch.</summary>
+    public long CasesPerEpoch => _sampler.ShardSize;
+
+    /// <summary>Cases met so far that have a segmentation but no stored class locations (foreground sampling fell back to uniform for them).</summary>
+    public IReadOnlyCollection<string> CasesWithoutClassLocations => _unindexed.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>Batch buffers allocated so far (the pool's size).</summary>
+    public int BuffersCreated => Volatile.Read(ref _created);
+
+    /// <summary>Batch buffers currently out of the pool (being filled, queued, or held by the consumer).</summary>
+    public int BuffersOutstanding => Volatile.Read(ref _outstanding);
+
+    /// <summary>Releases the pooled buffers.</summary>
+    public void Dispose()
+    {
+        lock (_pool) _pool.Clear();
+    }
+
+    private PatchBatch<TImage, TSegmentation> Rent()
+    {
+        PatchBatch<TImage, TSegmentation>? b = null;
+        lock (_pool)
+            if (_pool.Count > 0) b = _pool.Pop();
+        if (b is null)
+        {
+            b = new PatchBatch<TImage, TSegmentation>(_imageShape, _segShape, _hasSeg, Return);
+            Interlocked.Increment(ref _created);
+        }
+        Interlocked.Increment(ref _outstanding);
+        b.MarkRented();
+        return b;
+    }
+
+    private void Return(PatchBatch<TImage, TSegmentation> b)
+    {
+        Interlocked.Decrement(ref _outstanding);
+        lock (_pool) _pool.Push(b);
+    }
+
+    /// <summary>
+    /// Starts the workers and yields batches in stream order. Cancelling (or leaving the loop) stops the workers and
+    /// returns every queued buffer; batches already yielded return when disposed. One enumeration at a time.
+    /// </summary>
+    /// <exception cref="DatasetCaseException">A case could not be read (with <see cref="PatchLoaderOptions.SkipUnreadable"/> off).</exception>
+    public async IAsyncEnumerator<PatchBatch<TImage, TSegmentation>> GetAsyncEnumerator(CancellationToken cancellationToken = default)
+    {
+        if (Interlocked.Exchange(ref _running, 1) == 1)
+            throw new InvalidOperationException("this loader is already being enumerated; create one loader per consumer.");
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var run = new Run(this, stop.Token);
+        try
+        {
+            run.Start();
+            var reader = run.Output.Reader;
+            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            {
+                while (reader.TryRead(out var batch))
+                {
+                    run.Permits.Release();
+                    if (cancellationToken.IsCancellationRequested)
+                    {
+                        batch.Dispose();
+                        cancellationToken.ThrowIfCancellationRequested();
+                    }
+                    yield return batch;
+                }
+            }
+        }
+        finally
+        {
+            stop.Cancel();
+            run.Join();
+            run.Drain();
+            Volatile.Write(ref _running, 0);
+        }
+    }
+
+    /// <summary>One enumeration: workers, the prefetch permits, the reorder ring and the output queue.</summary>
+    private sealed class Run
+    {
+        private readonly PatchLoader<TImage, TSegmentation> _l;
+        private readonly CancellationToken _ct;
+        private readonly Thread[] _threads;
+        private readonly object[] _ring;
+        private readonly object _gate = new();
+        private long _next;
+        private long _published;
+        private readonly long _count;
+
+        public Run(PatchLoader<TImage, TSegmentation> loader, CancellationToken ct)
+        {
+            _l = loader;
+            _ct = ct;
+            int depth = loader._o.PrefetchDepth;
+            Permits = new SemaphoreSlim(depth, depth);
+            _ring = new object[depth];
+            _count = loader._o.BatchCount ?? long.MaxValue;
+            Output = Channel.CreateUnbounded<PatchBatch<TImage, TSegmentation>>(new UnboundedChannelOptions { SingleReader = true });
+            _threads = new Thread[loader._o.Workers];
+            for (int i = 0; i < _threads.Length; i++)
+                _threads[i] = new Thread(Work) { IsBackground = true, Name = $"PatchLoader worker {i}" };
+        }
+
+        public SemaphoreSlim Permits { get; }
+        public Channel<PatchBatch<TImage, TSegmentation>> Output { get; }
+
+        public void Start()
+        {
+            if (_count == 0)
+            {
+                Output.Writer.TryComplete();
+                return;
+            }
+            foreach (var t in _threads) t.Start();
+        }
+
+        public void Join()
+        {
+            foreach (var t in _threads)
+                if (t.ThreadState != ThreadState.Unstarted) t.Join();
+        }
+
+        // Returns every batch still queued or waiting in the ring to the pool.
+        public void Drain()
+        {
+            while (Output.Reader.TryRead(out var b)) b.Dispose();
+            lock (_gate)
+                for (int i = 0; i < _ring.Length; i++)
+                {
+                    if (_ring[i] is PatchBatch<TImage, TSegmentation> b) b.Dispose();
+                    _ring[i] = null!;
+                }
+        }
+
+        private void Work()
+        {
+            var worker = new Worker(_l);
+            while (!_ct.IsCancellationRequested)
+            {
+                try
+                {
+                    Permits.Wait(_ct);
+                }
+                catch (OperationCanceledException)
+                {
+                    return;
+                }
+                long k = Interlocked.Increment(ref _next) - 1;
+                if (k >= _count)
+                {
+                    Permits.Release();
+                    return;
+                }
+                var batch = _l.Rent();
+                object result;
+                try
+                {
+                    batch.Index = k;
+                    worker.Fill(batch, k);
+                    result = batch;
+                }
+                catch (Exception e)
+                {
+                    batch.Dispose();
+                    result = e;
+                }
+                Publish(k, result);
+            }
+        }
+
+        // Puts batch k (or its error) into the ring and moves every batch that is next in stream order to the output.
+        private void Publish(long k, object result)
+        {
+            lock (_gate)
+            {
+                _ring[k % _ring.Length] = result;
+                while (_published < _count && _ring[_published % _ring.Length] is { } ready)
+                {
+                    _ring[_published % _ring.Length] = null!;
+                    _published++;
+                    if (ready is Exception e)
+                    {
+                        Output.Writer.TryComplete(e);
+                        return;
+                    }
+                    if (_ct.IsCancellationRequested || !Output.Writer.TryWrite((PatchBatch<TImage, TSegmentation>)ready))
+                        ((PatchBatch<TImage, TSegmentation>)ready).Dispose();
+                }
+                if (_published == _count) Output.Writer.TryComplete();
+            }
+        }
+    }
+
+    /// <summary>Per-thread state: a patch reader (scratch buffer) and the per-channel scaling of the current case.</summary>
+    private sealed class Worker
+    {
+        private readonly PatchLoader<TImage, TSegmentation> _l;
+        private readonly PatchReader _reader = new();
+        private readonly TImage[] _scale, _bias;
+        private readonly long[] _start;
+
+        public Worker(PatchLoader<TImage, TSegmentation> loader)
+        {
+            _l = loader;
+            _scale = new TImage[loader._channels];
+            _bias = new TImage[loader._channels];
+            _start = new long[loader._sampler.ReadSize.Length];
+        }
+
+        public void Fill(PatchBatch<TImage, TSegmentation> batch, long k)
+        {
+            var o = _l._o;
+            var sampler = _l._sampler;
+            int n = _l._dataset.Count;
+            for (int i = 0; i < o.BatchSize; i++)
+            {
+                long sample = k * o.BatchSize + i;
+                var (caseIndex, epoch, pos) = sampler.CaseOf(sample);
+                for (int attempt = 0; ; attempt++)
+                {
+                    try
+                    {
+                        FillSample(batch, i, caseIndex, epoch, pos, attempt);
+                        break;
+                    }
+                    catch (Exception e) when (o.SkipUnreadable && e is MLArrayException && attempt + 1 < n)
+                    {
+                        string id = _l._dataset.Cases[caseIndex].Id;
+                        o.Log?.Invoke($"skipping unreadable case '{id}' (batch {k}, sample {i}): {e.Message}");
+                        caseIndex = (caseIndex + 1) % n;
+                    }
+                }
+            }
+        }
+
+        private void FillSample(PatchBatch<TImage, TSegmentation> batch, int i, int caseIndex, long epoch, long pos, int attempt)
+        {
+            var o = _l._o;
+            var info = _l._dataset.Cases[caseIndex];
+            try
+            {
+                using var lease = _l._dataset.Acquire(caseIndex);
+                var c = lease.Case;
+                if (c.Image.Channels != _l._channels || c.Image.SpatialAxes.Length != _start.Length)
+                    throw new DatasetCaseException(info.Id, $"case '{info.Id}' has {c.Image.Channels} channels and {c.Image.SpatialAxes.Length} spatial axes; the batch expects {_l._channels} and {_start.Length} (as the first case).");
+                var rng = _l._sampler.SampleRng(epoch, pos, attempt);
+                bool forced = _l._sampler.Forced(i, ref rng);
+                ClassLocations? locations = null;
+                if (forced || o.LabelWeights is not null)
+                {
+                    locations = c.Locations;
+                    if (locations is null && c.Segmentation is not null && _l._unindexed.TryAdd(info.Id, true))
+                        o.Log?.Invoke($"case '{info.Id}' has no class locations: foreground sampling falls back to uniform for it (run 'mlarray index').");
+                }
+                bool padding = o.ImagePadMode != PadMode.None && (c.Segmentation is null || o.SegmentationPadMode != PadMode.None);
+                long label = _l._sampler.Plan(ref rng, forced, c.Image.SpatialShape, locations, padding, _start, info.Id);
+                var size = _l._sampler.ReadSize;
+
+                var image = batch.ImageArray.AsSpan((int)(i * _l._imagePer), (int)_l._imagePer);
+                ReadOnlySpan<TImage> scale = default, bias = default;
+                if (o.Normalization == NormalizationMode.ZScore)
+                {
+                    scale = _l._fixedScale;
+                    bias = _l._fixedBias;
+                }
+                else if (o.Normalization == NormalizationMode.ZScoreFromStats)
+                {
+                    var stats = c.Image.File.Meta.Stats;
+                    if (stats.Mean is not { } mean || stats.Std is not { } std)
+                        throw new DatasetCaseException(info.Id, $"case '{info.Id}' has no meta.stats mean and std for z-score normalisation; compute them or give Mean and Std.");
+                    SetZScore(mean.ToDouble(), std.ToDouble(), $"case '{info.Id}' meta.stats.std", out _scale[0], out _bias[0]);
+                    for (int ch = 1; ch < _scale.Length; ch++) (_scale[ch], _bias[ch]) = (_scale[0], _bias[0]);
+                    scale = _scale;
+                    bias = _bias;
+                }
+                _reader.Read(c.Image, _start, size, image, o.ImagePadMode, TImage.CreateSaturating(o.ImagePadValue), scale, bias);
+                if (_l._hasSeg)
+                {
+                    var seg = batch.SegArray.AsSpan((int)(i * _l._segPer), (int)_l._segPer);
+                    var pad = TSegmentation.CreateSaturating(o.SegmentationPadValue);
+                    if (c.Segmentation is null) seg.Fill(pad);
+                    else _reader.Read(c.Segmentation, _start, size, seg, o.SegmentationPadMode, pad);
+                }
+                var s = batch.SampleAt(i);
+                s.CaseIndex = caseIndex;
+                s.CaseId = info.Id;
+                s.Epoch = epoch;
+                s.ForcedForeground = o.LabelWeights is null ? forced : label > 0;
+                s.Label = label;
+                _start.CopyTo(s.StartArray, 0);
+            }
+            catch (DatasetCaseException)
+            {
+                throw;
+            }
+            catch (Exception e) when (e is MLArrayException or IOException or UnauthorizedAccessException)
+            {
+                throw new DatasetCaseException(info.Id, $"case '{info.Id}' ('{info.ImagePath}') could not be read: {e.Message}", e);
+            }
+        }
+    }
+
+    private static void SetZScore(double mean, double std, string what, out TImage scale, out TImage bias)
+    {
+        if (!(std > 0) || !double.IsFinite(mean))
+            throw new ArgumentException($"{what} must be a positive finite number for z-score normalisation (got mean {mean}, std {std}).");
+        scale = TImage.CreateSaturating(1 / std);
+        bias = TImage.CreateSaturating(-mean / std);
+    }
+}

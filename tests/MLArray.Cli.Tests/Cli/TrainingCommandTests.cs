@@ -1,0 +1,150 @@
+using System.Diagnostics;
+using System.Text.Json;
+using MLArray.TestSupport;
+using MLArray.Training.Data;
+
+namespace MLArray.Cli.Tests.Cli;
+
+public sealed class TrainingCommandTests : IDisposable
+{
+    private readonly string _dir = Path.Combine(Path.GetTempPath(), $"mla-cli-train-{Environment.ProcessId}-{Guid.NewGuid():N}");
+
+    public TrainingCommandTests() => Directory.CreateDirectory(_dir);
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    private static (int Code, string Out, string Err) Cli(params string[] args)
+    {
+        var o = new StringWriter();
+        var e = new StringWriter();
+        int code = CliApp.Run(args, o, e);
+        return (code, o.ToString(), e.ToString());
+    }
+
+    // CT-like int16 images (body ellipse, noise) and uint8 segmentations with two boxes of labels 1 and 2.
+    private string MakeDataset(int count)
+    {
+        string ds = Path.Combine(_dir, "ds");
+        Directory.CreateDirectory(ds);
+        long[] shape = [14, 26, 22];
+        for (int k = 0; k < count; k++)
+        {
+            var rng = new Random(k);
+            var img = new short[14 * 26 * 22];
+            var seg = new byte[img.Length];
+            for (int i = 0; i < img.Length; i++)
+            {
+                int z = i / (26 * 22), y = i / 22 % 26, x = i % 22;
+                bool body = Math.Pow((y - 13) / 11.0, 2) + Math.Pow((x - 11) / 9.0, 2) < 1;
+                img[i] = (short)((body ? 40 : -1000) + rng.Next(-30, 31));
+                if (z >= 3 + k % 4 && z < 6 + k % 4 && y >= 5 && y < 10 && x >= 4 && x < 8) seg[i] = 1;
+                if (z >= 9 && z < 11 && y >= 15 + k % 5 && y < 19 + k % 5 && x >= 12 && x < 17) seg[i] = 2;
+            }
+            var layout = LayoutOptions.Patch(8, 8, 8);
+            using (var f = MLArrayFile.FromArray(img, shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout }))
+                f.Save(Path.Combine(ds, $"case_{k:D4}.mla"));
+            using (var f = MLArrayFile.FromArray(seg, shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout }))
+                f.Save(Path.Combine(ds, $"case_{k:D4}_seg.mla"));
+        }
+        return ds;
+    }
+
+    [Fact]
+    public void Index_is_resumable_and_force_recomputes()
+    {
+        string ds = MakeDataset(3);
+        var (code, output, err) = Cli("index", ds, "--threads", "2");
+        Assert.Equal(0, code);
+        Assert.Contains("indexed 3, skipped 0", output, StringComparison.Ordinal);
+        Assert.Contains("[3/3]", err, StringComparison.Ordinal);
+        using (var f = MLArrayFile.Open(Path.Combine(ds, "case_0001_seg.mla")))
+            Assert.Equal([1L, 2], ClassLocations.Read(f)!.Labels);
+        Assert.Contains("indexed 0, skipped 3", Cli("index", ds).Out, StringComparison.Ordinal);
+        Assert.Contains("indexed 3, skipped 0", Cli("index", ds, "--force").Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Sample_reports_and_bad_arguments_fail_with_messages()
+    {
+        string ds = MakeDataset(4);
+        Assert.Equal(0, Cli("index", ds).Code);
+        var (code, output, _) = Cli("sample", ds, "--patch", "8,8,8", "--batches", "6", "--batch-size", "3", "--oversample-foreground", "0.33", "--json");
+        Assert.Equal(0, code);
+        using var doc = JsonDocument.Parse(output);
+        Assert.Equal(18, doc.RootElement.GetProperty("patches").GetInt32());
+        Assert.Equal(6 / 18.0, doc.RootElement.GetProperty("forced_foreground_share").GetDouble(), 3); // last ⌈0.33·3⌉ = 1 per batch
+        Assert.True(doc.RootElement.GetProperty("patches_per_s").GetDouble() > 0);
+
+        var bench = Cli("bench", "--loader", ds, "--patch", "8", "--batches", "3");
+        Assert.Equal(0, bench.Code);
+        Assert.Contains("6 patches", bench.Out, StringComparison.Ordinal);
+
+        var bad = Cli("sample", ds, "--patch", "8,8,8", "--rank", "4", "--world-size", "4");
+        Assert.Equal(CliApp.InvalidInput, bad.Code);
+        Assert.Contains("Rank must be in [0, WorldSize)", bad.Err, StringComparison.Ordinal);
+        var empty = Path.Combine(_dir, "empty");
+        Directory.CreateDirectory(empty);
+        Assert.Contains("no cases", Cli("sample", empty, "--patch", "8").Err, StringComparison.Ordinal);
+    }
+
+    /// <summary>
+    /// Every sample written by <c>sample --out</c> is compared by NumPy with a crop of the source arrays (exported to
+    /// .npy by <c>mlarray convert</c>) computed in Python from samples.jsonl: constant padding 0 (image) and −1 (seg).
+    /// </summary>
+    [PythonFact("numpy")]
+    public void Sample_out_matches_numpy_crops_of_the_source_arrays()
+    {
+        string ds = MakeDataset(3);
+        Assert.Equal(0, Cli("index", ds).Code);
+        string outDir = Path.Combine(_dir, "out");
+        var (code, _, err) = Cli("sample", ds, "--patch", "8,12,12", "--read-patch", "10,16,16", "--batches", "10", "--batch-size", "2", "--seed", "7", "--out", outDir);
+        Assert.True(code == 0, err);
+        var lines = File.ReadAllLines(Path.Combine(outDir, "samples.jsonl"));
+        Assert.Equal(20, lines.Length);
+        using (var first = JsonDocument.Parse(lines[0]))
+            Assert.Equal(["batch", "index", "case", "start", "size", "forced_foreground", "image", "seg"], first.RootElement.EnumerateObject().Select(p => p.Name));
+        foreach (var f in Directory.GetFiles(ds, "*.mla"))
+            Assert.Equal(0, Cli("convert", f, Path.Combine(outDir, "src_" + Path.GetFileNameWithoutExtension(f) + ".npy")).Code);
+        string script = Path.Combine(_dir, "check.py");
+        File.WriteAllText(script, """
+            import json, sys, os
+            import numpy as np
+            out = sys.argv[1]
+            def crop(a, start, size, pad):
+                r = np.full(size, pad, dtype=np.int64)
+                src = tuple(slice(max(s, 0), min(s + z, n)) for s, z, n in zip(start, size, a.shape))
+                dst = tuple(slice(max(s, 0) - s, min(s + z, n) - s) for s, z, n in zip(start, size, a.shape))
+                if all(d.stop > d.start for d in dst):
+                    r[dst] = a[src]
+                return r
+            n = padded = forced_fg = forced = 0
+            for line in open(os.path.join(out, "samples.jsonl")):
+                s = json.loads(line)
+                stem = s["case"][:-4]
+                img = np.load(os.path.join(out, "src_" + stem + ".npy"))
+                seg = np.load(os.path.join(out, "src_" + stem + "_seg.npy"))
+                pi = np.load(os.path.join(out, s["image"]))
+                ps = np.load(os.path.join(out, s["seg"]))
+                assert pi.dtype == img.dtype, (pi.dtype, img.dtype)
+                assert list(pi.shape) == s["size"] and list(ps.shape) == s["size"]
+                assert np.array_equal(pi, crop(img, s["start"], s["size"], 0)), s
+                assert np.array_equal(ps, crop(seg, s["start"], s["size"], -1)), s
+                n += 1
+                padded += int((ps == -1).any())
+                if s["forced_foreground"]:
+                    forced += 1
+                    forced_fg += int((ps > 0).any())
+            assert forced == n // 2 and forced_fg == forced, (forced, forced_fg, n)
+            print(f"ok {n} {padded}")
+            """.Replace("\n            ", "\n", StringComparison.Ordinal));
+        var psi = new ProcessStartInfo(TestPython.Find("numpy")!) { RedirectStandardOutput = true, RedirectStandardError = true };
+        psi.ArgumentList.Add(script);
+        psi.ArgumentList.Add(outDir);
+        using var p = Process.Start(psi)!;
+        string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
+        p.WaitForExit();
+        Assert.True(p.ExitCode == 0, stderr);
+        Assert.StartsWith("ok 20", stdout, StringComparison.Ordinal);
+        Assert.NotEqual("0", stdout.Trim().Split(' ')[2]); // some patches were padded
+    }
+}

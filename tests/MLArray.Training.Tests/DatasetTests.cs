@@ -1,0 +1,126 @@
+using MLArray.Training.Data;
+
+namespace MLArray.Training.Tests;
+
+public sealed class DatasetTests : IDisposable
+{
+    private readonly string _dir = Synthetic.TempDir("dataset");
+
+    public void Dispose() => Directory.Delete(_dir, true);
+
+    [Fact]
+    public void Folder_pairs_images_with_segmentations_by_the_naming_rule()
+    {
+        Synthetic.Dataset(_dir, 3, [6, 8, 8]);
+        Synthetic.Write(_dir, Synthetic.Make("noseg", [6, 8, 8], 9), withSeg: false);
+        using var ds = PatchDataset.FromFolder(_dir);
+        Assert.Equal(["case_0000.mla", "case_0001.mla", "case_0002.mla", "noseg.mla"], ds.Cases.Select(c => c.Id));
+        Assert.EndsWith("case_0001_seg.mla", ds.Cases[1].SegmentationPath, StringComparison.Ordinal);
+        Assert.Null(ds.Cases[3].SegmentationPath);
+        using var glob = PatchDataset.FromGlob(Path.Combine(_dir, "case_*.mla"));
+        Assert.Equal(3, glob.Count);
+        Assert.Throws<DatasetCaseException>(() => PatchDataset.FromFolder(_dir, new DatasetOptions { RequireSegmentation = true }));
+    }
+
+    [Fact]
+    public void Lru_cache_of_200_cases_with_capacity_8_never_holds_more_than_8()
+    {
+        Synthetic.Dataset(_dir, 200, [2, 4, 4]);
+        using var ds = PatchDataset.FromFolder(_dir, new DatasetOptions { CacheCapacity = 8 });
+        var rng = new Random(5);
+        for (int i = 0; i < 600; i++)
+        {
+            using var lease = ds.Acquire(i < 200 ? i : rng.Next(200));
+            Assert.Equal(lease.Info.Id, ds.Cases[i < 200 ? i : lease.Case.Index].Id);
+            Assert.True(ds.OpenCount <= 8, $"{ds.OpenCount} open");
+        }
+        Assert.Equal(8, ds.PeakOpenCount);
+    }
+
+    [Fact]
+    public void Evicted_case_in_use_is_closed_only_when_released()
+    {
+        Synthetic.Dataset(_dir, 4, [4, 6, 6]);
+        using var ds = PatchDataset.FromFolder(_dir, new DatasetOptions { CacheCapacity = 1 });
+        var held = ds.Acquire(0);
+        using (ds.Acquire(1)) { }  // evicts case 0 from the cache while it is leased
+        using (ds.Acquire(2)) { }
+        var data = held.Image.Read<short>(0..2, 0..2, 0..2); // still readable
+        Assert.Equal(8, data.Length);
+        Assert.Equal(2, ds.OpenCount);
+        held.Dispose();
+        Assert.Equal(1, ds.OpenCount);
+        Assert.Throws<ObjectDisposedException>(() => held.Image.Read<short>(0..2, 0..2, 0..2));
+    }
+
+    [Fact]
+    public void Cache_is_thread_safe_under_parallel_leases()
+    {
+        Synthetic.Dataset(_dir, 30, [2, 4, 4]);
+        using var ds = PatchDataset.FromFolder(_dir, new DatasetOptions { CacheCapacity = 4 });
+        Parallel.For(0, 2000, new ParallelOptions { MaxDegreeOfParallelism = 4 }, i =>
+        {
+            using var lease = ds.Acquire(i * 7 % 30);
+            Assert.Equal(32, lease.Image.Read<short>(.., .., ..).Length);
+        });
+        Assert.True(ds.OpenCount <= 4);
+    }
+
+    [Fact]
+    public void Mismatched_shape_geometry_or_float_segmentation_names_both_files()
+    {
+        var a = Synthetic.Make("a", [4, 6, 6], 1);
+        Synthetic.Write(_dir, a);
+        using (var s = MLArrayFile.FromArray(new byte[4 * 6 * 5], [4, 6, 5], new MLArrayCreateOptions { Spacing = Synthetic.Spacing }))
+            s.Save(Path.Combine(_dir, "a_seg.mla"));
+        using (var ds = PatchDataset.FromFolder(_dir))
+        {
+            var e = Assert.Throws<DatasetCaseException>(() => ds.Acquire(0));
+            Assert.Contains("a.mla", e.Message, StringComparison.Ordinal);
+            Assert.Contains("a_seg.mla", e.Message, StringComparison.Ordinal);
+            Assert.Contains("spatial shapes", e.Message, StringComparison.Ordinal);
+        }
+        using (var s = MLArrayFile.FromArray(new byte[4 * 6 * 6], [4, 6, 6], new MLArrayCreateOptions { Spacing = [2.0, 0.8, 0.9] }))
+            s.Save(Path.Combine(_dir, "a_seg.mla"));
+        using (var ds = PatchDataset.FromFolder(_dir))
+            Assert.Contains("geometry", Assert.Throws<DatasetCaseException>(() => ds.Acquire(0)).Message, StringComparison.Ordinal);
+        using (var s = MLArrayFile.FromArray(new float[4 * 6 * 6], [4, 6, 6], new MLArrayCreateOptions { Spacing = Synthetic.Spacing }))
+            s.Save(Path.Combine(_dir, "a_seg.mla"));
+        using (var ds = PatchDataset.FromFolder(_dir))
+            Assert.Contains("integer labels", Assert.Throws<DatasetCaseException>(() => ds.Acquire(0)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Empty_folder_and_missing_file_are_specific_errors()
+    {
+        Assert.Contains("no cases", Assert.Throws<ArgumentException>(() => PatchDataset.FromFolder(_dir)).Message, StringComparison.Ordinal);
+        using var ds = PatchDataset.FromCases([new CaseInfo("gone.mla", Path.Combine(_dir, "gone.mla"), null)]);
+        var e = Assert.Throws<DatasetCaseException>(() => ds.Acquire(0));
+        Assert.Equal("gone.mla", e.CaseId);
+    }
+
+    [Fact]
+    public void Manifest_pins_cases_and_seeded_folds()
+    {
+        Synthetic.Dataset(_dir, 10, [2, 4, 4]);
+        string manifest = Path.Combine(_dir, "dataset.json");
+        using (var ds = PatchDataset.FromFolder(_dir)) ds.WriteManifest(manifest, folds: 3, seed: 7);
+        string first = File.ReadAllText(manifest);
+        using (var ds = PatchDataset.FromFolder(_dir)) ds.WriteManifest(manifest, folds: 3, seed: 7);
+        Assert.Equal(first, File.ReadAllText(manifest));
+        var vals = new List<string>();
+        for (int f = 0; f < 3; f++)
+        {
+            using var train = PatchDataset.FromManifest(manifest, f, DatasetSubset.Train);
+            using var val = PatchDataset.FromManifest(manifest, f, DatasetSubset.Validation);
+            Assert.Equal(10, train.Count + val.Count);
+            Assert.Empty(train.Cases.Select(c => c.Id).Intersect(val.Cases.Select(c => c.Id)));
+            vals.AddRange(val.Cases.Select(c => c.Id));
+            using var lease = val.Acquire(0);
+            Assert.NotNull(lease.Segmentation);
+        }
+        Assert.Equal(Enumerable.Range(0, 10).Select(i => $"case_{i:D4}.mla").Order(), vals.Order());
+        using var all = PatchDataset.Open(_dir);   // folder with dataset.json → the manifest
+        Assert.Equal(10, all.Count);
+    }
+}
