@@ -29,7 +29,7 @@ public sealed record CacheSizes(long L1BytesPerCore = 32768, long L3BytesPerCore
 /// whole blocks until the L3 budget or until they are 1.5 patches on average. Deterministic (stable 3-element sorts,
 /// integer powers of two).
 /// </summary>
-public static class LayoutOptimizer
+internal static class LayoutOptimizer
 {
     /// <summary>
     /// Computes (chunk, block) for an image of <paramref name="imageShape"/> (2, 3 or 4 axes) read in patches of
