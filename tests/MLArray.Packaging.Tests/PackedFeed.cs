@@ -44,7 +44,11 @@ public sealed class PackedFeed : IDisposable
             "<Solution>\n" + string.Concat(projects.Select(p => $"  <Project Path=\"{Path.GetRelativePath(WorkTree, p)}\" />\n")) + "</Solution>\n");
         var pack = Dotnet.Run(WorkTree, ["pack", "packages.slnx", "-c", "Release", "-o", Feed, "-p:Version=" + Version], env: null);
         PackLog = pack.Output;
-        if (pack.ExitCode != 0) throw new InvalidOperationException("dotnet pack failed:\n" + pack.Output);
+        if (pack.ExitCode != 0)
+        {
+            Dispose();
+            throw new InvalidOperationException("dotnet pack failed:\n" + pack.Output);
+        }
 
         // From here on, nothing but the packages: a sample with a ProjectReference fails to build.
         Directory.Delete(Path.Combine(WorkTree, "src"), recursive: true);

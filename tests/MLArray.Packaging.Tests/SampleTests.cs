@@ -9,17 +9,19 @@ namespace MLArray.Packaging.Tests;
 [Collection(PackedFeedCollection.Name)]
 public sealed class SampleTests(PackedFeed feed)
 {
-    public static TheoryData<string> Samples()
-    {
-        var data = new TheoryData<string>();
-        foreach (var project in Directory.GetFiles(Path.Combine(RepoRoot.Path, "samples"), "*.csproj", SearchOption.AllDirectories).Order(StringComparer.Ordinal))
-            data.Add(Path.GetRelativePath(Path.Combine(RepoRoot.Path, "samples"), project).Replace('\\', '/'));
-        return data;
-    }
+    /// <summary>Every project under samples/, relative to samples/ (a new sample folder is picked up automatically).</summary>
+    private static List<string> SampleProjects() =>
+        Directory.GetFiles(Path.Combine(RepoRoot.Path, "samples"), "*.csproj", SearchOption.AllDirectories)
+            .Where(p => !p.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                && !p.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+            .Select(p => Path.GetRelativePath(Path.Combine(RepoRoot.Path, "samples"), p).Replace('\\', '/'))
+            .Order(StringComparer.Ordinal).ToList();
+
+    public static TheoryData<string> Samples() => new(SampleProjects());
 
     [Fact]
     public void TheSamplesFolderHasTheExtensionSample() =>
-        Assert.Contains("ExtensionSample/ExtensionSample.csproj", Samples().Select(r => (string)r[0]));
+        Assert.Contains("ExtensionSample/ExtensionSample.csproj", SampleProjects());
 
     [Theory]
     [MemberData(nameof(Samples))]
