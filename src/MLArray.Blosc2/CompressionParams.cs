@@ -24,6 +24,30 @@ public sealed record CompressionParams
     /// <summary>Number of threads used to compress chunks; 0 = all cores. The output is identical whatever this value.</summary>
     public int Threads { get; init; } = 1;
 
+    /// <summary>Equality by value, filter slots and their parameters compared element by element.</summary>
+    public bool Equals(CompressionParams? other) =>
+        other is not null && Codec == other.Codec && CLevel == other.CLevel && SplitMode == other.SplitMode && Threads == other.Threads
+        && (Filters ?? []).SequenceEqual(other.Filters ?? []) && (FiltersMeta ?? []).SequenceEqual(other.FiltersMeta ?? []);
+
+    /// <inheritdoc/>
+    public override int GetHashCode()
+    {
+        var h = new HashCode();
+        h.Add(Codec);
+        h.Add(CLevel);
+        h.Add(SplitMode);
+        h.Add(Threads);
+        foreach (var f in Filters ?? []) h.Add(f);
+        foreach (var m in FiltersMeta ?? []) h.Add(m);
+        return h.ToHashCode();
+    }
+
+    private bool PrintMembers(System.Text.StringBuilder builder)
+    {
+        builder.Append($"Codec = {Codec}, CLevel = {CLevel}, Filters = [{string.Join(", ", Filters ?? [])}], FiltersMeta = [{string.Join(", ", FiltersMeta ?? [])}], SplitMode = {SplitMode}, Threads = {Threads}");
+        return true;
+    }
+
     private static readonly Blosc2Filter[] DefaultFilters =
         [Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.Shuffle];
 

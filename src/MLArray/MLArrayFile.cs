@@ -1,3 +1,4 @@
+using System.Collections.Immutable;
 using System.Numerics;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2;
@@ -7,10 +8,21 @@ using MLArray.Metadata.Migration;
 
 namespace MLArray;
 
+/// <summary>How <see cref="MLArrayFile.Open(string, MLArrayMode)"/> opens a file (python <c>mmap_mode</c> 'r', 'r+', 'c').</summary>
+public enum MLArrayMode
+{
+    /// <summary>Read-only, memory-mapped (python 'r'). Data writes and metadata changes throw <see cref="InvalidOperationException"/>.</summary>
+    Read,
+    /// <summary>Read/write in place (python 'r+'): writes go to the file; changed metadata is written on <see cref="MLArrayFile.Flush"/>/<see cref="MLArrayFile.Dispose"/>.</summary>
+    ReadWrite,
+    /// <summary>Copy-on-write (python 'c'): data and metadata changes are visible through the instance only; the file never changes.</summary>
+    CopyOnWrite,
+}
+
 /// <summary>How an <see cref="MLArrayFile"/> holds its data.</summary>
 public enum MLArrayAccess
 {
-    /// <summary>A file opened read-only (python mmap_mode 'r'): data writes are refused; metadata changes stay in memory.</summary>
+    /// <summary>A file opened read-only (python mmap_mode 'r'): data writes and metadata changes are refused.</summary>
     Read,
     /// <summary>A file opened read/write (python 'r+', or created with 'w+'): data writes go to the file, changed metadata is written on <see cref="MLArrayFile.Dispose"/>.</summary>
     ReadWrite,
@@ -22,7 +34,7 @@ public enum MLArrayAccess
 
 /// <summary>
 /// An MLArray image: an N-dimensional array (Blosc2 b2nd) with its metadata (geometry, source, stats, bboxes...).
-/// Open a file (<see cref="Open(string, B2ndOpenMode)"/>), create one (<see cref="Create"/>), load one into memory
+/// Open a file (<see cref="Open(string, MLArrayMode)"/>), create one (<see cref="Create"/>), load one into memory
 /// (<see cref="Load"/>) or build one from data (<see cref="FromArray{T}(ReadOnlySpan{T}, long[], MLArrayCreateOptions?)"/>),
 /// then read and write boxes, read and change metadata, and <see cref="Save(string)"/> (atomic).
 /// </summary>
@@ -51,26 +63,42 @@ public sealed partial class MLArrayFile : IDisposable
 
     // ------------------------------------------------------------------ files
 
-    /// <summary>Opens an <c>.mla</c> file with the reference's argument rules (<c>mode</c> 'r'|'a', <c>mmap_mode</c> 'r'|'r+'|'c'|null).</summary>
+    /// <summary>
+    /// Opens an <c>.mla</c> file with the Python reference's arguments: <paramref name="mode"/> 'r' or 'a' and
+    /// <paramref name="mmapMode"/> 'r' (memory-mapped read-only, the default), 'r+' (read/write), 'c' (copy-on-write) or
+    /// null (then 'a' opens read/write and 'r' read-only). <c>Open(path)</c> opens read-only; <c>Open(path, mmapMode: "r+")</c> read/write.
+    /// </summary>
     /// <exception cref="ArgumentException">Wrong suffix or mode (the reference's messages).</exception>
     /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
-    public static MLArrayFile Open(string path, string mode, string? mmapMode) => Open(path, OpenModes.ResolveOpen(path, mode, mmapMode));
+    /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
+    public static MLArrayFile Open(string path, string mode = "r", string? mmapMode = "r") => Open(path, ToMode(OpenModes.ResolveOpen(path, mode, mmapMode)));
 
     /// <summary>
-    /// Opens an <c>.mla</c> file: <see cref="B2ndOpenMode.Read"/> (memory-mapped, the default), <see cref="B2ndOpenMode.ReadWrite"/>
-    /// or <see cref="B2ndOpenMode.CopyOnWrite"/>. Reads the header, index and metadata only, never array chunks.
+    /// Opens an <c>.mla</c> file: <see cref="MLArrayMode.Read"/> (memory-mapped), <see cref="MLArrayMode.ReadWrite"/>
+    /// (one writer per file: a second writer, in this process or another, is refused) or <see cref="MLArrayMode.CopyOnWrite"/>.
+    /// Reads the header, index and metadata only, never array chunks.
     /// </summary>
+    /// <exception cref="ArgumentException">Wrong suffix or an undefined mode.</exception>
+    /// <exception cref="FileNotFoundException">No file at <paramref name="path"/>.</exception>
     /// <exception cref="MLArrayFormatException">Not a valid b2nd frame.</exception>
     /// <exception cref="MLArrayMetadataException">The metadata entry is refused or invalid.</exception>
-    public static MLArrayFile Open(string path, B2ndOpenMode mode = B2ndOpenMode.Read)
+    /// <exception cref="IOException">ReadWrite: the file is already open for writing.</exception>
+    public static MLArrayFile Open(string path, MLArrayMode mode)
     {
+        var b2ndMode = mode switch
+        {
+            MLArrayMode.Read => B2ndOpenMode.Read,
+            MLArrayMode.ReadWrite => B2ndOpenMode.ReadWrite,
+            MLArrayMode.CopyOnWrite => B2ndOpenMode.CopyOnWrite,
+            _ => throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be MLArrayMode.Read, ReadWrite or CopyOnWrite."),
+        };
         OpenModes.CheckSuffix(path);
         if (!File.Exists(path))
             throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
-        var array = B2ndArray.Open(path, mode);
+        var array = B2ndArray.Open(path, b2ndMode);
         try
         {
-            var access = mode switch { B2ndOpenMode.ReadWrite => MLArrayAccess.ReadWrite, B2ndOpenMode.CopyOnWrite => MLArrayAccess.CopyOnWrite, _ => MLArrayAccess.Read };
+            var access = mode switch { MLArrayMode.ReadWrite => MLArrayAccess.ReadWrite, MLArrayMode.CopyOnWrite => MLArrayAccess.CopyOnWrite, _ => MLArrayAccess.Read };
             return new MLArrayFile(array, ReadMeta(array), access, Path.GetFullPath(path));
         }
         catch
@@ -123,7 +151,7 @@ public sealed partial class MLArrayFile : IDisposable
     public static MLArrayFile FromArray<T>(ReadOnlySpan<T> data, long[] shape, MLArrayCreateOptions? options = null) where T : unmanaged
     {
         ArgumentNullException.ThrowIfNull(shape);
-        var dtype = DTypeOf<T>();
+        var dtype = DType.Of<T>();
         long n = 1;
         foreach (var s in shape)
         {
@@ -183,7 +211,7 @@ public sealed partial class MLArrayFile : IDisposable
             var array = Array;
             string full = Path.GetFullPath(path);
             bool same = Access != MLArrayAccess.InMemory && string.Equals(full, FilePath, StringComparison.Ordinal);
-            using var tx = AtomicFile.Begin(full, steps);
+            using var tx = AtomicFile.Begin(full, steps, ownWriter: same && Access == MLArrayAccess.ReadWrite);
             array.Save(tx.Stream, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) });
             if (!same)
             {
@@ -257,6 +285,22 @@ public sealed partial class MLArrayFile : IDisposable
     /// <summary>False for metadata-only images (no array data).</summary>
     public bool HasArray => _meta.HasArray;
 
+    /// <summary>The one refusal for every change (data or metadata) to an image opened <see cref="MLArrayMode.Read"/>.</summary>
+    private void ThrowIfReadOnly(string what)
+    {
+        if (Access == MLArrayAccess.Read)
+            throw new InvalidOperationException(
+                $"'{FilePath}' is open read-only (MLArrayMode.Read), so it cannot {what}; open it with MLArrayMode.ReadWrite to change the file, " +
+                "or with MLArrayMode.CopyOnWrite (or MLArrayFile.Load) to change it in memory and Save it elsewhere.");
+    }
+
+    private static MLArrayMode ToMode(B2ndOpenMode m) => m switch
+    {
+        B2ndOpenMode.ReadWrite => MLArrayMode.ReadWrite,
+        B2ndOpenMode.CopyOnWrite => MLArrayMode.CopyOnWrite,
+        _ => MLArrayMode.Read,
+    };
+
     private B2ndArray Array => _array ?? throw new ObjectDisposedException(nameof(MLArrayFile));
 
     private B2ndArray Data => HasArray ? Array : throw new InvalidOperationException(
@@ -286,6 +330,13 @@ public sealed partial class MLArrayFile : IDisposable
 
     /// <summary>The compression parameters recorded in the file's frame header.</summary>
     public CompressionParams Compression => Array.CompressionParams;
+
+    /// <summary>
+    /// The Blosc2 storage underneath, read-only: compression, chunk/block grid, sizes, per-chunk facts, vlmeta entries.
+    /// </summary>
+    public MLArrayStorage Storage => _storage ??= new MLArrayStorage(() => Array);
+
+    private MLArrayStorage? _storage;
 
     // ------------------------------------------------------------------ data
 
@@ -328,6 +379,7 @@ public sealed partial class MLArrayFile : IDisposable
     public void Write<T>(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<T> source) where T : unmanaged
     {
         CheckType<T>();
+        ThrowIfReadOnly("write data");
         Data.Write(selection, MemoryMarshal.AsBytes(source));
     }
 
@@ -348,35 +400,7 @@ public sealed partial class MLArrayFile : IDisposable
         Data.Read(destination, DecodeThreads ?? 0);
     }
 
-    private void CheckType<T>() where T : unmanaged
-    {
-        var want = Data.DType;
-        if (!TryDTypeOf<T>(out var have) || have != want)
-            throw new ArgumentException($"the image's dtype is {want.Name} but the buffer's element type is {typeof(T).Name}; use {ClrName(want)}.");
-    }
-
-    /// <summary>The dtype stored for elements of <typeparamref name="T"/>.</summary>
-    /// <exception cref="NotSupportedException"><typeparamref name="T"/> has no MLArray dtype.</exception>
-    public static DType DTypeOf<T>() where T : unmanaged =>
-        TryDTypeOf<T>(out var d) ? d : throw new NotSupportedException($"{typeof(T).Name} has no MLArray dtype; use bool, sbyte, byte, short, ushort, int, uint, long, ulong, float or double.");
-
-    private static bool TryDTypeOf<T>(out DType dtype)
-    {
-        DType? d = default(T) switch
-        {
-            bool => DType.Bool, sbyte => DType.Int8, byte => DType.UInt8, short => DType.Int16, ushort => DType.UInt16,
-            int => DType.Int32, uint => DType.UInt32, long => DType.Int64, ulong => DType.UInt64, float => DType.Float32,
-            double => DType.Float64, _ => null,
-        };
-        dtype = d ?? default;
-        return d is not null;
-    }
-
-    private static string ClrName(DType d) => d.Name switch
-    {
-        "|b1" => "bool", "|i1" => "sbyte", "|u1" => "byte", "<i2" => "short", "<u2" => "ushort", "<i4" => "int",
-        "<u4" => "uint", "<i8" => "long", "<u8" => "ulong", "<f4" => "float", _ => "double",
-    };
+    private void CheckType<T>() where T : unmanaged => DType.CheckElementType<T>(Data.DType);
 
     // ------------------------------------------------------------------ metadata
 
@@ -416,6 +440,7 @@ public sealed partial class MLArrayFile : IDisposable
 
     private void SetMeta(MLArrayMeta next)
     {
+        ThrowIfReadOnly("change its metadata");
         CheckMeta(next, HasArray ? Array.NDim : null, HasArray ? SpatialNDimOf(next.Spatial, Array.NDim) : null, _meta);
         if (next != _meta)
         {
@@ -430,75 +455,110 @@ public sealed partial class MLArrayFile : IDisposable
             SetMeta(_meta with { Spatial = change(_meta.Spatial) });
     }
 
-    /// <summary>Voxel spacing per spatial axis, or null.</summary>
-    public double[]? Spacing
+    /// <summary>
+    /// Voxel spacing per spatial axis, or null. The list is read-only (<c>img.Spacing[1] = 5.3</c> does not compile):
+    /// assign a whole new list (<c>img.Spacing = [1, 5.3, 1]</c>) or change one axis with <see cref="SetSpacing"/>.
+    /// </summary>
+    /// <exception cref="ArgumentException">Setting: a length other than the number of spatial axes, or a non-positive value.</exception>
+    /// <exception cref="InvalidOperationException">Setting on an image opened read-only.</exception>
+    public IReadOnlyList<double>? Spacing
     {
-        get => _meta.Spatial.Spacing?.Select(n => n.ToDouble()).ToArray();
+        get => Doubles(_meta.Spatial.Spacing);
         set => UpdateSpatial(s => s with { Spacing = Numbers(value) });
     }
 
-    /// <summary>World position of the first voxel per spatial axis, or null.</summary>
-    public double[]? Origin
+    /// <summary>
+    /// World position of the first voxel per spatial axis, or null. Read-only list: assign a new one or use <see cref="SetOrigin"/>.
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Setting on an image opened read-only.</exception>
+    public IReadOnlyList<double>? Origin
     {
-        get => _meta.Spatial.Origin?.Select(n => n.ToDouble()).ToArray();
+        get => Doubles(_meta.Spatial.Origin);
         set => UpdateSpatial(s => s with { Origin = Numbers(value) });
     }
 
-    /// <summary>Direction cosines (spatial × spatial), or null.</summary>
-    public double[,]? Direction
+    /// <summary>Sets the spacing of one spatial axis (the others default to 1 when no spacing was set).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is not a spatial axis index.</exception>
+    /// <exception cref="ArgumentException"><paramref name="value"/> is not positive.</exception>
+    /// <exception cref="InvalidOperationException">The image is open read-only.</exception>
+    public void SetSpacing(int axis, double value) => Spacing = WithItem(Spacing, axis, value, 1.0, nameof(axis));
+
+    /// <summary>Sets the origin of one spatial axis (the others default to 0 when no origin was set).</summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="axis"/> is not a spatial axis index.</exception>
+    /// <exception cref="InvalidOperationException">The image is open read-only.</exception>
+    public void SetOrigin(int axis, double value) => Origin = WithItem(Origin, axis, value, 0.0, nameof(axis));
+
+    private double[] WithItem(IReadOnlyList<double>? current, int axis, double value, double fill, string paramName)
+    {
+        int n = current?.Count ?? SpatialNDim;
+        if ((uint)axis >= (uint)n)
+            throw new ArgumentOutOfRangeException(paramName, axis, $"axis must be a spatial axis index in [0, {n}).");
+        var next = current?.ToArray() ?? Enumerable.Repeat(fill, n).ToArray();
+        next[axis] = value;
+        return next;
+    }
+
+    /// <summary>
+    /// Direction cosines (spatial × spatial), or null. Immutable: assign a whole matrix (<c>double[,]</c> converts).
+    /// </summary>
+    /// <exception cref="InvalidOperationException">Setting on an image opened read-only.</exception>
+    public ReadOnlyMatrix? Direction
     {
         get => ToMatrix(_meta.Spatial.Direction);
         set => UpdateSpatial(s => s with { Direction = Matrix(value) });
     }
 
     /// <summary>The axis labels, or null.</summary>
-    public string[]? AxisLabels => _meta.Spatial.AxisLabels?.Select(l => l.Value).ToArray();
+    public IReadOnlyList<string>? AxisLabels => _meta.Spatial.AxisLabels is { } l ? l.Select(x => x.Value).ToImmutableArray() : null;
 
     /// <summary>
     /// The homogeneous affine ((spatial + 1)²): as stored, or composed as [[D·diag(spacing), origin], [0…0, 1]] from
     /// spacing, origin and direction (defaults ones, zeros, identity). Null for metadata-only images without a stored
     /// affine. Setting it requires spacing, origin and direction to be null.
     /// </summary>
-    public double[,]? Affine
+    /// <exception cref="InvalidOperationException">Setting on an image opened read-only.</exception>
+    public ReadOnlyMatrix? Affine
     {
-        get
-        {
-            if (ToMatrix(_meta.Spatial.Affine) is { } stored)
-                return stored;
-            if (!HasArray)
-                return null;
-            int n = SpatialNDim;
-            var s = Spacing ?? Enumerable.Repeat(1.0, n).ToArray();
-            var o = Origin ?? new double[n];
-            var d = Direction ?? Identity(n);
-            var a = new double[n + 1, n + 1];
-            for (int i = 0; i < n; i++)
-            {
-                for (int j = 0; j < n; j++)
-                    a[i, j] = d[i, j] * s[j];
-                a[i, n] = o[i];
-            }
-            a[n, n] = 1;
-            return a;
-        }
+        get => AffineArray() is { } a ? new ReadOnlyMatrix(a) : null;
         set => UpdateSpatial(s => s with { Affine = Matrix(value) });
     }
 
+    private double[,]? AffineArray()
+    {
+        if (ToArray2D(_meta.Spatial.Affine) is { } stored)
+            return stored;
+        if (!HasArray)
+            return null;
+        int n = SpatialNDim;
+        IReadOnlyList<double> s = Spacing ?? Enumerable.Repeat(1.0, n).ToArray();
+        IReadOnlyList<double> o = Origin ?? new double[n];
+        var d = Direction?.ToArray() ?? Identity(n);
+        var a = new double[n + 1, n + 1];
+        for (int i = 0; i < n; i++)
+        {
+            for (int j = 0; j < n; j++)
+                a[i, j] = d[i, j] * s[j];
+            a[i, n] = o[i];
+        }
+        a[n, n] = 1;
+        return a;
+    }
+
     /// <summary>The translation part of <see cref="Affine"/> (its last column without the last row).</summary>
-    public double[]? Translation => Affine is { } a ? Enumerable.Range(0, a.GetLength(0) - 1).Select(i => a[i, a.GetLength(1) - 1]).ToArray() : null;
+    public IReadOnlyList<double>? Translation => AffineArray() is { } a ? Enumerable.Range(0, a.GetLength(0) - 1).Select(i => a[i, a.GetLength(1) - 1]).ToImmutableArray() : null;
 
     /// <summary>Column norms of the linear block of <see cref="Affine"/>.</summary>
-    public double[]? Scale => Affine is { } a ? ScaleOf(a) : null;
+    public IReadOnlyList<double>? Scale => AffineArray() is { } a ? ScaleOf(a).ToImmutableArray() : null;
 
     /// <summary>The linear block of <see cref="Affine"/> with its columns divided by <see cref="Scale"/>.</summary>
-    public double[,]? Rotation => Affine is { } a ? RotationOf(a, ScaleOf(a)) : null;
+    public ReadOnlyMatrix? Rotation => AffineArray() is { } a ? new ReadOnlyMatrix(RotationOf(a, ScaleOf(a))) : null;
 
     /// <summary>Rotationᵀ · linear block, each row i divided by scale[i] (identity for affines without shear).</summary>
-    public double[,]? Shear
+    public ReadOnlyMatrix? Shear
     {
         get
         {
-            if (Affine is not { } a) return null;
+            if (AffineArray() is not { } a) return null;
             int n = a.GetLength(0) - 1;
             var sc = ScaleOf(a);
             var r = RotationOf(a, sc);
@@ -510,7 +570,7 @@ public sealed partial class MLArrayFile : IDisposable
                     for (int k = 0; k < n; k++) sum += r[k, i] * a[k, j];
                     sh[i, j] = sum / sc[i];
                 }
-            return sh;
+            return new ReadOnlyMatrix(sh);
         }
     }
 
@@ -757,18 +817,22 @@ public sealed partial class MLArrayFile : IDisposable
 
     private static byte[] Encode(MLArrayMeta meta) => MLArrayMetadata.Encode((MetaDict)meta.ToMetaValue());
 
-    private static EquatableArray<MetaNumber>? Numbers(double[]? v) => v is null ? null : EquatableArray.From(v.Select(x => (MetaNumber)x));
+    private static EquatableArray<MetaNumber>? Numbers(IReadOnlyList<double>? v) => v is null ? null : EquatableArray.From(v.Select(x => (MetaNumber)x));
 
-    private static EquatableArray<EquatableArray<MetaNumber>>? Matrix(double[,]? m)
+    private static ImmutableArray<double>? Doubles(EquatableArray<MetaNumber>? v) => v is { } a ? a.Select(n => n.ToDouble()).ToImmutableArray() : null;
+
+    private static EquatableArray<EquatableArray<MetaNumber>>? Matrix(ReadOnlyMatrix? m)
     {
         if (m is null) return null;
         var rows = new List<EquatableArray<MetaNumber>>();
-        for (int i = 0; i < m.GetLength(0); i++)
-            rows.Add(EquatableArray.From(Enumerable.Range(0, m.GetLength(1)).Select(j => (MetaNumber)m[i, j])));
+        for (int i = 0; i < m.Rows; i++)
+            rows.Add(EquatableArray.From(Enumerable.Range(0, m.Columns).Select(j => (MetaNumber)m[i, j])));
         return EquatableArray.From(rows);
     }
 
-    private static double[,]? ToMatrix(EquatableArray<EquatableArray<MetaNumber>>? rows)
+    private static ReadOnlyMatrix? ToMatrix(EquatableArray<EquatableArray<MetaNumber>>? rows) => ToArray2D(rows) is { } a ? new ReadOnlyMatrix(a) : null;
+
+    private static double[,]? ToArray2D(EquatableArray<EquatableArray<MetaNumber>>? rows)
     {
         if (rows is null) return null;
         int r = rows.Count, c = r == 0 ? 0 : rows.Max(x => x.Count);

@@ -82,6 +82,8 @@ internal static class MedicalTestData
         return m;
     }
 
+    public static void AssertMatrix(double[,] expected, ReadOnlyMatrix actual, double tol, string what) => AssertMatrix(expected, actual.ToArray(), tol, what);
+
     public static void AssertMatrix(double[,] expected, double[,] actual, double tol, string what)
     {
         Assert.True(expected.GetLength(0) == actual.GetLength(0) && expected.GetLength(1) == actual.GetLength(1),

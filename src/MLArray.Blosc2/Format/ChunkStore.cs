@@ -318,17 +318,29 @@ internal sealed class WritableFileSource : IFrameSource
     public WritableFileSource(string path, bool createNew)
     {
         Name = path;
+        // Registered before the handle is opened: FileMode.Create would truncate a file another writer of this process holds.
+        _registration = WriterRegistry.Acquire(path);
         try
         {
-            Handle = File.OpenHandle(path, createNew ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, FileOptions.RandomAccess);
+            try
+            {
+                Handle = File.OpenHandle(path, createNew ? FileMode.Create : FileMode.Open, FileAccess.ReadWrite, FileShare.Read | FileShare.Delete, FileOptions.RandomAccess);
+            }
+            catch (FileNotFoundException e)
+            {
+                throw new FileNotFoundException($"'{path}' does not exist; check the path.", path, e);
+            }
+            _length = RandomAccess.GetLength(Handle);
+            LockForWriting(path);
         }
-        catch (FileNotFoundException e)
+        catch
         {
-            throw new FileNotFoundException($"'{path}' does not exist; check the path.", path, e);
+            _registration.Dispose();
+            throw;
         }
-        _length = RandomAccess.GetLength(Handle);
-        LockForWriting(path);
     }
+
+    private readonly IDisposable _registration;
 
     private FileStream? _lockStream;
 
@@ -348,7 +360,7 @@ internal sealed class WritableFileSource : IFrameSource
         catch (IOException e)
         {
             Handle.Dispose();
-            throw new IOException($"'{path}' is already open for writing by another process; close it there first (one writer at a time, any number of readers).", e);
+            throw new IOException(WriterRegistry.AlreadyOpenMessage(path), e);
         }
     }
 
@@ -389,5 +401,6 @@ internal sealed class WritableFileSource : IFrameSource
             try { _lockStream.Unlock(WriterLockOffset, 1); } catch (IOException) { }
         }
         Handle.Dispose();
+        _registration.Dispose();
     }
 }

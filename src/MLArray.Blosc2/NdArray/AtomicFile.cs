@@ -40,11 +40,17 @@ internal sealed class AtomicFile : IDisposable
     public static AtomicFile Begin(string path) => Begin(path, null);
 
     /// <summary>Starts replacing <paramref name="path"/> with the file-system steps of <paramref name="steps"/> (tests inject failures with it).</summary>
-    internal static AtomicFile Begin(string path, AtomicFileSteps? steps)
+    /// <param name="path">The target.</param>
+    /// <param name="steps">File-system steps, or null for the real ones.</param>
+    /// <param name="ownWriter">The caller itself holds the target open for writing (an image saved onto its own file).</param>
+    /// <exception cref="IOException">The target is open for writing by another handle of this process: replacing it would cut that writer off.</exception>
+    internal static AtomicFile Begin(string path, AtomicFileSteps? steps, bool ownWriter = false)
     {
         ArgumentException.ThrowIfNullOrEmpty(path);
         steps ??= AtomicFileSteps.Default;
         string full = Path.GetFullPath(path);
+        if (!ownWriter)
+            WriterRegistry.ThrowIfOpen(full);
         string dir = Path.GetDirectoryName(full) ?? ".";
         if (!Directory.Exists(dir))
             throw new DirectoryNotFoundException($"the folder '{dir}' does not exist; create it first.");

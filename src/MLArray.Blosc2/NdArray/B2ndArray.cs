@@ -355,11 +355,7 @@ public sealed class B2ndArray : IDisposable
         return result;
     }
 
-    private void CheckElementType<T>() where T : unmanaged
-    {
-        if (Unsafe.SizeOf<T>() != DType.ItemSize)
-            throw new ArgumentException($"element type {typeof(T).Name} has {Unsafe.SizeOf<T>()} bytes but the array dtype {DType.Name} has {DType.ItemSize}; use a matching type (e.g. float for <f4).");
-    }
+    private void CheckElementType<T>() where T : unmanaged => DType.CheckElementType<T>(DType);
 
     private unsafe void ReadSelection(NdSelection sel, byte* dst, int threads)
     {

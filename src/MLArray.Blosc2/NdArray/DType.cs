@@ -66,6 +66,43 @@ public readonly record struct DType
     /// <summary>The supported spellings, for error messages.</summary>
     public const string SupportedList = "|b1 |i1 |u1 <i2 <u2 <i4 <u4 <i8 <u8 <f4 <f8";
 
+    /// <summary>The dtype whose elements are <typeparamref name="T"/> (bool, sbyte, byte, short, ushort, int, uint, long, ulong, float, double).</summary>
+    /// <exception cref="NotSupportedException"><typeparamref name="T"/> has no MLArray dtype.</exception>
+    public static DType Of<T>() where T : unmanaged =>
+        TryOf<T>(out var d) ? d : throw new NotSupportedException($"{typeof(T).Name} has no MLArray dtype; use bool, sbyte, byte, short, ushort, int, uint, long, ulong, float or double.");
+
+    /// <summary>The dtype whose elements are <typeparamref name="T"/>, or false when there is none.</summary>
+    public static bool TryOf<T>(out DType dtype) where T : unmanaged
+    {
+        DType? d = default(T) switch
+        {
+            bool => Bool, sbyte => Int8, byte => UInt8, short => Int16, ushort => UInt16, int => Int32, uint => UInt32,
+            long => Int64, ulong => UInt64, float => Float32, double => Float64, _ => null,
+        };
+        dtype = d ?? default;
+        return d is not null;
+    }
+
+    /// <summary>The C# name of the element type that reads and writes this dtype (e.g. <c>float</c> for <c>&lt;f4</c>).</summary>
+    public string ClrTypeName => Kind switch
+    {
+        DTypeKind.Bool => "bool",
+        DTypeKind.Float => ItemSize == 4 ? "float" : "double",
+        DTypeKind.SignedInteger => ItemSize switch { 1 => "sbyte", 2 => "short", 4 => "int", _ => "long" },
+        _ => ItemSize switch { 1 => "byte", 2 => "ushort", 4 => "uint", _ => "ulong" },
+    };
+
+    /// <summary>
+    /// Throws unless <typeparamref name="T"/> is exactly the element type of <paramref name="dtype"/> (the rule at every
+    /// typed read and write: no reinterpretation of, say, float32 data as int32).
+    /// </summary>
+    /// <exception cref="ArgumentException">Another element type.</exception>
+    internal static void CheckElementType<T>(DType dtype) where T : unmanaged
+    {
+        if (!TryOf<T>(out var have) || have != dtype)
+            throw new ArgumentException($"the array's dtype is {dtype.Name} but the buffer's element type is {typeof(T).Name}; use {dtype.ClrTypeName}.");
+    }
+
     /// <summary>
     /// Parses a NumPy dtype string. Accepts the canonical spellings and their equivalent forms
     /// (<c>=</c> or <c>&lt;</c> for native little-endian, <c>|</c>/<c>&lt;</c> for one-byte types, <c>?</c> for bool).

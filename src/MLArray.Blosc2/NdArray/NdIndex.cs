@@ -1,19 +1,28 @@
 namespace MLArray;
 
 /// <summary>
-/// The selection along one axis, with NumPy/Python semantics: an integer index (drops the axis; negative counts from
-/// the end) or a slice <c>start:stop:step</c> (missing bounds = whole axis, negative bounds count from the end,
-/// bounds clipped to the axis, positive step).
+/// The selection along one axis: an integer index (drops the axis; negative counts from the end, out of bounds throws),
+/// a C# <see cref="Range"/> (<c>2..5</c>, <c>^64..</c>: C# semantics, a range outside the axis throws
+/// <see cref="ArgumentOutOfRangeException"/> naming the axis and its size), or a NumPy/Python slice
+/// <see cref="Slice"/> <c>start:stop:step</c> (missing bounds = whole axis, negative bounds count from the end,
+/// bounds clipped to the axis as NumPy does, positive step).
 /// </summary>
 public readonly record struct NdIndex
 {
-    private NdIndex(bool isIndex, long? start, long? stop, long step)
+    private NdIndex(bool isIndex, long? start, long? stop, long step, Range? range = null)
     {
         IsIndex = isIndex;
         Start = start;
         Stop = stop;
         Step = step;
+        SourceRange = range;
     }
+
+    /// <summary>
+    /// The C# range this selection was made from (checked against the axis, never clipped), or null. For a range,
+    /// <see cref="Start"/> and <see cref="Stop"/> are null: the range's own indices apply.
+    /// </summary>
+    public Range? SourceRange { get; }
 
     /// <summary>True for an integer index (the axis is dropped from the result).</summary>
     public bool IsIndex { get; }
@@ -47,19 +56,36 @@ public readonly record struct NdIndex
     /// <summary>An integer index.</summary>
     public static implicit operator NdIndex(int index) => At(index);
 
-    /// <summary>A C# range (<c>2..5</c>, <c>^3..</c>) as a slice.</summary>
+    /// <summary>A C# range (<c>2..5</c>, <c>^3..</c>) with C# semantics: it must lie inside the axis (see <see cref="FromRange"/>).</summary>
     public static implicit operator NdIndex(Range range) => FromRange(range);
 
-    /// <summary>A C# range as a slice.</summary>
-    public static NdIndex FromRange(Range range)
+    /// <summary>
+    /// A C# range with C# semantics: <c>^k</c> counts from the end, and a range that does not lie inside the axis
+    /// (start &gt; end, or end past the axis size) makes the read or write throw <see cref="ArgumentOutOfRangeException"/>.
+    /// For NumPy's clipping of out-of-range bounds use <see cref="Slice"/>.
+    /// </summary>
+    public static NdIndex FromRange(Range range) => new(false, null, null, 1, range);
+
+    /// <summary>The bounds of this selection on an axis of <paramref name="size"/>: NumPy clipping for slices, C# checks for ranges.</summary>
+    internal (long Start, long Stop) Bounds(long size, int axis)
     {
-        long? start = range.Start.IsFromEnd ? (range.Start.Value == 0 ? null : -(long)range.Start.Value) : range.Start.Value;
-        long? stop = range.End.IsFromEnd ? (range.End.Value == 0 ? null : -(long)range.End.Value) : range.End.Value;
-        return Slice(start, stop);
+        if (SourceRange is { } r)
+        {
+            long a = r.Start.IsFromEnd ? size - r.Start.Value : r.Start.Value;
+            long b = r.End.IsFromEnd ? size - r.End.Value : r.End.Value;
+            if (a < 0 || b > size || a > b)
+                throw new ArgumentOutOfRangeException("selection", r,
+                    $"range {r} is outside axis {axis} of size {size}; a C# range must lie inside the axis (use NdIndex.Slice(start, stop) for NumPy-style clipping).");
+            return (a, b);
+        }
+        long lo = Start ?? 0, hi = Stop ?? size;
+        if (lo < 0) lo = Math.Max(0, lo + size);
+        if (hi < 0) hi = Math.Max(0, hi + size);
+        return (Math.Min(lo, size), Math.Min(hi, size));
     }
 
     /// <inheritdoc/>
-    public override string ToString() => IsIndex ? $"{Start}" : Step == 1 ? $"{Start}:{Stop}" : $"{Start}:{Stop}:{Step}";
+    public override string ToString() => SourceRange is { } r ? r.ToString() : IsIndex ? $"{Start}" : Step == 1 ? $"{Start}:{Stop}" : $"{Start}:{Stop}:{Step}";
 }
 
 /// <summary>A selection normalised against a shape: per axis the first index, count and step.</summary>
@@ -113,11 +139,7 @@ internal sealed class NdSelection
                 continue;
             }
             long k = s.Step == 0 ? 1 : s.Step;
-            long a = s.Start ?? 0, b = s.Stop ?? n;
-            if (a < 0) a = Math.Max(0, a + n);
-            if (b < 0) b = Math.Max(0, b + n);
-            a = Math.Min(a, n);
-            b = Math.Min(b, n);
+            var (a, b) = s.Bounds(n, d);
             start[d] = a;
             count[d] = b > a ? (b - a + k - 1) / k : 0;
             step[d] = k;

@@ -40,11 +40,11 @@ internal static class PreviewCommand
     }
 
     /// <summary>The selection of one 2-D slice: (selection, slice axis, remaining row axis, column axis).</summary>
-    internal static (NdIndex[] Selection, int Rows, int Cols) SliceOf(long[] shape, string[]? labels, string axisSpec, long? index)
+    internal static (NdIndex[] Selection, int Rows, int Cols) SliceOf(long[] shape, IReadOnlyList<string>? labels, string axisSpec, long? index)
     {
         int n = shape.Length;
         if (n < 2) throw new ArgumentException($"preview needs at least 2 dimensions; the array has {n}.");
-        int[] spatial = labels is { } l && l.Length == n ? Enumerable.Range(0, n).Where(i => Spatial.Contains(l[i])).ToArray() : Enumerable.Range(Math.Max(0, n - 3), Math.Min(n, 3)).ToArray();
+        int[] spatial = labels is { } l && l.Count == n ? Enumerable.Range(0, n).Where(i => Spatial.Contains(l[i])).ToArray() : Enumerable.Range(Math.Max(0, n - 3), Math.Min(n, 3)).ToArray();
         if (spatial.Length < 2) spatial = Enumerable.Range(n - 2, 2).ToArray();
         int ax;
         if (int.TryParse(axisSpec, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int num))
@@ -55,7 +55,7 @@ internal static class PreviewCommand
         else
         {
             string want = "spatial_" + axisSpec.ToLowerInvariant();
-            int byLabel = labels is { } ll && ll.Length == n ? Array.IndexOf(ll, want) : -1;
+            int byLabel = labels is { } ll && ll.Count == n ? ll.ToList().IndexOf(want) : -1;
             if (byLabel >= 0) ax = byLabel;
             else
             {

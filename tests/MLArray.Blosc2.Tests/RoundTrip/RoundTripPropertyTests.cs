@@ -264,7 +264,8 @@ public sealed class RoundTripPropertyTests
     {
         byte[] typed = a.DType.Name switch
         {
-            "|b1" or "|u1" => a.ToArray<byte>(),
+            "|b1" => MemoryMarshal.AsBytes(a.ToArray<bool>().AsSpan()).ToArray(),
+            "|u1" => a.ToArray<byte>(),
             "|i1" => MemoryMarshal.AsBytes(a.ToArray<sbyte>().AsSpan()).ToArray(),
             "<i2" => MemoryMarshal.AsBytes(a.ToArray<short>().AsSpan()).ToArray(),
             "<u2" => MemoryMarshal.AsBytes(a.ToArray<ushort>().AsSpan()).ToArray(),

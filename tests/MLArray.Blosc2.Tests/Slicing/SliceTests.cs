@@ -124,7 +124,9 @@ public sealed class SliceTests : IDisposable
         Assert.Equal([1f * 30 + 2 * 6 + 0, 1 * 30 + 2 * 6 + 2, 1 * 30 + 2 * 6 + 4], a.Read<float>(1, 2, NdIndex.Slice(null, null, 2)));
         Assert.Equal([2, 6], a.GetSelectionShape(1..3, 0));
         Assert.Equal(new float[] { 36, 37, 38, 39, 40, 41, 66, 67, 68, 69, 70, 71 }, a.Read<float>(1..3, 1));
-        Assert.Empty(a.Read<float>(3..1));
+        Assert.Empty(a.Read<float>(NdIndex.Slice(3, 1))); // NumPy: an empty slice
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Read<float>(3..1)); // C#: start after end
+        Assert.Throws<ArgumentOutOfRangeException>(() => a.Read<float>(2..5)); // C#: end past the axis
         var e = Assert.Throws<ArgumentOutOfRangeException>(() => a.Read<float>(4));
         Assert.Contains("out of bounds for axis 0 with size 4", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => a.Read<float>(0, 0, 0, 0));

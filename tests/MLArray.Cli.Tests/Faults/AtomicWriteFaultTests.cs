@@ -80,7 +80,7 @@ public sealed class AtomicWriteFaultTests : IDisposable
     {
         string target = NewMla("own.mla", 1);
         byte[] original = File.ReadAllBytes(target);
-        using var f = MLArrayFile.Open(target, B2ndOpenMode.ReadWrite);
+        using var f = MLArrayFile.Open(target, MLArrayMode.ReadWrite);
         f.Meta = f.Meta with { IsSeg = true };
         var probe = new FaultySteps();
         f.Save(_dir.File("probe.mla"), probe);

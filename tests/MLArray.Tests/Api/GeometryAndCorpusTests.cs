@@ -138,7 +138,7 @@ public sealed class GeometryAndCorpusTests : IDisposable
         if (spatial["spacing"] is MetaList sp)
             Assert.Equal(sp.Items.Select(ToDouble), f.Spacing!);
         if (spatial["affine"] is MetaList af)
-            Assert.Equal(af.Items.Cast<MetaList>().SelectMany(r => r.Items).Select(ToDouble), f.Affine!.Cast<double>());
+            Assert.Equal(af.Items.Cast<MetaList>().SelectMany(r => r.Items).Select(ToDouble), f.Affine!.ToArray().Cast<double>());
         Assert.Equal(f.Affine!.GetLength(0), f.SpatialNDim + 1);
     }
 

@@ -179,7 +179,7 @@ public sealed class MLArrayConstructorTests : IDisposable
     {
         using (var img = WithGeometry()) img.Save(P("d.mla"));
         var before = File.ReadAllBytes(P("d.mla"));
-        using (var f = MLArrayFile.Open(P("d.mla"), B2ndOpenMode.ReadWrite))
+        using (var f = MLArrayFile.Open(P("d.mla"), MLArrayMode.ReadWrite))
         {
             using var d = f.Decompress();
             Assert.True(d.IsDecompressed);
@@ -353,7 +353,7 @@ public sealed class MLArrayConstructorTests : IDisposable
             };
         using (var raw = B2ndArray.Open(P("legacy.mla"), B2ndOpenMode.ReadWrite))
             raw.SetVlMeta(MLArrayMetadata.VlMetaName, MLArrayMetadata.Encode(meta));
-        using (var f = MLArrayFile.Open(P("legacy.mla"), B2ndOpenMode.ReadWrite))
+        using (var f = MLArrayFile.Open(P("legacy.mla"), MLArrayMode.ReadWrite))
         {
             Assert.Equal(2, f.Direction![0, 0]);
             f.Meta = f.Meta with { IsSeg = true }; // unrelated edit: the stored direction and box are kept

@@ -69,9 +69,7 @@ public sealed class MLArrayFileTests : IDisposable
     {
         using (var img = Sample(Geometry))
         {
-            var s = img.Spacing!;
-            s[1] = 5.3;
-            img.Spacing = s;
+            img.SetSpacing(1, 5.3);
             img.Meta = img.Meta with { Source = new MetaDict([.. img.Meta.Source.Entries, new("study_id", MetaValue.From("s-9"))]) };
             img.Save(P("a.mla"));
         }
@@ -167,11 +165,11 @@ public sealed class MLArrayFileTests : IDisposable
     }
 
     [Fact]
-    public void Open_r_modify_close_leaves_the_file_unchanged()
+    public void Open_r_modify_is_refused_and_leaves_the_file_unchanged()
     {
         var before = SavedSample();
         using (var f = MLArrayFile.Open(P("a.mla"), "r", "r"))
-            f.Meta = f.Meta with { IsSeg = true };
+            Assert.Throws<InvalidOperationException>(() => f.Meta = f.Meta with { IsSeg = true }); // never silently dropped (docs/differences-from-python.md)
         Assert.Equal(before, File.ReadAllBytes(P("a.mla")));
     }
 
@@ -210,7 +208,7 @@ public sealed class MLArrayFileTests : IDisposable
     public void Open_writable_without_changes_does_not_rewrite_the_file()
     {
         var before = SavedSample();
-        using (var f = MLArrayFile.Open(P("a.mla"), B2ndOpenMode.ReadWrite))
+        using (var f = MLArrayFile.Open(P("a.mla"), MLArrayMode.ReadWrite))
             _ = f.Meta.Spatial.Spacing;
         Assert.Equal(before, File.ReadAllBytes(P("a.mla")));
     }
@@ -287,22 +285,25 @@ public sealed class MLArrayFileTests : IDisposable
     public void Saving_onto_the_open_file_works_and_the_instance_continues_on_it()
     {
         SavedSample();
-        foreach (var mode in new[] { B2ndOpenMode.Read, B2ndOpenMode.ReadWrite, B2ndOpenMode.CopyOnWrite })
+        foreach (var mode in new[] { MLArrayMode.Read, MLArrayMode.ReadWrite, MLArrayMode.CopyOnWrite })
         {
             using (var f = MLArrayFile.Open(P("a.mla"), mode))
             {
-                f.Meta = f.Meta with { IsSeg = mode == B2ndOpenMode.ReadWrite };
-                if (mode != B2ndOpenMode.Read)
+                if (mode == MLArrayMode.Read)
+                    Assert.Throws<InvalidOperationException>(() => f.Meta = f.Meta with { IsSeg = true }); // read-only: refused, never dropped
+                else
+                    f.Meta = f.Meta with { IsSeg = mode == MLArrayMode.ReadWrite };
+                if (mode != MLArrayMode.Read)
                     f.Write<float>([NdIndex.At(1)], Enumerable.Repeat(9f, 32 * 32).ToArray());
                 f.Save(P("a.mla"));
-                Assert.Equal(mode == B2ndOpenMode.ReadWrite, f.Meta.IsSeg);
+                Assert.Equal(mode == MLArrayMode.ReadWrite, f.Meta.IsSeg == true);
                 Assert.Equal(Ramp(32 * 32), f.Read<float>(0)); // still readable after the file was replaced
-                if (mode != B2ndOpenMode.Read)
+                if (mode != MLArrayMode.Read)
                     Assert.Equal(9f, f.Read<float>(1, 3, 3)[0]);
             }
             using var back = MLArrayFile.Open(P("a.mla"));
-            Assert.Equal(mode == B2ndOpenMode.ReadWrite, back.Meta.IsSeg);
-            Assert.Equal(mode == B2ndOpenMode.Read ? (1024 + 3 * 32 + 3) * 0.5f : 9f, back.Read<float>(1, 3, 3)[0]);
+            Assert.Equal(mode == MLArrayMode.ReadWrite, back.Meta.IsSeg == true);
+            Assert.Equal(mode == MLArrayMode.Read ? (1024 + 3 * 32 + 3) * 0.5f : 9f, back.Read<float>(1, 3, 3)[0]);
             Assert.Equal([1.0, 2.0, 3.0], back.Spacing!);
         }
         Assert.Single(Directory.GetFiles(_dir));
@@ -321,7 +322,7 @@ public sealed class MLArrayFileTests : IDisposable
             Assert.Equal([P("a.mla")], Directory.GetFiles(_dir));
         }
         // also when saving onto the file the instance has open
-        using var f = MLArrayFile.Open(P("a.mla"), B2ndOpenMode.ReadWrite);
+        using var f = MLArrayFile.Open(P("a.mla"), MLArrayMode.ReadWrite);
         f.Meta = f.Meta with { IsSeg = true };
         Assert.Throws<IOException>(() => f.Save(P("a.mla"), new FaultySteps { FailAfterBytes = 200 }));
         Assert.Equal(before, File.ReadAllBytes(P("a.mla")));
@@ -362,7 +363,7 @@ public sealed class MLArrayFileTests : IDisposable
         Assert.Contains("meta.spatial.spacing must contain only positive values", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Spacing = [1, 0, 2] })).Message, StringComparison.Ordinal);
         Assert.Contains("meta.spatial.direction must have shape", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Direction = new double[2, 2] })).Message, StringComparison.Ordinal);
         using var img = Sample(Geometry);
-        Assert.Equal("the image's dtype is <f4 but the buffer's element type is Int32; use float.", Assert.Throws<ArgumentException>(() => img.ToArray<int>()).Message);
+        Assert.Equal("the array's dtype is <f4 but the buffer's element type is Int32; use float.", Assert.Throws<ArgumentException>(() => img.ToArray<int>()).Message);
         var old = img.Meta;
         Assert.Contains("meta.spatial.spacing must have length 3", Assert.Throws<ArgumentException>(() => img.Spacing = [1, 2]).Message, StringComparison.Ordinal);
         Assert.Same(old, img.Meta);

@@ -26,14 +26,14 @@ public sealed class ReadmeApiExampleTests : IDisposable
         }))
             img.Save(path);
 
-        using (var img = MLArrayFile.Open(path, B2ndOpenMode.ReadWrite))
+        using (var img = MLArrayFile.Open(path, MLArrayMode.ReadWrite))
         {
             float[] patch = img.Read<float>(0..32, 10..74, ^64..);
             Assert.Equal(32 * 64 * 64, patch.Length);
             Assert.Equal(ct[10 * 96 + 32], patch[0]);
             img.Write<float>([NdIndex.At(0)], new float[128 * 96]);
             img.Meta = img.Meta with { IsSeg = true };
-            double[,] affine = img.Affine!;
+            double[,] affine = img.Affine!.ToArray();
             Assert.Equal(new double[,] { { 2.5, 0, 0, -100 }, { 0, 0.8, 0, 20.5 }, { 0, 0, 0.8, 30 }, { 0, 0, 0, 1 } }, affine);
         }
 

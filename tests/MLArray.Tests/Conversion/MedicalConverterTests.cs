@@ -95,8 +95,8 @@ public sealed class MedicalConverterTests : IDisposable
         Assert.Equal(rec.GetProperty("raw").GetProperty("fnv1a64_f").GetString(), MedicalTestData.Fnv1a64(a.ReadBytes()));
 
         // labels
-        string[] labels = f.AxisLabels!;
-        Assert.Equal(f.Shape.Length, labels.Length);
+        var labels = f.AxisLabels!;
+        Assert.Equal(f.Shape.Length, labels.Count);
         int nsp = labels.Count(l => l.StartsWith("spatial", StringComparison.Ordinal));
         Assert.True(nsp >= 1);
 
@@ -310,8 +310,8 @@ public sealed class MedicalConverterTests : IDisposable
         MedicalConverter.ToMLArray(MedicalTestData.PathOf(id), mla, new MedicalToMLArrayOptions { CanonicalRas = true, Raw = true });
         using var f = MLArrayFile.Open(mla);
         Assert.Equal("RAS+", f.Meta.Spatial.CoordSystem?.Value);
-        Assert.Equal(["spatial_x", "spatial_y", "spatial_z"], f.AxisLabels![..3]);
-        double[,] a = f.Affine!;
+        Assert.Equal(["spatial_x", "spatial_y", "spatial_z"], f.AxisLabels!.Take(3));
+        double[,] a = f.Affine!.ToArray();
         for (int i = 0; i < 3; i++) Assert.True(a[i, i] > 0, $"diagonal {i} not positive: {MedicalTestData.Show(a)}");
         bool nifti = MedicalConverter.FormatOf(id) == MedicalFormat.Nifti;
         double[,] src;

@@ -10,9 +10,9 @@ public sealed class MLArrayFileSoakTests : IDisposable
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
     [Theory]
-    [InlineData(B2ndOpenMode.Read)]
-    [InlineData(B2ndOpenMode.ReadWrite)]
-    public void Eight_threads_of_random_patches_match_the_serial_decode(B2ndOpenMode mode)
+    [InlineData(MLArrayMode.Read)]
+    [InlineData(MLArrayMode.ReadWrite)]
+    public void Eight_threads_of_random_patches_match_the_serial_decode(MLArrayMode mode)
     {
         string path = Path.Combine(_dir, "s.mla");
         long[] shape = [40, 48, 56];
