@@ -74,10 +74,13 @@ public sealed class PackageContentTests(PackedFeed feed)
     }
 
     [Fact]
-    public void NoPackageForTheGeneratorAlone()
+    public void EverySrcProjectButTheGenerator_IsAPackage()
     {
-        Assert.False(File.Exists(feed.PackagePath("MLArray.Generators")));
-        var ids = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order().ToList();
-        Assert.Equal(PackedFeed.LibraryPackages.Append("MLArray.Cli").Select(id => $"{id}.{feed.Version}.nupkg").Order(), ids);
+        // a new src/ project must be packable (and in MLArray.sln): the generator is the one that ships inside MLArray
+        var expected = Directory.GetDirectories(Path.Combine(RepoRoot.Path, "src")).Select(Path.GetFileName)
+            .Where(n => n != "MLArray.Generators" && File.Exists(Path.Combine(RepoRoot.Path, "src", n!, n + ".csproj")))
+            .Select(n => $"{n}.{feed.Version}.nupkg").Order(StringComparer.Ordinal);
+        var ids = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
+        Assert.Equal(expected, ids);
     }
 }

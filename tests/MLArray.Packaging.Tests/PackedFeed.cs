@@ -6,9 +6,9 @@ using System.Xml.Linq;
 namespace MLArray.Packaging.Tests;
 
 /// <summary>
-/// Once per test run: copies the package sources (src/, schema/, the Directory.* files) to a temporary folder, packs
-/// every packable project there with a unique version into a folder feed, then deletes the copied src/ so that the
-/// samples can only build against the packages. Consumers restore through a NuGet.config that has that feed plus the
+/// Once per test run: packs the solution with a unique version into a temporary folder feed, and copies samples/ with
+/// the build settings (Directory.* files) to a temporary folder without src/, so that the samples can only build
+/// against the packages. Consumers restore through a NuGet.config that has that feed plus the
 /// normal sources, into an empty packages folder (NUGET_PACKAGES), so no stale copy is ever used.
 /// </summary>
 public sealed class PackedFeed : IDisposable
@@ -20,7 +20,7 @@ public sealed class PackedFeed : IDisposable
     public string Version { get; }
     public string WorkTree { get; }
     public string PackagesFolder { get; }
-    public string PackLog { get; }
+    public string PackLog { get; } = "";
 
     public PackedFeed()
     {
@@ -29,31 +29,36 @@ public sealed class PackedFeed : IDisposable
         WorkTree = Path.Combine(Root, "repo");
         PackagesFolder = Path.Combine(Root, "packages");
         Version = "0.0.1-packtest.g" + Guid.NewGuid().ToString("N");
-        Directory.CreateDirectory(Feed);
-        Directory.CreateDirectory(PackagesFolder);
+        try
+        {
+            Directory.CreateDirectory(Feed);
+            Directory.CreateDirectory(PackagesFolder);
+            string repo = RepoRoot.Path;
 
-        string repo = RepoRoot.Path;
-        foreach (var dir in new[] { "src", "schema", "samples" })
-            CopyTree(Path.Combine(repo, dir), Path.Combine(WorkTree, dir));
-        foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json" })
-            if (File.Exists(Path.Combine(repo, file))) File.Copy(Path.Combine(repo, file), Path.Combine(WorkTree, file));
+            // `dotnet pack` of the solution, from the binaries the build of this test project made (it references every
+            // packable src/ project for build order only), so the pack takes seconds and rebuilds nothing in the tree.
+            var pack = Dotnet.Run(repo, ["pack", "MLArray.sln", "-c", BuildConfiguration, "--no-build", "--no-restore", "-o", Feed,
+                "-p:Version=" + Version], env: null);
+            PackLog = pack.Output;
+            if (pack.ExitCode != 0) throw new InvalidOperationException("dotnet pack failed:\n" + pack.Output);
 
-        // One solution of every project under src/ (new projects are picked up automatically); pack skips IsPackable=false.
-        var projects = Directory.GetFiles(Path.Combine(WorkTree, "src"), "*.csproj", SearchOption.AllDirectories).Order(StringComparer.Ordinal);
-        File.WriteAllText(Path.Combine(WorkTree, "packages.slnx"),
-            "<Solution>\n" + string.Concat(projects.Select(p => $"  <Project Path=\"{Path.GetRelativePath(WorkTree, p)}\" />\n")) + "</Solution>\n");
-        var pack = Dotnet.Run(WorkTree, ["pack", "packages.slnx", "-c", "Release", "-o", Feed, "-p:Version=" + Version], env: null);
-        PackLog = pack.Output;
-        if (pack.ExitCode != 0)
+            // The consumers: samples/ and the build settings, in a folder without src/ (a ProjectReference cannot resolve).
+            CopyTree(Path.Combine(repo, "samples"), Path.Combine(WorkTree, "samples"));
+            foreach (var file in new[] { "Directory.Build.props", "Directory.Build.targets", "Directory.Packages.props", "global.json" })
+                if (File.Exists(Path.Combine(repo, file))) File.Copy(Path.Combine(repo, file), Path.Combine(WorkTree, file));
+            File.WriteAllText(Path.Combine(WorkTree, "NuGet.config"), NuGetConfig());
+        }
+        catch
         {
             Dispose();
-            throw new InvalidOperationException("dotnet pack failed:\n" + pack.Output);
+            throw;
         }
-
-        // From here on, nothing but the packages: a sample with a ProjectReference fails to build.
-        Directory.Delete(Path.Combine(WorkTree, "src"), recursive: true);
-        File.WriteAllText(Path.Combine(WorkTree, "NuGet.config"), NuGetConfig());
     }
+
+    /// <summary>The configuration this test assembly (and so the src/ projects it depends on) was built in.</summary>
+    private static string BuildConfiguration =>
+        typeof(PackedFeed).Assembly.GetCustomAttributes(typeof(System.Reflection.AssemblyMetadataAttribute), false)
+            .Cast<System.Reflection.AssemblyMetadataAttribute>().Single(a => a.Key == "BuildConfiguration").Value!;
 
     private string NuGetConfig()
     {

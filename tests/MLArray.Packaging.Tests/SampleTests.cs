@@ -53,7 +53,7 @@ public sealed class SampleTests(PackedFeed feed)
         // The sample's own schema is compiled by the analyzer inside the MLArray package: the generated file exists.
         string dir = Path.Combine(feed.WorkTree, "samples", "ExtensionSample");
         var env = feed.ConsumerEnvironment();
-        var build = Dotnet.Run(dir, ["build", "ExtensionSample.csproj", "-c", "Release", "-nodeReuse:false",
+        var build = Dotnet.Run(dir, ["build", "ExtensionSample.csproj", "-c", "Release", "-nodeReuse:false", "--no-incremental",
             "-p:EmitCompilerGeneratedFiles=true", "-p:CompilerGeneratedFilesOutputPath=generated"], env);
         Assert.True(build.ExitCode == 0, build.Output);
         var generated = Directory.GetFiles(Path.Combine(dir, "generated"), "*.g.cs", SearchOption.AllDirectories);
