@@ -108,7 +108,10 @@ def main():
                               "make_legacy_schemas.py from the current schema: structure and types only, for the typed migration chain.")
         out["x-csharp-namespace"] = f"MLArray.Metadata.Legacy.{era}"
         out["x-csharp-type"] = "LegacyMeta"
-        ordered = {k: out[k] for k in ["$schema", "$id", "title", "description", "x-csharp-namespace", "x-csharp-type"] if k in out}
+        # Migration internals: only MLArray.Metadata's current records are public API.
+        out["x-csharp-accessibility"] = "internal"
+        ordered = {k: out[k] for k in ["$schema", "$id", "title", "description", "x-csharp-namespace", "x-csharp-type",
+                                       "x-csharp-accessibility"] if k in out}
         ordered.update({k: v for k, v in out.items() if k not in ordered})
         with open(os.path.join(out_dir, f"mlarray-meta-{era.lower()}.schema.json"), "w", encoding="utf-8", newline="\n") as f:
             json.dump(ordered, f, indent=2, ensure_ascii=False)

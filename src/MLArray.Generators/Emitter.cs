@@ -318,7 +318,7 @@ internal static class Emitter
         w.Line($"/// <remarks>Generated from the JSON Schema <c>{Doc(spec.FileName)}</c> (version {spec.SchemaVersion}). Value equality compares lists by content;");
         w.Line("/// use <c>with</c> to derive changed copies. Properties are in canonical (reference writer) order.</remarks>");
         w.Line(GeneratedCode);
-        w.Open($"public sealed partial record {rec.TypeName}");
+        w.Open($"{rec.Accessibility} sealed partial record {rec.TypeName}");
         if (rec.IsRoot)
         {
             w.Line("/// <summary>The version of the schema these types were generated from.</summary>");
@@ -625,7 +625,7 @@ internal static class Emitter
         w.Line("/// <remarks>An open vocabulary: any string is accepted and round-trips unchanged; the standard values are static members.</remarks>");
         w.Line("/// <param name=\"Value\">The string value.</param>");
         w.Line(GeneratedCode);
-        w.Open($"public readonly partial record struct {v.TypeName}(string Value)");
+        w.Open($"{v.Accessibility} readonly partial record struct {v.TypeName}(string Value)");
         foreach (var m in v.Members)
         {
             w.Line($"/// <summary>The standard value <c>{Doc(m.Value)}</c>.</summary>");

@@ -59,13 +59,14 @@ internal sealed record RecordSpec(
     int TypeMask,
     EquatableArray<KeyText> Messages,
     EquatableArray<string> Required,
-    EquatableArray<PropertySpec> Properties);
+    EquatableArray<PropertySpec> Properties,
+    string Accessibility = "public");
 
 /// <summary>A known value of an open vocabulary.</summary>
 internal sealed record VocabMember(string Name, string Value);
 
 /// <summary>An open vocabulary (any string allowed, standard values known).</summary>
-internal sealed record VocabSpec(string TypeName, string Description, EquatableArray<VocabMember> Members);
+internal sealed record VocabSpec(string TypeName, string Description, EquatableArray<VocabMember> Members, string Accessibility = "public");
 
 /// <summary>One way of deriving a dimension from the document: length | count | value | dimension.</summary>
 internal sealed record DimensionSource(string Kind, string Argument, EquatableArray<string> Values);

@@ -14,7 +14,7 @@ internal sealed class SchemaParser
     {
         "x-csharp-namespace", "x-csharp-type", "x-csharp-name", "x-python-class", "x-label", "x-dimensions",
         "x-messages", "x-severity", "x-single-key", "x-canonical-form", "x-vocabulary", "x-length", "x-shape",
-        "x-exclusive-with", "x-same-length-as", "x-ordered", "x-equals",
+        "x-exclusive-with", "x-same-length-as", "x-ordered", "x-equals", "x-csharp-accessibility",
     };
 
     private static readonly HashSet<string> SupportedKeywords = new(StringComparer.Ordinal)
@@ -52,6 +52,8 @@ internal sealed class SchemaParser
     private JObject? _defs;
     private int[] _lineStarts = Array.Empty<int>();
     private string _namespace = "";
+    private string _defaultAccessibility = "public";
+    private readonly Dictionary<string, string> _accessibilityByType = new(StringComparer.Ordinal);
 
     private SchemaParser(SchemaFile file) => _file = file;
 
@@ -110,6 +112,7 @@ internal sealed class SchemaParser
         if (!version.Success)
             Report(DiagnosticDescriptors.MissingVersion.Id, root["$id"] ?? root, id);
 
+        _defaultAccessibility = AccessibilityOf(root, "#", "public");
         ParseDimensions(root);
         string label = StringOf(root, "x-label") ?? "meta";
         ParseRecord(root, rootType, "#", isRoot: true);
@@ -297,6 +300,8 @@ internal sealed class SchemaParser
         bool strict = schema["additionalProperties"] is JBool { Value: false };
         if (schema["additionalProperties"] is JObject)
             ReportAtKey(DiagnosticDescriptors.UnsupportedKeyword.Id, schema, "additionalProperties", "additionalProperties (as a schema)", pointer);
+        string accessibility = isRoot ? _defaultAccessibility : AccessibilityOf(schema, pointer, _defaultAccessibility);
+        _accessibilityByType[typeName] = accessibility;
 
         var properties = new List<PropertySpec>();
         var names = new HashSet<string>(StringComparer.Ordinal);
@@ -316,6 +321,7 @@ internal sealed class SchemaParser
                 if (prop is null) continue;
                 if (!names.Add(prop.CSharpName) || prop.CSharpName == typeName || ReservedMembers.Contains(prop.CSharpName))
                     ReportAtKey(DiagnosticDescriptors.NameClash.Id, props, kv.Key, p, prop.CSharpName);
+                CheckExposedAccessibility(typeName, accessibility, prop, props, kv.Key, p);
                 properties.Add(prop);
             }
         }
@@ -330,7 +336,7 @@ internal sealed class SchemaParser
                 if (r is JString rs) required.Add(rs.Value);
 
         _records.Add(new RecordSpec(typeName, StringOf(schema, "x-python-class") ?? typeName, StringOf(schema, "description") ?? "",
-            isRoot, strict, mask, ParseMessages(schema, pointer), required.ToEquatableArray(), properties.ToEquatableArray()));
+            isRoot, strict, mask, ParseMessages(schema, pointer), required.ToEquatableArray(), properties.ToEquatableArray(), accessibility));
         return typeName;
     }
 
@@ -671,8 +677,36 @@ internal sealed class SchemaParser
                 members.Add(new VocabMember(name, s.Value));
             }
         }
-        _vocabs.Add(new VocabSpec(typeName, StringOf(schema, "description") ?? "", members.ToEquatableArray()));
+        string accessibility = AccessibilityOf(schema, pointer, _defaultAccessibility);
+        _accessibilityByType[typeName] = accessibility;
+        _vocabs.Add(new VocabSpec(typeName, StringOf(schema, "description") ?? "", members.ToEquatableArray(), accessibility));
         return typeName;
+    }
+
+    // ------------------------------------------------------------------ accessibility
+
+    /// <summary>
+    /// <c>x-csharp-accessibility</c>: <c>"public"</c> (the default) or <c>"internal"</c>, at the root (every generated
+    /// type of the file) or on a record / vocabulary definition (that type only).
+    /// </summary>
+    private string AccessibilityOf(JObject schema, string pointer, string inherited)
+    {
+        if (schema["x-csharp-accessibility"] is not JNode node) return inherited;
+        if (node is JString { Value: "public" or "internal" } s) return s.Value;
+        Report(DiagnosticDescriptors.InvalidRule.Id, node, "x-csharp-accessibility", pointer, "expected \"public\" or \"internal\"");
+        return inherited;
+    }
+
+    /// <summary>A public record cannot expose an internal generated type (C# would refuse it with CS0053).</summary>
+    private void CheckExposedAccessibility(string typeName, string accessibility, PropertySpec prop, JObject props, string key, string pointer)
+    {
+        if (accessibility != "public") return;
+        for (var n = prop.Node; n is not null; n = n.Items)
+        {
+            if (n.TypeRef is { } t && _accessibilityByType.TryGetValue(t, out var a) && a != "public")
+                ReportAtKey(DiagnosticDescriptors.InvalidRule.Id, props, key, "x-csharp-accessibility", pointer,
+                    $"the public record '{typeName}' exposes the {a} type '{t}' through '{prop.CSharpName}'; make both internal or both public");
+        }
     }
 
     private void CheckTypeNameClashes()

@@ -7,7 +7,7 @@ namespace MLArray;
 /// Messages keep the reference's wording; the exception types are the .NET ones
 /// (<see cref="ArgumentException"/> for bad arguments, <see cref="FileNotFoundException"/> for a missing file).
 /// </summary>
-public static class OpenModes
+internal static class OpenModes
 {
     /// <summary>The file suffix MLArray requires (case-sensitive, as in the reference).</summary>
     public const string Suffix = ".mla";

@@ -26,7 +26,8 @@ public sealed class TypedMigrationCompileTests
         refs.Add(MetadataReference.CreateFromFile(typeof(Metadata.MetaValue).Assembly.Location));
         refs.Add(MetadataReference.CreateFromFile(typeof(MLArrayException).Assembly.Location));
         string usings = "global using System; global using System.Linq; global using System.Collections.Generic;";
-        var compilation = CSharpCompilation.Create("StepsProbe",
+        // Named like this test assembly: MLArray grants it InternalsVisibleTo, and the steps use MLArray internals.
+        var compilation = CSharpCompilation.Create("MLArray.Generators.Tests",
             [CSharpSyntaxTree.ParseText(usings, parse), CSharpSyntaxTree.ParseText(File.ReadAllText(StepsFile), parse, path: StepsFile)],
             refs, new CSharpCompilationOptions(OutputKind.DynamicallyLinkedLibrary, nullableContextOptions: NullableContextOptions.Enable));
         GeneratorDriver driver = CSharpGeneratorDriver.Create([new MetaSchemaGenerator().AsSourceGenerator()],

@@ -19,7 +19,7 @@ namespace MLArray.Blosc2;
 /// Write(tx.Stream);
 /// tx.Commit();
 /// </code></example>
-public sealed class AtomicFile : IDisposable
+internal sealed class AtomicFile : IDisposable
 {
     private readonly string _target;
     private readonly string _temp;

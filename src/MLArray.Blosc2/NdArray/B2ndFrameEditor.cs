@@ -5,7 +5,7 @@ using MLArray.Blosc2.Format;
 namespace MLArray.Blosc2;
 
 /// <summary>Changes the variable-length metalayers (vlmeta) of existing frame files without touching their chunks.</summary>
-public static class B2ndFrameEditor
+internal static class B2ndFrameEditor
 {
     /// <summary>
     /// Copies the frame at <paramref name="sourcePath"/> to <paramref name="destinationPath"/> with the vlmeta entries

@@ -15,7 +15,7 @@ public enum MedicalFormat
 /// The one table of file formats the converter knows, by file name: every place that maps a name to a format, strips a
 /// format's extension or turns a <c>--to</c> name into an extension uses it.
 /// </summary>
-public static class MedicalFormats
+internal static class MedicalFormats
 {
     /// <summary>One output target: its <c>--to</c> name(s), the extension it writes and its format.</summary>
     private sealed record Target(string Extension, MedicalFormat Format, params string[] Names);

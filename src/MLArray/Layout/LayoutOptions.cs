@@ -46,10 +46,10 @@ public sealed record LayoutOptions
 /// <param name="ChunkSize">Chunk shape, one entry per axis.</param>
 /// <param name="BlockSize">Block shape, one entry per axis.</param>
 /// <param name="PatchSize">Patch size over the spatial axes the layout was optimised for, or null.</param>
-public sealed record ResolvedLayout(int[] ChunkSize, int[] BlockSize, int[]? PatchSize);
+internal sealed record ResolvedLayout(int[] ChunkSize, int[] BlockSize, int[]? PatchSize);
 
 /// <summary>The reference's parameter resolution (<c>_comp_and_validate_blosc2_meta</c>, mlarray-spec §4.1), without its bugs.</summary>
-public static class LayoutResolver
+internal static class LayoutResolver
 {
     private const string PatchNotImplemented = "Chunk and block size optimization based on patch size is only implemented for 2D and 3D spatial images with at most one further non-spatial axis. Please set the chunk and block size manually or set to None for blosc2 to determine a chunk and block size.";
 

@@ -28,7 +28,7 @@ public sealed class MedicalReadOptions
 /// gives and the one the <c>.mla</c> converter stores. nibabel and pynrrd instead present the same voxels as a NumPy
 /// array of shape (x, y, z, ...) in C order; <see cref="FileOrderToIndexOrderC"/> produces that layout.
 /// </summary>
-public static class MedicalAxisOrder
+internal static class MedicalAxisOrder
 {
     /// <summary>The C-order shape of a buffer in file order: <paramref name="fileShape"/> reversed.</summary>
     /// <param name="fileShape">The shape in file index order (fastest axis first).</param>

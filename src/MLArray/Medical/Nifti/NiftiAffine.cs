@@ -1,7 +1,7 @@
 namespace MLArray.Medical.Nifti;
 
 /// <summary>qform quaternion ↔ affine conversions, following nibabel (<c>quat2mat</c>, <c>fillpositive</c>, <c>set_qform</c>).</summary>
-public static class NiftiAffine
+internal static class NiftiAffine
 {
     /// <summary>
     /// The qform affine: rotation from the quaternion (b, c, d) with a = sqrt(1 - b² - c² - d²) (0 when negative),

@@ -3,7 +3,7 @@ using MLArray.Blosc2;
 namespace MLArray.Medical.Nifti;
 
 /// <summary>NIfTI <c>datatype</c> codes and their mapping to supported element types.</summary>
-public static class NiftiDataType
+internal static class NiftiDataType
 {
     /// <summary>DT_UINT8 (2).</summary>
     public const int UInt8 = 2;

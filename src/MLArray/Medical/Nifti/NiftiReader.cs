@@ -15,7 +15,7 @@ namespace MLArray.Medical.Nifti;
 /// RGB24/RGBA32. Use <see cref="MedicalAxisOrder.FileOrderToIndexOrderC"/> for nibabel's (x, y, z, …) C-order layout.
 /// </para>
 /// </summary>
-public sealed class NiftiReader : IDisposable
+internal sealed class NiftiReader : IDisposable
 {
     private readonly VoxelPump _pump;
 

@@ -425,7 +425,7 @@ public sealed class NrrdHeader
 }
 
 /// <summary>The NRRD <c>type</c> spellings.</summary>
-public static class NrrdTypes
+internal static class NrrdTypes
 {
     /// <summary>Maps any NRRD type spelling (e.g. "short", "short int", "int16_t", "unsigned char", "long long") to its element type.</summary>
     /// <param name="type">The <c>type</c> value.</param>

@@ -13,7 +13,7 @@ namespace MLArray.Medical.Nrrd;
 /// checks the header; <see cref="ReadData(Span{byte})"/> streams the voxels, little-endian, in file order (axis 0
 /// fastest) — as a C-order array of shape <see cref="Shape"/> = <c>sizes</c> reversed.
 /// </summary>
-public sealed class NrrdReader : IDisposable
+internal sealed class NrrdReader : IDisposable
 {
     private const int MaxHeaderBytes = 16 << 20;
     private static readonly System.Buffers.SearchValues<char> InvalidPathChars = System.Buffers.SearchValues.Create(Path.GetInvalidPathChars());

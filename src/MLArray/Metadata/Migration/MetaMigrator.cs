@@ -5,7 +5,7 @@ namespace MLArray.Metadata.Migration;
 
 /// <summary>What a migration knows about the file besides its metadata.</summary>
 /// <param name="ArrayShape">The b2nd shape of the array, or null when unknown.</param>
-public sealed record MigrationContext(long[]? ArrayShape);
+internal sealed record MigrationContext(long[]? ArrayShape);
 
 /// <summary>The result of migrating a mapping to the current layout.</summary>
 /// <param name="From">The layout the mapping was stored in.</param>
@@ -33,7 +33,7 @@ internal sealed record MigrationStep(MetaLayout From, MetaLayout To, Func<MetaDi
 /// all ten top-level keys in the reference order, every namespace complete and in field order, single-key namespaces
 /// wrapped, <c>_mlarray_version</c> the bare string <c>"v0"</c> (as the reference writes it after a load).
 /// </summary>
-public static class MetaMigrator
+internal static class MetaMigrator
 {
     /// <summary>Top-level keys of the current layout, in the reference order.</summary>
     public static IReadOnlyList<string> TopLevelKeys { get; } =

@@ -20,7 +20,7 @@ namespace MLArray.Metadata.Migration;
 /// values (<c>source</c>/<c>extra</c>, <c>cparams</c>, <c>axis_units</c>, bbox labels) stay <see cref="MetaValue"/>s.
 /// Each step appends one line per change to <c>changes</c>.
 /// </summary>
-public static class TypedMigrationSteps
+internal static class TypedMigrationSteps
 {
     // ------------------------------------------------------------------ steps
 

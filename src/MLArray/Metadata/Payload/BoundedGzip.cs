@@ -3,7 +3,7 @@ using System.IO.Compression;
 namespace MLArray.Metadata.Payload;
 
 /// <summary>gzip with a hard limit on the decompressed size, checked while inflating (a gzip bomb is stopped early).</summary>
-public static class BoundedGzip
+internal static class BoundedGzip
 {
     private const int ChunkSize = 64 * 1024;
 

@@ -9,7 +9,7 @@ namespace MLArray.Metadata.Payload;
 /// (<c>2.0</c>, <c>1e-05</c>) so that ints and floats stay distinguishable, NaN/±Infinity as the strings
 /// <c>"NaN"</c>, <c>"Infinity"</c>, <c>"-Infinity"</c>.
 /// </summary>
-public static class MetaJson
+internal static class MetaJson
 {
     /// <summary>The JSON text of <paramref name="value"/>.</summary>
     public static string Serialize(MetaValue value, bool indented = false)

@@ -33,7 +33,7 @@ public enum MetaLayout
 }
 
 /// <summary>Names and detection of <see cref="MetaLayout"/>.</summary>
-public static class MetaLayouts
+internal static class MetaLayouts
 {
     /// <summary>The releases that wrote a layout, e.g. "v0.0.28-v0.0.30" (used as <c>meta_layout</c> in JSON).</summary>
     public static string Id(MetaLayout layout) => layout switch

@@ -9,7 +9,7 @@ namespace MLArray.Metadata.Payload;
 /// (v0.0.23–v0.0.48, decoded into a <see cref="MetaValue"/> with python-blosc2's tuple convention: a list whose first
 /// item is <c>"__tuple__"</c> is a tuple of the remaining items).
 /// </summary>
-public static class MetaMsgpack
+internal static class MetaMsgpack
 {
     /// <summary>The marker python-blosc2 puts first in a list to mean "tuple".</summary>
     public const string TupleMarker = "__tuple__";

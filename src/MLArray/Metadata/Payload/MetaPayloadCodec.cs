@@ -20,7 +20,7 @@ public sealed record DecodedPayload(MetaValue Value, PayloadFormat Format, Pickl
 /// Reading never executes anything from the file (see <see cref="RestrictedUnpickler"/>); writing emits what the
 /// Python reference reads: msgpack bin( gzip( plain pickle protocol 4 ) ).
 /// </summary>
-public static class MetaPayloadCodec
+internal static class MetaPayloadCodec
 {
     /// <summary>Decodes a vlmeta value: a msgpack bin is gunzipped (within the size limit) and unpickled; a msgpack map is a legacy layout.</summary>
     /// <exception cref="MLArrayMetadataException">The payload is not decodable, refused or beyond a limit.</exception>

@@ -10,7 +10,7 @@ namespace MLArray.Metadata.Payload;
 /// no memo, no frames (framing is optional in protocols 4 and 5). Dict keys keep their Python type
 /// (<see cref="MetaDict.PythonKeys"/>: str, int, float, bool or None).
 /// </summary>
-public static class Pickler
+internal static class Pickler
 {
     private const int Batch = 1000;
 

@@ -5,7 +5,7 @@ using System.Text;
 namespace MLArray.Metadata.Payload;
 
 /// <summary>Python's text forms of scalars: <c>repr(float)</c> and the dict-key strings <c>json.dumps</c> writes.</summary>
-public static class PyRepr
+internal static class PyRepr
 {
     /// <summary>
     /// Python's <c>repr(float)</c>: shortest round-trip digits, fixed notation for 1e-4 ≤ |x| &lt; 1e16 with a

@@ -31,7 +31,7 @@ public enum PickleFeatures
 /// scalars (<c>numpy.core.multiarray.scalar</c> or <c>numpy._core.multiarray.scalar</c> with <c>numpy.dtype</c>).
 /// Everything else gives an <see cref="MLArrayMetadataException"/> naming it.
 /// </summary>
-public static class RestrictedUnpickler
+internal static class RestrictedUnpickler
 {
     /// <summary>Unpickles <paramref name="data"/> into a tree within <paramref name="limits"/>.</summary>
     public static MetaValue Load(ReadOnlySpan<byte> data, PayloadLimits? limits = null) => Load(data, limits, out _);
