@@ -1,0 +1,72 @@
+using System.Text.RegularExpressions;
+
+namespace MLArray.Tests.Api;
+
+/// <summary>
+/// Every C# snippet of README.md is compiled and run: each <c>```csharp</c> block must be, line for line, a region
+/// marked <c>// README:begin NAME</c> … <c>// README:end</c> in a compiled file (samples/ or tests/), and the seed
+/// examples (samples/SeedExamples) run here.
+/// </summary>
+public sealed partial class ReadmeTests : IDisposable
+{
+    private readonly string _dir = Directory.CreateTempSubdirectory("mla-readme-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private static string RepoRoot()
+    {
+        for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
+            if (File.Exists(Path.Combine(dir.FullName, "MLArray.sln")) && File.Exists(Path.Combine(dir.FullName, "README.md")))
+                return dir.FullName;
+        throw new DirectoryNotFoundException($"the repository root (MLArray.sln, README.md) not found above {AppContext.BaseDirectory}");
+    }
+
+    [GeneratedRegex(@"^```csharp\n(.*?)^```", RegexOptions.Singleline | RegexOptions.Multiline)]
+    private static partial Regex CSharpBlock();
+
+    [GeneratedRegex(@"^[ \t]*// README:begin (\S+)[^\n]*\n(.*?)^[ \t]*// README:end", RegexOptions.Singleline | RegexOptions.Multiline)]
+    private static partial Regex Region();
+
+    private static string Normalise(string code)
+    {
+        var lines = code.Replace("\r\n", "\n", StringComparison.Ordinal).Split('\n').Select(l => l.TrimEnd()).ToList();
+        while (lines.Count > 0 && lines[^1].Length == 0) lines.RemoveAt(lines.Count - 1);
+        while (lines.Count > 0 && lines[0].Length == 0) lines.RemoveAt(0);
+        int indent = lines.Where(l => l.Length > 0).Select(l => l.Length - l.TrimStart().Length).DefaultIfEmpty(0).Min();
+        return string.Join("\n", lines.Select(l => l.Length >= indent ? l[indent..] : l));
+    }
+
+    /// <summary>All README regions of the compiled sources (samples and tests), by name.</summary>
+    internal static Dictionary<string, string> Regions()
+    {
+        string root = RepoRoot();
+        var regions = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (string top in new[] { "samples", "tests" })
+            foreach (string file in Directory.EnumerateFiles(Path.Combine(root, top), "*.cs", SearchOption.AllDirectories)
+                         .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                                  && !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)))
+                foreach (Match m in Region().Matches(File.ReadAllText(file).Replace("\r\n", "\n", StringComparison.Ordinal)))
+                    Assert.True(regions.TryAdd(m.Groups[1].Value, Normalise(m.Groups[2].Value)), $"README region '{m.Groups[1].Value}' is defined twice ({file})");
+        return regions;
+    }
+
+    [Fact]
+    public void Every_csharp_snippet_in_the_readme_is_a_compiled_region()
+    {
+        var regions = Regions().Values.ToHashSet(StringComparer.Ordinal);
+        string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
+        var blocks = CSharpBlock().Matches(readme).Select(m => Normalise(m.Groups[1].Value)).ToList();
+        Assert.NotEmpty(blocks);
+        foreach (string block in blocks)
+            Assert.True(regions.Contains(block), "this README snippet is not a '// README:begin' region of a compiled file (copy it from there):\n" + block);
+    }
+
+    [Fact]
+    public void The_seed_examples_run()
+    {
+        var output = new StringWriter();
+        int code = SeedExamples.Examples.Run(output, _dir);
+        Assert.True(code == 0, output.ToString());
+        Assert.Contains("all seed examples ran", output.ToString(), StringComparison.Ordinal);
+    }
+}
