@@ -54,10 +54,13 @@ internal sealed class FrameReader
         source.Read(0, fixedPart[..head]);
         // The magic decides first: a short or empty file that does not start like a frame is another kind of file, not a truncated one.
         if (head == 0)
-            throw NotAFrame("the file is empty (0 bytes)");
+            throw NotAFrame("the file is empty (0 bytes: no frame header at offset 0)");
         int magicLength = Math.Min(head, Magic.Length);
         if (!fixedPart[..magicLength].SequenceEqual(Magic[..magicLength]))
-            throw NotAFrame("it does not start with the Blosc2 frame magic (.mla/.b2nd files start with the bytes 9E A8 'b2frame')");
+        {
+            int at = fixedPart[..magicLength].CommonPrefixLength(Magic[..magicLength]);
+            throw NotAFrame($"it does not start with the Blosc2 frame magic (.mla/.b2nd files have the bytes 9E A8 'b2frame' at offset 0; byte {at} differs)");
+        }
         if (available < MinHeaderLength)
             throw Corrupt(0, $"file is {available} bytes long, too short for a Blosc2 frame header ({MinHeaderLength} bytes)");
         CheckMarker(fixedPart, 10, 0xD2);

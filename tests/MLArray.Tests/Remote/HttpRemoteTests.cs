@@ -107,7 +107,7 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
         Directory.CreateDirectory(Path.GetDirectoryName(notMla)!);
         File.WriteAllBytes(notMla, File.ReadAllBytes(MedicalTestData.PathOf("niftijs/big.nii.gz")));
         var fmt = await Assert.ThrowsAsync<MLArrayFormatException>(() => MLArrayFile.OpenAsync(new Uri(nginx.Url("data/notmla.mla") + "?" + secret)));
-        Assert.Contains("not a Blosc2 frame", fmt.Message);
+        Assert.Contains("is not an MLArray/Blosc2 file", fmt.Message);
         Assert.DoesNotContain("SECRET", fmt.Message);
 
         var loop = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(nginx.Url("loop/start.mla")));
