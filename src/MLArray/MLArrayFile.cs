@@ -393,6 +393,18 @@ public sealed partial class MLArrayFile : IDisposable
     /// <summary>Writes the whole array from <paramref name="source"/> (C order).</summary>
     public void Write<T>(ReadOnlySpan<T> source) where T : unmanaged => Write(ReadOnlySpan<NdIndex>.Empty, source);
 
+    /// <summary>The raw C-order bytes of a selection in the stored dtype (for the converter and the CLI, which dispatch on <see cref="DType"/>).</summary>
+    internal byte[] ReadBytes(params NdIndex[] selection)
+    {
+        var data = Data;
+        long n = data.GetSelectionShape(selection).Aggregate(1L, (a, b) => a * b) * data.DType.ItemSize;
+        if (n > System.Array.MaxLength)
+            throw new MLArrayNotSupportedException($"the selection holds {n} bytes, more than a .NET array can hold; read it in parts.");
+        var bytes = GC.AllocateUninitializedArray<byte>((int)n);
+        data.Read(selection, bytes, selection.Length == 0 ? DecodeThreads ?? 0 : DecodeThreads ?? 1);
+        return bytes;
+    }
+
     /// <summary>Decodes the whole array into a new C-order array.</summary>
     public T[] ToArray<T>() where T : unmanaged
     {

@@ -186,21 +186,13 @@ internal static class PreviewCommand
         return ((byte)Math.Round((r + m) * 255), (byte)Math.Round((g + m) * 255), (byte)Math.Round((b + m) * 255));
     }
 
-    private static double[] ReadAsDouble(MLArrayFile img, NdIndex[] sel) => img.DType.Name switch
+    private static double[] ReadAsDouble(MLArrayFile img, NdIndex[] sel)
     {
-        "|b1" => img.Read<bool>(sel).Select(x => x ? 1.0 : 0.0).ToArray(),
-        "|i1" => img.Read<sbyte>(sel).Select(x => (double)x).ToArray(),
-        "|u1" => img.Read<byte>(sel).Select(x => (double)x).ToArray(),
-        "<i2" => img.Read<short>(sel).Select(x => (double)x).ToArray(),
-        "<u2" => img.Read<ushort>(sel).Select(x => (double)x).ToArray(),
-        "<i4" => img.Read<int>(sel).Select(x => (double)x).ToArray(),
-        "<u4" => img.Read<uint>(sel).Select(x => (double)x).ToArray(),
-        "<i8" => img.Read<long>(sel).Select(x => (double)x).ToArray(),
-        "<u8" => img.Read<ulong>(sel).Select(x => (double)x).ToArray(),
-        "<f4" => img.Read<float>(sel).Select(x => (double)x).ToArray(),
-        "<f8" => img.Read<double>(sel),
-        var d => throw new NotSupportedException($"preview does not support dtype {d}."),
-    };
+        byte[] raw = img.ReadBytes(sel);
+        var values = new double[raw.Length / img.DType.ItemSize];
+        MLArray.Kernels.ElementConvert.ToDouble(raw, img.DType, values);
+        return values;
+    }
 }
 
 /// <summary>A minimal PNG encoder: 8-bit grayscale or RGB, filter 0, zlib-compressed IDAT.</summary>

@@ -174,11 +174,13 @@ internal static class TrainingCommands
         };
         var ctx = new SampleContext(ds, options, a, imageShape, segShape, stdout);
         // Values as stored: the image batch has the image's dtype; segmentations are widened so the −1 padding fits.
-        return imageType.Name switch
+        return imageType.Code switch
         {
-            "|i1" => Seg<sbyte>(ctx, segType), "|u1" => Seg<byte>(ctx, segType), "<i2" => Seg<short>(ctx, segType), "<u2" => Seg<ushort>(ctx, segType),
-            "<i4" => Seg<int>(ctx, segType), "<u4" => Seg<uint>(ctx, segType), "<i8" => Seg<long>(ctx, segType), "<u8" => Seg<ulong>(ctx, segType),
-            "<f4" => Seg<float>(ctx, segType), "<f8" => Seg<double>(ctx, segType),
+            DTypeCode.Int8 => Seg<sbyte>(ctx, segType), DTypeCode.UInt8 => Seg<byte>(ctx, segType),
+            DTypeCode.Int16 => Seg<short>(ctx, segType), DTypeCode.UInt16 => Seg<ushort>(ctx, segType),
+            DTypeCode.Int32 => Seg<int>(ctx, segType), DTypeCode.UInt32 => Seg<uint>(ctx, segType),
+            DTypeCode.Int64 => Seg<long>(ctx, segType), DTypeCode.UInt64 => Seg<ulong>(ctx, segType),
+            DTypeCode.Float32 => Seg<float>(ctx, segType), DTypeCode.Float64 => Seg<double>(ctx, segType),
             _ => throw new MLArrayNotSupportedException($"images of dtype {imageType.Name} cannot be sampled."),
         };
     }

@@ -159,11 +159,10 @@ public static class MedicalConverter
     /// <param name="cancellationToken">Cancels the conversion.</param>
     public static void FromMLArray(string input, string output, CancellationToken cancellationToken)
     {
-        using MLArrayFile f = MLArrayFile.Open(input);
-        using B2ndArray a = B2ndArray.Open(input);
-        byte[] data = a.ReadBytes();
+        using MLArrayFile f = MLArrayFile.Open(input); // one open: metadata and data from the same handle
+        byte[] data = f.ReadBytes();
         cancellationToken.ThrowIfCancellationRequested();
-        FromMLArray(f.Meta, data, a.Shape, a.DType, output, cancellationToken);
+        FromMLArray(f.Meta, data, f.Shape, f.DType, output, cancellationToken);
     }
 
     /// <summary>Writes C-order data with MLArray metadata as NIfTI or NRRD (see <see cref="FromMLArray(string, string)"/>).</summary>
