@@ -19,7 +19,9 @@ internal static class BatchConvert
     /// <summary>Output names compare as the file system does (case-insensitive on Windows and macOS).</summary>
     private static StringComparer PathComparer => OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparer.OrdinalIgnoreCase : StringComparer.Ordinal;
 
-    public static bool IsGlob(string arg) => arg.Contains('*', StringComparison.Ordinal) || arg.Contains('?', StringComparison.Ordinal);
+    public static bool IsGlob(string arg) =>
+        !MLArray.Remote.HttpRangeSource.IsHttpUrl(arg) // a URL's '?' starts its query string
+        && (arg.Contains('*', StringComparison.Ordinal) || arg.Contains('?', StringComparison.Ordinal));
 
     /// <summary>The jobs of a batch: each input file (folders and globs expanded) with its output in <paramref name="outDir"/>.</summary>
     /// <exception cref="ArgumentException">No input, no <c>--to</c>, or two inputs map to one output (all such collisions are listed).</exception>
