@@ -49,7 +49,9 @@ internal static class BatchConvert
     public static void CheckNotExisting(IReadOnlyList<string> outputs, bool overwrite)
     {
         if (overwrite) return;
-        var existing = outputs.Where(o => File.Exists(o) || Directory.Exists(o)).ToList();
+        // A pair or a detached NRRD is two files: either one existing is a file that would be replaced.
+        var existing = outputs.SelectMany(MedicalFormats.WrittenFiles).Distinct(StringComparer.Ordinal)
+            .Where(o => File.Exists(o) || Directory.Exists(o)).ToList();
         if (existing.Count == 1)
             throw new ArgumentException($"{existing[0]} already exists; pass --overwrite to replace it.");
         if (existing.Count > 1)

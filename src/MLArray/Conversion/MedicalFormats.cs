@@ -105,6 +105,21 @@ internal static class MedicalFormats
             ? (path[..^e.Extension.Length], e.Extension.EndsWith(".gz", StringComparison.Ordinal))
             : null;
 
+    /// <summary>
+    /// Every file a conversion to <paramref name="output"/> writes: the file itself, plus the image of a NIfTI pair
+    /// (<c>x.hdr</c> → <c>x.img</c>, <c>x.hdr.gz</c> → <c>x.img.gz</c>) or the data file of a detached NRRD
+    /// (<c>x.nhdr</c> → <c>x.raw.gz</c>, as the exporter writes it).
+    /// </summary>
+    /// <param name="output">The output path.</param>
+    internal static IReadOnlyList<string> WrittenFiles(string output)
+    {
+        if (NiftiPair(output) is { } pair)
+            return [pair.Stem + (pair.Gzip ? ".hdr.gz" : ".hdr"), pair.Stem + (pair.Gzip ? ".img.gz" : ".img")];
+        if (IsDetachedNrrd(output))
+            return [output, output[..^".nhdr".Length] + ".raw.gz"];
+        return [output];
+    }
+
     /// <summary>True for the name of a detached NRRD header (<c>.nhdr</c>).</summary>
     /// <param name="path">A file name or path.</param>
     internal static bool IsDetachedNrrd(string path) => Match(path) is { Extension: ".nhdr" };
