@@ -364,7 +364,7 @@ public sealed class NiftiTests(ITestOutputHelper output) : IDisposable
         byte[] rgb = Enumerable.Range(0, 3 * 4 * 2 * 3).Select(i => (byte)i).ToArray();
         Nifti.Write(Tmp("interop_rgb.nii"), NiftiImage.Create(rgb, DType.UInt8, [3, 4, 2], rigid, channels: 3));
         string affArg = string.Join(",", Enumerable.Range(0, 16).Select(k => rigid[k / 4, k % 4].ToString("R", CultureInfo.InvariantCulture)));
-        (int code, string so, string se) = Run(python, ["-c", NibabelScript, _dir, affArg]);
+        (int code, string so, string se) = PythonScript.Run("nibabel", NibabelScript, _dir, affArg);
         output.WriteLine($"{python}: {so.Trim()} {se.Trim()}");
         Assert.True(code == 0, $"nibabel failed on our files (exit {code}):\n{so}\n{se}");
         Assert.Contains("read our files OK", so, StringComparison.Ordinal);
@@ -377,23 +377,4 @@ public sealed class NiftiTests(ITestOutputHelper output) : IDisposable
         return NiftiAffine.QuaternionToAffine(b, c, d, a[0, 3], a[1, 3], a[2, 3], qfac, z);
     }
 
-    internal static (int Code, string Stdout, string Stderr) Run(string exe, string[] args)
-    {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
-        Task<string> so = p.StandardOutput.ReadToEndAsync();
-        Task<string> se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{exe} did not finish within 120 s");
-        }
-
-        return (p.ExitCode, so.Result, se.Result);
-    }
 }

@@ -740,7 +740,7 @@ public sealed class NpyTests(ITestOutputHelper output)
             MLArray.IO.Npy.Write(Path.Combine(dir, "u8.npy"), new NpyArray("<u8", [2, 3], DTypeFixtureValues("<u8")));
             MLArray.IO.Npy.Write(Path.Combine(dir, "u1.npy"), new NpyArray("|u1", [300], Range(300, k => (byte)(k % 256))));
 
-            (int code, string stdout, string stderr) = Run(python, ["-c", NumpyCheckScript, dir]);
+            (int code, string stdout, string stderr) = PythonScript.Run("numpy", NumpyCheckScript, dir);
             output.WriteLine($"{python}: {stdout.Trim()} {stderr.Trim()}");
             Assert.True(code == 0, $"numpy failed to read our files (exit {code}):\n{stdout}\n{stderr}");
             Assert.Contains("files OK", stdout, StringComparison.Ordinal);
@@ -749,31 +749,6 @@ public sealed class NpyTests(ITestOutputHelper output)
         {
             Directory.Delete(dir, recursive: true);
         }
-    }
-
-    private static (int Code, string Stdout, string Stderr) Run(string exe, string[] args)
-    {
-        var psi = new ProcessStartInfo(exe)
-        {
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        foreach (string a in args)
-        {
-            psi.ArgumentList.Add(a);
-        }
-
-        using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
-        Task<string> so = p.StandardOutput.ReadToEndAsync();
-        Task<string> se = p.StandardError.ReadToEndAsync();
-        if (!p.WaitForExit(120_000))
-        {
-            p.Kill(entireProcessTree: true);
-            throw new TimeoutException($"{exe} did not finish within 120 s");
-        }
-
-        return (p.ExitCode, so.Result, se.Result);
     }
 
     /// <summary>Wraps a stream and hides its length and position (like a pipe or a network stream).</summary>
