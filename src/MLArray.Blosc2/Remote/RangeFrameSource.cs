@@ -6,8 +6,9 @@ namespace MLArray.Remote;
 
 /// <summary>
 /// An <see cref="IFrameSource"/> over an <see cref="IByteRangeSource"/>: the head and the tail of the frame (header,
-/// metalayers, offsets index, trailer with the vlmeta) are fetched once when opening (2 requests), chunks are fetched
-/// whole (one range per chunk, bounded by the next chunk's offset or the index) and kept in a bounded LRU cache.
+/// metalayers, offsets index, trailer with the vlmeta) are fetched once when opening (2 requests), small chunks are
+/// fetched whole (one range per chunk, bounded by the next chunk's offset or the index), large chunks block by block
+/// (<see cref="FetchForRead"/>); both kept in a bounded LRU cache.
 /// </summary>
 /// <remarks>
 /// The synchronous <see cref="Read"/> of the frame reader blocks on the asynchronous source when the bytes are not
@@ -26,6 +27,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly Dictionary<long, LinkedListNode<(long Start, byte[] Data)>> _cache = [];
     private readonly LinkedList<(long Start, byte[] Data)> _lru = new();
     private readonly Dictionary<long, Task<byte[]>> _inFlight = [];
+    private readonly Dictionary<long, Task<BlockChunk?>> _blockChunks = []; // by chunk start; evicted with the LRU (key ~start)
     private long _cachedBytes;
     private long[]? _starts;       // sorted distinct chunk starts (absolute), then the index start as sentinel
     private long[]? _chunkStart;   // per chunk index: absolute start, or -1 for special chunks
@@ -212,13 +214,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 {
                     _cache[start] = _lru.AddFirst((start, data));
                     _cachedBytes += data.Length;
-                    while (_cachedBytes > _options.ChunkCacheBytes && _lru.Count > 1)
-                    {
-                        var last = _lru.Last!;
-                        _lru.RemoveLast();
-                        _cache.Remove(last.Value.Start);
-                        _cachedBytes -= last.Value.Data.Length;
-                    }
+                    Evict();
                 }
             }
             return data;
@@ -228,6 +224,248 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             lock (_lock)
                 _inFlight.Remove(start);
         }
+    }
+
+    /// <summary>Drops least recently used entries until the cache fits its budget (caller holds the lock).</summary>
+    private void Evict()
+    {
+        while (_cachedBytes > _options.ChunkCacheBytes && _lru.Count > 1)
+        {
+            var last = _lru.Last!;
+            _lru.RemoveLast();
+            _cache.Remove(last.Value.Start);
+            _cachedBytes -= last.Value.Data.Length;
+            if (last.Value.Start < 0) // a chunk read block by block
+                _blockChunks.Remove(~last.Value.Start);
+        }
+    }
+
+    // ------------------------------------------------------------------ block-granular reads of large chunks
+
+    /// <summary>A large chunk read block by block: its image (cbytes long) holds the header, block starts and the fetched blocks.</summary>
+    private sealed class BlockChunk(long start, byte[] image, int[] blockStart, int[] blockEnd, bool delta)
+    {
+        public readonly long Start = start;
+        public readonly byte[] Image = image;
+        public readonly int[] BlockStart = blockStart;
+        public readonly int[] BlockEnd = blockEnd;
+        public readonly bool Delta = delta;
+        public readonly bool[] Present = new bool[blockStart.Length];
+        public readonly SemaphoreSlim Gate = new(1, 1);
+    }
+
+    public ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded)
+    {
+        var result = new ReadOnlyMemory<byte>[chunks.Count];
+        if (_chunkStart is null || _starts is null || _disposed != 0)
+            return result;
+        var whole = new List<long>();
+        var tasks = new List<Task>();
+        for (int k = 0; k < chunks.Count; k++)
+        {
+            long c = chunks[k];
+            if (c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || ChunkExtent(_chunkStart[c]) is not var (start, end))
+                continue; // special chunk: no bytes
+            if (end <= _head.Length || start >= _tailStart)
+                continue; // inside the head or the tail already held
+            List<int>? needed = null;
+            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !IsCachedWhole(start))
+            {
+                needed = [];
+                for (int b = 0; b < blocksPerChunk && needed.Count * 2 < blocksPerChunk; b++)
+                    if (blockNeeded(c, b))
+                        needed.Add(b);
+                if (needed.Count * 2 >= blocksPerChunk)
+                    needed = null; // most blocks: the whole chunk is cheaper
+            }
+            if (needed is null)
+            {
+                whole.Add(c);
+                continue;
+            }
+            int slot = k;
+            tasks.Add(FetchBlocksAsync(start, end, blocksPerChunk, blockNBytes, needed).ContinueWith(t =>
+            {
+                if (t.Result is { } image)
+                    result[slot] = image;
+                else
+                    lock (whole)
+                        whole.Add(chunks[slot]); // not readable block by block: fetched whole below
+            }, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion));
+        }
+        if (tasks.Count > 0)
+            Wait(Task.WhenAll(tasks));
+        if (whole.Count > 0)
+            PrefetchChunks(whole);
+        return result;
+    }
+
+    private bool IsCachedWhole(long start)
+    {
+        lock (_lock)
+            return _cache.ContainsKey(start);
+    }
+
+    /// <summary>
+    /// The image of the chunk at <paramref name="start"/> holding at least the <paramref name="needed"/> blocks, or null
+    /// when the chunk is not a regular chunk with the expected blocks (then it is read whole, and checked, as usual).
+    /// </summary>
+    private async Task<byte[]?> FetchBlocksAsync(long start, long end, int blocksPerChunk, int blockNBytes, List<int> needed)
+    {
+        Task<BlockChunk?> headTask;
+        lock (_lock)
+        {
+            if (!_blockChunks.TryGetValue(start, out headTask!))
+                _blockChunks[start] = headTask = FetchBlockChunkHeadAsync(start, end, blocksPerChunk, blockNBytes);
+            else if (_cache.TryGetValue(~start, out var node))
+            {
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+            }
+        }
+        var chunk = await headTask.ConfigureAwait(false);
+        if (chunk is null)
+            return null;
+        if (chunk.Delta && !needed.Contains(0))
+            needed.Add(0);
+        await chunk.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var missing = needed.Where(b => !chunk.Present[b]).OrderBy(b => chunk.BlockStart[b]).ToList();
+            if (missing.Count == 0)
+                return chunk.Image;
+            // Merge the ranges of blocks closer than the gap: one request each, all concurrently.
+            var groups = new List<List<int>> { new() { missing[0] } };
+            for (int i = 1; i < missing.Count; i++)
+            {
+                var group = groups[^1];
+                if (chunk.BlockStart[missing[i]] - chunk.BlockEnd[group[^1]] <= _options.BlockGapBytes)
+                    group.Add(missing[i]);
+                else
+                    groups.Add([missing[i]]);
+            }
+            var ok = await Task.WhenAll(groups.Select(g => FetchBlockGroupAsync(chunk, g))).ConfigureAwait(false);
+            if (ok.Contains(false))
+                return null;
+            foreach (int b in missing)
+                chunk.Present[b] = true;
+            return chunk.Image;
+        }
+        finally
+        {
+            chunk.Gate.Release();
+        }
+    }
+
+    /// <summary>Fetches one merged range of blocks into the image; false when a block's streams run outside its extent.</summary>
+    private async Task<bool> FetchBlockGroupAsync(BlockChunk chunk, List<int> group)
+    {
+        int from = group.Min(b => chunk.BlockStart[b]), to = group.Max(b => chunk.BlockEnd[b]);
+        var buffer = GC.AllocateUninitializedArray<byte>(to - from);
+        await Fetch(chunk.Start + from, buffer).ConfigureAwait(false);
+        var h = ChunkHeader.Parse(chunk.Image, new ChunkLocation(Name, "chunk", chunk.Start), requireWholeChunk: false);
+        foreach (int b in group)
+        {
+            var block = buffer.AsSpan(chunk.BlockStart[b] - from, chunk.BlockEnd[b] - chunk.BlockStart[b]);
+            if (!h.IsMemcpyed && !StreamsFit(h, b, block))
+                return false;
+            block.CopyTo(chunk.Image.AsSpan(chunk.BlockStart[b]));
+        }
+        return true;
+    }
+
+    /// <summary>True when the streams of block <paramref name="b"/> (spec §5.2) end inside its extent <paramref name="block"/>.</summary>
+    private static bool StreamsFit(in ChunkHeader h, int b, ReadOnlySpan<byte> block)
+    {
+        bool leftover = b == h.NBlocks - 1 && h.NBytes % h.BlockSize != 0;
+        int nstreams = h.DontSplit || leftover ? 1 : h.TypeSize;
+        int pos = 0;
+        for (int s = 0; s < nstreams; s++)
+        {
+            if (pos > block.Length - 4)
+                return false;
+            int csize = BinaryPrimitives.ReadInt32LittleEndian(block[pos..]);
+            pos += 4;
+            pos += csize < 0 ? 1 : csize;
+            if (csize > block.Length || pos > block.Length)
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Fetches the chunk header and block starts (one request) and derives every block's byte extent, or null when
+    /// the chunk is special, memcpyed with another block size, uses a dictionary or does not match the layout.
+    /// </summary>
+    private async Task<BlockChunk?> FetchBlockChunkHeadAsync(long start, long end, int blocksPerChunk, int blockNBytes)
+    {
+        await Task.Yield(); // never run the request under the caller's lock
+        var head = new byte[(int)Math.Min(ChunkFormat.ExtendedHeaderLength + 4L * blocksPerChunk, end - start)];
+        try
+        {
+            await Fetch(start, head).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_lock)
+                _blockChunks.Remove(start); // a later read tries again
+            throw;
+        }
+        var where = new ChunkLocation(Name, "chunk", start);
+        if (head.Length < ChunkFormat.ExtendedHeaderLength)
+            return null;
+        ChunkHeader h;
+        try
+        {
+            h = ChunkHeader.Parse(head, where, requireWholeChunk: false);
+        }
+        catch (MLArrayException)
+        {
+            return null; // the whole-chunk read reports it, with the chunk's index
+        }
+        if (h.IsSpecial || h.NBlocks != blocksPerChunk || h.BlockSize != blockNBytes || h.CBytes > end - start || (h.Blosc2Flags & ChunkFormat.Blosc2FlagDict) != 0
+            || (!h.IsMemcpyed && head.Length < h.HeaderLength + 4 * h.NBlocks))
+            return null;
+        var blockStart = new int[h.NBlocks];
+        var blockEnd = new int[h.NBlocks];
+        if (h.IsMemcpyed)
+        {
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                blockStart[b] = h.HeaderLength + b * h.BlockSize;
+                blockEnd[b] = blockStart[b] + h.BlockBytes(b);
+            }
+        }
+        else
+        {
+            // A block runs from its start to the next larger start, or cbytes (spec §5.2: starts need not increase).
+            int minStart = h.HeaderLength + 4 * h.NBlocks;
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                blockStart[b] = BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(h.HeaderLength + 4 * b));
+                if (blockStart[b] < minStart || blockStart[b] >= h.CBytes)
+                    return null;
+            }
+            var sorted = blockStart.Distinct().Order().ToArray();
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                int i = Array.BinarySearch(sorted, blockStart[b]);
+                blockEnd[b] = i + 1 < sorted.Length ? sorted[i + 1] : h.CBytes;
+            }
+        }
+        var image = new byte[h.CBytes];
+        head.AsSpan(0, Math.Min(head.Length, image.Length)).CopyTo(image);
+        var chunk = new BlockChunk(start, image, blockStart, blockEnd, h.HasDelta && !h.IsMemcpyed);
+        lock (_lock)
+        {
+            if (_blockChunks.ContainsKey(start) && !_cache.ContainsKey(~start))
+            {
+                _cache[~start] = _lru.AddFirst((~start, image));
+                _cachedBytes += image.Length;
+                Evict();
+            }
+        }
+        return chunk;
     }
 
     private async Task Fetch(long offset, byte[] destination)
