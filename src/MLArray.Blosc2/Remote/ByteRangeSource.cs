@@ -101,6 +101,12 @@ public sealed record RemoteReadOptions
     /// <summary>Block ranges of one chunk closer than this many bytes are fetched with one request. Default 4 KiB.</summary>
     public int BlockGapBytes { get; init; } = 4 << 10;
 
+    /// <summary>
+    /// A local folder keeping the ranges read (keyed by object and version tag), so a second pass reads them from disk;
+    /// null (default): none. Opening still sends its requests, which learn the object's current version.
+    /// </summary>
+    public RemoteDiskCache? DiskCache { get; init; }
+
     /// <summary>The defaults.</summary>
     public static RemoteReadOptions Default { get; } = new();
 }

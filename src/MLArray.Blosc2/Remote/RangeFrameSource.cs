@@ -23,6 +23,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly byte[] _head;
     private readonly byte[] _tail;
     private readonly long _tailStart;
+    private readonly DiskCachedObject? _disk;
     private readonly object _lock = new();
     private readonly Dictionary<long, LinkedListNode<(long Start, byte[] Data)>> _cache = [];
     private readonly LinkedList<(long Start, byte[] Data)> _lru = new();
@@ -41,6 +42,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         _head = head;
         _tail = tail;
         _tailStart = tailStart;
+        _disk = options.DiskCache?.For(source);
     }
 
     public string? Name => _source.DisplayName;
@@ -470,10 +472,15 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
 
     private async Task Fetch(long offset, byte[] destination)
     {
+        bool cacheable = _disk is not null && offset + destination.Length > _head.Length && offset < _tailStart;
+        if (cacheable && _disk!.TryRead(offset, destination))
+            return;
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
             await _source.ReadAsync(offset, destination).ConfigureAwait(false);
+            if (cacheable)
+                _disk!.Store(offset, destination);
         }
         finally
         {
