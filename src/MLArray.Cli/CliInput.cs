@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLArray.Blosc2;
@@ -13,6 +14,27 @@ internal static class CliInput
 
     /// <summary>The extension of a path, or of a URL's path (its query string ignored).</summary>
     public static string Extension(string pathOrUrl) => Path.GetExtension(PathPart(pathOrUrl));
+
+    /// <summary>The <c>--cache DIR</c> option of the commands that read an input which may be an http(s) URL.</summary>
+    public static Option<string?> CacheOption() => new("--cache")
+    {
+        Description = "Folder keeping the byte ranges read from an http(s) input (keyed by URL and ETag), so later runs read them from disk.",
+    };
+
+    /// <summary>Opens a path or an http(s) URL read-only (a URL with the disk cache in <paramref name="cacheDir"/> when given).</summary>
+    public static B2ndArray OpenArray(string pathOrUrl, string? cacheDir) =>
+        RemoteOptions(pathOrUrl, cacheDir) is { } options
+            ? Task.Run(() => B2ndArray.OpenAsync(new Uri(pathOrUrl), null, options)).GetAwaiter().GetResult()
+            : B2ndArray.Open(pathOrUrl);
+
+    /// <summary>Opens an .mla path or http(s) URL read-only (a URL with the disk cache in <paramref name="cacheDir"/> when given).</summary>
+    public static MLArrayFile OpenFile(string pathOrUrl, string? cacheDir) =>
+        RemoteOptions(pathOrUrl, cacheDir) is { } options
+            ? Task.Run(() => MLArrayFile.OpenAsync(new Uri(pathOrUrl), MLArrayMode.Read, null, options)).GetAwaiter().GetResult()
+            : MLArrayFile.Open(pathOrUrl);
+
+    private static RemoteReadOptions? RemoteOptions(string pathOrUrl, string? cacheDir) =>
+        cacheDir is not null && HttpRangeSource.IsHttpUrl(pathOrUrl) ? new RemoteReadOptions { DiskCache = new RemoteDiskCache(cacheDir) } : null;
 
     /// <summary>The traffic of a remote array, or null for a local file.</summary>
     public static TrafficCounters? Traffic(B2ndArray a) => a.RemoteSource?.Traffic;
