@@ -133,10 +133,21 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         buffer.CopyTo(destination);
     }
 
+    /// <summary>Bytes inside a chunk held in the cache, without copying (the span keeps the cached array alive).</summary>
     public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
     {
         span = default;
-        return false;
+        if (ChunkExtent(offset) is not var (start, end) || offset + length > end)
+            return false;
+        lock (_lock)
+        {
+            if (!_cache.TryGetValue(start, out var node))
+                return false;
+            _lru.Remove(node);
+            _lru.AddFirst(node);
+            span = node.Value.Data.AsSpan((int)(offset - start), length);
+            return true;
+        }
     }
 
     /// <summary>Fetches the listed chunks concurrently (those not cached yet, within half the cache budget).</summary>
