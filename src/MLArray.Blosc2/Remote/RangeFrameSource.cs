@@ -153,23 +153,33 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// <summary>Fetches the listed chunks concurrently (those not cached yet, within half the cache budget).</summary>
     public void PrefetchChunks(IReadOnlyList<long> chunks)
     {
-        if (_chunkStart is null || _starts is null || chunks.Count < 2 || _disposed != 0)
+        if (chunks.Count < 2 || _disposed != 0)
             return;
         var tasks = new List<Task>();
         long budget = _options.ChunkCacheBytes / 2;
         foreach (long c in chunks)
-        {
-            if (c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || _chunkStart[c] < _head.Length || _chunkStart[c] >= _tailStart)
-                continue;
-            if (ChunkExtent(_chunkStart[c]) is not var (start, end))
-                continue;
-            budget -= end - start;
-            if (budget < 0)
+            if (Fetchable(c) is var (start, end) && !StartWhole(start, end, tasks, ref budget))
                 break;
-            tasks.Add(GetChunkAsync(start, end));
-        }
         if (tasks.Count > 0)
             Wait(Task.WhenAll(tasks));
+    }
+
+    /// <summary>The extent of chunk <paramref name="c"/> when it has bytes outside the head and tail already held.</summary>
+    private (long Start, long End)? Fetchable(long c)
+    {
+        if (_chunkStart is null || c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || ChunkExtent(_chunkStart[c]) is not var (start, end))
+            return null; // special chunk: no bytes
+        return end <= _head.Length || start >= _tailStart ? null : (start, end);
+    }
+
+    /// <summary>Starts fetching a whole chunk (false once half the cache budget is used: the rest is fetched when read).</summary>
+    private bool StartWhole(long start, long end, List<Task> tasks, ref long budget)
+    {
+        budget -= end - start;
+        if (budget < 0)
+            return false;
+        tasks.Add(GetChunkAsync(start, end));
+        return true;
     }
 
     private (long Start, long End)? ChunkExtent(long offset)
@@ -270,17 +280,15 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     public ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded)
     {
         var result = new ReadOnlyMemory<byte>[chunks.Count];
-        if (_chunkStart is null || _starts is null || _disposed != 0)
+        if (_disposed != 0)
             return result;
-        var whole = new List<long>();
         var tasks = new List<Task>();
+        long budget = _options.ChunkCacheBytes / 2;
         for (int k = 0; k < chunks.Count; k++)
         {
             long c = chunks[k];
-            if (c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || ChunkExtent(_chunkStart[c]) is not var (start, end))
-                continue; // special chunk: no bytes
-            if (end <= _head.Length || start >= _tailStart)
-                continue; // inside the head or the tail already held
+            if (Fetchable(c) is not var (start, end))
+                continue;
             List<int>? needed = null;
             if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !IsCachedWhole(start))
             {
@@ -293,24 +301,21 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             }
             if (needed is null)
             {
-                whole.Add(c);
+                StartWhole(start, end, tasks, ref budget); // beyond the budget: fetched when read
                 continue;
             }
-            int slot = k;
-            tasks.Add(FetchBlocksAsync(start, end, blocksPerChunk, blockNBytes, needed).ContinueWith(t =>
-            {
-                if (t.Result is { } image)
-                    result[slot] = image;
-                else
-                    lock (whole)
-                        whole.Add(chunks[slot]); // not readable block by block: fetched whole below
-            }, TaskContinuationOptions.ExecuteSynchronously | TaskContinuationOptions.OnlyOnRanToCompletion));
+            // Chunks that turn out not to be readable block by block get an empty result: read (whole) as usual.
+            tasks.Add(Fill(k, FetchBlocksAsync(start, end, blocksPerChunk, blockNBytes, needed)));
         }
         if (tasks.Count > 0)
             Wait(Task.WhenAll(tasks));
-        if (whole.Count > 0)
-            PrefetchChunks(whole);
         return result;
+
+        async Task Fill(int slot, Task<byte[]?> image)
+        {
+            if (await image.ConfigureAwait(false) is { } bytes)
+                result[slot] = bytes;
+        }
     }
 
     private bool IsCachedWhole(long start)

@@ -122,6 +122,31 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public async Task A_failing_block_request_gives_the_remote_error_and_a_replaced_object_is_detected()
+    {
+        string path = MakeFile("faults.mla");
+        var url = nginx.Serve(path, "blocks/faults.mla");
+        var box = Box(40, 40, 120, 32); // chunk 1: block table, then block ranges
+        var handler = new FaultHandler
+        {
+            Rule = (n, req, resp) => Task.FromResult(n > 3 ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) : resp),
+        };
+        using var client = new HttpClient(handler);
+        var source = await HttpRangeSource.OpenAsync(url, new HttpRangeSourceOptions { Client = client, RetryDelay = TimeSpan.FromMilliseconds(1) });
+        using (var failing = await B2ndArray.OpenAsync(source))
+        {
+            var e = Assert.Throws<MLArrayRemoteException>(() => failing.Read<float>(box)); // request 3 (block table) passes, the blocks fail
+            Assert.Contains("failed 5 times", e.Message);
+        }
+
+        using var remote = await B2ndArray.OpenAsync(url);
+        using var local = B2ndArray.Open(path);
+        Assert.Equal(local.Read<float>(Box(40, 40, 40, 16)), remote.Read<float>(Box(40, 40, 40, 16)));
+        File.SetLastWriteTimeUtc(Path.Combine(nginx.Root, "blocks", "faults.mla"), DateTime.UtcNow.AddMinutes(5)); // new ETag
+        Assert.Throws<MLArrayRemoteChangedException>(() => remote.Read<float>(box));
+    }
+
+    [Fact]
     public async Task Delta_chunks_fetch_block_zero_too_and_decode_exactly()
     {
         string path = MakeFile("delta.mla", [Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.Delta, Blosc2Filter.Shuffle]);
