@@ -228,6 +228,46 @@ internal static unsafe class NdCopy
         }
     }
 
+    /// <summary>
+    /// Converts a box of <paramref name="extent"/> items row by row: <paramref name="convert"/> turns the contiguous
+    /// source items of one innermost row into the destination row (its own element type). Strides are in bytes of each
+    /// side; both innermost axes must be contiguous.
+    /// </summary>
+    public static void ConvertRows(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent,
+        delegate*<byte*, byte*, nint, void> convert)
+    {
+        int nd = extent.Length;
+        for (int d = 0; d < nd; d++)
+            if (extent[d] <= 0) return;
+        if (nd == 0)
+        {
+            convert(src, dst, 1);
+            return;
+        }
+        int outer = nd - 1;
+        nint count = (nint)extent[outer];
+        Span<long> idx = stackalloc long[Math.Max(outer, 1)];
+        idx.Clear();
+        while (true)
+        {
+            long so = 0, dOff = 0;
+            for (int d = 0; d < outer; d++)
+            {
+                so += idx[d] * srcStrides[d];
+                dOff += idx[d] * dstStrides[d];
+            }
+            convert(src + so, dst + dOff, count);
+            int k = outer - 1;
+            while (k >= 0)
+            {
+                if (++idx[k] < extent[k]) break;
+                idx[k] = 0;
+                k--;
+            }
+            if (k < 0) return;
+        }
+    }
+
     /// <summary>Element-by-element copy for selections with steps (the innermost axis is not contiguous).</summary>
     private static void CopyElements(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent, int itemSize)
     {

@@ -51,8 +51,6 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             var img = first.Case.Image;
             if (img.SpatialAxes.Length != _sampler.ReadSize.Length)
                 throw new ArgumentException($"the patch has {_sampler.ReadSize.Length} axes but case '{first.Info.Id}' has {img.SpatialAxes.Length} spatial axes.");
-            if (!img.ChannelsLeading)
-                throw new MLArrayNotSupportedException($"case '{first.Info.Id}': batches are [B, C, spatial…], so channel axes must come before the spatial axes.");
             _channels = checked((int)img.Channels);
         }
         _hasSeg = dataset.Cases.Any(c => c.SegmentationPath is not null);
@@ -348,7 +346,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     scale = _scale;
                     bias = _bias;
                 }
-                _reader.Read(c.Image, _start, size, image, o.ImagePadMode, TImage.CreateSaturating(o.ImagePadValue), scale, bias);
+                _reader.Read(c.Image, _start, size, image, o.ImagePadMode, TImage.CreateSaturating(o.ImagePadValue), new ChannelTransform<TImage>(scale, bias));
                 if (_l._hasSeg)
                 {
                     var seg = batch.SegArray.AsSpan((int)(i * _l._segPer), (int)_l._segPer);
