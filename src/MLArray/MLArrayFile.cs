@@ -384,12 +384,12 @@ public sealed partial class MLArrayFile : IDisposable
 
     /// <summary>
     /// Reads a unit-step selection into <paramref name="destination"/> at element strides
-    /// <paramref name="strides"/> (one per axis, the last 1), each decoded row converted by <paramref name="convert"/>
+    /// <paramref name="strides"/> (one per axis, the last 1), the decoded rows converted by <paramref name="convert"/>
     /// from the stored dtype into <typeparamref name="TOut"/> (null: copied, and <typeparamref name="TOut"/> must be
     /// the stored element type). For the patch readers: a box lands straight in its place in a padded, converted patch.
     /// </summary>
     internal unsafe void ReadStrided<TOut>(ReadOnlySpan<NdIndex> selection, Span<TOut> destination, ReadOnlySpan<long> strides,
-        delegate*<byte*, byte*, nint, void> convert) where TOut : unmanaged
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert) where TOut : unmanaged
     {
         if (convert == null) CheckType<TOut>();
         int size = Unsafe.SizeOf<TOut>();

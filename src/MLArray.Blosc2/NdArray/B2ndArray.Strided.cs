@@ -6,15 +6,17 @@ public sealed partial class B2ndArray
 {
     /// <summary>
     /// Reads a selection of unit steps into <paramref name="destination"/> laid out with its own byte strides (one per
-    /// array axis; a box inside a larger patch, for instance), converting each innermost row of stored items with
+    /// array axis; a box inside a larger patch, for instance), converting the decoded rows of stored items with
     /// <paramref name="convert"/> into <paramref name="outItemSize"/>-byte items, or copying them when it is null
-    /// (then <paramref name="outItemSize"/> must be the item size). Serial, pooled: steady-state calls allocate nothing,
+    /// (then <paramref name="outItemSize"/> must be the item size). <paramref name="convert"/> gets a tile of rows:
+    /// (source, source row stride, destination, destination row stride, items per row, rows), strides in bytes.
+    /// Serial, pooled: steady-state calls allocate nothing,
     /// and the conversion runs on rows that were just decoded (still in cache), so a converting read costs about what a
     /// plain read costs.
     /// </summary>
     /// <exception cref="ArgumentException">Strides of the wrong rank, negative or overlapping the destination's end, a stepped selection, or a wrong item size.</exception>
     internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, int outItemSize,
-        delegate*<byte*, byte*, nint, void> convert)
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         ThrowIfDisposed();
         int nd = _layout.NDim;

@@ -553,7 +553,7 @@ public sealed partial class B2ndArray : IDisposable
     /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or, with
     /// <paramref name="convert"/>, converts them row by row into another element type: see <see cref="ReadStrided"/>).
     /// </summary>
-    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, byte*, nint, void> convert)
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -636,7 +636,7 @@ public sealed partial class B2ndArray : IDisposable
     /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
     /// </summary>
     private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
-        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, byte*, nint, void> convert)
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -679,13 +679,12 @@ public sealed partial class B2ndArray : IDisposable
                     }
                     else
                     {
-                        // Unshuffle the rows into a tile (at most one block: it stays in cache), then convert each row into place.
+                        // Unshuffle the rows into a tile (at most one block: it stays in cache), then convert the tile's rows into place.
                         byte[] tileBuf = ctx.ScratchC((int)(count * rows * w));
                         fixed (byte* tile = tileBuf)
                         {
                             MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, tile, count * w);
-                            for (nint r = 0; r < rows; r++)
-                                convert(tile + r * count * w, dst + dOff + r * rowStride, count);
+                            convert(tile, count * w, dst + dOff, rowStride, count, rows);
                         }
                     }
                     int k = outer - 1;

@@ -131,7 +131,7 @@ internal sealed class PatchReader
                 cs *= shape[d];
             }
         }
-        delegate*<byte*, byte*, nint, void> convert = typeof(TSrc) == typeof(TOut) && array.DType.Code != DTypeCode.Bool ? null : &RowConverter<TSrc, TOut>.Run;
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert = typeof(TSrc) == typeof(TOut) && array.DType.Code != DTypeCode.Bool ? null : &RowConverter<TSrc, TOut>.Run;
         if (strides[n - 1] == 1)
             array.File.ReadStrided(sel, destination[(int)offset..], strides, convert);
         else
@@ -147,7 +147,7 @@ internal sealed class PatchReader
 
     // Channels-last arrays: convert the box in C order into scratch, then scatter each element to its strided place.
     private unsafe void ReadScattered<TOut>(MLArrayFile file, ReadOnlySpan<NdIndex> sel, ReadOnlySpan<long> count, Span<TOut> destination,
-        ReadOnlySpan<long> strides, delegate*<byte*, byte*, nint, void> convert) where TOut : unmanaged
+        ReadOnlySpan<long> strides, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert) where TOut : unmanaged
     {
         int n = sel.Length;
         Span<long> natural = stackalloc long[n], idx = stackalloc long[n];
@@ -301,36 +301,59 @@ internal readonly ref struct ChannelTransform<T> where T : unmanaged, INumberBas
     }
 }
 
-/// <summary>Converts one decoded row of <typeparamref name="TSrc"/> items into <typeparamref name="TOut"/> (C# truncating casts, vectorised).</summary>
+/// <summary>
+/// Converts tiles of decoded <typeparamref name="TSrc"/> rows into <typeparamref name="TOut"/> rows (C# truncating
+/// casts, vectorised): one call per tile of a block, so the per-call cost is spread over many short rows.
+/// </summary>
 internal static unsafe class RowConverter<TSrc, TOut>
     where TSrc : unmanaged, INumberBase<TSrc>
     where TOut : unmanaged, INumberBase<TOut>
 {
-    public static void Run(byte* src, byte* dst, nint count)
+    public static void Run(byte* src, nint srcStride, byte* dst, nint dstStride, nint count, nint rows)
     {
-        var s = new ReadOnlySpan<TSrc>(src, (int)count);
-        var d = new Span<TOut>(dst, (int)count);
-        if (typeof(TSrc) == typeof(TOut))
-            MemoryMarshal.Cast<TSrc, TOut>(s).CopyTo(d);
-        else if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
-            Int16ToSingle(MemoryMarshal.Cast<TSrc, short>(s), MemoryMarshal.Cast<TOut, float>(d));
-        else
-            TensorPrimitives.ConvertTruncating(s, d);
+        for (nint r = 0; r < rows; r++)
+        {
+            byte* s = src + r * srcStride, d = dst + r * dstStride;
+            if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
+                Int16ToSingle((short*)s, (float*)d, count);
+            else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
+                ByteToInt16(s, (short*)d, count);
+            else if (typeof(TSrc) == typeof(TOut))
+                Buffer.MemoryCopy(s, d, count * sizeof(TOut), count * sizeof(TOut));
+            else
+                TensorPrimitives.ConvertTruncating(new ReadOnlySpan<TSrc>(s, (int)count), new Span<TOut>(d, (int)count));
+        }
     }
 
-    // The CT case (int16 image → float32 batch), widened with SIMD.
-    private static void Int16ToSingle(ReadOnlySpan<short> source, Span<float> destination)
+    // The CT case (int16 image → float32 batch).
+    private static void Int16ToSingle(short* s, float* d, nint count)
     {
-        int i = 0;
+        nint i = 0;
         if (Vector256.IsHardwareAccelerated)
         {
-            for (; i + 16 <= source.Length; i += 16)
+            for (; i + 16 <= count; i += 16)
             {
-                var (lo, hi) = Vector256.Widen(Vector256.Create<short>(source.Slice(i, 16)));
-                Vector256.ConvertToSingle(lo).CopyTo(destination.Slice(i, 8));
-                Vector256.ConvertToSingle(hi).CopyTo(destination.Slice(i + 8, 8));
+                var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
+                Vector256.Store(Vector256.ConvertToSingle(lo), d + i);
+                Vector256.Store(Vector256.ConvertToSingle(hi), d + i + 8);
             }
         }
-        for (; i < source.Length; i++) destination[i] = source[i];
+        for (; i < count; i++) d[i] = s[i];
+    }
+
+    // uint8 segmentation → int16 batch (room for the −1 padding).
+    private static void ByteToInt16(byte* s, short* d, nint count)
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 32 <= count; i += 32)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
+                Vector256.Store(lo.AsInt16(), d + i);
+                Vector256.Store(hi.AsInt16(), d + i + 16);
+            }
+        }
+        for (; i < count; i++) d[i] = s[i];
     }
 }
