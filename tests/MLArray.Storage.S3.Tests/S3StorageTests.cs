@@ -8,12 +8,23 @@ using MLArray.TestSupport;
 namespace MLArray.Storage.S3.Tests;
 
 /// <summary>
-/// MLArray.Storage.S3 against a real s3rver on 127.0.0.1: uploads of corpus files, opening in 2 requests, patch reads
-/// compared with local reads, traffic counters, replaced objects, wrong bucket/key/credentials, multipart and
-/// interrupted uploads.
+/// MLArray.Storage.S3 against a real s3rver on 127.0.0.1: the object-store contract (<see cref="ObjectStoreContract"/>:
+/// 2-request open, patch reads equal to local reads, traffic, replaced object, multipart and interrupted uploads) and
+/// the S3-specific failures (missing bucket or key, unknown access key, unreachable endpoint).
 /// </summary>
-public sealed class S3StorageTests(S3rverServer server) : IClassFixture<S3rverServer>
+public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, IClassFixture<S3rverServer>
 {
+    protected override string Url(string key) => $"s3://{S3rverServer.Bucket}/{key}";
+
+    protected override long PartSize => 5L << 20; // S3's minimum
+
+    protected override Task UploadAsync(string path, string key, long? partSize = null, Action<int>? partDone = null, CancellationToken ct = default) =>
+        S3Storage.UploadAsync(path, Url(key), Options with { PartSize = partSize ?? Options.PartSize, PartUploaded = partDone }, ct);
+
+    protected override Task SaveAsync(MLArrayFile image, string key) => S3Storage.SaveAsync(image, Url(key), Options);
+
+    protected override Task<MLArrayFile> OpenAsync(string key) => S3Storage.OpenAsync(Url(key), Options);
+
     private S3StorageOptions Options => new()
     {
         ServiceUrl = server.Endpoint,
@@ -21,9 +32,7 @@ public sealed class S3StorageTests(S3rverServer server) : IClassFixture<S3rverSe
         RetryDelay = TimeSpan.FromMilliseconds(1),
     };
 
-    private static string Url(string key) => $"s3://{S3rverServer.Bucket}/{key}";
-
-    private async Task<bool> ExistsAsync(string key)
+    protected override async Task<bool> ExistsAsync(string key)
     {
         var (client, _) = S3Storage.ClientFor(Options, reads: false);
         using (client)
@@ -38,60 +47,6 @@ public sealed class S3StorageTests(S3rverServer server) : IClassFixture<S3rverSe
                 return false;
             }
         }
-    }
-
-    [Fact]
-    public async Task Uploaded_corpus_file_opens_in_two_requests_and_patches_match_the_local_read()
-    {
-        string key = "corpus/big.mla";
-        await S3Storage.UploadAsync(RemoteTestFiles.Big, Url(key), Options);
-        using var local = MLArrayFile.Open(RemoteTestFiles.Big);
-        using var remote = await S3Storage.OpenAsync(Url(key), Options);
-        var traffic = remote.RemoteTraffic!;
-        Assert.Equal(2, traffic.Requests);
-        Assert.Equal(local.Shape, remote.Shape);
-        Assert.Equal(local.Meta.ToMetaValue().ToJson(), remote.Meta.ToMetaValue().ToJson());
-        Assert.Equal(2, traffic.Requests); // header and metadata need nothing beyond the open
-        long afterOpen = traffic.Bytes;
-        Assert.True(afterOpen < 200_000, $"{afterOpen} bytes to open");
-
-        foreach (var sel in RemoteTestFiles.Patches(local.Shape, 10))
-            Assert.Equal(local.Read<float>(sel), remote.Read<float>(sel));
-        Assert.True(traffic.Requests > 2);
-        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
-        long length = new FileInfo(RemoteTestFiles.Big).Length;
-        Assert.True(traffic.Bytes >= length - afterOpen, $"{traffic.Bytes} bytes for a {length}-byte file");
-        Assert.True(traffic.Bytes <= length + (8 << 10) + (64 << 10), $"{traffic.Bytes} bytes for a {length}-byte file");
-        Assert.Equal(0, traffic.Retries);
-        Assert.Equal($"s3://{S3rverServer.Bucket}/{key}", remote.FilePath);
-    }
-
-    [Fact]
-    public async Task Metadata_of_a_saved_image_round_trips_through_SaveAsync()
-    {
-        using var local = MLArrayFile.Open(RemoteTestFiles.WithMeta);
-        await S3Storage.SaveAsync(local, Url("saved/ct.mla"), Options);
-        using var remote = await S3Storage.OpenAsync(Url("saved/ct.mla"), Options);
-        Assert.Equal(local.Meta.ToMetaValue().ToJson(), remote.Meta.ToMetaValue().ToJson());
-        Assert.Equal(local.Spacing, remote.Spacing);
-        Assert.Equal(2, remote.RemoteTraffic!.Requests);
-        Assert.Equal(local.ToArray<short>(), remote.ToArray<short>());
-    }
-
-    [Fact]
-    public async Task Object_replaced_while_reading_fails_instead_of_mixing_data()
-    {
-        string key = "changing/big.mla";
-        await S3Storage.UploadAsync(RemoteTestFiles.Big, Url(key), Options);
-        using var remote = await S3Storage.OpenAsync(Url(key), Options);
-        string other = Path.Combine(Directory.CreateTempSubdirectory("mla-s3-").FullName, "other.mla");
-        var bytes = File.ReadAllBytes(RemoteTestFiles.Big);
-        bytes[^100] ^= 0xFF; // same length, other content: a new ETag
-        File.WriteAllBytes(other, bytes);
-        await S3Storage.UploadAsync(other, Url(key), Options);
-        var e = Assert.Throws<MLArrayRemoteChangedException>(() => remote.ToArray<float>());
-        Assert.Contains(Url(key), e.Message);
-        Assert.Contains("replaced", e.Message);
     }
 
     [Fact]
@@ -127,38 +82,5 @@ public sealed class S3StorageTests(S3rverServer server) : IClassFixture<S3rverSe
         var e = await Assert.ThrowsAsync<MLArrayRemoteException>(() => S3Storage.OpenAsync(Url("x.mla"), closed));
         Assert.Contains("failed 3 times", e.Message);
         Assert.Contains(Url("x.mla"), e.Message);
-    }
-
-    [Fact]
-    public async Task Multipart_upload_of_a_file_larger_than_the_part_size_reads_back_exactly()
-    {
-        string dir = Directory.CreateTempSubdirectory("mla-s3-").FullName;
-        string path = RemoteTestFiles.Incompressible(dir, 14);
-        long length = new FileInfo(path).Length, part = 5L << 20;
-        Assert.True(length > 2 * part, $"{length} bytes");
-        int parts = 0;
-        var options = Options with { PartSize = part, PartUploaded = n => parts = n };
-        await S3Storage.UploadAsync(path, Url("multipart/big.mla"), options);
-        Assert.Equal((int)((length + part - 1) / part), parts);
-        using var local = MLArrayFile.Open(path);
-        using var remote = await S3Storage.OpenAsync(Url("multipart/big.mla"), Options);
-        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
-        Directory.Delete(dir, true);
-    }
-
-    [Fact]
-    public async Task Interrupted_multipart_upload_leaves_no_object()
-    {
-        string dir = Directory.CreateTempSubdirectory("mla-s3-").FullName;
-        string path = RemoteTestFiles.Incompressible(dir, 14);
-        using var cts = new CancellationTokenSource();
-        var options = Options with { PartSize = 5L << 20, PartUploaded = n => { if (n == 1) cts.Cancel(); } };
-        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => S3Storage.UploadAsync(path, Url("interrupted/big.mla"), options, cts.Token));
-        Assert.False(await ExistsAsync("interrupted/big.mla"));
-
-        var failing = Options with { PartSize = 5L << 20, PartUploaded = n => throw new IOException("disk gone") };
-        await Assert.ThrowsAsync<IOException>(() => S3Storage.UploadAsync(path, Url("interrupted/big.mla"), failing));
-        Assert.False(await ExistsAsync("interrupted/big.mla"));
-        Directory.Delete(dir, true);
     }
 }
