@@ -27,6 +27,8 @@ public sealed class AzureBlobStorageTests : ObjectStoreContract, IClassFixture<A
 
     protected override long PartSize => 1L << 20;
 
+    protected override int? ReplacedStatus => 412; // Azurite honours If-Match (ConditionNotMet)
+
     protected override Task UploadAsync(string path, string key, long? partSize = null, Action<int>? partDone = null, CancellationToken ct = default) =>
         AzureBlobStorage.UploadAsync(path, Url(key), Options with { BlockSize = (int)(partSize ?? Options.BlockSize), BlockStaged = partDone }, ct);
 
