@@ -98,6 +98,58 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
         await Assert.ThrowsAsync<ArgumentException>(() => S3Storage.OpenAsync(Url("data.npy"), Options));
     }
 
+    /// <summary>Replaces the answers of chosen requests (by number, from 1) between the SDK and s3rver.</summary>
+    private sealed class FaultFactory(Func<int, HttpResponseMessage, Task<HttpResponseMessage>> rule) : HttpClientFactory
+    {
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new FaultHandler(rule));
+    }
+
+    private sealed class FaultHandler(Func<int, HttpResponseMessage, Task<HttpResponseMessage>> rule) : DelegatingHandler(new SocketsHttpHandler())
+    {
+        private int _count;
+
+        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken) =>
+            await rule(Interlocked.Increment(ref _count), await base.SendAsync(request, cancellationToken));
+    }
+
+    private AmazonS3Client FaultyClient(Func<int, HttpResponseMessage, Task<HttpResponseMessage>> rule) =>
+        new(new BasicAWSCredentials(S3rverServer.AccessKey, S3rverServer.SecretKey), new AmazonS3Config
+        {
+            ServiceURL = server.Endpoint, ForcePathStyle = true, AuthenticationRegion = "us-east-1", MaxErrorRetry = 0,
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED, ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            HttpClientFactory = new FaultFactory(rule),
+        });
+
+    [Fact]
+    public async Task Server_errors_and_truncated_bodies_are_retried_and_data_stays_exact()
+    {
+        await UploadAsync(RemoteTestFiles.Big, "faults/big.mla");
+        using var local = MLArrayFile.Open(RemoteTestFiles.Big);
+        using var client = FaultyClient(async (n, response) =>
+        {
+            if (n is 3 or 4)
+                return new HttpResponseMessage(System.Net.HttpStatusCode.InternalServerError) { Content = new StringContent("<Error><Code>InternalError</Code></Error>") };
+            if (n == 6)
+            {
+                var body = await response.Content.ReadAsByteArrayAsync();
+                var cut = new ByteArrayContent(body[..(body.Length / 2)]);
+                foreach (var h in response.Content.Headers.Where(h => h.Key != "Content-Length"))
+                    cut.Headers.TryAddWithoutValidation(h.Key, h.Value);
+                response.Content = cut;
+            }
+            return response;
+        });
+        using var remote = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = client });
+        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
+        Assert.True(remote.RemoteTraffic!.Retries >= 3, $"{remote.RemoteTraffic.Retries} retries");
+
+        using var failing = FaultyClient((n, response) => Task.FromResult(n > 2 ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) : response));
+        using var broken = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = failing, MaxRetries = 3 });
+        var e = Assert.Throws<MLArrayRemoteException>(() => broken.Read<float>(local.Shape.Select(_ => NdIndex.At(0)).ToArray()));
+        Assert.Contains("failed 4 times", e.Message);
+        Assert.Equal(2 + 4, broken.RemoteTraffic!.Requests);
+    }
+
     [Fact]
     public async Task Unreachable_endpoint_is_retried_a_bounded_number_of_times()
     {
