@@ -109,6 +109,13 @@ public sealed class ObjectStoreCliTests : IClassFixture<S3rverServer>, IClassFix
 
         var nii = CliRun.Run("convert", s3, $"az://{Container}/cli/ct.nii.gz", "--overwrite");
         Assert.True(nii.Code == 0, nii.Err);
+        string png = Path.Combine(_dir, "slice.png"), localPng = Path.Combine(_dir, "local.png");
+        var pv = CliRun.Run("preview", s3, "-o", png);
+        Assert.True(pv.Code == 0, pv.Err);
+        string localMla = Path.Combine(_dir, "ct.mla");
+        Assert.Equal(0, CliRun.Run("convert", npy, localMla).Code);
+        Assert.Equal(0, CliRun.Run("preview", localMla, "-o", localPng).Code);
+        Assert.Equal(File.ReadAllBytes(localPng), File.ReadAllBytes(png));
         var batch = CliRun.Run("convert", npy, npy.Replace("ct.npy", "big.npy", StringComparison.Ordinal), "s3://b/out", "--to", "mla");
         Assert.Equal(CliApp.InvalidInput, batch.Code);
         Assert.Contains("batch writes into a local folder", batch.Err, StringComparison.Ordinal);
