@@ -357,7 +357,7 @@ public sealed partial class B2ndArray : IDisposable
                 var fetched = Prefetcher is { } prefetcher ? FetchForRead(prefetcher, plan) : null;
                 fixed (byte* p = destination)
                     for (int k = 0; k < plan.Chunks.Count; k++)
-                        ReadChunkPart(plan.Chunks[k], plan.Selection, plan.OutStrides, p, ctx, fetched is null ? default : fetched[k]);
+                        ReadChunkPart(plan.Chunks[k], plan.Selection, plan.OutStrides, p, ctx, null, fetched is null ? default : fetched[k]);
             }
             finally
             {
@@ -447,7 +447,7 @@ public sealed partial class B2ndArray : IDisposable
         var outStrides = OutStrides(sel, new long[_layout.NDim]);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;
-        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx));
+        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx, null));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
@@ -564,11 +564,13 @@ public sealed partial class B2ndArray : IDisposable
         });
 
     /// <summary>
-    /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out; the chunk's
-    /// bytes come from the store, or from <paramref name="fetched"/> (a remote source's image of the chunk holding
-    /// at least the needed blocks) when not empty.
+    /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or, with
+    /// <paramref name="convert"/>, converts them row by row into another element type: see <see cref="ReadStrided"/>).
+    /// The chunk's bytes come from the store, or from <paramref name="fetched"/> (a remote source's image of the chunk
+    /// holding at least the needed blocks) when not empty.
     /// </summary>
-    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, ReadOnlyMemory<byte> fetched = default)
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert,
+        ReadOnlyMemory<byte> fetched = default)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -602,7 +604,7 @@ public sealed partial class B2ndArray : IDisposable
         int bnb = L.BlockNBytes;
         if (perBlock && nd > 0 && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
         {
-            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx);
+            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx, convert);
             return;
         }
         bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
@@ -647,7 +649,10 @@ public sealed partial class B2ndArray : IDisposable
                     }
                     blockPtr = pb;
                 }
-                NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
+                if (convert == null)
+                    NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
+                else
+                    NdCopy.ConvertRows(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, convert);
             }
             Interlocked.Add(ref _blocksDecoded, perBlock ? decoded : L.BlocksPerChunk);
         }
@@ -658,7 +663,7 @@ public sealed partial class B2ndArray : IDisposable
     /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
     /// </summary>
     private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
-        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx)
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -695,7 +700,20 @@ public sealed partial class B2ndArray : IDisposable
                         so += idx[d] * srcStrides[d];
                         dOff += idx[d] * outStrides[d];
                     }
-                    MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    if (convert == null)
+                    {
+                        MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    }
+                    else
+                    {
+                        // Unshuffle the rows into a tile (at most one block: it stays in cache), then convert the tile's rows into place.
+                        byte[] tileBuf = ctx.ScratchC((int)(count * rows * w));
+                        fixed (byte* tile = tileBuf)
+                        {
+                            MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, tile, count * w);
+                            convert(tile, count * w, dst + dOff, rowStride, count, rows);
+                        }
+                    }
                     int k = outer - 1;
                     while (k >= 0)
                     {

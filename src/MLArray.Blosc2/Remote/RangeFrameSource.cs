@@ -28,7 +28,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly Dictionary<long, LinkedListNode<(long Start, byte[] Data)>> _cache = [];
     private readonly LinkedList<(long Start, byte[] Data)> _lru = new();
     private readonly Dictionary<long, Task<byte[]>> _inFlight = [];
-    private readonly Dictionary<long, Task<BlockChunk?>> _blockChunks = []; // by chunk start; evicted with the LRU (key ~start)
+    private readonly Dictionary<long, Task<BlockTable?>> _blockTables = []; // by chunk start; small, kept while open
+    private readonly Dictionary<long, BlockImage> _blockImages = []; // by chunk start; evicted with the LRU (key ~start)
     private long _cachedBytes;
     private long[]? _starts;       // sorted distinct chunk starts (absolute), then the index start as sentinel
     private long[]? _chunkStart;   // per chunk index: absolute start, or -1 for special chunks
@@ -258,22 +259,41 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             _lru.RemoveLast();
             _cache.Remove(last.Value.Start);
             _cachedBytes -= last.Value.Data.Length;
-            if (last.Value.Start < 0) // a chunk read block by block
-                _blockChunks.Remove(~last.Value.Start);
+            if (last.Value.Start < 0) // a chunk read block by block (its block table stays)
+                _blockImages.Remove(~last.Value.Start);
         }
     }
 
     // ------------------------------------------------------------------ block-granular reads of large chunks
 
-    /// <summary>A large chunk read block by block: its image (cbytes long) holds the header, block starts and the fetched blocks.</summary>
-    private sealed class BlockChunk(long start, byte[] image, int[] blockStart, int[] blockEnd, bool delta)
+    /// <summary>A large chunk's header and block starts (as stored) and every block's byte extent in the chunk.</summary>
+    private sealed class BlockTable(long start, int cbytes, byte[] head, int[] blockStart, int[] blockEnd, bool delta)
     {
         public readonly long Start = start;
-        public readonly byte[] Image = image;
+        public readonly int CBytes = cbytes;
+        public readonly byte[] Head = head;
         public readonly int[] BlockStart = blockStart;
         public readonly int[] BlockEnd = blockEnd;
         public readonly bool Delta = delta;
-        public readonly bool[] Present = new bool[blockStart.Length];
+    }
+
+    /// <summary>
+    /// A large chunk read block by block: its image (cbytes long) holds the header, the block starts and the fetched
+    /// blocks; the bytes of the other blocks are not defined (never read: the decoder reads only the blocks asked for).
+    /// </summary>
+    private sealed class BlockImage
+    {
+        public BlockImage(BlockTable table)
+        {
+            Table = table;
+            Image = GC.AllocateUninitializedArray<byte>(table.CBytes);
+            table.Head.AsSpan(0, Math.Min(table.Head.Length, Image.Length)).CopyTo(Image);
+            Present = new bool[table.BlockStart.Length];
+        }
+
+        public readonly BlockTable Table;
+        public readonly byte[] Image;
+        public readonly bool[] Present;
         public readonly SemaphoreSlim Gate = new(1, 1);
     }
 
@@ -330,26 +350,38 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// </summary>
     private async Task<byte[]?> FetchBlocksAsync(long start, long end, int blocksPerChunk, int blockNBytes, List<int> needed)
     {
-        Task<BlockChunk?> headTask;
+        Task<BlockTable?> tableTask;
         lock (_lock)
         {
-            if (!_blockChunks.TryGetValue(start, out headTask!))
-                _blockChunks[start] = headTask = FetchBlockChunkHeadAsync(start, end, blocksPerChunk, blockNBytes);
-            else if (_cache.TryGetValue(~start, out var node))
+            if (!_blockTables.TryGetValue(start, out tableTask!))
+                _blockTables[start] = tableTask = FetchBlockTableAsync(start, end, blocksPerChunk, blockNBytes);
+        }
+        var table = await tableTask.ConfigureAwait(false);
+        if (table is null)
+            return null;
+        if (table.Delta && !needed.Contains(0))
+            needed.Add(0);
+        BlockImage? chunk;
+        lock (_lock)
+        {
+            if (_blockImages.TryGetValue(start, out chunk) && _cache.TryGetValue(~start, out var node))
             {
                 _lru.Remove(node);
                 _lru.AddFirst(node);
             }
+            else
+            {
+                chunk = new BlockImage(table);
+                _blockImages[start] = chunk;
+                _cache[~start] = _lru.AddFirst((~start, chunk.Image));
+                _cachedBytes += chunk.Image.Length;
+                Evict(); // keeps the entry just added (the most recent)
+            }
         }
-        var chunk = await headTask.ConfigureAwait(false);
-        if (chunk is null)
-            return null;
-        if (chunk.Delta && !needed.Contains(0))
-            needed.Add(0);
         await chunk.Gate.WaitAsync().ConfigureAwait(false);
         try
         {
-            var missing = needed.Where(b => !chunk.Present[b]).OrderBy(b => chunk.BlockStart[b]).ToList();
+            var missing = needed.Where(b => !chunk.Present[b]).OrderBy(b => table.BlockStart[b]).ToList();
             if (missing.Count == 0)
                 return chunk.Image;
             // Merge the ranges of blocks closer than the gap: one request each, all concurrently.
@@ -357,7 +389,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             for (int i = 1; i < missing.Count; i++)
             {
                 var group = groups[^1];
-                if (chunk.BlockStart[missing[i]] - chunk.BlockEnd[group[^1]] <= _options.BlockGapBytes)
+                if (table.BlockStart[missing[i]] - table.BlockEnd[group[^1]] <= _options.BlockGapBytes)
                     group.Add(missing[i]);
                 else
                     groups.Add([missing[i]]);
@@ -376,18 +408,19 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>Fetches one merged range of blocks into the image; false when a block's streams run outside its extent.</summary>
-    private async Task<bool> FetchBlockGroupAsync(BlockChunk chunk, List<int> group)
+    private async Task<bool> FetchBlockGroupAsync(BlockImage image, List<int> group)
     {
-        int from = group.Min(b => chunk.BlockStart[b]), to = group.Max(b => chunk.BlockEnd[b]);
+        var table = image.Table;
+        int from = group.Min(b => table.BlockStart[b]), to = group.Max(b => table.BlockEnd[b]);
         var buffer = GC.AllocateUninitializedArray<byte>(to - from);
-        await Fetch(chunk.Start + from, buffer).ConfigureAwait(false);
-        var h = ChunkHeader.Parse(chunk.Image, new ChunkLocation(Name, "chunk", chunk.Start), requireWholeChunk: false);
+        await Fetch(table.Start + from, buffer).ConfigureAwait(false);
+        var h = ChunkHeader.Parse(table.Head, new ChunkLocation(Name, "chunk", table.Start), requireWholeChunk: false);
         foreach (int b in group)
         {
-            var block = buffer.AsSpan(chunk.BlockStart[b] - from, chunk.BlockEnd[b] - chunk.BlockStart[b]);
+            var block = buffer.AsSpan(table.BlockStart[b] - from, table.BlockEnd[b] - table.BlockStart[b]);
             if (!h.IsMemcpyed && !StreamsFit(h, b, block))
                 return false;
-            block.CopyTo(chunk.Image.AsSpan(chunk.BlockStart[b]));
+            block.CopyTo(image.Image.AsSpan(table.BlockStart[b]));
         }
         return true;
     }
@@ -415,7 +448,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// Fetches the chunk header and block starts (one request) and derives every block's byte extent, or null when
     /// the chunk is special, memcpyed with another block size, uses a dictionary or does not match the layout.
     /// </summary>
-    private async Task<BlockChunk?> FetchBlockChunkHeadAsync(long start, long end, int blocksPerChunk, int blockNBytes)
+    private async Task<BlockTable?> FetchBlockTableAsync(long start, long end, int blocksPerChunk, int blockNBytes)
     {
         await Task.Yield(); // never run the request under the caller's lock
         var head = new byte[(int)Math.Min(ChunkFormat.ExtendedHeaderLength + 4L * blocksPerChunk, end - start)];
@@ -426,7 +459,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         catch
         {
             lock (_lock)
-                _blockChunks.Remove(start); // a later read tries again
+                _blockTables.Remove(start); // a later read tries again
             throw;
         }
         var where = new ChunkLocation(Name, "chunk", start);
@@ -471,19 +504,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 blockEnd[b] = i + 1 < sorted.Length ? sorted[i + 1] : h.CBytes;
             }
         }
-        var image = new byte[h.CBytes];
-        head.AsSpan(0, Math.Min(head.Length, image.Length)).CopyTo(image);
-        var chunk = new BlockChunk(start, image, blockStart, blockEnd, h.HasDelta && !h.IsMemcpyed);
-        lock (_lock)
-        {
-            if (_blockChunks.ContainsKey(start) && !_cache.ContainsKey(~start))
-            {
-                _cache[~start] = _lru.AddFirst((~start, image));
-                _cachedBytes += image.Length;
-                Evict();
-            }
-        }
-        return chunk;
+        return new BlockTable(start, h.CBytes, head, blockStart, blockEnd, h.HasDelta && !h.IsMemcpyed);
     }
 
     private async Task Fetch(long offset, byte[] destination)

@@ -201,27 +201,33 @@ internal sealed class DiskCachedObject
             string path = Path.Combine(_dir, RemoteDiskCache.EntryName(o, l));
             try
             {
-                using var handle = File.OpenHandle(path);
+                using var handle = File.OpenHandle(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);
                 if (RandomAccess.GetLength(handle) != l)
                     return Forget(o, l);
                 long from = Math.Max(o, offset), to = Math.Min(o + l, offset + destination.Length);
                 var part = destination.Slice((int)(from - offset), (int)(to - from));
                 if (RandomAccess.Read(handle, part, from - o) != part.Length)
                     return Forget(o, l);
-            }
-            catch (Exception e) when (e is FileNotFoundException or DirectoryNotFoundException)
-            {
-                return Forget(o, l); // evicted (maybe by another process)
-            }
-            try
-            {
-                File.SetLastWriteTimeUtc(path, DateTime.UtcNow); // recently used
+                Touch(handle);
             }
             catch (Exception e) when (e is IOException or UnauthorizedAccessException)
             {
+                return Forget(o, l); // evicted (maybe by another process), or unreadable: fetched again
             }
         }
         return true;
+    }
+
+    /// <summary>Marks an entry recently used (its modification time orders the eviction).</summary>
+    private static void Touch(Microsoft.Win32.SafeHandles.SafeFileHandle handle)
+    {
+        try
+        {
+            File.SetLastWriteTimeUtc(handle, DateTime.UtcNow);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+        }
     }
 
     private static int LastAtOrBefore(IList<long> keys, long pos)
