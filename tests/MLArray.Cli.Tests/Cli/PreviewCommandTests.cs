@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using MLArray.Cli.Commands;
+using MLArray.Display;
 using MLArray.Metadata;
 
 namespace MLArray.Cli.Tests.Cli;
@@ -91,7 +91,7 @@ public sealed class PreviewCommandTests : IDisposable
         Assert.Equal((6, 5, 0), (w, h, ct));
         for (int y = 0; y < 5; y++)
             for (int x = 0; x < 6; x++)
-                Assert.Equal(PreviewCommand.Map(data[(2 * 30) + (y * 6) + x], 60, 90), px[(y * 6) + x]);
+                Assert.Equal(Window.Map(data[(2 * 30) + (y * 6) + x], 60, 90), px[(y * 6) + x]);
 
         // x slice, middle by default, automatic window: the 1st percentile maps to 0 and the 99th to 255
         r = CliRun.Run(["preview", mla, "--axis", "x", "-o", png]);
@@ -99,8 +99,8 @@ public sealed class PreviewCommandTests : IDisposable
         (w, h, ct, px) = Decode(File.ReadAllBytes(png));
         Assert.Equal((5, 4, 0), (w, h, ct));
         double[] slice = Enumerable.Range(0, 20).Select(i => (double)data[(i / 5 * 30) + (i % 5 * 6) + 3]).ToArray();
-        var (lo, hi) = PreviewCommand.Percentiles(slice, 0.01, 0.99);
-        for (int i = 0; i < 20; i++) Assert.Equal(PreviewCommand.Map(slice[i], lo, hi), px[i]);
+        var (lo, hi) = Window.Percentiles(slice, 0.01, 0.99);
+        for (int i = 0; i < 20; i++) Assert.Equal(Window.Map(slice[i], lo, hi), px[i]);
         Assert.Equal(0, px[0]);
         Assert.Equal(255, px[19]);
     }
@@ -121,7 +121,7 @@ public sealed class PreviewCommandTests : IDisposable
         var colours = Enumerable.Range(0, 4).Select(l => (px[3 * l], px[(3 * l) + 1], px[(3 * l) + 2])).ToArray();
         Assert.Equal(((byte)0, (byte)0, (byte)0), colours[0]);
         Assert.Equal(4, colours.Distinct().Count());
-        Assert.Equal(PreviewCommand.LabelColour(2), colours[2]);
+        Assert.Equal(LabelColours.Of(2), colours[2]);
     }
 
     [Fact]
