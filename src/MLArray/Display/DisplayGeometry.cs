@@ -203,6 +203,16 @@ internal sealed class DisplayGeometry
         return (slotOf, sign);
     }
 
+    /// <summary>This array's axes with the orientation, spacing and world map of <paramref name="other"/> (a segmentation shown on its image's grid).</summary>
+    public DisplayGeometry WithOrientationOf(DisplayGeometry other)
+    {
+        ArgumentNullException.ThrowIfNull(other);
+        if (!Sizes.SequenceEqual(other.Sizes))
+            throw new ArgumentException($"spatial sizes {ShapeText(Sizes)} and {ShapeText(other.Sizes)} differ.", nameof(other));
+        return new DisplayGeometry(Shape, Slots, Sizes, ChannelAxis, FrameAxes, other.Oriented, other.CoordSystem, other.AssumedRas, other.Spacing,
+            other.VoxToWorld, other.SlotOfAnat, other.SignOfAnat);
+    }
+
     /// <summary>The view whose slices run along the spatial C axis <paramref name="axis"/>.</summary>
     /// <exception cref="ArgumentException">The axis is not spatial.</exception>
     public SliceView ViewAlong(int axis)
