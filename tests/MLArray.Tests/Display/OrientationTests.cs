@@ -289,4 +289,73 @@ public sealed class OrientationTests : IDisposable
         Assert.True(digits.Count > 20, $"{digits.Count} digit pixels");
         Assert.True(digits.All(p => p.X > 12 && p.X < 40 && p.Y > bar.Min() - 10 && p.Y < bar.Max() + 10), "the digits sit right of the bar");
     }
+
+    [Fact]
+    public void Mni_template_letters_R_and_L_read_upright_on_the_correct_sides()
+    {
+        // niftijs/avg152T1_LR_nifti.nii carries a burned-in "R" on the patient's right and "L" on the left (value 255),
+        // checked by eye: radiological axial slice 45 shows an upright R on the screen's left and an upright L on its right.
+        using var image = MedicalConverter.ToMLArray(MedicalTestData.PathOf("niftijs/avg152T1_LR_nifti.nii"));
+        var g = DisplayGeometry.Of(image);
+        var layout = g.Layout(SliceView.Axial);
+        var plane = SliceRenderer.Read(image, g, layout, 45, []);
+        bool On(int r, int c) => plane.Values[(r * plane.Cols) + c] >= 254;
+        var left = Glyph(plane, On, 0, plane.Cols / 2);
+        var right = Glyph(plane, On, plane.Cols / 2, plane.Cols);
+
+        // R: a full-height stem at its left edge; its right edge is only partly filled (bowl and leg)
+        Assert.True(left.ColumnFill(left.C0) > 0.9, $"R stem {left.ColumnFill(left.C0)}");
+        Assert.True(left.ColumnFill(left.C1) < 0.6, $"R right edge {left.ColumnFill(left.C1)}");
+        // L: a full-height stem on its left, a full-width foot at its bottom, its top only the stem
+        Assert.True(right.ColumnFill(right.C0) > 0.9, $"L stem {right.ColumnFill(right.C0)}");
+        Assert.True(right.RowFill(right.R1) > 0.9, $"L foot {right.RowFill(right.R1)}");
+        Assert.True(right.RowFill(right.R0) < 0.4, $"L top {right.RowFill(right.R0)}");
+        Assert.True(right.ColumnFill(right.C1) < 0.3, $"L right edge {right.ColumnFill(right.C1)}");
+
+        // neurological swaps the sides: the mirrored L (its stem now on the right) is on the left
+        var nl = g.Layout(SliceView.Axial, neurological: true);
+        var np = SliceRenderer.Read(image, g, nl, 45, []);
+        var nLeft = Glyph(np, (r, c) => np.Values[(r * np.Cols) + c] >= 254, 0, np.Cols / 2);
+        Assert.True(nLeft.ColumnFill(nLeft.C1) > 0.9 && nLeft.RowFill(nLeft.R1) > 0.9 && nLeft.ColumnFill(nLeft.C0) < 0.3);
+    }
+
+    private sealed record GlyphBox(int R0, int R1, int C0, int C1, Func<int, int, bool> On)
+    {
+        // the share of the box's rows (columns) with a pixel in the 3 columns (rows) from c (r) towards the box's inside
+        public double ColumnFill(int c) => Enumerable.Range(R0, R1 - R0 + 1).Count(r => Band(c, C0, C1).Any(cc => On(r, cc))) / (double)(R1 - R0 + 1);
+
+        public double RowFill(int r) => Enumerable.Range(C0, C1 - C0 + 1).Count(c => Band(r, R0, R1).Any(rr => On(rr, c))) / (double)(C1 - C0 + 1);
+
+        private static IEnumerable<int> Band(int at, int lo, int hi) => at == lo ? [at, at + 1, at + 2] : at == hi ? [at, at - 1, at - 2] : [at];
+    }
+
+    /// <summary>The bounding box of the largest 8-connected set of bright pixels in columns [c0, c1); the box's fill counts only that set.</summary>
+    private static GlyphBox Glyph(SlicePlane p, Func<int, int, bool> isOn, int c0, int c1)
+    {
+        var seen = new HashSet<(int, int)>();
+        List<(int R, int C)> best = [];
+        for (int r = 0; r < p.Rows; r++)
+            for (int c = c0; c < c1; c++)
+            {
+                if (!isOn(r, c) || !seen.Add((r, c))) continue;
+                var comp = new List<(int R, int C)>();
+                var stack = new Stack<(int R, int C)>([(r, c)]);
+                while (stack.TryPop(out var q))
+                {
+                    comp.Add(q);
+                    for (int dr = -1; dr <= 1; dr++)
+                        for (int dc = -1; dc <= 1; dc++)
+                        {
+                            int rr = q.R + dr, cc = q.C + dc;
+                            if (rr >= 0 && rr < p.Rows && cc >= c0 && cc < c1 && isOn(rr, cc) && seen.Add((rr, cc))) stack.Push((rr, cc));
+                        }
+                }
+
+                if (comp.Count > best.Count) best = comp;
+            }
+
+        Assert.True(best.Count > 50, $"{best.Count} pixels in the largest bright set of columns {c0}..{c1}");
+        var set = best.ToHashSet();
+        return new GlyphBox(best.Min(x => x.R), best.Max(x => x.R), best.Min(x => x.C), best.Max(x => x.C), (r, c) => set.Contains((r, c)));
+    }
 }
