@@ -135,4 +135,48 @@ public sealed class PreviewCommandTests : IDisposable
         Assert.Equal(1, r.Code);
         Assert.False(File.Exists(png));
     }
+
+    [Fact]
+    public void Oriented_images_render_as_viewers_show_them()
+    {
+        // (z, y, x) stored with LPS direction diag(1, -1, 1) in the seed's reversed order: y runs anterior, so voxel
+        // (z=1, y=0, x=0) is the most posterior row (bottom, anterior is up) and the patient's right (left, radiological)
+        var data = new short[3 * 4 * 5];
+        data[20] = 100;
+        string mla = Path.Combine(_dir, "o.mla");
+        using (var f = MLArrayFile.FromArray(data, [3, 4, 5], new MLArrayCreateOptions
+        {
+            Spacing = [2.0, 1.0, 1.0], Direction = new double[,] { { 1, 0, 0 }, { 0, -1, 0 }, { 0, 0, 1 } },
+            Meta = new MLArrayMeta { Spatial = new MetaSpatial { CoordSystem = CoordSystem.Lps } },
+        }))
+            f.Save(mla);
+        string png = Path.Combine(_dir, "o.png");
+        var r = CliRun.Run(["preview", mla, "--index", "1", "--window", "50,100", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("axial slice 1 (LPS)", r.Out, StringComparison.Ordinal);
+        var (w, h, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal((5, 4), (w, h));
+        Assert.Equal(255, px[(3 * 5) + 0]);
+        Assert.Equal(1, px.Count(b => b == 255));
+
+        r = CliRun.Run(["preview", mla, "--index", "1", "--window", "50,100", "--neurological", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        (_, _, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal(255, px[(3 * 5) + 4]);
+
+        // coronal: 3 slices of 2 mm shown 6 pixels high, superior (z = 2) at the top
+        r = CliRun.Run(["preview", mla, "--axis", "coronal", "--index", "0", "--window", "50,100", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        (w, h, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal((5, 6), (w, h));
+
+        // --seg needs an integer image; --frame needs a frame axis
+        using (var f = MLArrayFile.FromArray(new float[8], [2, 2, 2])) f.Save(Path.Combine(_dir, "f.mla"));
+        r = CliRun.Run(["preview", Path.Combine(_dir, "f.mla"), "--seg", "-o", png]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("integer", r.Err, StringComparison.Ordinal);
+        r = CliRun.Run(["preview", mla, "--frame", "1", "-o", png]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("frame", r.Err, StringComparison.Ordinal);
+    }
 }
