@@ -171,36 +171,8 @@ internal sealed class DisplayGeometry
         var lpsDir = new double[3, 3];
         for (int w = 0; w < 3; w++)
             for (int k = 0; k < 3; k++) lpsDir[w, k] = (flipXY && w < 2 ? -1 : 1) * vw[w, k];
-        var slotOf = new int[3];
-        var sign = new int[3];
-        var usedW = new bool[3];
-        var usedK = new bool[3];
-        for (int step = 0; step < 3; step++)
-        {
-            double best = -1;
-            int bw = 0, bk = 0;
-            for (int w = 0; w < 3; w++)
-            {
-                for (int k = 0; k < 3; k++)
-                {
-                    if (usedW[w] || usedK[k]) continue;
-                    double norm = Math.Sqrt((lpsDir[0, k] * lpsDir[0, k]) + (lpsDir[1, k] * lpsDir[1, k]) + (lpsDir[2, k] * lpsDir[2, k]));
-                    double c = norm > 0 ? Math.Abs(lpsDir[w, k]) / norm : 0;
-                    if (c > best)
-                    {
-                        best = c;
-                        bw = w;
-                        bk = k;
-                    }
-                }
-            }
-
-            usedW[bw] = usedK[bk] = true;
-            slotOf[bw] = bk;
-            sign[bw] = lpsDir[bw, bk] < 0 ? -1 : 1;
-        }
-
-        return (slotOf, sign);
+        var (slot, flip) = AffineMath.ClosestAxes(lpsDir);
+        return (slot, flip.Select(f => f ? -1 : 1).ToArray());
     }
 
     /// <summary>This array's axes with the orientation, spacing and world map of <paramref name="other"/> (a segmentation shown on its image's grid).</summary>
