@@ -43,6 +43,9 @@ internal static class SliceRenderer
     /// <summary>The largest rendered side in pixels.</summary>
     public const int MaxPixels = 4096;
 
+    /// <summary>The most voxels (times channels) one slice may hold: 2^26, 512 MiB as display values.</summary>
+    public const long MaxSliceVoxels = 1L << 26;
+
     /// <summary>Reads the slice <paramref name="index"/> of the view <paramref name="layout"/> with the given frame indices (one per <see cref="DisplayGeometry.FrameAxes"/>).</summary>
     /// <exception cref="ArgumentOutOfRangeException">A slice or frame index outside the image.</exception>
     public static SlicePlane Read(MLArrayFile image, DisplayGeometry geometry, ViewLayout layout, long index, ReadOnlySpan<long> frames)
@@ -55,6 +58,9 @@ internal static class SliceRenderer
             throw new ArgumentOutOfRangeException(nameof(index), index, $"slice {index} is outside 0..{layout.Slices - 1}.");
         if (frames.Length != geometry.FrameAxes.Length)
             throw new ArgumentException($"{geometry.FrameAxes.Length} frame indices are needed (axes {string.Join(", ", geometry.FrameAxes)}), not {frames.Length}.", nameof(frames));
+        long voxels = layout.Rows * layout.Cols * (geometry.ChannelAxis >= 0 ? shape[geometry.ChannelAxis] : 1);
+        if (voxels > MaxSliceVoxels)
+            throw new MLArrayNotSupportedException($"a {layout.Rows}×{layout.Cols} slice holds {voxels} voxels, more than the display limit of {MaxSliceVoxels} (SliceRenderer.MaxSliceVoxels); crop the image first (MLArrayFile.Read of a region).");
         int n = shape.Length;
         var sel = new NdIndex[n];
         for (int i = 0; i < n; i++) sel[i] = NdIndex.All;

@@ -358,4 +358,18 @@ public sealed class OrientationTests : IDisposable
         var set = best.ToHashSet();
         return new GlyphBox(best.Min(x => x.R), best.Max(x => x.R), best.Min(x => x.C), best.Max(x => x.C), (r, c) => set.Contains((r, c)));
     }
+
+    [Fact]
+    public void Huge_slices_are_refused_and_long_sides_are_capped()
+    {
+        string path = Path.Combine(_dir, "wide.mla");
+        using (MLArrayFile.Create(path, [1, 8193, 8193], DType.UInt8)) { }
+        using var image = MLArrayFile.Open(path);
+        var g = DisplayGeometry.Of(image);
+        var e = Assert.Throws<MLArrayNotSupportedException>(() => SliceRenderer.Read(image, g, g.Layout(SliceView.Axial), 0, []));
+        Assert.Contains("display limit", e.Message, StringComparison.Ordinal);
+        // a 1×8193 coronal slice is fine, and a 10000-row slice renders 4096 pixels high with the aspect kept
+        Assert.Equal(8193, SliceRenderer.Read(image, g, g.Layout(SliceView.Coronal), 0, []).Values.Length);
+        Assert.Equal((41, 4096), SliceRenderer.DisplaySize(new ViewLayout(0, 1, 2, false, false, 1, 10000, 100, 1, 1)));
+    }
 }
