@@ -27,7 +27,7 @@ internal static class PreviewCommand
         {
             string path = pr.GetValue(file)!;
             string outPath = pr.GetValue(output)!;
-            using var img = MLArrayFile.Open(path);
+            using var img = CliInput.OpenFile(path);
             var request = new SliceRequest
             {
                 View = pr.GetValue(axis)!, Index = pr.GetValue(index), Frames = pr.GetValue(frame) ?? [], Window = pr.GetValue(window),

@@ -38,7 +38,7 @@ internal static class ViewCommand
             try
             {
                 stdout.WriteLine($"mlarray view: {server.Url}");
-                stdout.WriteLine($"serving {session.Image.FilePath}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
+                stdout.WriteLine($"serving {pr.GetValue(file)}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
                 stdout.Flush();
                 if (pr.GetValue(open)) OpenBrowser(server.Url, stderr);
                 WaitHandle.WaitAny([cancellationToken.WaitHandle, server.Stopping.WaitHandle]);

@@ -32,6 +32,12 @@ internal sealed class ViewerSession : IDisposable
         Neurological = neurological;
     }
 
+    /// <summary>The image's file name (shown on the page).</summary>
+    public string ImageName { get; private init; } = "";
+
+    /// <summary>The segmentation's file name, or null.</summary>
+    public string? SegName { get; private init; }
+
     /// <summary>The image.</summary>
     public MLArrayFile Image { get; }
 
@@ -55,7 +61,7 @@ internal sealed class ViewerSession : IDisposable
     /// <exception cref="ArgumentException">A segmentation that does not match the image.</exception>
     public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false)
     {
-        var image = MLArrayFile.Open(imagePath);
+        var image = CliInput.OpenFile(imagePath);
         MLArrayFile? seg = null;
         try
         {
@@ -64,12 +70,12 @@ internal sealed class ViewerSession : IDisposable
             DisplayGeometry? segGeometry = null;
             if (segPath is not null)
             {
-                seg = MLArrayFile.Open(segPath);
+                seg = CliInput.OpenFile(segPath);
                 segGeometry = CheckSegmentation(image, geometry, seg);
             }
 
             string tree;
-            using (var a = B2ndArray.Open(imagePath))
+            using (var a = CliInput.OpenArray(imagePath))
             {
                 var m = MLArrayMetadata.Read(a);
                 var sw = new StringWriter(CultureInfo.InvariantCulture);
@@ -78,7 +84,11 @@ internal sealed class ViewerSession : IDisposable
                 tree = sw.ToString();
             }
 
-            return new ViewerSession(image, geometry, mode, seg, segGeometry, tree, neurological);
+            return new ViewerSession(image, geometry, mode, seg, segGeometry, tree, neurological)
+            {
+                ImageName = CliInput.FileName(imagePath.Replace('\\', '/')),
+                SegName = segPath is null ? null : CliInput.FileName(segPath.Replace('\\', '/')),
+            };
         }
         catch
         {
@@ -189,8 +199,8 @@ internal sealed class ViewerSession : IDisposable
         using (var w = new Utf8JsonWriter(ms))
         {
             w.WriteStartObject();
-            w.WriteString("file", Path.GetFileName(Image.FilePath));
-            w.WriteString("seg", _seg is null ? null : Path.GetFileName(_seg.FilePath));
+            w.WriteString("file", ImageName);
+            w.WriteString("seg", SegName);
             w.WriteString("shape", DisplayGeometry.ShapeText(Image.Shape));
             w.WriteString("dtype", Image.DType.ToString());
             w.WriteString("mode", Mode.ToString().ToLowerInvariant());
