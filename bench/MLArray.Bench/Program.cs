@@ -4,7 +4,8 @@ namespace MLArray.Bench;
 
 /// <summary>
 /// Benchmarks. `dotnet run -c Release --project bench/MLArray.Bench -- quick [file.mla]` prints a fast
-/// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds; `api [GB]` times
+/// Stopwatch-based table (medians); `open-large [GB]` times opening a large file it builds; `display [GB]` times
+/// open + first rendered slice of `mlarray view` on a large file it builds; `api [GB]` times
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
@@ -41,6 +42,8 @@ public static class Program
             return WriteBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "native")
             return NativeCompareBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "display")
+            return DisplayBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

@@ -73,6 +73,7 @@ internal static class CliApp
             MigrateCommand.Create(stdout, stderr, steps),
             BenchCommand.Create(stdout, stderr),
             PreviewCommand.Create(stdout, stderr, steps),
+            ViewCommand.Create(stdout, stderr, cancellationToken),
             TrainingCommands.CreateIndex(stdout, stderr),
             TrainingCommands.CreateSample(stdout, stderr),
             PredictCommand.Create(stdout, stderr),

@@ -56,4 +56,44 @@ internal static class AffineMath
 
         return r;
     }
+
+    /// <summary>
+    /// The voxel axis closest to each of the first three world axes of <paramref name="m"/> (columns = voxel axes, at
+    /// least 3×3): greedy largest cosine, as nibabel's <c>io_orientation</c> for non-degenerate matrices, and whether the
+    /// voxel axis runs against the world axis.
+    /// </summary>
+    internal static (int[] AxisOf, bool[] Flip) ClosestAxes(double[,] m)
+    {
+        var axisOf = new int[3];
+        var flip = new bool[3];
+        var usedW = new bool[3];
+        var usedV = new bool[3];
+        var norms = new double[3];
+        for (int v = 0; v < 3; v++) norms[v] = Math.Sqrt((m[0, v] * m[0, v]) + (m[1, v] * m[1, v]) + (m[2, v] * m[2, v]));
+        for (int step = 0; step < 3; step++)
+        {
+            double best = -1;
+            int bw = 0, bv = 0;
+            for (int w = 0; w < 3; w++)
+            {
+                for (int v = 0; v < 3; v++)
+                {
+                    if (usedW[w] || usedV[v]) continue;
+                    double c = Math.Abs(m[w, v]) / (norms[v] > 0 ? norms[v] : 1);
+                    if (c > best)
+                    {
+                        best = c;
+                        bw = w;
+                        bv = v;
+                    }
+                }
+            }
+
+            usedW[bw] = usedV[bv] = true;
+            axisOf[bw] = bv;
+            flip[bw] = m[bw, bv] < 0;
+        }
+
+        return (axisOf, flip);
+    }
 }

@@ -16,30 +16,7 @@ internal static class CanonicalRas
         int n = fileShape.Length;
         if (n < 3) throw new MLArrayNotSupportedException("--canonical ras needs at least three spatial axes.");
         // world axis w ← voxel axis vOf[w] with sign
-        var vOf = new int[3];
-        var flip = new bool[3];
-        var usedW = new bool[3];
-        var usedV = new bool[3];
-        var norms = new double[3];
-        for (int v = 0; v < 3; v++) norms[v] = Math.Sqrt((ras[0, v] * ras[0, v]) + (ras[1, v] * ras[1, v]) + (ras[2, v] * ras[2, v]));
-        for (int step = 0; step < 3; step++)
-        {
-            double best = -1;
-            int bw = 0, bv = 0;
-            for (int w = 0; w < 3; w++)
-            {
-                for (int v = 0; v < 3; v++)
-                {
-                    if (usedW[w] || usedV[v]) continue;
-                    double c = Math.Abs(ras[w, v]) / (norms[v] > 0 ? norms[v] : 1);
-                    if (c > best) { best = c; bw = w; bv = v; }
-                }
-            }
-
-            usedW[bw] = usedV[bv] = true;
-            vOf[bw] = bv;
-            flip[bw] = ras[bw, bv] < 0;
-        }
+        var (vOf, flip) = AffineMath.ClosestAxes(ras);
 
         // output C axes: x, y, z, then file axes 3.. ; each maps to a file axis
         int[] src = [.. vOf, .. Enumerable.Range(3, n - 3)];

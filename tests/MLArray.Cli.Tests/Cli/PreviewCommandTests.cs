@@ -1,7 +1,7 @@
 using System.Buffers.Binary;
 using System.IO.Compression;
 using System.Text;
-using MLArray.Cli.Commands;
+using MLArray.Display;
 using MLArray.Metadata;
 
 namespace MLArray.Cli.Tests.Cli;
@@ -91,7 +91,7 @@ public sealed class PreviewCommandTests : IDisposable
         Assert.Equal((6, 5, 0), (w, h, ct));
         for (int y = 0; y < 5; y++)
             for (int x = 0; x < 6; x++)
-                Assert.Equal(PreviewCommand.Map(data[(2 * 30) + (y * 6) + x], 60, 90), px[(y * 6) + x]);
+                Assert.Equal(Window.Map(data[(2 * 30) + (y * 6) + x], 60, 90), px[(y * 6) + x]);
 
         // x slice, middle by default, automatic window: the 1st percentile maps to 0 and the 99th to 255
         r = CliRun.Run(["preview", mla, "--axis", "x", "-o", png]);
@@ -99,8 +99,8 @@ public sealed class PreviewCommandTests : IDisposable
         (w, h, ct, px) = Decode(File.ReadAllBytes(png));
         Assert.Equal((5, 4, 0), (w, h, ct));
         double[] slice = Enumerable.Range(0, 20).Select(i => (double)data[(i / 5 * 30) + (i % 5 * 6) + 3]).ToArray();
-        var (lo, hi) = PreviewCommand.Percentiles(slice, 0.01, 0.99);
-        for (int i = 0; i < 20; i++) Assert.Equal(PreviewCommand.Map(slice[i], lo, hi), px[i]);
+        var (lo, hi) = Window.Percentiles(slice, 0.01, 0.99);
+        for (int i = 0; i < 20; i++) Assert.Equal(Window.Map(slice[i], lo, hi), px[i]);
         Assert.Equal(0, px[0]);
         Assert.Equal(255, px[19]);
     }
@@ -121,7 +121,7 @@ public sealed class PreviewCommandTests : IDisposable
         var colours = Enumerable.Range(0, 4).Select(l => (px[3 * l], px[(3 * l) + 1], px[(3 * l) + 2])).ToArray();
         Assert.Equal(((byte)0, (byte)0, (byte)0), colours[0]);
         Assert.Equal(4, colours.Distinct().Count());
-        Assert.Equal(PreviewCommand.LabelColour(2), colours[2]);
+        Assert.Equal(LabelColours.Of(2), colours[2]);
     }
 
     [Fact]
@@ -134,5 +134,49 @@ public sealed class PreviewCommandTests : IDisposable
         var r = CliRun.Run(["preview", mla, "--index", "5", "-o", png]);
         Assert.Equal(1, r.Code);
         Assert.False(File.Exists(png));
+    }
+
+    [Fact]
+    public void Oriented_images_render_as_viewers_show_them()
+    {
+        // (z, y, x) stored with LPS direction diag(1, -1, 1) in the seed's reversed order: y runs anterior, so voxel
+        // (z=1, y=0, x=0) is the most posterior row (bottom, anterior is up) and the patient's right (left, radiological)
+        var data = new short[3 * 4 * 5];
+        data[20] = 100;
+        string mla = Path.Combine(_dir, "o.mla");
+        using (var f = MLArrayFile.FromArray(data, [3, 4, 5], new MLArrayCreateOptions
+        {
+            Spacing = [2.0, 1.0, 1.0], Direction = new double[,] { { 1, 0, 0 }, { 0, -1, 0 }, { 0, 0, 1 } },
+            Meta = new MLArrayMeta { Spatial = new MetaSpatial { CoordSystem = CoordSystem.Lps } },
+        }))
+            f.Save(mla);
+        string png = Path.Combine(_dir, "o.png");
+        var r = CliRun.Run(["preview", mla, "--index", "1", "--window", "50,100", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        Assert.Contains("axial slice 1 (LPS)", r.Out, StringComparison.Ordinal);
+        var (w, h, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal((5, 4), (w, h));
+        Assert.Equal(255, px[(3 * 5) + 0]);
+        Assert.Equal(1, px.Count(b => b == 255));
+
+        r = CliRun.Run(["preview", mla, "--index", "1", "--window", "50,100", "--neurological", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        (_, _, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal(255, px[(3 * 5) + 4]);
+
+        // coronal: 3 slices of 2 mm shown 6 pixels high, superior (z = 2) at the top
+        r = CliRun.Run(["preview", mla, "--axis", "coronal", "--index", "0", "--window", "50,100", "-o", png]);
+        Assert.True(r.Code == 0, r.Err);
+        (w, h, _, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal((5, 6), (w, h));
+
+        // --seg needs an integer image; --frame needs a frame axis
+        using (var f = MLArrayFile.FromArray(new float[8], [2, 2, 2])) f.Save(Path.Combine(_dir, "f.mla"));
+        r = CliRun.Run(["preview", Path.Combine(_dir, "f.mla"), "--seg", "-o", png]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("integer", r.Err, StringComparison.Ordinal);
+        r = CliRun.Run(["preview", mla, "--frame", "1", "-o", png]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("frame", r.Err, StringComparison.Ordinal);
     }
 }

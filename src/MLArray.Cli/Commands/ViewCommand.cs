@@ -1,0 +1,69 @@
+using System.CommandLine;
+using System.Diagnostics;
+using MLArray.Cli.Viewer;
+
+namespace MLArray.Cli.Commands;
+
+/// <summary>
+/// <c>mlarray view FILE [--seg SEG.mla] [--port P] [--open] [--neurological]</c>: a local web viewer (Kestrel on
+/// 127.0.0.1, a random token in the printed URL) that reads slices lazily; Ctrl+C stops it.
+/// </summary>
+internal static class ViewCommand
+{
+    public static Command Create(TextWriter stdout, TextWriter stderr, CancellationToken cancellationToken)
+    {
+        var file = new Argument<string>("file") { Description = "The .mla image." };
+        var seg = new Option<string?>("--seg") { Description = "A segmentation (.mla) on the image's grid, shown as a coloured overlay." };
+        var port = new Option<int?>("--port") { Description = "The port on 127.0.0.1 (default: a free one)." };
+        var open = new Option<bool>("--open") { Description = "Open the page in the default browser." };
+        var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological)." };
+        var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer.") { file, seg, port, open, neuro };
+        cmd.SetAction(pr => CliApp.Guard(stderr, () =>
+        {
+            int p = pr.GetValue(port) ?? 0;
+            if (pr.GetValue(port) is { } given && given is < 1 or > 65535)
+                throw new ArgumentException($"--port {given} is not a TCP port (1–65535).");
+            var session = ViewerSession.Open(pr.GetValue(file)!, pr.GetValue(seg), pr.GetValue(neuro));
+            ViewerServer server;
+            try
+            {
+                server = ViewerServer.StartAsync(session, p, cancellationToken).GetAwaiter().GetResult();
+            }
+            catch
+            {
+                session.Dispose();
+                throw;
+            }
+
+            try
+            {
+                stdout.WriteLine($"mlarray view: {server.Url}");
+                stdout.WriteLine($"serving {pr.GetValue(file)}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
+                stdout.Flush();
+                if (pr.GetValue(open)) OpenBrowser(server.Url, stderr);
+                WaitHandle.WaitAny([cancellationToken.WaitHandle, server.Stopping.WaitHandle]);
+            }
+            finally
+            {
+                server.DisposeAsync().AsTask().GetAwaiter().GetResult();
+            }
+
+            stdout.WriteLine("mlarray view: stopped.");
+            return CliApp.Ok;
+        }));
+        return cmd;
+    }
+
+    private static void OpenBrowser(string url, TextWriter stderr)
+    {
+        try
+        {
+            using var _ = OperatingSystem.IsWindows() ? Process.Start(new ProcessStartInfo(url) { UseShellExecute = true })
+                : Process.Start(OperatingSystem.IsMacOS() ? "open" : "xdg-open", url);
+        }
+        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
+        {
+            stderr.WriteLine($"mlarray: could not open a browser ({e.Message}); open the URL yourself.");
+        }
+    }
+}
