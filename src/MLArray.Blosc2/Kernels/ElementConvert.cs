@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace MLArray.Kernels;
 
 /// <summary>
-/// The one element conversion between stored elements (little-endian, any <see cref="DType"/>) and float64, and the
+/// The one element conversion between stored elements (machine order, any numeric real <see cref="DType"/>) and float64, and the
 /// two direct conversions the medical converter needs (scaling stored integers to float, requantising floats back),
 /// in vectorised loops over blocks of elements (one dispatch on <see cref="DTypeCode"/> per call, never per element).
 /// Semantics are C#'s: integers and float32 widen to float64 exactly (int64/uint64 round to nearest), bool is 0 or 1;
@@ -36,6 +36,7 @@ internal static class ElementConvert
             case DTypeCode.UInt64: Widen(MemoryMarshal.Cast<byte, ulong>(source), d); break;
             case DTypeCode.Float32: Widen(MemoryMarshal.Cast<byte, float>(source), d); break;
             case DTypeCode.Float64: MemoryMarshal.Cast<byte, double>(source)[..n].CopyTo(d); break;
+            case DTypeCode.Float16: HalfToDouble(MemoryMarshal.Cast<byte, Half>(source)[..n], d); break;
             default: throw new NotSupportedException($"dtype {from} has no float64 conversion.");
         }
     }
@@ -61,6 +62,22 @@ internal static class ElementConvert
             case DTypeCode.UInt64: CastWide(source, MemoryMarshal.Cast<byte, ulong>(d)); break;
             case DTypeCode.Float32: Narrow(source, MemoryMarshal.Cast<byte, float>(d)); break;
             case DTypeCode.Float64: source.CopyTo(MemoryMarshal.Cast<byte, double>(d)); break;
+            case DTypeCode.Float16: DoubleToHalf(source, MemoryMarshal.Cast<byte, Half>(d)); break;
+            case DTypeCode.Complex64:
+                {
+                    // (x, 0), as NumPy's astype: real parts rounded to float32, imaginary parts zero
+                    var c = MemoryMarshal.Cast<byte, float>(d);
+                    c.Clear();
+                    for (int i = 0; i < n; i++) c[2 * i] = (float)source[i];
+                    break;
+                }
+            case DTypeCode.Complex128:
+                {
+                    var c = MemoryMarshal.Cast<byte, double>(d);
+                    c.Clear();
+                    for (int i = 0; i < n; i++) c[2 * i] = source[i];
+                    break;
+                }
             default: throw new NotSupportedException($"dtype {to} has no float64 conversion.");
         }
     }
@@ -124,7 +141,33 @@ internal static class ElementConvert
         }
     }
 
+    /// <summary>float16 → float32 (exact), vectorised.</summary>
+    public static void HalfToSingle(ReadOnlySpan<Half> source, Span<float> destination) =>
+        System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(source, destination);
+
+    /// <summary>float32 → float16 (round to nearest even; out of range → ±infinity), vectorised.</summary>
+    public static void SingleToHalf(ReadOnlySpan<float> source, Span<Half> destination) =>
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(source, destination);
+
     // ------------------------------------------------------------------ to float64
+
+    private static void HalfToDouble(ReadOnlySpan<Half> s, Span<double> d)
+    {
+        Span<float> f = stackalloc float[Block];
+        for (int i = 0; i < s.Length; i += Block)
+        {
+            int k = Math.Min(Block, s.Length - i);
+            HalfToSingle(s.Slice(i, k), f[..k]);
+            Widen<float>(f[..k], d.Slice(i, k));
+        }
+    }
+
+    /// <summary>float64 → float16 in one rounding (through float32 would round twice).</summary>
+    private static void DoubleToHalf(ReadOnlySpan<double> s, Span<Half> d)
+    {
+        for (int i = 0; i < s.Length; i++)
+            d[i] = (Half)s[i];
+    }
 
     private static void BoolToDouble(ReadOnlySpan<byte> s, Span<double> d)
     {
