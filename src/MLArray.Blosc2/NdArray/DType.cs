@@ -225,8 +225,8 @@ public readonly record struct DType
     }
 
     /// <summary>
-    /// Parses a NumPy dtype string: <c>dtype.str</c> spellings with <c>&lt;</c>, <c>&gt;</c>, <c>=</c> or (one-byte types)
-    /// <c>|</c>, <c>?</c> for bool, fixed-size strings and void (<c>|S8</c>, <c>&lt;U4</c>, <c>|V12</c>) and structured
+    /// Parses a NumPy dtype string: <c>dtype.str</c> spellings with <c>&lt;</c>, <c>&gt;</c>, <c>=</c> or <c>|</c>
+    /// (the last two: the machine's order), <c>?</c> for bool, fixed-size strings and void (<c>|S8</c>, <c>&lt;U4</c>, <c>|V12</c>) and structured
     /// descriptions as python-blosc2 stores them (<c>[('a', '&lt;f4'), ('b', '&lt;i2')]</c>).
     /// </summary>
     /// <exception cref="MLArrayNotSupportedException">The dtype is not one NumPy would parse, has an absurd item size, or is not supported here (objects, datetimes...).</exception>
@@ -304,10 +304,9 @@ public readonly record struct DType
         };
         if (found is not { } f)
             return false;
-        if (f.ItemSize > 1 && order == '|')
-            return false;
-        // '=' is the machine's order: little-endian on every platform .NET runs this code on.
-        if (order == '=' && !BitConverter.IsLittleEndian)
+        // '=' (and '|', "not applicable", which NumPy reads as native) is the machine's order: little-endian on every
+        // platform .NET runs this code on.
+        if (order is '=' or '|' && !BitConverter.IsLittleEndian)
             return false;
         dtype = order == '>' ? f.AsBigEndian() : f;
         return true;

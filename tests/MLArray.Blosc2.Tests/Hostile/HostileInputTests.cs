@@ -674,7 +674,6 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     [Theory]
     [InlineData("")]
     [InlineData("<f3")]
-    [InlineData("|f4")]
     [InlineData("<c32")]
     [InlineData("<i16")]
     [InlineData("|S0")]
