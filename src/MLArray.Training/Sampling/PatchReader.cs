@@ -48,6 +48,7 @@ internal sealed class PatchReader
         else if (dt == DType.Int64) Read<long, TOut>(array, start, size, destination, mode, padValue, scale, bias);
         else if (dt == DType.UInt64) Read<ulong, TOut>(array, start, size, destination, mode, padValue, scale, bias);
         else if (dt == DType.Float64) Read<double, TOut>(array, start, size, destination, mode, padValue, scale, bias);
+        else if (dt == DType.Float16) Read<Half, TOut>(array, start, size, destination, mode, padValue, scale, bias);
         else throw new MLArrayNotSupportedException($"'{array.File.FilePath}' stores {dt.Name}; patches can be read from numeric dtypes only (not bool).");
     }
 
@@ -227,6 +228,8 @@ internal sealed class PatchReader
             MemoryMarshal.Cast<TSrc, TOut>(source).CopyTo(destination);
         else if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
             Int16ToSingle(MemoryMarshal.Cast<TSrc, short>(source), MemoryMarshal.Cast<TOut, float>(destination));
+        else if (typeof(TSrc) == typeof(Half) && typeof(TOut) == typeof(float))
+            MLArray.Kernels.ElementConvert.HalfToSingle(MemoryMarshal.Cast<TSrc, Half>(source), MemoryMarshal.Cast<TOut, float>(destination)); // float16 images, vectorised
         else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
             ByteToInt16(MemoryMarshal.Cast<TSrc, byte>(source), MemoryMarshal.Cast<TOut, short>(destination));
         else
