@@ -2,6 +2,7 @@ using System.Diagnostics;
 using System.Globalization;
 using MLArray.Metadata;
 using MLArray.Training.Data;
+using MLArray.Training;
 using MLArray.Training.Sampling;
 
 namespace MLArray.Bench;
@@ -32,19 +33,35 @@ public static class LoaderBench
                 _ = lease.ClassLocations;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first open of every case (image + seg, class locations parsed and validated): {open.Elapsed.TotalMilliseconds / ds.Count:F0} ms per case"));
         var baseOptions = new PatchLoaderOptions { PatchSize = [patch, patch, patch], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4 };
+        int rounds = Arg(args, "--rounds", 5);
+        if (args.Contains("--parts")) { Parts(ds, patch, args.Contains("--align64")); return 0; }
+        var rawFiles = ds.Cases.Select(c => (Image: MLArrayFile.Open(c.ImagePath), Seg: MLArrayFile.Open(c.SegmentationPath!))).ToArray();
+        foreach (var (i, sg) in rawFiles) { i.DecodeThreads = 1; sg.DecodeThreads = 1; }
         double rawBatchSeconds = 0;
         foreach (int t in new[] { 1, 2 })
         {
             var options = baseOptions with { Workers = t, BatchCount = batches };
             // Warm-up (JIT, page cache) with another seed.
-            Consume(ds, options with { Seed = 99, BatchCount = 4 }, 0, out _, out _);
-            var (loaderSec, gcPerBatch, samples) = (0.0, 0L, new List<(int, long[])>());
-            loaderSec = Consume(ds, options, 0, out gcPerBatch, out samples);
-            double rawSec = Raw(ds, samples, t, baseOptions.PatchSize);
-            if (t == 1) rawBatchSeconds = rawSec / batches;
-            int patches = samples.Count;
+            Consume(ds, options with { Seed = 99, BatchCount = 6 }, out _, out _, out _);
+            // Interleaved rounds: the loader, then raw reads of exactly the boxes it read; medians reported.
+            var loaderRates = new List<double>();
+            var rawRates = new List<double>();
+            var ratios = new List<double>();
+            var gcs = new List<double>();
+            var cpuRatios = new List<double>();
+            for (int r = 0; r < rounds; r++)
+            {
+                double loaderSec = Consume(ds, options with { Seed = 1 + r }, out double gcPerBatch, out double loaderCpu, out var samples);
+                var (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
+                cpuRatios.Add(rawCpu / loaderCpu);
+                loaderRates.Add(samples.Count / loaderSec);
+                rawRates.Add(samples.Count / rawSec);
+                ratios.Add(rawSec / loaderSec);
+                gcs.Add(gcPerBatch);
+                if (t == 1) rawBatchSeconds = Math.Max(rawBatchSeconds, rawSec * options.BatchSize / samples.Count);
+            }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"T={t}: loader {patches / loaderSec,7:F1} patches/s | raw MLArrayFile.Read of the same patches {patches / rawSec,7:F1} patches/s | ratio {rawSec / loaderSec:F2} | GC {gcPerBatch} B/batch"));
+                $"T={t} (median of {rounds} interleaved rounds): loader {Median(loaderRates),7:F1} patches/s | raw MLArrayFile.Read of the same boxes {Median(rawRates),7:F1} patches/s | ratio {Median(ratios):F2} (rounds {string.Join(" ", ratios.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))}) | CPU time raw/loader {Median(cpuRatios):F2} | GC {Median(gcs):F0} B/batch"));
         }
         foreach (int t in new[] { 1, 2 })
         {
@@ -55,29 +72,134 @@ public static class LoaderBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"prefetch T={t}: consumer works {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1); waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {batches * rawBatchSeconds:F2} s of consumer work"));
         }
+        foreach (var (i, sg) in rawFiles) { i.Dispose(); sg.Dispose(); }
         return 0;
     }
 
-    private static double Consume(PatchDataset ds, PatchLoaderOptions options, int _, out long gcPerBatch, out List<(int Case, long[] Start)> samples)
+    // Per-patch cost of the pieces, interleaved patch by patch on one thread: raw Read<short> of an in-bounds box,
+    // the patch reader into int16 (same type: a strided copy) and into float32 (converting rows while decoding).
+    private static unsafe void Parts(PatchDataset ds, int patch, bool args64)
     {
-        var list = new List<(int, long[])>((int)(options.BatchCount ?? 0) * options.BatchSize);
+        var files = ds.Cases.Select(c => MLArrayFile.Open(c.ImagePath)).ToArray();
+        foreach (var f in files) f.DecodeThreads = 1;
+        var arrays = files.Select(f => new CaseArray(f)).ToArray();
+        long n = (long)patch * patch * patch;
+        var raw = new short[n];
+        var asShort = new short[n];
+        var floatStore = GC.AllocateUninitializedArray<float>((int)n + 16, pinned: true);
+        int skew = args64 ? (int)((64 - ((long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref floatStore[0]) & 63)) & 63) / 4 : 0;
+        var asFloat = new Memory<float>(floatStore, skew, (int)n);
+        Console.WriteLine($"float destination at address mod 64 = {((long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref floatStore[skew]) & 63)}");
+        var reader = new PatchReader();
+        var rng = new Random(3);
+        var sel = new NdIndex[3];
+        var t = new double[4];
+        const int Count = 60;
+        long[] size = [patch, patch, patch];
+        for (int k = -5; k < Count; k++)
+        {
+            int c = rng.Next(files.Length);
+            var shape = files[c].Shape;
+            long[] start = shape.Select(s => (long)rng.Next(0, (int)(s - patch + 1))).ToArray();
+            for (int d = 0; d < 3; d++) sel[d] = NdIndex.Slice(start[d], start[d] + patch);
+            for (int which = 0; which < 4; which++)
+            {
+                int w = (which + k) % 4; // rotate the order
+                double cpu0 = ThreadCpu.Milliseconds();
+                if (w == 0) files[c].Read<short>(sel, raw);
+                else if (w == 1) reader.Read(arrays[c], start, size, asShort.AsSpan(), PadMode.Constant, (short)0);
+                else if (w == 2) reader.Read(arrays[c], start, size, asFloat.Span, PadMode.Constant, 0f);
+                else
+                {
+                    files[c].Read<short>(sel, raw);
+                    System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<short, float>(raw, asFloat.Span);
+                }
+                if (k >= 0) t[w] += ThreadCpu.Milliseconds() - cpu0;
+            }
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"thread CPU per {patch}³ image patch (mean of {Count}, interleaved): raw Read<short> {t[0] / Count:F2} ms | PatchReader → int16 {t[1] / Count:F2} ms | PatchReader → float32 {t[2] / Count:F2} ms | Read<short> + convert {t[3] / Count:F2} ms"));
+        foreach (var f in files) f.Dispose();
+        RowMicro(raw, new float[n]);
+    }
+
+    private static unsafe void RowMicro(short[] src, float[] dst)
+    {
+        for (int rep = 0; rep < 3; rep++)
+        {
+            var sw = Stopwatch.StartNew();
+            fixed (short* s = src)
+            fixed (float* d = dst)
+                for (int i = 0; i + 16 <= src.Length; i += 16)
+                    RowConverter<short, float>.Run((byte*)(s + i), 0, (byte*)(d + i), 0, 16, 1);
+            double rows = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<short, float>(src, dst);
+            double whole = sw.Elapsed.TotalMilliseconds;
+            sw.Restart();
+            // strided: rows of 16 spread as in a 128³ patch decoded block by block (blocks 32×16×16)
+            fixed (short* s = src)
+            fixed (float* d = dst)
+                for (int bz = 0; bz < 128; bz += 32)
+                    for (int by = 0; by < 128; by += 16)
+                        for (int bx = 0; bx < 128; bx += 16)
+                            for (int z = bz; z < bz + 32; z++)
+                            {
+                                int o = (z * 128 + by) * 128 + bx;
+                                RowConverter<short, float>.Run((byte*)(s + o), 256, (byte*)(d + o), 512, 16, 16);
+                            }
+            double strided = sw.Elapsed.TotalMilliseconds;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"int16→float32 of {src.Length} elements: rows of 16 in order {rows:F2} ms | one call {whole:F2} ms | rows in block order {strided:F2} ms"));
+        }
+    }
+
+    private static double Median(List<double> xs)
+    {
+        var s = xs.Order().ToArray();
+        return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
+    }
+
+    // Runs the loader; returns the wall seconds and process CPU seconds of the steady-state batches (after the first
+    // ones: cases opening, the pool's buffers first touched), GC bytes per steady-state batch, and the samples of those
+    // batches (recorded into preallocated arrays so the record itself allocates nothing).
+    private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples)
+    {
+        int batches = (int)(options.BatchCount ?? 0);
+        int skip = Math.Min(8, batches / 3);
+        var list = new List<(int, long[])>((batches - skip) * options.BatchSize);
+        for (int i = 0; i < (batches - skip) * options.BatchSize; i++) list.Add((0, new long[options.PatchSize!.Length]));
         using var loader = new PatchLoader<float, short>(ds, options);
-        var sw = Stopwatch.StartNew();
-        long gc0 = 0, n = 0;
-        const int Skip = 4; // cases opening and the first batches are not steady state
+        var proc = Process.GetCurrentProcess();
+        var sw = new Stopwatch();
+        TimeSpan cpu0 = default;
+        long gc0 = 0, n = 0, k = 0;
         var task = Task.Run(async () =>
         {
             await foreach (var b in loader)
                 using (b)
                 {
-                    if (++n == Skip) gc0 = GC.GetTotalAllocatedBytes(true);
-                    foreach (var s in b.Samples) list.Add((s.CaseIndex, s.Start.ToArray()));
+                    if (n++ == skip)
+                    {
+                        gc0 = GC.GetTotalAllocatedBytes(true);
+                        proc.Refresh();
+                        cpu0 = proc.TotalProcessorTime;
+                        sw.Start();
+                    }
+                    if (n <= skip) continue;
+                    for (int j = 0; j < b.Samples.Count; j++) // indexed: foreach over IReadOnlyList would allocate an enumerator
+                    {
+                        var s = b.Samples[j];
+                        var (_, start) = list[(int)k];
+                        s.Start.CopyTo(start);
+                        list[(int)k++] = (s.CaseIndex, start);
+                    }
                 }
         });
         task.GetAwaiter().GetResult();
         double sec = sw.Elapsed.TotalSeconds;
-        // Includes the bench's own record of the samples (one small long[] per sample).
-        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0) / Math.Max(1, n - Skip);
+        proc.Refresh();
+        cpuSeconds = (proc.TotalProcessorTime - cpu0).TotalSeconds;
+        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0) / (double)Math.Max(1, n - skip - 1);
         samples = list;
         return sec;
     }
@@ -108,40 +230,38 @@ public static class LoaderBench
     }
 
     // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or conversion.
-    private static double Raw(PatchDataset ds, List<(int Case, long[] Start)> samples, int threads, long[] size)
+    // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or
+    // conversion; returns wall seconds and the process CPU seconds of the reads alone.
+    private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, int threads, long[] size)
     {
-        var files = ds.Cases.Select(c => (Image: MLArrayFile.Open(c.ImagePath), Seg: MLArrayFile.Open(c.SegmentationPath!))).ToArray();
-        try
+        long n = size.Aggregate(1L, (a, b) => a * b);
+        var proc = Process.GetCurrentProcess();
+        proc.Refresh();
+        var cpu0 = proc.TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
-            foreach (var (i, s) in files) { i.DecodeThreads = 1; s.DecodeThreads = 1; }
-            long n = size.Aggregate(1L, (a, b) => a * b);
-            var sw = Stopwatch.StartNew();
-            Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
+            var img = new short[n];
+            var seg = new byte[n];
+            var sel = new NdIndex[size.Length];
+            for (int k = t; k < samples.Count; k += threads)
             {
-                var img = new short[n];
-                var seg = new byte[n];
-                var sel = new NdIndex[size.Length];
-                for (int k = t; k < samples.Count; k += threads)
+                var (c, start) = samples[k];
+                var shape = files[c].Image.Shape;
+                long count = 1;
+                for (int d = 0; d < size.Length; d++)
                 {
-                    var (c, start) = samples[k];
-                    var shape = files[c].Image.Shape;
-                    long count = 1;
-                    for (int d = 0; d < size.Length; d++)
-                    {
-                        long lo = Math.Max(0, start[d]), hi = Math.Min(shape[d], start[d] + size[d]);
-                        sel[d] = NdIndex.Slice(lo, hi);
-                        count *= hi - lo;
-                    }
-                    files[c].Image.Read<short>(sel, img.AsSpan(0, (int)count));
-                    files[c].Seg.Read<byte>(sel, seg.AsSpan(0, (int)count));
+                    long lo = Math.Max(0, start[d]), hi = Math.Min(shape[d], start[d] + size[d]);
+                    sel[d] = NdIndex.Slice(lo, hi);
+                    count *= hi - lo;
                 }
-            });
-            return sw.Elapsed.TotalSeconds;
-        }
-        finally
-        {
-            foreach (var (i, s) in files) { i.Dispose(); s.Dispose(); }
-        }
+                files[c].Image.Read<short>(sel, img.AsSpan(0, (int)count));
+                files[c].Seg.Read<byte>(sel, seg.AsSpan(0, (int)count));
+            }
+        });
+        double wall = sw.Elapsed.TotalSeconds;
+        proc.Refresh();
+        return (wall, (proc.TotalProcessorTime - cpu0).TotalSeconds);
     }
 
     private static void Build(string dir, int cases, long[] shape, int patch)
@@ -199,5 +319,26 @@ public static class LoaderBench
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
+
+/// <summary>The calling thread's CPU time (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>): steadier than wall time on a shared machine.</summary>
+internal static partial class ThreadCpu
+{
+    [System.Runtime.InteropServices.StructLayout(System.Runtime.InteropServices.LayoutKind.Sequential)]
+    private struct Timespec
+    {
+        public long Sec;
+        public long NSec;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out Timespec ts);
+
+    public static double Milliseconds()
+    {
+        if (!OperatingSystem.IsLinux() || ClockGetTime(3, out var ts) != 0) // 3 = CLOCK_THREAD_CPUTIME_ID
+            return Stopwatch.GetTimestamp() * 1000.0 / Stopwatch.Frequency;
+        return ts.Sec * 1000.0 + ts.NSec / 1e6;
     }
 }

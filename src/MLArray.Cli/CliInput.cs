@@ -1,13 +1,78 @@
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLArray.Blosc2;
+using MLArray.Conversion;
 using MLArray.Remote;
+using MLArray.Storage.Azure;
+using MLArray.Storage.S3;
 
 namespace MLArray.Cli;
 
-/// <summary>Inputs given as a path or an http(s) URL (opened read-only through range requests).</summary>
+/// <summary>
+/// Inputs given as a path, an http(s) URL, <c>s3://bucket/key</c> or <c>az://container/blob</c> (remote ones opened
+/// read-only through range requests), and outputs to object stores (written locally, then uploaded). Object-store
+/// credentials come from the SDKs' standard chains (AWS: environment, profile, roles; Azure:
+/// <c>AZURE_STORAGE_CONNECTION_STRING</c>, else <c>AZURE_STORAGE_ACCOUNT</c> + DefaultAzureCredential); S3-compatible
+/// stores through <c>AWS_ENDPOINT_URL_S3</c>.
+/// </summary>
 internal static class CliInput
 {
+    /// <summary>True for <c>s3://</c> and <c>az://</c> URLs.</summary>
+    public static bool IsObjectStoreUrl(string pathOrUrl) => S3Storage.IsS3Url(pathOrUrl) || AzureBlobStorage.IsAzureUrl(pathOrUrl);
+
+    /// <summary>Opens an array from a path, an http(s) URL or an object-store URL (read-only for URLs).</summary>
+    public static B2ndArray OpenArray(string pathOrUrl) =>
+        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await B2ndArray.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false)).ConfigureAwait(false))
+            : B2ndArray.Open(pathOrUrl);
+
+    /// <summary>Opens an image from a path, an http(s) URL or an object-store URL (read-only for URLs).</summary>
+    public static MLArrayFile OpenFile(string pathOrUrl) =>
+        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await MLArrayFile.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false)).ConfigureAwait(false))
+            : MLArrayFile.Open(pathOrUrl);
+
+    private static Task<IByteRangeSource> OpenSourceAsync(string url, CancellationToken ct = default) =>
+        S3Storage.IsS3Url(url) ? S3Storage.OpenSourceAsync(url, null, ct) : AzureBlobStorage.OpenSourceAsync(url, null, ct);
+
+    /// <summary>True when an object exists at <paramref name="url"/> (one ranged GET).</summary>
+    public static bool Exists(string url)
+    {
+        try
+        {
+            Block(() => OpenSourceAsync(url)).Dispose();
+            return true;
+        }
+        catch (MLArrayRemoteException e) when (e.StatusCode == 404)
+        {
+            return false; // no such key/blob (a missing bucket or container is then reported by the upload)
+        }
+        catch (MLArrayRemoteException e) when (e.StatusCode == 416)
+        {
+            return true; // an empty object
+        }
+    }
+
+    /// <summary>
+    /// Uploads the local files written for <paramref name="local"/> (a NIfTI pair and a detached NRRD are two) next to
+    /// <paramref name="url"/>: companions first, the named file last, each as one complete object.
+    /// </summary>
+    public static void Upload(string local, string url, CancellationToken ct)
+    {
+        string prefix = url[..(url.LastIndexOf('/') + 1)];
+        foreach (var file in MedicalFormats.WrittenFiles(local).OrderBy(f => f == local ? 1 : 0))
+        {
+            string target = file == local ? url : prefix + Path.GetFileName(file);
+            Block(() => S3Storage.IsS3Url(url) ? S3Storage.UploadAsync(file, target, null, ct) : AzureBlobStorage.UploadAsync(file, target, null, ct));
+        }
+    }
+
+    /// <summary>The file name of an object-store URL (its last path segment).</summary>
+    public static string FileName(string url) => url[(url.LastIndexOf('/') + 1)..];
+
+    /// <summary>The synchronous CLI blocks on the SDKs' asynchronous calls (on the thread pool, so no context deadlocks).</summary>
+    private static T Block<T>(Func<Task<T>> run) => Task.Run(run).GetAwaiter().GetResult();
+
+    private static void Block(Func<Task> run) => Task.Run(run).GetAwaiter().GetResult();
+
     /// <summary>A local path as given, or the path part of an http(s) URL (its query string, which may hold credentials, dropped).</summary>
     public static string PathPart(string pathOrUrl) => HttpRangeSource.IsHttpUrl(pathOrUrl) ? new Uri(pathOrUrl).AbsolutePath : pathOrUrl;
 

@@ -1,5 +1,6 @@
 using System.Collections.Immutable;
 using System.Numerics;
+using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2;
 using MLArray.Layout;
@@ -379,6 +380,22 @@ public sealed partial class MLArrayFile : IDisposable
     {
         CheckType<T>();
         Data.Read(selection, destination, DecodeThreads ?? 1);
+    }
+
+    /// <summary>
+    /// Reads a unit-step selection into <paramref name="destination"/> at element strides
+    /// <paramref name="strides"/> (one per axis, the last 1), the decoded rows converted by <paramref name="convert"/>
+    /// from the stored dtype into <typeparamref name="TOut"/> (null: copied, and <typeparamref name="TOut"/> must be
+    /// the stored element type). For the patch readers: a box lands straight in its place in a padded, converted patch.
+    /// </summary>
+    internal unsafe void ReadStrided<TOut>(ReadOnlySpan<NdIndex> selection, Span<TOut> destination, ReadOnlySpan<long> strides,
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert) where TOut : unmanaged
+    {
+        if (convert == null) CheckType<TOut>();
+        int size = Unsafe.SizeOf<TOut>();
+        Span<long> bytes = stackalloc long[strides.Length];
+        for (int d = 0; d < strides.Length; d++) bytes[d] = strides[d] * size;
+        Data.ReadStrided(selection, MemoryMarshal.AsBytes(destination), bytes, size, convert);
     }
 
     /// <summary>Writes <paramref name="source"/> (C order over the selection shape) into the selection.</summary>

@@ -370,7 +370,7 @@ public sealed partial class B2ndArray : IDisposable
                 OutStrides(plan.Selection, plan.OutStrides);
                 fixed (byte* p = destination)
                     foreach (long c in plan.Chunks)
-                        ReadChunkPart(c, plan.Selection, plan.OutStrides, p, ctx);
+                        ReadChunkPart(c, plan.Selection, plan.OutStrides, p, ctx, null);
             }
             finally
             {
@@ -462,7 +462,7 @@ public sealed partial class B2ndArray : IDisposable
         var outStrides = OutStrides(sel, new long[_layout.NDim]);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;
-        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx));
+        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx, null));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
@@ -565,8 +565,11 @@ public sealed partial class B2ndArray : IDisposable
         return true;
     }
 
-    /// <summary>Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out.</summary>
-    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx)
+    /// <summary>
+    /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or, with
+    /// <paramref name="convert"/>, converts them row by row into another element type: see <see cref="ReadStrided"/>).
+    /// </summary>
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -589,7 +592,7 @@ public sealed partial class B2ndArray : IDisposable
         int bnb = L.BlockNBytes;
         if (perBlock && nd > 0 && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
         {
-            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx);
+            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx, convert);
             return;
         }
         bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
@@ -634,7 +637,10 @@ public sealed partial class B2ndArray : IDisposable
                     }
                     blockPtr = pb;
                 }
-                NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
+                if (convert == null)
+                    NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
+                else
+                    NdCopy.ConvertRows(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, convert);
             }
             Interlocked.Add(ref _blocksDecoded, perBlock ? decoded : L.BlocksPerChunk);
         }
@@ -645,7 +651,7 @@ public sealed partial class B2ndArray : IDisposable
     /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
     /// </summary>
     private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
-        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx)
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -682,7 +688,20 @@ public sealed partial class B2ndArray : IDisposable
                         so += idx[d] * srcStrides[d];
                         dOff += idx[d] * outStrides[d];
                     }
-                    MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    if (convert == null)
+                    {
+                        MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                    }
+                    else
+                    {
+                        // Unshuffle the rows into a tile (at most one block: it stays in cache), then convert the tile's rows into place.
+                        byte[] tileBuf = ctx.ScratchC((int)(count * rows * w));
+                        fixed (byte* tile = tileBuf)
+                        {
+                            MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, tile, count * w);
+                            convert(tile, count * w, dst + dOff, rowStride, count, rows);
+                        }
+                    }
                     int k = outer - 1;
                     while (k >= 0)
                     {

@@ -228,6 +228,47 @@ internal static unsafe class NdCopy
         }
     }
 
+    /// <summary>
+    /// Converts a box of <paramref name="extent"/> items: <paramref name="convert"/> turns tiles of contiguous source
+    /// rows (the two innermost axes) into destination rows of its own element type. Strides are in bytes of each side;
+    /// both innermost axes must be contiguous.
+    /// </summary>
+    public static void ConvertRows(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent,
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
+    {
+        int nd = extent.Length;
+        for (int d = 0; d < nd; d++)
+            if (extent[d] <= 0) return;
+        if (nd <= 1)
+        {
+            convert(src, 0, dst, 0, nd == 0 ? 1 : (nint)extent[0], 1);
+            return;
+        }
+        int outer = nd - 2;
+        nint count = (nint)extent[nd - 1], rows = (nint)extent[nd - 2];
+        nint ss = (nint)srcStrides[nd - 2], ds = (nint)dstStrides[nd - 2];
+        Span<long> idx = stackalloc long[Math.Max(outer, 1)];
+        idx.Clear();
+        while (true)
+        {
+            long so = 0, dOff = 0;
+            for (int d = 0; d < outer; d++)
+            {
+                so += idx[d] * srcStrides[d];
+                dOff += idx[d] * dstStrides[d];
+            }
+            convert(src + so, ss, dst + dOff, ds, count, rows);
+            int k = outer - 1;
+            while (k >= 0)
+            {
+                if (++idx[k] < extent[k]) break;
+                idx[k] = 0;
+                k--;
+            }
+            if (k < 0) return;
+        }
+    }
+
     /// <summary>Element-by-element copy for selections with steps (the innermost axis is not contiguous).</summary>
     private static void CopyElements(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent, int itemSize)
     {

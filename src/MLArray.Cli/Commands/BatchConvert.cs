@@ -59,9 +59,18 @@ internal static class BatchConvert
     }
 
     /// <summary>Runs a batch; returns the exit code (1 when a file failed, 130 when cancelled).</summary>
-    public static int Run(string[] inputs, string outDir, string? toFormat, int jobs, ConvertOne convert, bool overwrite, TextWriter stdout, TextWriter stderr, CancellationToken ct)
+    public static int Run(string[] inputs, string outDir, string? toFormat, int jobs, ConvertOne convert, bool overwrite, TextWriter stdout, TextWriter stderr, CancellationToken ct,
+        Shard? shard = null)
     {
         var files = Plan(inputs, outDir, toFormat);
+        if (shard is { } sh)
+        {
+            int all = files.Count;
+            files = sh.Select(files, f => f.In);
+            stdout.WriteLine($"shard {sh}: {files.Count} of {all} inputs");
+            if (files.Count == 0)
+                return CliApp.Ok;
+        }
         CheckNotExisting(files.Select(f => f.Out).ToList(), overwrite);
         Directory.CreateDirectory(outDir);
         var results = new ConcurrentDictionary<int, Result>();

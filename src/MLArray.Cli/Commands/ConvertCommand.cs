@@ -73,6 +73,7 @@ internal static class ConvertCommand
         var force = new Option<bool>("--force") { Description = "Allow a --cast that can lose values (rounding, overflow, precision)." };
         var keepOrder = new Option<bool>("--keep-byte-order") { Description = ".npy -> .mla/.b2nd: keep a big-endian input big-endian in the file (default: stored little-endian)." };
         var canonical = new Option<string?>("--canonical") { Description = "NIfTI/NRRD input: 'ras' reorients to the closest RAS+ orientation, XYZ order, affine stored, coord_system RAS+ (the reference's later layout)." };
+        var shard = Shard.CreateOption("Batch: convert only shard I of N of the sorted inputs");
         var cmd = new Command("convert",
             "Convert between .npy, .mla/.b2nd, NIfTI and NRRD; the formats come from the file extensions. "
             + ".npy -> .mla or .b2nd; .mla/.b2nd -> .npy; "
@@ -80,7 +81,7 @@ internal static class ConvertCommand
             + $"Batch: IN… OUTDIR --to {targets}; two inputs that would write the same output are refused. "
             + "Outputs are written atomically; existing files are replaced only with --overwrite. Ctrl+C cancels (exit 130, no partial output).")
         {
-            paths, to, jobs, overwrite, codec, clevel, filter, split, patch, chunk, block, labels, threads, raw, canonical, cast, force, keepOrder,
+            paths, to, jobs, overwrite, codec, clevel, filter, split, patch, chunk, block, labels, threads, raw, canonical, shard, cast, force, keepOrder,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
@@ -110,10 +111,19 @@ internal static class ConvertCommand
                 throw new ArgumentException("--patch-size cannot be combined with --chunk-size/--block-size.");
             string? toFmt = pr.GetValue(to);
             bool batch = toFmt is not null || ps.Length > 2 || Directory.Exists(ps[0]) || BatchConvert.IsGlob(ps[0]);
+            var sh = Shard.Parse(pr.GetValue(shard));
             if (batch)
-                return BatchConvert.Run(ps[..^1], ps[^1], toFmt, Math.Max(1, pr.GetValue(jobs) ?? Environment.ProcessorCount / 2), (i, o, progress) => ConvertOne(i, o, settings, progress, steps, ct), settings.Overwrite, stdout, stderr, ct);
+            {
+                if (CliInput.IsObjectStoreUrl(ps[^1]))
+                    throw new ArgumentException($"a batch writes into a local folder, not into {ps[^1]}; convert into a folder, or convert files one by one to object-store URLs.");
+                return BatchConvert.Run(ps[..^1], ps[^1], toFmt, Math.Max(1, pr.GetValue(jobs) ?? Environment.ProcessorCount / 2), (i, o, progress) => ConvertOne(i, o, settings, progress, steps, ct), settings.Overwrite, stdout, stderr, ct, sh);
+            }
+            if (sh is not null)
+                throw new ArgumentException("--shard applies to batch conversion (IN… OUTDIR --to FORMAT).");
 
             string input = ps[0], output = ps[1];
+            if (CliInput.IsObjectStoreUrl(output))
+                return ConvertToStore(input, output, settings, stdout, stderr, steps, ct);
             BatchConvert.CheckNotExisting([output], settings.Overwrite);
             try
             {
@@ -129,6 +139,35 @@ internal static class ConvertCommand
             return CliApp.Ok;
         }));
         return cmd;
+    }
+
+    /// <summary>
+    /// Converts one file into an object store: written into a local temporary folder, then uploaded (multipart/staged
+    /// for large files), so the object appears only when complete; the temporary folder is always deleted.
+    /// </summary>
+    private static int ConvertToStore(string input, string output, Settings settings, TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps, CancellationToken ct)
+    {
+        if (!settings.Overwrite && CliInput.Exists(output))
+            throw new ArgumentException($"{output} already exists; pass --overwrite to replace it.");
+        string dir = Directory.CreateTempSubdirectory("mlarray-convert-").FullName;
+        try
+        {
+            string local = Path.Combine(dir, CliInput.FileName(output));
+            string what = ConvertOne(input, local, settings, stdout, steps, ct);
+            long bytes = MedicalFormats.WrittenFiles(local).Sum(f => new FileInfo(f).Length);
+            CliInput.Upload(local, output, ct);
+            stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {what}, {bytes} bytes (uploaded)"));
+            return CliApp.Ok;
+        }
+        catch (OperationCanceledException) when (ct.IsCancellationRequested)
+        {
+            stderr.WriteLine($"mlarray: cancelled; {output} was not written.");
+            return CliApp.Cancelled;
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
     }
 
     /// <summary>
@@ -155,7 +194,7 @@ internal static class ConvertCommand
                 return NpyToMla(input, output, outKind == Kind.Mla, s, steps);
             case (Kind.Mla or Kind.B2nd, Kind.Npy):
             {
-                using var a = B2ndArray.Open(input);
+                using var a = CliInput.OpenArray(input);
                 var (data, dtype) = ApplyCast(a.ReadBytes(s.Threads), a.DType, s);
                 // values are in the machine's order: a big-endian array is written as a little-endian .npy
                 Npy.Write(output, new NpyArray(dtype.AsLittleEndian().Name, a.Shape, data), steps);
@@ -183,15 +222,15 @@ internal static class ConvertCommand
 
             case (Kind.Mla, Kind.Medical):
                 progress.WriteLine($"converting {input} -> {output}");
-                if (s.Cast is null)
+                if (s.Cast is not null || CliInput.IsObjectStoreUrl(input))
                 {
-                    MedicalConverter.FromMLArray(input, output, ct);
+                    using var f = CliInput.IsObjectStoreUrl(input) ? CliInput.OpenFile(input) : MLArrayFile.Open(input);
+                    var (data, dtype) = ApplyCast(f.ReadBytes(), f.DType, s);
+                    MedicalConverter.FromMLArray(f.Meta, data, f.Shape, dtype, output, ct);
                 }
                 else
                 {
-                    using MLArrayFile f = MLArrayFile.Open(input);
-                    var (data, dtype) = ApplyCast(f.ReadBytes(), f.DType, s);
-                    MedicalConverter.FromMLArray(f.Meta, data, f.Shape, dtype, output, ct);
+                    MedicalConverter.FromMLArray(input, output, ct);
                 }
                 return MedicalFormats.FormatOf(output) == MedicalFormat.Nifti ? "NIfTI" : "NRRD";
             default:

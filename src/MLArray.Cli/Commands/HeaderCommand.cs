@@ -22,7 +22,7 @@ internal static class HeaderCommand
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             string path = pr.GetValue(file)!;
-            using var a = B2ndArray.Open(path);
+            using var a = CliInput.OpenArray(path);
             var facts = HeaderFacts.From(a);
             if (pr.GetValue(json))
             {

@@ -28,7 +28,7 @@ internal static class PreviewCommand
         {
             string path = pr.GetValue(file)!;
             string outPath = pr.GetValue(output)!;
-            using var img = MLArrayFile.Open(path);
+            using var img = CliInput.OpenFile(path);
             var (w, h, pixels, rgb) = Render(img, pr.GetValue(axis)!, pr.GetValue(index), pr.GetValue(window));
             byte[] png = Png.Encode(w, h, pixels, rgb);
             AtomicFile.Write(outPath, s => s.Write(png), steps);

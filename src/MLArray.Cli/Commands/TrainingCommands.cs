@@ -25,17 +25,26 @@ internal static class TrainingCommands
         var force = new Option<bool>("--force") { Description = "Recompute cases that already have class locations." };
         var threads = new Option<int>("--threads") { Description = "Cases indexed in parallel (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<long>("--seed") { Description = $"Seed of the sampling (default {ClassLocations.DefaultSeed}, nnU-Net's).", DefaultValueFactory = _ => ClassLocations.DefaultSeed };
+        var shard = Shard.CreateOption("Index only shard I of N of the segmentations (sorted by path)");
         var cmd = new Command("index", "Compute class locations (sampled voxel coordinates per label) of every segmentation and store them in its metadata (meta.extra.class_locations). Resumable: indexed cases are skipped unless --force.")
         {
-            dataset, force, threads, seed,
+            dataset, force, threads, seed, shard,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             int t = pr.GetValue(threads);
             if (t <= 0) throw new ArgumentException($"--threads must be positive, got {t}.");
+            var sh = Shard.Parse(pr.GetValue(shard));
             List<CaseInfo> cases;
             using (var ds = PatchDataset.Open(pr.GetValue(dataset)!)) cases = [.. ds.Cases];
             var todo = cases.Where(c => c.SegmentationPath is not null).ToList();
+            int withoutSegmentation = cases.Count - todo.Count;
+            if (sh is { } s)
+            {
+                int all = todo.Count;
+                todo = s.Select(todo, c => c.SegmentationPath!);
+                stdout.WriteLine($"shard {s}: {todo.Count} of {all} segmentations");
+            }
             int done = 0, skipped = 0, computed = 0, failed = 0;
             var gate = new object();
             var sw = Stopwatch.StartNew();
@@ -75,7 +84,7 @@ internal static class TrainingCommands
                 }
             });
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"indexed {computed}, skipped {skipped} already indexed, {cases.Count - todo.Count} without segmentation, {failed} failed ({sw.Elapsed.TotalSeconds:F1} s)"));
+                $"indexed {computed}, skipped {skipped} already indexed, {withoutSegmentation} without segmentation, {failed} failed ({sw.Elapsed.TotalSeconds:F1} s)"));
             return failed > 0 ? CliApp.Unreadable : CliApp.Ok;
         }));
         return cmd;

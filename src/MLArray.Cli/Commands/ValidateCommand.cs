@@ -33,7 +33,7 @@ internal static class ValidateCommand
     /// <summary>Validates one file, writing its report; returns its exit code (exceptions are mapped by the caller).</summary>
     internal static int ValidateOne(string path, TextWriter stdout)
     {
-        using var a = B2ndArray.Open(path);
+        using var a = CliInput.OpenArray(path);
         for (long c = 0; c < a.NChunks; c++)
             a.GetChunkInfo(c); // every index entry must point at a readable chunk header
         MetaReadResult? meta;

@@ -1,3 +1,4 @@
+using MLArray.Training.Sampling;
 using System.Numerics;
 using System.Numerics.Tensors;
 using MLArray.Blosc2;
@@ -224,7 +225,7 @@ public sealed class PatchAssembler : IDisposable
                 throw new ArgumentException($"the geometry image has {geo.SpatialNDim} spatial axes but the grid has {_nd}.", "options");
             var sp = geo.Meta.Spatial;
             if (geo.AxisLabels is { } labels)
-                spatialLabels = labels.Where(ImagePatchReader.IsSpatial).ToArray();
+                spatialLabels = labels.Where(CaseAxes.IsSpatialLabel).ToArray();
             if (sp.Affine is not null) affine = geo.Affine?.ToArray();
             else
             {

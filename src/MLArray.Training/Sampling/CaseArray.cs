@@ -14,7 +14,6 @@ internal sealed class CaseArray
         SpatialAxes = CaseAxes.SpatialAxes(file);
         SpatialShape = CaseAxes.SpatialShape(file, SpatialAxes);
         Channels = CaseAxes.ChannelCount(file, SpatialAxes);
-        ChannelsLeading = CaseAxes.ChannelsLeading(Shape.Length, SpatialAxes);
     }
 
     /// <summary>The file (opened read-only by the dataset).</summary>
@@ -34,9 +33,6 @@ internal sealed class CaseArray
 
     /// <summary>Product of the channel (non-spatial) axis sizes; 1 without channel axes.</summary>
     public long Channels { get; }
-
-    /// <summary>True when the channel axes come before the spatial axes.</summary>
-    public bool ChannelsLeading { get; }
 
     /// <summary>Elements of a patch of spatial size <paramref name="size"/> (channel axes whole).</summary>
     public long PatchElements(ReadOnlySpan<long> size)

@@ -22,7 +22,8 @@ internal static class CaseAxes
         return Enumerable.Range(ndim - s, s).ToArray();
     }
 
-    private static bool IsSpatialLabel(string label) =>
+    /// <summary>Whether an axis label names a spatial axis (<c>spatial</c>, <c>spatial_x|y|z</c>...).</summary>
+    public static bool IsSpatialLabel(string label) =>
         label == "spatial" || label.StartsWith("spatial_", StringComparison.Ordinal);
 
     /// <summary>The spatial shape of <paramref name="file"/> (sizes of <paramref name="spatialAxes"/>).</summary>
@@ -42,14 +43,5 @@ internal static class CaseAxes
         for (int i = 0; i < shape.Length; i++)
             if (Array.IndexOf(spatialAxes, i) < 0) c *= shape[i];
         return c;
-    }
-
-    /// <summary>True when every channel axis precedes every spatial axis (the layout [C…, spatial…]).</summary>
-    public static bool ChannelsLeading(int ndim, int[] spatialAxes)
-    {
-        int nc = ndim - spatialAxes.Length;
-        for (int i = 0; i < spatialAxes.Length; i++)
-            if (spatialAxes[i] != nc + i) return false;
-        return true;
     }
 }

@@ -51,8 +51,6 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             var img = first.Case.Image;
             if (img.SpatialAxes.Length != _sampler.ReadSize.Length)
                 throw new ArgumentException($"the patch has {_sampler.ReadSize.Length} axes but case '{first.Info.Id}' has {img.SpatialAxes.Length} spatial axes.");
-            if (!img.ChannelsLeading)
-                throw new MLArrayNotSupportedException($"case '{first.Info.Id}': batches are [B, C, spatial…], so channel axes must come before the spatial axes.");
             _channels = checked((int)img.Channels);
         }
         _hasSeg = dataset.Cases.Any(c => c.SegmentationPath is not null);
@@ -331,7 +329,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 long label = _l._sampler.Plan(ref rng, forced, c.Image.SpatialShape, locations, padding, _start, info.Id);
                 var size = _l._sampler.ReadSize;
 
-                var image = batch.ImageArray.AsSpan((int)(i * _l._imagePer), (int)_l._imagePer);
+                var image = batch.ImageSpan.Slice((int)(i * _l._imagePer), (int)_l._imagePer);
                 ReadOnlySpan<TImage> scale = default, bias = default;
                 if (o.Normalization == NormalizationMode.ZScore)
                 {
@@ -348,10 +346,10 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     scale = _scale;
                     bias = _bias;
                 }
-                _reader.Read(c.Image, _start, size, image, o.ImagePadMode, TImage.CreateSaturating(o.ImagePadValue), scale, bias);
+                _reader.Read(c.Image, _start, size, image, o.ImagePadMode, TImage.CreateSaturating(o.ImagePadValue), new ChannelTransform<TImage>(scale, bias));
                 if (_l._hasSeg)
                 {
-                    var seg = batch.SegArray.AsSpan((int)(i * _l._segPer), (int)_l._segPer);
+                    var seg = batch.SegSpan.Slice((int)(i * _l._segPer), (int)_l._segPer);
                     var pad = TSegmentation.CreateSaturating(o.SegmentationPadValue);
                     if (c.Segmentation is null) seg.Fill(pad);
                     else _reader.Read(c.Segmentation, _start, size, seg, o.SegmentationPadMode, pad);

@@ -7,16 +7,18 @@ using System.Runtime.Intrinsics;
 namespace MLArray.Training.Sampling;
 
 /// <summary>
-/// Reads the box [start, start + size) of a case array (per spatial axis; channel axes whole, stored axis order) into a
-/// destination span, converting the stored dtype to <c>TOut</c>, optionally scaling each channel (<c>x·scale + bias</c>,
-/// e.g. z-score), and padding the parts outside the image (constant or edge). Only the in-bounds box is read from the
-/// file, so only the blocks it touches are decoded. One instance per thread: it keeps a grow-only scratch buffer, so
-/// steady-state reads allocate nothing.
+/// Reads the box [start, start + size) of a case array (per spatial axis; channel axes whole) into a destination laid out
+/// [channels flattened in stored order, spatial axes in stored order], converting the stored dtype to <c>TOut</c>,
+/// optionally clipping and scaling each channel (<c>clamp(x, low, high)·scale + bias</c>, e.g. z-score or a CT
+/// window), and padding the parts outside the image (constant or edge). The one patch reader of the training loader and
+/// of sliding-window inference.
 /// </summary>
 /// <remarks>
-/// Fully in-bounds patches of the stored type without scaling are read straight into the destination; every other
-/// patch is read into the scratch buffer and converted row by row into place (MLArrayFile has no strided-destination
-/// read).
+/// Only the in-bounds box is read from the file, so only the blocks it touches are decoded, and it is decoded straight
+/// into its place in the destination: each decoded row is converted while it is still in cache (no intermediate box,
+/// no second pass over memory). Padding and per-channel transforms then work in place. Arrays whose last stored axis is
+/// a channel axis (channels-last, e.g. RGB) cannot be written row by row into [C, spatial…] and go through a scratch
+/// box (grow-only, per instance). One instance per thread; steady-state reads allocate nothing.
 /// </remarks>
 internal sealed class PatchReader
 {
@@ -27,253 +29,201 @@ internal sealed class PatchReader
     /// <param name="array">The case array.</param>
     /// <param name="start">Start per spatial axis (may be negative or past the end when padding).</param>
     /// <param name="size">Size per spatial axis (≥ 1).</param>
-    /// <param name="destination">C-order destination in stored axis order.</param>
+    /// <param name="destination">[channels, spatial…] destination (C order).</param>
     /// <param name="mode">Padding of the parts outside the image.</param>
-    /// <param name="padValue">Constant pad value (in the output type, after scaling).</param>
-    /// <param name="scale">Empty, or one factor per channel (requires channel axes before spatial axes).</param>
-    /// <param name="bias">Empty, or one addend per channel (same length as <paramref name="scale"/>).</param>
+    /// <param name="padValue">Constant pad value (in the output type, after the transform).</param>
+    /// <param name="transform">Per-channel clip and scale (or none).</param>
     /// <exception cref="ArgumentException">Wrong lengths, or the patch leaves the image with <see cref="PadMode.None"/>.</exception>
     public void Read<TOut>(CaseArray array, ReadOnlySpan<long> start, ReadOnlySpan<long> size, Span<TOut> destination, PadMode mode,
-        TOut padValue, ReadOnlySpan<TOut> scale = default, ReadOnlySpan<TOut> bias = default)
+        TOut padValue, in ChannelTransform<TOut> transform = default)
         where TOut : unmanaged, INumberBase<TOut>
     {
-        var dt = array.DType;
-        if (dt == DType.Int16) Read<short, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Float32) Read<float, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.UInt8) Read<byte, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Int8) Read<sbyte, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.UInt16) Read<ushort, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Int32) Read<int, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.UInt32) Read<uint, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Int64) Read<long, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.UInt64) Read<ulong, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Float64) Read<double, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else if (dt == DType.Float16) Read<Half, TOut>(array, start, size, destination, mode, padValue, scale, bias);
-        else throw new MLArrayNotSupportedException($"'{array.File.FilePath}' stores {dt.Name}; patches can be read from numeric dtypes only (not bool).");
+        switch (array.DType.Code)
+        {
+            case DTypeCode.Bool: // stored as bytes 0/1
+            case DTypeCode.UInt8: Read<byte, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Int8: Read<sbyte, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Int16: Read<short, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.UInt16: Read<ushort, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Int32: Read<int, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.UInt32: Read<uint, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Int64: Read<long, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.UInt64: Read<ulong, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Float32: Read<float, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Float64: Read<double, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Float16: Read<Half, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            default:
+                throw new MLArrayNotSupportedException($"'{array.File.FilePath}' stores {array.DType.Name}; patches can be read from real numeric dtypes only.");
+        }
     }
 
-    private void Read<TSrc, TOut>(CaseArray array, ReadOnlySpan<long> start, ReadOnlySpan<long> size, Span<TOut> destination, PadMode mode,
-        TOut padValue, ReadOnlySpan<TOut> scale, ReadOnlySpan<TOut> bias)
+    private unsafe void Read<TSrc, TOut>(CaseArray array, ReadOnlySpan<long> start, ReadOnlySpan<long> size, Span<TOut> destination, PadMode mode,
+        TOut padValue, in ChannelTransform<TOut> transform)
         where TSrc : unmanaged, INumberBase<TSrc>
         where TOut : unmanaged, INumberBase<TOut>
     {
         var shape = array.Shape;
         var spatial = array.SpatialAxes;
-        int n = shape.Length;
-        if (start.Length != spatial.Length || size.Length != spatial.Length)
-            throw new ArgumentException($"a patch needs a start and a size per spatial axis ({spatial.Length}), got {start.Length} and {size.Length}.");
+        int n = shape.Length, sn = spatial.Length;
+        if (start.Length != sn || size.Length != sn)
+            throw new ArgumentException($"a patch needs a start and a size per spatial axis ({sn}), got {start.Length} and {size.Length}.");
         if (n > MaxRank)
             throw new MLArrayNotSupportedException($"patches of arrays with more than {MaxRank} axes are not supported.");
-        if (scale.Length != bias.Length || (scale.Length != 0 && scale.Length != array.Channels))
-            throw new ArgumentException($"scale and bias need one value per channel ({array.Channels}), got {scale.Length} and {bias.Length}.");
-        if (scale.Length != 0 && !array.ChannelsLeading)
-            throw new MLArrayNotSupportedException($"'{array.File.FilePath}': per-channel scaling needs the channel axes before the spatial axes.");
+        transform.Check(array.Channels);
 
-        Span<long> rs = stackalloc long[n], rz = stackalloc long[n], lo = stackalloc long[n], hi = stackalloc long[n];
-        long total = 1;
+        // The in-bounds box per spatial axis (edge padding: the clamped, never empty, box whose voxels it replicates).
+        Span<long> lo = stackalloc long[sn], hi = stackalloc long[sn], blo = stackalloc long[sn], bhi = stackalloc long[sn];
+        long voxels = 1;
         bool inside = true, empty = false;
-        for (int d = 0, s = 0; d < n; d++)
+        for (int s = 0; s < sn; s++)
         {
-            if (s < spatial.Length && spatial[s] == d)
-            {
-                if (size[s] < 1) throw new ArgumentException($"patch size must be ≥ 1 on every axis, got {size[s]} on spatial axis {s}.");
-                rs[d] = start[s];
-                rz[d] = size[s];
-                s++;
-            }
-            else
-            {
-                rs[d] = 0;
-                rz[d] = shape[d];
-            }
-            total *= rz[d];
-            long end = rs[d] + rz[d];
-            if (rs[d] < 0 || end > shape[d]) inside = false;
+            long len = shape[spatial[s]], end = start[s] + size[s];
+            if (size[s] < 1) throw new ArgumentException($"patch size must be ≥ 1 on every axis, got {size[s]} on spatial axis {s}.");
+            voxels *= size[s];
+            if (start[s] < 0 || end > len) inside = false;
             if (mode == PadMode.Edge)
             {
-                // The box whose clamped coordinates the patch uses (never empty).
-                lo[d] = Math.Clamp(rs[d], 0, shape[d] - 1);
-                hi[d] = Math.Clamp(end - 1, 0, shape[d] - 1) + 1;
+                lo[s] = Math.Clamp(start[s], 0, len - 1);
+                hi[s] = Math.Clamp(end - 1, 0, len - 1) + 1;
             }
             else
             {
-                lo[d] = Math.Clamp(rs[d], 0, shape[d]);
-                hi[d] = Math.Clamp(end, 0, shape[d]);
-                if (hi[d] <= lo[d]) empty = true;
+                lo[s] = Math.Clamp(start[s], 0, len);
+                hi[s] = Math.Clamp(end, 0, len);
+                if (hi[s] <= lo[s]) empty = true;
             }
+            blo[s] = lo[s] - start[s];
+            bhi[s] = hi[s] - start[s];
         }
+        long total = voxels * array.Channels;
         if (destination.Length != total)
             throw new ArgumentException($"the destination holds {destination.Length} elements but the patch has {total}.", nameof(destination));
         if (!inside && mode == PadMode.None)
             throw new ArgumentException(
-                $"the patch [{Describe(rs, rz)}] leaves the image of shape ({string.Join(", ", shape)}) of '{array.File.FilePath}' and padding is off; " +
+                $"the patch [{Describe(start, size)}] leaves the image of shape ({string.Join(", ", shape)}) of '{array.File.FilePath}' and padding is off; " +
                 "use a smaller patch or enable padding (PadMode.Constant or PadMode.Edge).");
-
-        bool convert = typeof(TSrc) != typeof(TOut);
-        if (inside && !convert && scale.IsEmpty)
-        {
-            ReadBox<TOut>(array.File, lo, hi, destination);
-            return;
-        }
         if (empty)
         {
             destination.Fill(padValue);
             return;
         }
 
-        long boxCount = 1;
-        for (int d = 0; d < n; d++) boxCount *= hi[d] - lo[d];
-        var box = Scratch<TSrc>(boxCount);
-        ReadBox(array.File, lo, hi, box);
-        if (inside)
+        // Selection and destination strides per stored axis: spatial axes step through the patch, channel axes
+        // through the channel planes (each plane holds `voxels` elements).
+        Span<NdIndex> sel = stackalloc NdIndex[n];
+        Span<long> strides = stackalloc long[n], counts = stackalloc long[n];
+        long offset = 0, cs = voxels, ps = 1;
+        for (int d = n - 1, s = sn - 1; d >= 0; d--)
         {
-            Convert(box, destination);
-            if (!scale.IsEmpty)
+            if (s >= 0 && spatial[s] == d)
             {
-                int per = (int)(total / array.Channels);
-                for (int c = 0; c < scale.Length; c++)
-                {
-                    var part = destination.Slice(c * per, per);
-                    ScaleInPlace(part, scale[c], bias[c]);
-                }
-            }
-            return;
-        }
-        CopyRows(array, box, destination, rs, rz, lo, hi, mode, padValue, scale, bias);
-    }
-
-    private static void CopyRows<TSrc, TOut>(CaseArray array, ReadOnlySpan<TSrc> box, Span<TOut> destination, ReadOnlySpan<long> rs, ReadOnlySpan<long> rz,
-        ReadOnlySpan<long> lo, ReadOnlySpan<long> hi, PadMode mode, TOut padValue, ReadOnlySpan<TOut> scale, ReadOnlySpan<TOut> bias)
-        where TSrc : unmanaged, INumberBase<TSrc>
-        where TOut : unmanaged, INumberBase<TOut>
-    {
-        int n = rs.Length, last = n - 1;
-        int nc = array.Shape.Length - array.SpatialAxes.Length;
-        Span<long> boxStride = stackalloc long[n];
-        boxStride[last] = 1;
-        for (int d = last - 1; d >= 0; d--) boxStride[d] = boxStride[d + 1] * (hi[d + 1] - lo[d + 1]);
-        long rowLen = rz[last];
-        long mStart = Math.Clamp(lo[last] - rs[last], 0, rowLen), mEnd = Math.Clamp(hi[last] - rs[last], 0, rowLen);
-        Span<long> idx = stackalloc long[n];
-        long rows = 1;
-        for (int d = 0; d < last; d++) rows *= rz[d];
-        for (long r = 0; r < rows; r++)
-        {
-            var row = destination.Slice((int)(r * rowLen), (int)rowLen);
-            long srcOff = 0;
-            bool padRow = false;
-            for (int d = 0; d < last; d++)
-            {
-                long c = rs[d] + idx[d];
-                if (c < lo[d] || c >= hi[d])
-                {
-                    if (mode != PadMode.Edge) { padRow = true; break; }
-                    c = Math.Clamp(c, lo[d], hi[d] - 1);
-                }
-                srcOff += (c - lo[d]) * boxStride[d];
-            }
-            if (padRow)
-            {
-                row.Fill(padValue);
+                sel[d] = NdIndex.Slice(lo[s], hi[s]);
+                counts[d] = hi[s] - lo[s];
+                strides[d] = ps;
+                offset += blo[s] * ps;
+                ps *= size[s];
+                s--;
             }
             else
             {
-                TOut sc = TOut.One, bi = TOut.Zero;
-                if (!scale.IsEmpty)
-                {
-                    long ch = 0;
-                    for (int d = 0; d < nc; d++) ch = ch * rz[d] + idx[d];
-                    sc = scale[(int)ch];
-                    bi = bias[(int)ch];
-                }
-                if (mEnd > mStart)
-                {
-                    var mid = row.Slice((int)mStart, (int)(mEnd - mStart));
-                    Convert(box.Slice((int)(srcOff + rs[last] + mStart - lo[last]), mid.Length), mid);
-                    if (!scale.IsEmpty) ScaleInPlace(mid, sc, bi);
-                    row[..(int)mStart].Fill(mode == PadMode.Edge ? mid[0] : padValue);
-                    row[(int)mEnd..].Fill(mode == PadMode.Edge ? mid[^1] : padValue);
-                }
-                else if (mode == PadMode.Edge)
-                {
-                    // The whole row lies left or right of the image on the last axis: the edge voxel.
-                    long at = rs[last] >= hi[last] ? hi[last] - lo[last] - 1 : 0;
-                    row.Fill(TOut.CreateTruncating(box[(int)(srcOff + at)]) * sc + bi);
-                }
-                else
-                {
-                    row.Fill(padValue);
-                }
+                sel[d] = NdIndex.Slice(0, shape[d]);
+                counts[d] = shape[d];
+                strides[d] = cs;
+                cs *= shape[d];
             }
-            for (int d = last - 1; d >= 0; d--)
+        }
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert = typeof(TSrc) == typeof(TOut) && array.DType.Code != DTypeCode.Bool ? null : &RowConverter<TSrc, TOut>.Run;
+        if (strides[n - 1] == 1)
+            array.File.ReadStrided(sel, destination[(int)offset..], strides, convert);
+        else
+            ReadScattered(array.File, sel, counts, destination[(int)offset..], strides, convert);
+
+        if (!transform.IsEmpty)
+            for (int c = 0; c < array.Channels; c++)
+                transform.Apply(c, destination.Slice((int)(c * voxels), (int)voxels));
+        if (!inside)
+            for (int c = 0; c < array.Channels; c++)
+                Pad(destination.Slice((int)(c * voxels), (int)voxels), size, blo, bhi, mode, padValue);
+    }
+
+    // Channels-last arrays: convert the box in C order into scratch, then scatter each element to its strided place.
+    private unsafe void ReadScattered<TOut>(MLArrayFile file, ReadOnlySpan<NdIndex> sel, ReadOnlySpan<long> count, Span<TOut> destination,
+        ReadOnlySpan<long> strides, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert) where TOut : unmanaged
+    {
+        int n = sel.Length;
+        Span<long> natural = stackalloc long[n], idx = stackalloc long[n];
+        long items = 1;
+        for (int d = n - 1; d >= 0; d--)
+        {
+            natural[d] = items;
+            items *= count[d];
+        }
+        var box = Scratch<TOut>(items);
+        file.ReadStrided(sel, box, natural, convert);
+        idx.Clear();
+        for (long i = 0; i < items; i++)
+        {
+            long o = 0;
+            for (int d = 0; d < n; d++) o += idx[d] * strides[d];
+            destination[(int)o] = box[(int)i];
+            for (int d = n - 1; d >= 0; d--)
             {
-                if (++idx[d] < rz[d]) break;
+                if (++idx[d] < count[d]) break;
                 idx[d] = 0;
             }
         }
     }
 
-    private static void ScaleInPlace<T>(Span<T> values, T scale, T bias) where T : unmanaged, INumberBase<T>
+    /// <summary>
+    /// Fills the parts of one channel's patch outside the box [blo, bhi) (patch coordinates): with the constant, or by
+    /// replicating the nearest box voxel (edge). Rows inside the box on every outer axis get their margins first; then
+    /// rows outside copy their clamped row (edge) or take the constant.
+    /// </summary>
+    internal static void Pad<T>(Span<T> patch, ReadOnlySpan<long> size, ReadOnlySpan<long> blo, ReadOnlySpan<long> bhi, PadMode mode, T padValue)
+        where T : unmanaged
     {
-        TensorPrimitives.Multiply<T>(values, scale, values);
-        TensorPrimitives.Add<T>(values, bias, values);
-    }
-
-    [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static void Convert<TSrc, TOut>(ReadOnlySpan<TSrc> source, Span<TOut> destination)
-        where TSrc : unmanaged, INumberBase<TSrc>
-        where TOut : unmanaged, INumberBase<TOut>
-    {
-        if (typeof(TSrc) == typeof(TOut))
-            MemoryMarshal.Cast<TSrc, TOut>(source).CopyTo(destination);
-        else if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
-            Int16ToSingle(MemoryMarshal.Cast<TSrc, short>(source), MemoryMarshal.Cast<TOut, float>(destination));
-        else if (typeof(TSrc) == typeof(Half) && typeof(TOut) == typeof(float))
-            MLArray.Kernels.ElementConvert.HalfToSingle(MemoryMarshal.Cast<TSrc, Half>(source), MemoryMarshal.Cast<TOut, float>(destination)); // float16 images, vectorised
-        else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
-            ByteToInt16(MemoryMarshal.Cast<TSrc, byte>(source), MemoryMarshal.Cast<TOut, short>(destination));
-        else
-            TensorPrimitives.ConvertTruncating(source, destination);
-    }
-
-    // The CT case (int16 image → float32 batch), widened with SIMD.
-    private static void Int16ToSingle(ReadOnlySpan<short> source, Span<float> destination)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
+        int sn = size.Length, last = sn - 1;
+        if (sn == 0) return;
+        int rowLen = (int)size[last];
+        int mStart = (int)blo[last], mEnd = (int)bhi[last];
+        long rows = 1;
+        for (int d = 0; d < last; d++) rows *= size[d];
+        Span<long> idx = stackalloc long[Math.Max(last, 1)];
+        for (int pass = 0; pass < 2; pass++)
         {
-            for (; i + 16 <= source.Length; i += 16)
+            idx.Clear();
+            for (long r = 0; r < rows; r++)
             {
-                var v = Vector256.Create<short>(source.Slice(i, 16));
-                var (lo, hi) = Vector256.Widen(v);
-                Vector256.ConvertToSingle(lo).CopyTo(destination.Slice(i, 8));
-                Vector256.ConvertToSingle(hi).CopyTo(destination.Slice(i + 8, 8));
+                bool rowInside = true;
+                long src = 0;
+                for (int d = 0; d < last; d++)
+                {
+                    long c = idx[d];
+                    if (c < blo[d] || c >= bhi[d])
+                    {
+                        rowInside = false;
+                        c = Math.Clamp(c, blo[d], bhi[d] - 1);
+                    }
+                    src = src * size[d] + c;
+                }
+                var row = patch.Slice((int)(r * rowLen), rowLen);
+                if (pass == 0 && rowInside)
+                {
+                    row[..mStart].Fill(mode == PadMode.Edge ? row[mStart] : padValue);
+                    row[mEnd..].Fill(mode == PadMode.Edge ? row[mEnd - 1] : padValue);
+                }
+                else if (pass == 1 && !rowInside)
+                {
+                    if (mode == PadMode.Edge) patch.Slice((int)(src * rowLen), rowLen).CopyTo(row);
+                    else row.Fill(padValue);
+                }
+                for (int d = last - 1; d >= 0; d--)
+                {
+                    if (++idx[d] < size[d]) break;
+                    idx[d] = 0;
+                }
             }
         }
-        for (; i < source.Length; i++) destination[i] = source[i];
-    }
-
-    // uint8 segmentation → int16 batch (room for the −1 padding).
-    private static void ByteToInt16(ReadOnlySpan<byte> source, Span<short> destination)
-    {
-        int i = 0;
-        if (Vector256.IsHardwareAccelerated)
-        {
-            for (; i + 32 <= source.Length; i += 32)
-            {
-                var (lo, hi) = Vector256.Widen(Vector256.Create<byte>(source.Slice(i, 32)));
-                Vector256.AsInt16(lo).CopyTo(destination.Slice(i, 16));
-                Vector256.AsInt16(hi).CopyTo(destination.Slice(i + 16, 16));
-            }
-        }
-        for (; i < source.Length; i++) destination[i] = source[i];
-    }
-
-    private static void ReadBox<T>(MLArrayFile file, ReadOnlySpan<long> lo, ReadOnlySpan<long> hi, Span<T> destination) where T : unmanaged
-    {
-        Span<NdIndex> sel = stackalloc NdIndex[lo.Length];
-        for (int d = 0; d < lo.Length; d++) sel[d] = NdIndex.Slice(lo[d], hi[d]);
-        file.Read<T>(sel, destination);
     }
 
     private Span<T> Scratch<T>(long count) where T : unmanaged
@@ -290,5 +240,123 @@ internal sealed class PatchReader
         var parts = new string[start.Length];
         for (int d = 0; d < start.Length; d++) parts[d] = $"{start[d]}:{start[d] + size[d]}";
         return string.Join(", ", parts);
+    }
+}
+
+/// <summary>
+/// Per-channel transform of patch voxels (never of padding): <c>clamp(x, Low, High)·Scale + Bias</c>. Empty spans mean
+/// no clipping or no scaling; each non-empty span holds one value or one per channel.
+/// </summary>
+internal readonly ref struct ChannelTransform<T> where T : unmanaged, INumberBase<T>
+{
+    public ChannelTransform(ReadOnlySpan<T> scale, ReadOnlySpan<T> bias, ReadOnlySpan<T> low = default, ReadOnlySpan<T> high = default)
+    {
+        Scale = scale;
+        Bias = bias;
+        Low = low;
+        High = high;
+    }
+
+    public ReadOnlySpan<T> Scale { get; }
+    public ReadOnlySpan<T> Bias { get; }
+    public ReadOnlySpan<T> Low { get; }
+    public ReadOnlySpan<T> High { get; }
+
+    public bool IsEmpty => Scale.IsEmpty && Low.IsEmpty;
+
+    public void Check(long channels)
+    {
+        if (Scale.Length != Bias.Length || Low.Length != High.Length)
+            throw new ArgumentException($"scale and bias (and low and high) come in pairs; got {Scale.Length} and {Bias.Length} ({Low.Length} and {High.Length}).");
+        foreach (int len in (ReadOnlySpan<int>)[Scale.Length, Low.Length])
+            if (len > 1 && len != channels)
+                throw new ArgumentException($"a per-channel transform needs one value or one per channel ({channels}), got {len}.");
+    }
+
+    public void Apply(int channel, Span<T> values)
+    {
+        if (!Low.IsEmpty)
+        {
+            int k = Low.Length == 1 ? 0 : channel;
+            if (typeof(T) == typeof(float))
+            {
+                var v = MemoryMarshal.Cast<T, float>(values);
+                TensorPrimitives.Clamp(v, float.CreateTruncating(Low[k]), float.CreateTruncating(High[k]), v);
+            }
+            else if (typeof(T) == typeof(double))
+            {
+                var v = MemoryMarshal.Cast<T, double>(values);
+                TensorPrimitives.Clamp(v, double.CreateTruncating(Low[k]), double.CreateTruncating(High[k]), v);
+            }
+            else
+            {
+                throw new NotSupportedException($"clipping is implemented for float and double patches, not {typeof(T).Name}.");
+            }
+        }
+        if (!Scale.IsEmpty)
+        {
+            int k = Scale.Length == 1 ? 0 : channel;
+            TensorPrimitives.Multiply<T>(values, Scale[k], values);
+            TensorPrimitives.Add<T>(values, Bias[k], values);
+        }
+    }
+}
+
+/// <summary>
+/// Converts tiles of decoded <typeparamref name="TSrc"/> rows into <typeparamref name="TOut"/> rows (C# truncating
+/// casts, vectorised): one call per tile of a block, so the per-call cost is spread over many short rows.
+/// </summary>
+internal static unsafe class RowConverter<TSrc, TOut>
+    where TSrc : unmanaged, INumberBase<TSrc>
+    where TOut : unmanaged, INumberBase<TOut>
+{
+    public static void Run(byte* src, nint srcStride, byte* dst, nint dstStride, nint count, nint rows)
+    {
+        for (nint r = 0; r < rows; r++)
+        {
+            byte* s = src + r * srcStride, d = dst + r * dstStride;
+            if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
+                Int16ToSingle((short*)s, (float*)d, count);
+            else if (typeof(TSrc) == typeof(Half) && typeof(TOut) == typeof(float))
+                MLArray.Kernels.ElementConvert.HalfToSingle(new ReadOnlySpan<Half>(s, (int)count), new Span<float>(d, (int)count)); // float16 images
+            else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
+                ByteToInt16(s, (short*)d, count);
+            else if (typeof(TSrc) == typeof(TOut))
+                Buffer.MemoryCopy(s, d, count * sizeof(TOut), count * sizeof(TOut));
+            else
+                TensorPrimitives.ConvertTruncating(new ReadOnlySpan<TSrc>(s, (int)count), new Span<TOut>(d, (int)count));
+        }
+    }
+
+    // The CT case (int16 image → float32 batch).
+    private static void Int16ToSingle(short* s, float* d, nint count)
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 16 <= count; i += 16)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
+                Vector256.Store(Vector256.ConvertToSingle(lo), d + i);
+                Vector256.Store(Vector256.ConvertToSingle(hi), d + i + 8);
+            }
+        }
+        for (; i < count; i++) d[i] = s[i];
+    }
+
+    // uint8 segmentation → int16 batch (room for the −1 padding).
+    private static void ByteToInt16(byte* s, short* d, nint count)
+    {
+        nint i = 0;
+        if (Vector256.IsHardwareAccelerated)
+        {
+            for (; i + 32 <= count; i += 32)
+            {
+                var (lo, hi) = Vector256.Widen(Vector256.Load(s + i));
+                Vector256.Store(lo.AsInt16(), d + i);
+                Vector256.Store(hi.AsInt16(), d + i + 16);
+            }
+        }
+        for (; i < count; i++) d[i] = s[i];
     }
 }
