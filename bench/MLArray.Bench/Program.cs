@@ -11,7 +11,7 @@ namespace MLArray.Bench;
 /// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
 /// `loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 24]` times the training patch loader against raw reads;
 /// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);
-/// `remote [file.mla] [count] [latencyMs] [cacheMiB]` reads over a loopback nginx with added latency;
+/// `remote [--file F.mla | --big GB] [--count N] [--latency MS]` reads over a loopback nginx with added latency (see RemoteBench);
 /// `native [--native PATH] [--file F] [--patch 64] [--pairs 10]` times random patch reads and the full decode against
 /// an external native C-Blosc2 bench program in interleaved pairs (see NativeCompareBench);
 /// `writes [runs]` times FromArray + Save, Create + one Write and Create + plane-by-plane Writes (sizes too);

@@ -7,39 +7,81 @@ using MLArray.Tests.Remote;
 namespace MLArray.Bench;
 
 /// <summary>
-/// <c>remote [file.mla] [count] [latencyMs] [cacheMiB]</c>: the file served by a real nginx on 127.0.0.1 with an added
-/// latency per request (a DelegatingHandler delay, default 20 ms): open + metadata (requests, time), then the same
-/// random 64³ patches read locally (memory-mapped) and remotely with 1/4/8/16 concurrent readers and as many
-/// concurrent requests, each level on a freshly opened array with a small chunk cache (default 1 MiB, so patches
-/// mostly miss it); bytes transferred vs the compressed bytes of the chunks the patches touch.
+/// <c>remote [--file F.mla | --big GB] [--count N] [--latency MS]</c>: the file (default: the corpus volume; with
+/// <c>--big</c> a file of about GB gigabytes of float32 built here with 128³ chunks and 16×32×32 blocks, deleted
+/// afterwards) served by a real nginx on 127.0.0.1, each request delayed by MS ms (default 20; a DelegatingHandler).
+/// Reports open + metadata (requests, time in round trips), then N random 64³ patches: read locally (memory-mapped)
+/// and remotely with 1/4/8/16 concurrent readers and as many concurrent requests (each level on a freshly opened
+/// array, default options), bytes transferred vs the compressed bytes of the blocks the patches touch, and two epochs
+/// through the disk cache (the second from disk) vs local.
 /// </summary>
 internal static class RemoteBench
 {
-    private sealed class Latency(TimeSpan delay) : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
+    public static int Run(string[] args)
     {
-        protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+        string? file = Arg(args, "--file");
+        double big = double.Parse(Arg(args, "--big") ?? "0", CultureInfo.InvariantCulture);
+        int count = int.Parse(Arg(args, "--count") ?? "64", CultureInfo.InvariantCulture);
+        int latencyMs = int.Parse(Arg(args, "--latency") ?? "20", CultureInfo.InvariantCulture);
+        string temp = Directory.CreateTempSubdirectory("mla-remote-bench-").FullName;
+        try
         {
-            await Task.Delay(delay, cancellationToken);
-            return await base.SendAsync(request, cancellationToken);
+            if (big > 0)
+                file = Build(Path.Combine(temp, "big.mla"), big);
+            file ??= BenchData.Volume();
+            return Measure(file, count, latencyMs, temp);
+        }
+        finally
+        {
+            Directory.Delete(temp, recursive: true);
         }
     }
 
-    public static int Run(string[] args)
+    private static string? Arg(string[] args, string name)
     {
-        string file = args.Length > 0 ? args[0] : BenchData.Volume();
-        int count = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 64;
-        int latencyMs = args.Length > 2 ? int.Parse(args[2], CultureInfo.InvariantCulture) : 20;
-        long cache = (args.Length > 3 ? long.Parse(args[3], CultureInfo.InvariantCulture) : 1) << 20;
+        int i = Array.IndexOf(args, name);
+        return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+
+    /// <summary>A float32 volume of about <paramref name="gb"/> GB stored (12-bit noise: LZ4 + shuffle keeps about 60 %), written slab by slab.</summary>
+    private static string Build(string path, double gb)
+    {
+        const int Edge = 1024, Depth = 128;
+        long slabs = Math.Max(1, (long)Math.Round(gb * 1e9 / 0.6 / (Depth * (long)Edge * Edge * 4)));
+        var sw = Stopwatch.StartNew();
+        var slab = new float[Depth * Edge * Edge];
+        var rng = new Random(5);
+        using (var a = B2ndArray.Create(path, [slabs * Depth, Edge, Edge], DType.Float32, new B2ndWriteOptions
+        {
+            ChunkShape = [128, 128, 128],
+            BlockShape = [16, 32, 32],
+            Compression = new CompressionParams { Codec = Blosc2Codec.LZ4, CLevel = 5, Threads = 0 },
+        }))
+        {
+            for (long s = 0; s < slabs; s++)
+            {
+                for (int i = 0; i < slab.Length; i++)
+                    slab[i] = rng.Next(0, 4096);
+                a.Write([NdIndex.Slice(s * Depth, (s + 1) * Depth)], System.Runtime.InteropServices.MemoryMarshal.AsBytes(slab.AsSpan()), threads: 0);
+            }
+        }
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"built {slabs * Depth}x{Edge}x{Edge} float32, {new FileInfo(path).Length / 1e9:F2} GB stored, in {sw.Elapsed.TotalSeconds:F0} s"));
+        return path;
+    }
+
+    private static int Measure(string file, int count, int latencyMs, string temp)
+    {
         using var nginx = new NginxServer();
         var url = nginx.Serve(file, "bench/" + Path.GetFileName(file));
-        using var client = new HttpClient(new Latency(TimeSpan.FromMilliseconds(latencyMs)));
+        using var latency = new LatencyHandler(TimeSpan.FromMilliseconds(latencyMs));
+        using var client = new HttpClient(latency);
         var http = new HttpRangeSourceOptions { Client = client };
-        Console.WriteLine($"file {file} ({new FileInfo(file).Length} bytes), nginx 127.0.0.1:{nginx.Port}, +{latencyMs} ms per request, chunk cache {cache >> 20} MiB");
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores, shared with other builds (numbers are noisy)");
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"file {file} ({new FileInfo(file).Length} bytes), nginx 127.0.0.1:{nginx.Port}, +{latencyMs} ms per request; {Environment.ProcessorCount} cores, load average {LoadAverage()}"));
 
         var openTimes = new List<double>();
         long openRequests = 0;
-        for (int i = 0; i < 5; i++)
+        for (int i = 0; i < 7; i++)
         {
             var sw = Stopwatch.StartNew();
             using var f = MLArrayFile.OpenAsync(url, http: http).GetAwaiter().GetResult();
@@ -48,26 +90,46 @@ internal static class RemoteBench
             openTimes.Add(sw.Elapsed.TotalMilliseconds);
             openRequests = f.RemoteTraffic!.Requests;
         }
-        openTimes.Sort();
-        Console.WriteLine($"open + metadata: {openRequests} requests, median {openTimes[2]:F1} ms (= {openTimes[2] / latencyMs:F1} × the added latency)");
+        var warm = openTimes.Skip(1).Order().ToList(); // the first open also pays JIT and the connection setup
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"open + metadata: {openRequests} requests, median {warm[warm.Count / 2]:F1} ms = {warm[warm.Count / 2] / latencyMs:F2} round trips (first open {openTimes[0]:F1} ms)"));
 
         using var local = B2ndArray.Open(file);
         var patches = Patches(local.Shape, count, new Random(7));
-        long touched = patches.Sum(p => TouchedCBytes(local, p));
-        double localRate = Rate(local, patches, 1);
-        Console.WriteLine($"local mmap, 1 reader: {localRate:F1} patches/s; {count} patches touch {touched} compressed chunk bytes");
-        Console.WriteLine("readers | remote patches/s | vs local (same readers) | requests | bytes | bytes / touched");
+        var touched = new TouchedBlocks(file);
+        long touchedBytes = patches.Sum(p => touched.Of(local, p).Bytes);
+        Rate(local, patches, 1); // warm-up
+        double local1 = Rate(local, patches, 1);
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+            $"{count} random 64³ patches touch {touchedBytes} compressed block bytes; local mmap, 1 reader: {local1:F1} patches/s"));
+        Console.WriteLine("concurrency | remote patches/s | local patches/s (same readers) | remote/local | vs local 1 reader | requests | bytes | bytes / touched");
         foreach (int p in new[] { 1, 4, 8, 16 })
         {
             double localP = Rate(local, patches, p);
-            using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = p, ChunkCacheBytes = cache }).GetAwaiter().GetResult();
+            using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = p }).GetAwaiter().GetResult();
             var t = remote.RemoteSource!.Traffic;
             long r0 = t.Requests, b0 = t.Bytes;
             double rate = Rate(remote, patches, p);
-            Console.WriteLine($"{p,7} | {rate,16:F1} | {rate / localP,23:F3} | {t.Requests - r0,8} | {t.Bytes - b0,9} | {(double)(t.Bytes - b0) / touched:F2}");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{p,11} | {rate,16:F1} | {localP,30:F1} | {rate / localP,12:F3} | {rate / local1,17:F3} | {t.Requests - r0,8} | {t.Bytes - b0,10} | {(double)(t.Bytes - b0) / touchedBytes:F3}"));
         }
+
+        var cache = new RemoteDiskCache(Path.Combine(temp, "cache"));
+        foreach (int epoch in new[] { 1, 2 })
+        {
+            using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = 8, DiskCache = cache }).GetAwaiter().GetResult();
+            var t = remote.RemoteSource!.Traffic;
+            double rate = Rate(remote, patches, 8);
+            double localP = Rate(local, patches, 8);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"disk cache epoch {epoch}, 8 readers: {rate:F1} patches/s vs local {localP:F1} ({rate / localP:F3}); {t.Requests} requests (2 to open), {t.Bytes} bytes; cache holds {cache.CountBytes()} bytes"));
+        }
+        Console.WriteLine($"load average at the end: {LoadAverage()}");
         return 0;
     }
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
 
     private static NdIndex[][] Patches(long[] shape, int count, Random rng) =>
         Enumerable.Range(0, count).Select(_ => shape.Select(n =>
@@ -75,36 +137,6 @@ internal static class RemoteBench
             long size = Math.Min(64, n), start = rng.NextInt64(0, n - size + 1);
             return NdIndex.Slice(start, start + size);
         }).ToArray()).ToArray();
-
-    private static long TouchedCBytes(B2ndArray a, NdIndex[] sel)
-    {
-        var cs = a.ChunkShape;
-        long[] shape = a.Shape;
-        int nd = shape.Length;
-        var lo = new long[nd];
-        var hi = new long[nd];
-        var perDim = new long[nd];
-        for (int d = 0; d < nd; d++)
-        {
-            lo[d] = sel[d].Start!.Value / cs[d];
-            hi[d] = (sel[d].Stop!.Value - 1) / cs[d];
-            perDim[d] = (shape[d] + cs[d] - 1) / cs[d];
-        }
-        long total = 0;
-        var idx = (long[])lo.Clone();
-        while (true)
-        {
-            long linear = 0;
-            for (int d = 0; d < nd; d++)
-                linear = linear * perDim[d] + idx[d];
-            total += a.GetChunkInfo(linear).StoredBytes;
-            int k = nd - 1;
-            while (k >= 0 && ++idx[k] > hi[k])
-                idx[k--] = lo[k + 1];
-            if (k < 0)
-                return total;
-        }
-    }
 
     /// <summary>Patches per second with <paramref name="readers"/> threads sharing the patches.</summary>
     private static double Rate(B2ndArray a, NdIndex[][] patches, int readers)

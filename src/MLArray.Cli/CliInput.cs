@@ -1,3 +1,4 @@
+using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Nodes;
 using MLArray.Blosc2;
@@ -20,15 +21,29 @@ internal static class CliInput
     /// <summary>True for <c>s3://</c> and <c>az://</c> URLs.</summary>
     public static bool IsObjectStoreUrl(string pathOrUrl) => S3Storage.IsS3Url(pathOrUrl) || AzureBlobStorage.IsAzureUrl(pathOrUrl);
 
-    /// <summary>Opens an array from a path, an http(s) URL or an object-store URL (read-only for URLs).</summary>
-    public static B2ndArray OpenArray(string pathOrUrl) =>
-        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await B2ndArray.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false)).ConfigureAwait(false))
+    /// <summary>
+    /// Opens an array from a path, an http(s) URL or an object-store URL (read-only for URLs; remote reads through the
+    /// disk cache in <paramref name="cacheDir"/> when given).
+    /// </summary>
+    public static B2ndArray OpenArray(string pathOrUrl, string? cacheDir = null) =>
+        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await B2ndArray.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false), RemoteOptions(cacheDir)).ConfigureAwait(false))
+            : cacheDir is not null && HttpRangeSource.IsHttpUrl(pathOrUrl) ? Block(() => B2ndArray.OpenAsync(new Uri(pathOrUrl), null, RemoteOptions(cacheDir)))
             : B2ndArray.Open(pathOrUrl);
 
-    /// <summary>Opens an image from a path, an http(s) URL or an object-store URL (read-only for URLs).</summary>
-    public static MLArrayFile OpenFile(string pathOrUrl) =>
-        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await MLArrayFile.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false)).ConfigureAwait(false))
+    /// <summary>Opens an image from a path, an http(s) URL or an object-store URL (see <see cref="OpenArray"/>).</summary>
+    public static MLArrayFile OpenFile(string pathOrUrl, string? cacheDir = null) =>
+        IsObjectStoreUrl(pathOrUrl) ? Block(async () => await MLArrayFile.OpenAsync(await OpenSourceAsync(pathOrUrl).ConfigureAwait(false), RemoteOptions(cacheDir)).ConfigureAwait(false))
+            : cacheDir is not null && HttpRangeSource.IsHttpUrl(pathOrUrl) ? Block(() => MLArrayFile.OpenAsync(new Uri(pathOrUrl), MLArrayMode.Read, null, RemoteOptions(cacheDir)))
             : MLArrayFile.Open(pathOrUrl);
+
+    /// <summary>The <c>--cache DIR</c> option of the commands that read an input which may be remote.</summary>
+    public static Option<string?> CacheOption() => new("--cache")
+    {
+        Description = "Folder keeping the byte ranges read from a remote input (keyed by URL and ETag), so later runs read them from disk.",
+    };
+
+    private static RemoteReadOptions? RemoteOptions(string? cacheDir) =>
+        cacheDir is null ? null : new RemoteReadOptions { DiskCache = new RemoteDiskCache(cacheDir) };
 
     private static Task<IByteRangeSource> OpenSourceAsync(string url, CancellationToken ct = default) =>
         S3Storage.IsS3Url(url) ? S3Storage.OpenSourceAsync(url, null, ct) : AzureBlobStorage.OpenSourceAsync(url, null, ct);

@@ -30,6 +30,15 @@ internal interface IChunkPrefetch
 {
     /// <summary>Fetches the listed chunks (by chunk index) so that the following reads of them are served from memory.</summary>
     void PrefetchChunks(IReadOnlyList<long> chunks);
+
+    /// <summary>
+    /// Fetches what a read of the listed chunks needs, concurrently: whole chunks, or, for large chunks of which
+    /// <paramref name="blockNeeded"/>(chunk, block) selects a minority of blocks, only those blocks. Returns per chunk
+    /// either empty (read it through the frame as usual: whole chunks, now cached, and special chunks) or an image of
+    /// the chunk, cbytes long, whose header, block starts and needed blocks (block 0 too for DELTA) hold the stored
+    /// bytes; the other blocks' bytes are not defined.
+    /// </summary>
+    ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded);
 }
 
 /// <summary>A file opened for positional reads (<see cref="RandomAccess"/>).</summary>

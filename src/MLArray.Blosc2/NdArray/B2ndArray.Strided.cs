@@ -47,11 +47,12 @@ public sealed partial class B2ndArray
             if (end > destination.Length)
                 throw new ArgumentException($"'{Name}': the selection ({string.Join(", ", sel.OutShape)}) with these strides ends at byte {end}, past the destination's {destination.Length}.", nameof(destination));
             ChunksOf(sel, plan);
-            Prefetcher?.PrefetchChunks(plan.Chunks); // remote sources: fetch the chunks concurrently first
             dstStrides.CopyTo(plan.OutStrides);
+            // Remote sources: fetch the chunks (or the needed blocks of large chunks) concurrently first.
+            var fetched = Prefetcher is { } prefetcher ? FetchForRead(prefetcher, plan) : null;
             fixed (byte* p = destination)
-                foreach (long c in plan.Chunks)
-                    ReadChunkPart(c, sel, plan.OutStrides, p, ctx, convert);
+                for (int k = 0; k < plan.Chunks.Count; k++)
+                    ReadChunkPart(plan.Chunks[k], sel, plan.OutStrides, p, ctx, convert, fetched is null ? default : fetched[k]);
         }
         finally
         {

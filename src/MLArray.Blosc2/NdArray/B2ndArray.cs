@@ -366,11 +366,12 @@ public sealed partial class B2ndArray : IDisposable
                 if (CheckDestination(plan.Selection, destination.Length))
                     return;
                 ChunksOf(plan.Selection, plan);
-                Prefetcher?.PrefetchChunks(plan.Chunks); // remote sources: fetch the chunks concurrently first
                 OutStrides(plan.Selection, plan.OutStrides);
+                // Remote sources: fetch the chunks (or the needed blocks of large chunks) concurrently first.
+                var fetched = Prefetcher is { } prefetcher ? FetchForRead(prefetcher, plan) : null;
                 fixed (byte* p = destination)
-                    foreach (long c in plan.Chunks)
-                        ReadChunkPart(c, plan.Selection, plan.OutStrides, p, ctx, null);
+                    for (int k = 0; k < plan.Chunks.Count; k++)
+                        ReadChunkPart(plan.Chunks[k], plan.Selection, plan.OutStrides, p, ctx, null, fetched is null ? default : fetched[k]);
             }
             finally
             {
@@ -565,11 +566,27 @@ public sealed partial class B2ndArray : IDisposable
         return true;
     }
 
+    /// <summary>Asks a remote source for the chunks of a read, block by block where the chunks are large.</summary>
+    private ReadOnlyMemory<byte>[] FetchForRead(IChunkPrefetch prefetcher, ReadPlan plan) =>
+        prefetcher.FetchForRead(plan.Chunks, _layout.BlocksPerChunk, _layout.BlockNBytes, (c, b) =>
+        {
+            int nd = _layout.NDim;
+            Span<long> chunkCoords = stackalloc long[nd];
+            Span<int> blockCoords = stackalloc int[nd];
+            Span<long> extent = stackalloc long[nd];
+            Span<long> strides = stackalloc long[nd];
+            _layout.ChunkCoords(c, chunkCoords);
+            return IntersectBlock(plan.Selection, chunkCoords, b, blockCoords, plan.OutStrides, extent, strides, out _, out _);
+        });
+
     /// <summary>
     /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or, with
     /// <paramref name="convert"/>, converts them row by row into another element type: see <see cref="ReadStrided"/>).
+    /// The chunk's bytes come from the store, or from <paramref name="fetched"/> (a remote source's image of the chunk
+    /// holding at least the needed blocks) when not empty.
     /// </summary>
-    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert,
+        ReadOnlyMemory<byte> fetched = default)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -578,7 +595,17 @@ public sealed partial class B2ndArray : IDisposable
         Span<long> srcStrides = stackalloc long[nd];
         Span<long> extent = stackalloc long[nd];
         L.ChunkCoords(c, chunkCoords);
-        var chunk = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
+        ReadOnlySpan<byte> chunk;
+        ChunkLocation where;
+        if (fetched.IsEmpty)
+        {
+            chunk = _store.GetChunk(c, ref ctx.ChunkBuffer, out where);
+        }
+        else
+        {
+            chunk = fetched.Span;
+            where = new ChunkLocation(Name, "chunk", _frame.HeaderLength + _store.GetOffset(c), c);
+        }
         var h = ChunkHeader.Parse(chunk, where);
         CheckChunk(h, where);
         // Memcpyed chunks whose header block size differs from the layout's are copied whole (DecodeBlock would cut them at the header's block size).

@@ -91,6 +91,22 @@ public sealed record RemoteReadOptions
     /// <summary>Maximum concurrent range requests of one array. Default 8.</summary>
     public int MaxConcurrency { get; init; } = 8;
 
+    /// <summary>
+    /// Chunks of at least this many stored bytes are read block by block when a read needs fewer than half of their
+    /// blocks: the chunk header and block starts first (kept), then only the needed blocks' byte ranges. Smaller
+    /// chunks are fetched whole. Default 1 MiB; <see cref="long.MaxValue"/> always fetches whole chunks.
+    /// </summary>
+    public long BlockReadMinChunkBytes { get; init; } = 1L << 20;
+
+    /// <summary>Block ranges of one chunk closer than this many bytes are fetched with one request. Default 4 KiB.</summary>
+    public int BlockGapBytes { get; init; } = 4 << 10;
+
+    /// <summary>
+    /// A local folder keeping the ranges read (keyed by object and version tag), so a second pass reads them from disk;
+    /// null (default): none. Opening still sends its requests, which learn the object's current version.
+    /// </summary>
+    public RemoteDiskCache? DiskCache { get; init; }
+
     /// <summary>The defaults.</summary>
     public static RemoteReadOptions Default { get; } = new();
 }

@@ -16,6 +16,13 @@ public sealed record HttpRangeSourceOptions
     /// <summary>Bytes of the first ranged GET, which also learns the length and the ETag. Default 8 KiB.</summary>
     public int ProbeBytes { get; init; } = 8 << 10;
 
+    /// <summary>
+    /// Bytes of the last part of the object fetched by a suffix range request sent concurrently with the first GET
+    /// (kept: a frame's offsets index and trailer usually lie inside them, so opening costs one round trip). 0: none.
+    /// Default 64 KiB.
+    /// </summary>
+    public int ProbeTailBytes { get; init; } = 64 << 10;
+
     /// <summary>Retries of a request after a 5xx, a timeout or a short body. Default 4.</summary>
     public int MaxRetries { get; init; } = 4;
 
@@ -59,6 +66,8 @@ public sealed class HttpRangeSource : IByteRangeSource
     private readonly HttpRangeSourceOptions _options;
     private Uri _uri;
     private byte[] _prefix = [];
+    private byte[] _suffix = [];
+    private long _suffixStart;
 
     private HttpRangeSource(Uri uri, HttpRangeSourceOptions options)
     {
@@ -82,7 +91,9 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     /// <summary>
     /// Opens <paramref name="uri"/> with one ranged GET of the first <see cref="HttpRangeSourceOptions.ProbeBytes"/>
-    /// bytes (kept: later reads inside them cost no request), learning the length and the ETag.
+    /// bytes, learning the length and the ETag, and concurrently a suffix range of the last
+    /// <see cref="HttpRangeSourceOptions.ProbeTailBytes"/> bytes: two requests in one round trip, both kept (later
+    /// reads inside them cost no request).
     /// </summary>
     /// <exception cref="ArgumentException">Not an absolute http/https URL.</exception>
     /// <exception cref="FileNotFoundException">HTTP 404.</exception>
@@ -116,8 +127,58 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     private async Task ProbeAsync(CancellationToken ct)
     {
+        // The head and the tail ranges go out together: the length is not needed for a suffix range (bytes=-m).
+        var tailTask = _options.ProbeTailBytes > 0
+            ? SendAsync(new RangeHeaderValue(null, _options.ProbeTailBytes), ifMatch: false, ct)
+            : null;
+        try
+        {
+            await ProbeHeadAsync(ct).ConfigureAwait(false);
+            if (tailTask is not null)
+            {
+                var tail = tailTask;
+                tailTask = null;
+                using var response = await tail.ConfigureAwait(false);
+                await ProbeTailAsync(response, ct).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // The head failed: the tail response is not needed (observe its outcome, release its connection).
+            _ = tailTask?.ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                    t.Result.Dispose();
+                _ = t.Exception;
+            }, TaskScheduler.Default);
+        }
+    }
+
+    /// <summary>Keeps the suffix of the object when the server answered the suffix range as asked.</summary>
+    private async Task ProbeTailAsync(HttpResponseMessage response, CancellationToken ct)
+    {
+        if (response.StatusCode != HttpStatusCode.PartialContent || _prefix.Length == Length)
+            return; // a whole-body answer (small object, or Range ignored: the head decided), or nothing to add
+        if (response.Headers.ETag?.ToString() != VersionTag)
+            throw new MLArrayRemoteChangedException($"'{DisplayName}': the object was replaced while being opened (ETag {response.Headers.ETag} instead of {VersionTag}). Reopen it.", 206);
+        long want = Math.Min(_options.ProbeTailBytes, Length);
+        var (start, end, total) = ContentRange(response, Length - want);
+        if (total != Length)
+            throw new MLArrayRemoteChangedException($"'{DisplayName}': the object is {total} bytes long in one response and {Length} in another: it was replaced while being opened. Reopen it.", 206);
+        if (end != Length - 1 || start != Length - want)
+            throw Error($"the server answered the last {want} bytes of a {Length}-byte object with bytes {start}-{end}", 206);
+        var data = GC.AllocateUninitializedArray<byte>((int)want);
+        long got = await ReadBodyIntoAsync(response, data, ct).ConfigureAwait(false);
+        if (got != want)
+            return; // truncated or oversized: not kept (reads of these bytes fetch them again, checked)
+        _suffixStart = start;
+        _suffix = data;
+    }
+
+    private async Task ProbeHeadAsync(CancellationToken ct)
+    {
         int n = Math.Max(1, _options.ProbeBytes);
-        using var response = await SendAsync(0, n, ifMatch: false, ct).ConfigureAwait(false);
+        using var response = await SendAsync(new RangeHeaderValue(0, n - 1), ifMatch: false, ct).ConfigureAwait(false);
         if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
             throw Error($"HTTP 416: the object is empty (no byte satisfies the range 0-{n - 1}); it is not an .mla file", 416);
         var etag = response.Headers.ETag;
@@ -165,6 +226,16 @@ public sealed class HttpRangeSource : IByteRangeSource
             _prefix.AsMemory((int)offset, n).CopyTo(destination);
             return;
         }
+        if (_suffix.Length > 0 && offset + n > _suffixStart)
+        {
+            // The part inside the kept suffix is copied; only the bytes before it are fetched.
+            long from = Math.Max(offset, _suffixStart);
+            _suffix.AsMemory((int)(from - _suffixStart), (int)(offset + n - from)).CopyTo(destination[(int)(from - offset)..]);
+            if (from == offset)
+                return;
+            destination = destination[..(int)(from - offset)];
+            n = destination.Length;
+        }
         for (int attempt = 0; ; attempt++)
         {
             string? transient;
@@ -190,7 +261,7 @@ public sealed class HttpRangeSource : IByteRangeSource
     private async Task<string?> TryReadAsync(long offset, Memory<byte> destination, CancellationToken ct)
     {
         int n = destination.Length;
-        using var response = await SendAsync(offset, n, ifMatch: true, ct).ConfigureAwait(false);
+        using var response = await SendAsync(new RangeHeaderValue(offset, offset + n - 1), ifMatch: true, ct).ConfigureAwait(false);
         CheckVersion(response);
         if (response.StatusCode == HttpStatusCode.OK)
         {
@@ -227,13 +298,13 @@ public sealed class HttpRangeSource : IByteRangeSource
     }
 
     /// <summary>Sends a ranged GET, following redirects (bounded); throws for definitive HTTP errors.</summary>
-    private async Task<HttpResponseMessage> SendAsync(long offset, int count, bool ifMatch, CancellationToken ct)
+    private async Task<HttpResponseMessage> SendAsync(RangeHeaderValue range, bool ifMatch, CancellationToken ct)
     {
         var uri = _uri;
         for (int redirects = 0; ; redirects++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
-            request.Headers.Range = new RangeHeaderValue(offset, offset + count - 1);
+            request.Headers.Range = range;
             request.Headers.AcceptEncoding.Clear();
             if (ifMatch && VersionTag is not null && EntityTagHeaderValue.TryParse(VersionTag, out var tag))
                 request.Headers.IfMatch.Add(tag);

@@ -6,8 +6,9 @@ namespace MLArray.Remote;
 
 /// <summary>
 /// An <see cref="IFrameSource"/> over an <see cref="IByteRangeSource"/>: the head and the tail of the frame (header,
-/// metalayers, offsets index, trailer with the vlmeta) are fetched once when opening (2 requests), chunks are fetched
-/// whole (one range per chunk, bounded by the next chunk's offset or the index) and kept in a bounded LRU cache.
+/// metalayers, offsets index, trailer with the vlmeta) are fetched once when opening (2 requests), small chunks are
+/// fetched whole (one range per chunk, bounded by the next chunk's offset or the index), large chunks block by block
+/// (<see cref="FetchForRead"/>); both kept in a bounded LRU cache.
 /// </summary>
 /// <remarks>
 /// The synchronous <see cref="Read"/> of the frame reader blocks on the asynchronous source when the bytes are not
@@ -22,10 +23,13 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly byte[] _head;
     private readonly byte[] _tail;
     private readonly long _tailStart;
+    private readonly DiskCachedObject? _disk;
     private readonly object _lock = new();
     private readonly Dictionary<long, LinkedListNode<(long Start, byte[] Data)>> _cache = [];
     private readonly LinkedList<(long Start, byte[] Data)> _lru = new();
     private readonly Dictionary<long, Task<byte[]>> _inFlight = [];
+    private readonly Dictionary<long, Task<BlockTable?>> _blockTables = []; // by chunk start; small, kept while open
+    private readonly Dictionary<long, BlockImage> _blockImages = []; // by chunk start; evicted with the LRU (key ~start)
     private long _cachedBytes;
     private long[]? _starts;       // sorted distinct chunk starts (absolute), then the index start as sentinel
     private long[]? _chunkStart;   // per chunk index: absolute start, or -1 for special chunks
@@ -39,6 +43,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         _head = head;
         _tail = tail;
         _tailStart = tailStart;
+        _disk = options.DiskCache?.For(source);
     }
 
     public string? Name => _source.DisplayName;
@@ -129,32 +134,53 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         buffer.CopyTo(destination);
     }
 
+    /// <summary>Bytes inside a chunk held in the cache, without copying (the span keeps the cached array alive).</summary>
     public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
     {
         span = default;
-        return false;
+        if (ChunkExtent(offset) is not var (start, end) || offset + length > end)
+            return false;
+        lock (_lock)
+        {
+            if (!_cache.TryGetValue(start, out var node))
+                return false;
+            _lru.Remove(node);
+            _lru.AddFirst(node);
+            span = node.Value.Data.AsSpan((int)(offset - start), length);
+            return true;
+        }
     }
 
     /// <summary>Fetches the listed chunks concurrently (those not cached yet, within half the cache budget).</summary>
     public void PrefetchChunks(IReadOnlyList<long> chunks)
     {
-        if (_chunkStart is null || _starts is null || chunks.Count < 2 || _disposed != 0)
+        if (chunks.Count < 2 || _disposed != 0)
             return;
         var tasks = new List<Task>();
         long budget = _options.ChunkCacheBytes / 2;
         foreach (long c in chunks)
-        {
-            if (c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || _chunkStart[c] < _head.Length || _chunkStart[c] >= _tailStart)
-                continue;
-            if (ChunkExtent(_chunkStart[c]) is not var (start, end))
-                continue;
-            budget -= end - start;
-            if (budget < 0)
+            if (Fetchable(c) is var (start, end) && !StartWhole(start, end, tasks, ref budget))
                 break;
-            tasks.Add(GetChunkAsync(start, end));
-        }
         if (tasks.Count > 0)
             Wait(Task.WhenAll(tasks));
+    }
+
+    /// <summary>The extent of chunk <paramref name="c"/> when it has bytes outside the head and tail already held.</summary>
+    private (long Start, long End)? Fetchable(long c)
+    {
+        if (_chunkStart is null || c < 0 || c >= _chunkStart.Length || _chunkStart[c] < 0 || ChunkExtent(_chunkStart[c]) is not var (start, end))
+            return null; // special chunk: no bytes
+        return end <= _head.Length || start >= _tailStart ? null : (start, end);
+    }
+
+    /// <summary>Starts fetching a whole chunk (false once half the cache budget is used: the rest is fetched when read).</summary>
+    private bool StartWhole(long start, long end, List<Task> tasks, ref long budget)
+    {
+        budget -= end - start;
+        if (budget < 0)
+            return false;
+        tasks.Add(GetChunkAsync(start, end));
+        return true;
     }
 
     private (long Start, long End)? ChunkExtent(long offset)
@@ -212,13 +238,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 {
                     _cache[start] = _lru.AddFirst((start, data));
                     _cachedBytes += data.Length;
-                    while (_cachedBytes > _options.ChunkCacheBytes && _lru.Count > 1)
-                    {
-                        var last = _lru.Last!;
-                        _lru.RemoveLast();
-                        _cache.Remove(last.Value.Start);
-                        _cachedBytes -= last.Value.Data.Length;
-                    }
+                    Evict();
                 }
             }
             return data;
@@ -230,12 +250,274 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         }
     }
 
+    /// <summary>Drops least recently used entries until the cache fits its budget (caller holds the lock).</summary>
+    private void Evict()
+    {
+        while (_cachedBytes > _options.ChunkCacheBytes && _lru.Count > 1)
+        {
+            var last = _lru.Last!;
+            _lru.RemoveLast();
+            _cache.Remove(last.Value.Start);
+            _cachedBytes -= last.Value.Data.Length;
+            if (last.Value.Start < 0) // a chunk read block by block (its block table stays)
+                _blockImages.Remove(~last.Value.Start);
+        }
+    }
+
+    // ------------------------------------------------------------------ block-granular reads of large chunks
+
+    /// <summary>A large chunk's header and block starts (as stored) and every block's byte extent in the chunk.</summary>
+    private sealed class BlockTable(long start, int cbytes, byte[] head, int[] blockStart, int[] blockEnd, bool delta)
+    {
+        public readonly long Start = start;
+        public readonly int CBytes = cbytes;
+        public readonly byte[] Head = head;
+        public readonly int[] BlockStart = blockStart;
+        public readonly int[] BlockEnd = blockEnd;
+        public readonly bool Delta = delta;
+    }
+
+    /// <summary>
+    /// A large chunk read block by block: its image (cbytes long) holds the header, the block starts and the fetched
+    /// blocks; the bytes of the other blocks are not defined (never read: the decoder reads only the blocks asked for).
+    /// </summary>
+    private sealed class BlockImage
+    {
+        public BlockImage(BlockTable table)
+        {
+            Table = table;
+            Image = GC.AllocateUninitializedArray<byte>(table.CBytes);
+            table.Head.AsSpan(0, Math.Min(table.Head.Length, Image.Length)).CopyTo(Image);
+            Present = new bool[table.BlockStart.Length];
+        }
+
+        public readonly BlockTable Table;
+        public readonly byte[] Image;
+        public readonly bool[] Present;
+        public readonly SemaphoreSlim Gate = new(1, 1);
+    }
+
+    public ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded)
+    {
+        var result = new ReadOnlyMemory<byte>[chunks.Count];
+        if (_disposed != 0)
+            return result;
+        var tasks = new List<Task>();
+        long budget = _options.ChunkCacheBytes / 2;
+        for (int k = 0; k < chunks.Count; k++)
+        {
+            long c = chunks[k];
+            if (Fetchable(c) is not var (start, end))
+                continue;
+            List<int>? needed = null;
+            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !IsCachedWhole(start))
+            {
+                needed = [];
+                for (int b = 0; b < blocksPerChunk && needed.Count * 2 < blocksPerChunk; b++)
+                    if (blockNeeded(c, b))
+                        needed.Add(b);
+                if (needed.Count * 2 >= blocksPerChunk)
+                    needed = null; // most blocks: the whole chunk is cheaper
+            }
+            if (needed is null)
+            {
+                StartWhole(start, end, tasks, ref budget); // beyond the budget: fetched when read
+                continue;
+            }
+            // Chunks that turn out not to be readable block by block get an empty result: read (whole) as usual.
+            tasks.Add(Fill(k, FetchBlocksAsync(start, end, blocksPerChunk, blockNBytes, needed)));
+        }
+        if (tasks.Count > 0)
+            Wait(Task.WhenAll(tasks));
+        return result;
+
+        async Task Fill(int slot, Task<byte[]?> image)
+        {
+            if (await image.ConfigureAwait(false) is { } bytes)
+                result[slot] = bytes;
+        }
+    }
+
+    private bool IsCachedWhole(long start)
+    {
+        lock (_lock)
+            return _cache.ContainsKey(start);
+    }
+
+    /// <summary>
+    /// The image of the chunk at <paramref name="start"/> holding at least the <paramref name="needed"/> blocks, or null
+    /// when the chunk is not a regular chunk with the expected blocks (then it is read whole, and checked, as usual).
+    /// </summary>
+    private async Task<byte[]?> FetchBlocksAsync(long start, long end, int blocksPerChunk, int blockNBytes, List<int> needed)
+    {
+        Task<BlockTable?> tableTask;
+        lock (_lock)
+        {
+            if (!_blockTables.TryGetValue(start, out tableTask!))
+                _blockTables[start] = tableTask = FetchBlockTableAsync(start, end, blocksPerChunk, blockNBytes);
+        }
+        var table = await tableTask.ConfigureAwait(false);
+        if (table is null)
+            return null;
+        if (table.Delta && !needed.Contains(0))
+            needed.Add(0);
+        BlockImage? chunk;
+        lock (_lock)
+        {
+            if (_blockImages.TryGetValue(start, out chunk) && _cache.TryGetValue(~start, out var node))
+            {
+                _lru.Remove(node);
+                _lru.AddFirst(node);
+            }
+            else
+            {
+                chunk = new BlockImage(table);
+                _blockImages[start] = chunk;
+                _cache[~start] = _lru.AddFirst((~start, chunk.Image));
+                _cachedBytes += chunk.Image.Length;
+                Evict(); // keeps the entry just added (the most recent)
+            }
+        }
+        await chunk.Gate.WaitAsync().ConfigureAwait(false);
+        try
+        {
+            var missing = needed.Where(b => !chunk.Present[b]).OrderBy(b => table.BlockStart[b]).ToList();
+            if (missing.Count == 0)
+                return chunk.Image;
+            // Merge the ranges of blocks closer than the gap: one request each, all concurrently.
+            var groups = new List<List<int>> { new() { missing[0] } };
+            for (int i = 1; i < missing.Count; i++)
+            {
+                var group = groups[^1];
+                if (table.BlockStart[missing[i]] - table.BlockEnd[group[^1]] <= _options.BlockGapBytes)
+                    group.Add(missing[i]);
+                else
+                    groups.Add([missing[i]]);
+            }
+            var ok = await Task.WhenAll(groups.Select(g => FetchBlockGroupAsync(chunk, g))).ConfigureAwait(false);
+            if (ok.Contains(false))
+                return null;
+            foreach (int b in missing)
+                chunk.Present[b] = true;
+            return chunk.Image;
+        }
+        finally
+        {
+            chunk.Gate.Release();
+        }
+    }
+
+    /// <summary>Fetches one merged range of blocks into the image; false when a block's streams run outside its extent.</summary>
+    private async Task<bool> FetchBlockGroupAsync(BlockImage image, List<int> group)
+    {
+        var table = image.Table;
+        int from = group.Min(b => table.BlockStart[b]), to = group.Max(b => table.BlockEnd[b]);
+        var buffer = GC.AllocateUninitializedArray<byte>(to - from);
+        await Fetch(table.Start + from, buffer).ConfigureAwait(false);
+        var h = ChunkHeader.Parse(table.Head, new ChunkLocation(Name, "chunk", table.Start), requireWholeChunk: false);
+        foreach (int b in group)
+        {
+            var block = buffer.AsSpan(table.BlockStart[b] - from, table.BlockEnd[b] - table.BlockStart[b]);
+            if (!h.IsMemcpyed && !StreamsFit(h, b, block))
+                return false;
+            block.CopyTo(image.Image.AsSpan(table.BlockStart[b]));
+        }
+        return true;
+    }
+
+    /// <summary>True when the streams of block <paramref name="b"/> (spec §5.2) end inside its extent <paramref name="block"/>.</summary>
+    private static bool StreamsFit(in ChunkHeader h, int b, ReadOnlySpan<byte> block)
+    {
+        bool leftover = b == h.NBlocks - 1 && h.NBytes % h.BlockSize != 0;
+        int nstreams = h.DontSplit || leftover ? 1 : h.TypeSize;
+        int pos = 0;
+        for (int s = 0; s < nstreams; s++)
+        {
+            if (pos > block.Length - 4)
+                return false;
+            int csize = BinaryPrimitives.ReadInt32LittleEndian(block[pos..]);
+            pos += 4;
+            pos += csize < 0 ? 1 : csize;
+            if (csize > block.Length || pos > block.Length)
+                return false;
+        }
+        return true;
+    }
+
+    /// <summary>
+    /// Fetches the chunk header and block starts (one request) and derives every block's byte extent, or null when
+    /// the chunk is special, memcpyed with another block size, uses a dictionary or does not match the layout.
+    /// </summary>
+    private async Task<BlockTable?> FetchBlockTableAsync(long start, long end, int blocksPerChunk, int blockNBytes)
+    {
+        await Task.Yield(); // never run the request under the caller's lock
+        var head = new byte[(int)Math.Min(ChunkFormat.ExtendedHeaderLength + 4L * blocksPerChunk, end - start)];
+        try
+        {
+            await Fetch(start, head).ConfigureAwait(false);
+        }
+        catch
+        {
+            lock (_lock)
+                _blockTables.Remove(start); // a later read tries again
+            throw;
+        }
+        var where = new ChunkLocation(Name, "chunk", start);
+        if (head.Length < ChunkFormat.ExtendedHeaderLength)
+            return null;
+        ChunkHeader h;
+        try
+        {
+            h = ChunkHeader.Parse(head, where, requireWholeChunk: false);
+        }
+        catch (MLArrayException)
+        {
+            return null; // the whole-chunk read reports it, with the chunk's index
+        }
+        if (h.IsSpecial || h.NBlocks != blocksPerChunk || h.BlockSize != blockNBytes || h.CBytes > end - start || (h.Blosc2Flags & ChunkFormat.Blosc2FlagDict) != 0
+            || (!h.IsMemcpyed && head.Length < h.HeaderLength + 4 * h.NBlocks))
+            return null;
+        var blockStart = new int[h.NBlocks];
+        var blockEnd = new int[h.NBlocks];
+        if (h.IsMemcpyed)
+        {
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                blockStart[b] = h.HeaderLength + b * h.BlockSize;
+                blockEnd[b] = blockStart[b] + h.BlockBytes(b);
+            }
+        }
+        else
+        {
+            // A block runs from its start to the next larger start, or cbytes (spec §5.2: starts need not increase).
+            int minStart = h.HeaderLength + 4 * h.NBlocks;
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                blockStart[b] = BinaryPrimitives.ReadInt32LittleEndian(head.AsSpan(h.HeaderLength + 4 * b));
+                if (blockStart[b] < minStart || blockStart[b] >= h.CBytes)
+                    return null;
+            }
+            var sorted = blockStart.Distinct().Order().ToArray();
+            for (int b = 0; b < h.NBlocks; b++)
+            {
+                int i = Array.BinarySearch(sorted, blockStart[b]);
+                blockEnd[b] = i + 1 < sorted.Length ? sorted[i + 1] : h.CBytes;
+            }
+        }
+        return new BlockTable(start, h.CBytes, head, blockStart, blockEnd, h.HasDelta && !h.IsMemcpyed);
+    }
+
     private async Task Fetch(long offset, byte[] destination)
     {
+        bool cacheable = _disk is not null && offset + destination.Length > _head.Length && offset < _tailStart;
+        if (cacheable && _disk!.TryRead(offset, destination))
+            return;
         await _gate.WaitAsync().ConfigureAwait(false);
         try
         {
             await _source.ReadAsync(offset, destination).ConfigureAwait(false);
+            if (cacheable)
+                _disk!.Store(offset, destination);
         }
         finally
         {

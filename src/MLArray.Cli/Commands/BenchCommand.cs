@@ -21,16 +21,17 @@ internal static class BenchCommand
         var threads = new Option<int>("--threads") { Description = "Concurrent readers; each reads its share of the patches from the same open file.", DefaultValueFactory = _ => 1 };
         var seed = new Option<int>("--seed") { Description = "Seed of the patch positions.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
+        var cache = CliInput.CacheOption();
         var cmd = new Command("bench", "Time random patch reads and a full decode of a file (after one warm-up).")
         {
-            file, patch, count, threads, seed, json,
+            file, patch, count, threads, seed, json, cache,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             int n = pr.GetValue(count), t = pr.GetValue(threads);
             if (n <= 0) throw new ArgumentException($"--count must be positive, got {n}.");
             if (t <= 0) throw new ArgumentException($"--threads must be positive, got {t}.");
-            using var a = CliInput.OpenArray(pr.GetValue(file)!);
+            using var a = CliInput.OpenArray(pr.GetValue(file)!, pr.GetValue(cache));
             if (a.Length == 0) throw new ArgumentException($"'{a.Name}' holds no array data (shape ({string.Join(", ", a.Shape)})); nothing to benchmark.");
             var result = Run(a, ParsePatch(pr.GetValue(patch)!, a.Shape), n, t, pr.GetValue(seed));
             stdout.WriteLine(pr.GetValue(json) ? CliInput.WithTraffic(result.ToJson(), a) : result.ToText() + (CliInput.TrafficLine(a) is { } tl ? "\n" + tl : ""));

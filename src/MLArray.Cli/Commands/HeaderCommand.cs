@@ -14,15 +14,17 @@ internal static class HeaderCommand
     {
         var file = new Argument<string>("file") { Description = "The .mla (or .b2nd) file to inspect." };
         var json = new Option<bool>("--json") { Description = "Print one JSON object instead of text." };
+        var cache = CliInput.CacheOption();
         var cmd = new Command("header", "Show shape, dtype, layout, compression and metadata entries of a file (reads only its header, index and trailer).")
         {
             file,
             json,
+            cache,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             string path = pr.GetValue(file)!;
-            using var a = CliInput.OpenArray(path);
+            using var a = CliInput.OpenArray(path, pr.GetValue(cache));
             var facts = HeaderFacts.From(a);
             if (pr.GetValue(json))
             {

@@ -23,12 +23,13 @@ internal static class PreviewCommand
         var index = new Option<long?>("--index") { Description = "Slice index along the axis (default: the middle)." };
         var window = new Option<string?>("--window") { Description = "Intensity window CENTER,WIDTH (default: 1st–99th percentile)." };
         var output = new Option<string>("--output", "-o") { Description = "The PNG to write (atomically).", Required = true };
-        var cmd = new Command("preview", "Render one slice of an .mla file to a PNG.") { file, axis, index, window, output };
+        var cache = CliInput.CacheOption();
+        var cmd = new Command("preview", "Render one slice of an .mla file to a PNG.") { file, axis, index, window, output, cache };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             string path = pr.GetValue(file)!;
             string outPath = pr.GetValue(output)!;
-            using var img = CliInput.OpenFile(path);
+            using var img = CliInput.OpenFile(path, pr.GetValue(cache));
             var (w, h, pixels, rgb) = Render(img, pr.GetValue(axis)!, pr.GetValue(index), pr.GetValue(window));
             byte[] png = Png.Encode(w, h, pixels, rgb);
             AtomicFile.Write(outPath, s => s.Write(png), steps);

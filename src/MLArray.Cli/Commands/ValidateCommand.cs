@@ -16,24 +16,26 @@ internal static class ValidateCommand
     public static Command Create(TextWriter stdout, TextWriter stderr)
     {
         var files = new Argument<string[]>("files") { Description = "The .mla files to check.", Arity = ArgumentArity.OneOrMore };
+        var cache = CliInput.CacheOption();
         var cmd = new Command("validate", "Check the metadata of .mla files against the current schema (exit 0 valid, 1 invalid, 2 unreadable or refused).")
         {
             files,
+            cache,
         };
         cmd.SetAction(pr =>
         {
             int worst = CliApp.Ok;
             foreach (var path in pr.GetValue(files)!)
-                worst = Math.Max(worst, CliApp.Guard(stderr, () => ValidateOne(path, stdout)));
+                worst = Math.Max(worst, CliApp.Guard(stderr, () => ValidateOne(path, stdout, pr.GetValue(cache))));
             return worst;
         });
         return cmd;
     }
 
     /// <summary>Validates one file, writing its report; returns its exit code (exceptions are mapped by the caller).</summary>
-    internal static int ValidateOne(string path, TextWriter stdout)
+    internal static int ValidateOne(string path, TextWriter stdout, string? cacheDir = null)
     {
-        using var a = CliInput.OpenArray(path);
+        using var a = CliInput.OpenArray(path, cacheDir);
         for (long c = 0; c < a.NChunks; c++)
             a.GetChunkInfo(c); // every index entry must point at a readable chunk header
         MetaReadResult? meta;

@@ -247,7 +247,7 @@ public sealed class PatchDataset : IDisposable
                 throw new MLArrayFormatException(Bad("every case needs an \"image\" string"));
             string image = (string)c["image"]!;
             string? seg = c["seg"]?.GetValueKind() == JsonValueKind.String ? (string)c["seg"]! : null;
-            cases.Add(new CaseInfo(image, Path.GetFullPath(Path.Combine(root, image)), seg is null ? null : Path.GetFullPath(Path.Combine(root, seg))));
+            cases.Add(new CaseInfo(image, Resolve(root, image), seg is null ? null : Resolve(root, seg)));
         }
         if (fold is { } f)
         {
@@ -287,6 +287,10 @@ public sealed class PatchDataset : IDisposable
         }
     }
 
+    /// <summary>A manifest entry: an http(s) URL as is (a remote case), else a path relative to the manifest's folder.</summary>
+    private static string Resolve(string root, string entry) =>
+        MLArray.Remote.HttpRangeSource.IsHttpUrl(entry) ? entry : Path.GetFullPath(Path.Combine(root, entry));
+
     private static MLArrayFile OpenFile(CaseInfo info, string path, string what)
     {
         try
@@ -295,9 +299,10 @@ public sealed class PatchDataset : IDisposable
             f.DecodeThreads = 1; // one decode context per worker thread: parallelism comes from the workers
             return f;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or MLArray.Remote.MLArrayRemoteException)
         {
-            throw new DatasetCaseException(info.Id, $"case '{info.Id}': cannot open the {what} '{path}': {e.Message}", e);
+            string name = MLArray.Remote.HttpRangeSource.IsHttpUrl(path) ? MLArray.Remote.HttpRangeSource.Redact(new Uri(path)) : path;
+            throw new DatasetCaseException(info.Id, $"case '{info.Id}': cannot open the {what} '{name}': {e.Message}", e);
         }
     }
 

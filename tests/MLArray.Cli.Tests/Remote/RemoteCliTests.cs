@@ -29,6 +29,32 @@ public sealed class RemoteCliTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public void Bench_with_cache_reads_the_second_run_from_disk()
+    {
+        var url = nginx.Serve(BigLocal, "cli/cached.mla").ToString();
+        string dir = Directory.CreateTempSubdirectory("mla-remote-cache-").FullName;
+        try
+        {
+            static long Requests((int Code, string Out, string Err) r)
+            {
+                Assert.True(r.Code == 0, r.Err);
+                using var j = JsonDocument.Parse(r.Out);
+                return j.RootElement.GetProperty("requests").GetInt64();
+            }
+            long first = Requests(CliRun.Run("bench", url, "--count", "4", "--json", "--cache", dir));
+            long second = Requests(CliRun.Run("bench", url, "--count", "4", "--json", "--cache", dir));
+            Assert.True(first > 2, $"{first} requests");
+            Assert.Equal(2, second); // the opening requests (they learn the ETag); every chunk from the cache folder
+            Assert.NotEmpty(Directory.GetFiles(dir, "*.bin", SearchOption.AllDirectories));
+            Assert.Equal(0, CliRun.Run("header", url, "--cache", dir).Code);
+        }
+        finally
+        {
+            Directory.Delete(dir, true);
+        }
+    }
+
+    [Fact]
     public void Validate_convert_and_bench_take_urls()
     {
         var url = nginx.Serve(BigLocal, "cli/big2.mla").ToString();

@@ -54,6 +54,27 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
     }
 
     [Fact]
+    public async Task Open_sends_the_head_and_tail_requests_together_and_metadata_needs_no_more()
+    {
+        using var latency = new LatencyHandler(TimeSpan.FromMilliseconds(150));
+        using var client = new HttpClient(latency);
+        using var remote = await MLArrayFile.OpenAsync(Big, http: new HttpRangeSourceOptions { Client = client });
+        _ = remote.Meta.ToMetaValue().ToJson();
+        _ = remote.Shape;
+        Assert.Equal(2, remote.RemoteTraffic!.Requests);
+        Assert.Equal(2, latency.MaxInFlight); // one round trip: the suffix range does not wait for the head's length
+        // The tail response holds the offsets index and the trailer: header + tail bytes at most.
+        Assert.True(remote.RemoteTraffic.Bytes <= (8 << 10) + (64 << 10), $"{remote.RemoteTraffic.Bytes} bytes");
+
+        // Without the concurrent suffix probe the tail is a second, sequential request.
+        latency.ResetMax();
+        using var sequential = await MLArrayFile.OpenAsync(Big, http: new HttpRangeSourceOptions { Client = client, ProbeTailBytes = 0 });
+        Assert.Equal(2, sequential.RemoteTraffic!.Requests);
+        Assert.Equal(1, latency.MaxInFlight);
+        Assert.Equal(remote.Meta.ToMetaValue().ToJson(), sequential.Meta.ToMetaValue().ToJson());
+    }
+
+    [Fact]
     public async Task Synchronous_doors_accept_urls_read_only()
     {
         var url = Big;
@@ -84,7 +105,9 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
         using var local = MLArrayFile.Open(SmallLocal);
         using var remote = await MLArrayFile.OpenAsync(small);
         Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
-        Assert.Equal(1, remote.RemoteTraffic!.Requests); // the whole small body came with the first request
+        // The whole small body came with the first response; the concurrent suffix request's answer (also 200) is dropped unread.
+        Assert.Equal(2, remote.RemoteTraffic!.Requests);
+        Assert.True(remote.RemoteTraffic!.Bytes <= new FileInfo(SmallLocal).Length);
     }
 
     [Fact]

@@ -145,3 +145,37 @@ public sealed class FaultHandler() : DelegatingHandler(new SocketsHttpHandler { 
         return Rule is null ? response : await Rule(n, request, response);
     }
 }
+
+/// <summary>
+/// Adds a fixed delay before each request (a simulated network round trip) and records how many requests were in
+/// flight at once.
+/// </summary>
+public sealed class LatencyHandler(TimeSpan delay) : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false, MaxConnectionsPerServer = 64 })
+{
+    private int _inFlight;
+    private int _maxInFlight;
+
+    /// <summary>The largest number of requests in flight at the same time so far.</summary>
+    public int MaxInFlight => Volatile.Read(ref _maxInFlight);
+
+    /// <summary>Forgets <see cref="MaxInFlight"/>.</summary>
+    public void ResetMax() => Volatile.Write(ref _maxInFlight, 0);
+
+    protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+    {
+        int now = Interlocked.Increment(ref _inFlight);
+        int max;
+        while (now > (max = Volatile.Read(ref _maxInFlight)) && Interlocked.CompareExchange(ref _maxInFlight, now, max) != max)
+        {
+        }
+        try
+        {
+            await Task.Delay(delay, cancellationToken);
+            return await base.SendAsync(request, cancellationToken);
+        }
+        finally
+        {
+            Interlocked.Decrement(ref _inFlight);
+        }
+    }
+}

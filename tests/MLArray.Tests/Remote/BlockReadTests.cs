@@ -1,0 +1,162 @@
+using System.Runtime.InteropServices;
+using MLArray.Blosc2;
+using MLArray.Remote;
+
+namespace MLArray.Tests.Remote;
+
+/// <summary>
+/// Block-granular reads of large chunks over a real nginx: a 160³ float32 file with 80³ chunks (about 2 MB each
+/// compressed, 125 blocks of 16³) written by our writer, one all-zero chunk (a special offset) and one all-zero block
+/// inside a chunk (zero-run streams).
+/// </summary>
+public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServer>, IDisposable
+{
+    private const int N = 160;
+    private readonly string _dir = Directory.CreateTempSubdirectory("mla-blocks-").FullName;
+
+    public void Dispose() => Directory.Delete(_dir, recursive: true);
+
+    private string MakeFile(string name, IReadOnlyList<Blosc2Filter>? filters = null)
+    {
+        var data = new float[N * N * N];
+        var rng = new Random(42);
+        for (int i = 0; i < data.Length; i++)
+            data[i] = (float)rng.NextDouble();
+        for (int z = 80; z < N; z++) // chunk 7 (the last one) all zero
+            for (int y = 80; y < N; y++)
+                Array.Clear(data, (z * N + y) * N + 80, 80);
+        for (int z = 64; z < 80; z++) // block (4,4,4) of chunk 0 all zero
+            for (int y = 64; y < 80; y++)
+                Array.Clear(data, (z * N + y) * N + 64, 16);
+        string path = Path.Combine(_dir, name);
+        var compression = new CompressionParams { Codec = Blosc2Codec.LZ4, CLevel = 5 };
+        if (filters is not null)
+            compression = compression with { Filters = filters, FiltersMeta = filters.Select(_ => (byte)0).ToArray() };
+        B2ndWriter.Write(path, MemoryMarshal.AsBytes(data.AsSpan()), [N, N, N], DType.Float32,
+            new B2ndWriteOptions { ChunkShape = [80, 80, 80], BlockShape = [16, 16, 16], Compression = compression });
+        return path;
+    }
+
+    private static NdIndex[] Box(int z, int y, int x, int size) =>
+        [NdIndex.Slice(z, z + size), NdIndex.Slice(y, y + size), NdIndex.Slice(x, x + size)];
+
+    [Fact]
+    public async Task A_small_patch_fetches_the_block_table_then_only_its_blocks_and_decodes_like_the_local_file()
+    {
+        string path = MakeFile("blocks.mla");
+        using var local = B2ndArray.Open(path);
+        Assert.True(local.GetChunkInfo(0).StoredBytes >= 1 << 20, $"chunk 0 is {local.GetChunkInfo(0).StoredBytes} bytes: the test needs ≥ 1 MiB chunks");
+        Assert.Equal(ChunkKind.Zeros, local.GetChunkInfo(7).Kind);
+        var touched = new TouchedBlocks(path);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/blocks.mla"));
+        var traffic = remote.RemoteSource!.Traffic;
+
+        // 32³ inside chunk 0 ([40, 72) on each axis), across the zero block: 3×3×3 blocks of 125.
+        var box = Box(40, 40, 40, 32);
+        var (want, blocks) = touched.Of(local, box);
+        Assert.Equal(27, blocks);
+        long r0 = traffic.Requests, b0 = traffic.Bytes;
+        Assert.Equal(local.Read<float>(box), remote.Read<float>(box));
+        long requests = traffic.Requests - r0, bytes = traffic.Bytes - b0;
+        // The header + block starts (here inside the 8 KiB head already held: chunk 0 starts there), then one merged
+        // range per run of adjacent blocks (9 rows of 3 blocks).
+        Assert.InRange(requests, 1, 1 + 9);
+        Assert.True(bytes <= 1.25 * want, $"{bytes} bytes transferred for {want} compressed bytes of the blocks touched");
+        Assert.True(bytes < local.GetChunkInfo(0).StoredBytes / 3, $"{bytes} bytes: not a block-granular read");
+
+        // The same patch again: everything cached. A neighbouring patch in the same chunk: no second block-table request.
+        r0 = traffic.Requests;
+        Assert.Equal(local.Read<float>(box), remote.Read<float>(box));
+        Assert.Equal(r0, traffic.Requests);
+        var next = Box(10, 10, 10, 20);
+        r0 = traffic.Requests;
+        b0 = traffic.Bytes;
+        Assert.Equal(local.Read<float>(next), remote.Read<float>(next));
+        Assert.True(traffic.Bytes - b0 <= 1.25 * touched.Of(local, next).Bytes);
+        Assert.InRange(traffic.Requests - r0, 1, touched.Of(local, next).Blocks);
+
+        // The zero chunk costs no request; a patch spanning 8 chunks matches too.
+        r0 = traffic.Requests;
+        Assert.Equal(local.Read<float>(Box(90, 90, 90, 64)), remote.Read<float>(Box(90, 90, 90, 64)));
+        Assert.Equal(r0, traffic.Requests);
+        Assert.Equal(local.Read<float>(Box(48, 48, 48, 64)), remote.Read<float>(Box(48, 48, 48, 64)));
+        Assert.Equal(0, traffic.Retries);
+    }
+
+    [Fact]
+    public async Task The_gap_threshold_merges_block_ranges_and_majority_or_small_chunks_are_fetched_whole()
+    {
+        string path = MakeFile("gaps.mla");
+        using var local = B2ndArray.Open(path);
+        var url = nginx.Serve(path, "blocks/gaps.mla");
+        var box = Box(40, 40, 120, 32); // 3×3×3 blocks of chunk 1
+        long chunk1 = local.GetChunkInfo(1).StoredBytes;
+
+        // A gap threshold larger than the chunk: the 27 blocks come in one range after the block table.
+        using (var merged = await B2ndArray.OpenAsync(url, options: new RemoteReadOptions { BlockGapBytes = 4 << 20 }))
+        {
+            var t = merged.RemoteSource!.Traffic;
+            long r0 = t.Requests;
+            Assert.Equal(local.Read<float>(box), merged.Read<float>(box));
+            Assert.Equal(2, t.Requests - r0);
+        }
+        // A patch needing most blocks of chunk 1 (4×5×5 = 100 of 125): the whole chunk, one request.
+        using (var most = await B2ndArray.OpenAsync(url))
+        {
+            var t = most.RemoteSource!.Traffic;
+            long r0 = t.Requests, b0 = t.Bytes;
+            var big = new[] { NdIndex.Slice(0, 64), NdIndex.Slice(0, 80), NdIndex.Slice(80, 160) };
+            Assert.Equal(local.Read<float>(big), most.Read<float>(big));
+            Assert.Equal(1, t.Requests - r0);
+            Assert.True(t.Bytes - b0 >= chunk1);
+        }
+        // A threshold above the chunk size: whole chunks as before.
+        using (var whole = await B2ndArray.OpenAsync(url, options: new RemoteReadOptions { BlockReadMinChunkBytes = long.MaxValue }))
+        {
+            var t = whole.RemoteSource!.Traffic;
+            long r0 = t.Requests, b0 = t.Bytes;
+            Assert.Equal(local.Read<float>(box), whole.Read<float>(box));
+            Assert.Equal(1, t.Requests - r0);
+            Assert.True(t.Bytes - b0 >= chunk1);
+        }
+    }
+
+    [Fact]
+    public async Task A_failing_block_request_gives_the_remote_error_and_a_replaced_object_is_detected()
+    {
+        string path = MakeFile("faults.mla");
+        var url = nginx.Serve(path, "blocks/faults.mla");
+        var box = Box(40, 40, 120, 32); // chunk 1: block table, then block ranges
+        var handler = new FaultHandler
+        {
+            Rule = (n, req, resp) => Task.FromResult(n > 3 ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) : resp),
+        };
+        using var client = new HttpClient(handler);
+        var source = await HttpRangeSource.OpenAsync(url, new HttpRangeSourceOptions { Client = client, RetryDelay = TimeSpan.FromMilliseconds(1) });
+        using (var failing = await B2ndArray.OpenAsync(source))
+        {
+            var e = Assert.Throws<MLArrayRemoteException>(() => failing.Read<float>(box)); // request 3 (block table) passes, the blocks fail
+            Assert.Contains("failed 5 times", e.Message);
+        }
+
+        using var remote = await B2ndArray.OpenAsync(url);
+        using var local = B2ndArray.Open(path);
+        Assert.Equal(local.Read<float>(Box(40, 40, 40, 16)), remote.Read<float>(Box(40, 40, 40, 16)));
+        File.SetLastWriteTimeUtc(Path.Combine(nginx.Root, "blocks", "faults.mla"), DateTime.UtcNow.AddMinutes(5)); // new ETag
+        Assert.Throws<MLArrayRemoteChangedException>(() => remote.Read<float>(box));
+    }
+
+    [Fact]
+    public async Task Delta_chunks_fetch_block_zero_too_and_decode_exactly()
+    {
+        string path = MakeFile("delta.mla", [Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.None, Blosc2Filter.Delta, Blosc2Filter.Shuffle]);
+        using var local = B2ndArray.Open(path);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/delta.mla"));
+        var box = Box(50, 50, 50, 16);
+        Assert.Equal(local.Read<float>(box), remote.Read<float>(box));
+        var (want, _) = new TouchedBlocks(path).Of(local, box);
+        var block0 = new TouchedBlocks(path).Of(local, Box(0, 0, 0, 1)).Bytes;
+        long bytes = remote.RemoteSource!.Traffic.Bytes - (8 << 10) - (64 << 10);
+        Assert.True(bytes <= 1.25 * (want + block0), $"{bytes} bytes for {want} + {block0} (block 0) compressed bytes");
+    }
+}
