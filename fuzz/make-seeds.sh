@@ -20,6 +20,9 @@ for f in head_metadata_only v0023_image_f32_3d v0049_plain_pickle_affine corrupt
   [ "$(stat -c %s "$src")" -le 65536 ] && cp "$src" "$seeds/frame/"
 done
 
+# frame: every C-Blosc2 frame in float16, complex, big-endian and opaque dtypes (new metalayer dtype spellings).
+cp "$data"/blosc2-dtypes/*.b2nd "$seeds/frame/"
+
 # chunk, vlmeta, pickle: parts of corpus files (chunks of every codec and filter, "mlarray" values, pickles).
 dotnet run -c Release --project "$here/MLArray.Fuzz" -- make-seeds "$data" "$seeds"
 cp "$data"/pickle/*.pickle "$seeds/pickle/"

@@ -16,6 +16,7 @@ namespace MLArray.Bench;
 /// `native [--native PATH] [--file F] [--patch 64] [--pairs 10]` times random patch reads and the full decode against
 /// an external native C-Blosc2 bench program in interleaved pairs (see NativeCompareBench);
 /// `writes [runs]` times FromArray + Save, Create + one Write and Create + plane-by-plane Writes (sizes too);
+/// `dtypes [reps]` times big-endian reads (the swap at the read boundary) and float16 → float32 widening (see DTypeBench);
 /// any other arguments go to BenchmarkDotNet (e.g. `--filter *Decode*`).
 /// </summary>
 public static class Program
@@ -44,6 +45,8 @@ public static class Program
             return NativeCompareBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "display")
             return DisplayBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "dtypes")
+            return DTypeBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "open-large")
             return LargeFileBench.Run(args.Skip(1).ToArray());
         BenchmarkSwitcher.FromAssembly(typeof(Program).Assembly).Run(args);

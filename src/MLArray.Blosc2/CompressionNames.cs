@@ -158,10 +158,14 @@ public static class CompressionNames
         return (CompressionParams.Pipeline([.. names]), meta);
     }
 
+    /// <summary>Whether the TRUNC_PREC filter can apply: C-Blosc2 truncates 4- and 8-byte floats in the machine's order only.</summary>
+    internal static bool TruncPrecApplies(DType dtype) =>
+        dtype.Kind == DTypeKind.Float && dtype.ItemSize is 4 or 8 && !dtype.IsBigEndian;
+
     private static byte TruncPrecBits(string num, DType dtype)
     {
-        if (dtype.Kind != DTypeKind.Float)
-            throw new ArgumentException($"trunc_prec only applies to float data, not {dtype.Name}.", nameof(dtype));
+        if (!TruncPrecApplies(dtype))
+            throw new ArgumentException($"trunc_prec only applies to little-endian float32/float64 data (as in C-Blosc2), not {dtype.Name}.", nameof(dtype));
         int bits = num.Length == 0 ? (dtype.ItemSize == 4 ? 10 : 20)
             : int.TryParse(num, NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out int b) ? b
             : throw new ArgumentException($"bad trunc_prec precision '{num}'; use e.g. trunc_prec10.", nameof(num));

@@ -33,6 +33,9 @@ public sealed record PredictOptions
 
     /// <summary>Output compression (default: the reference's).</summary>
     public CompressionParams? Compression { get; init; }
+
+    /// <summary>Write float outputs (logits, probabilities) as float16 instead of float32 (see <see cref="PatchAssemblerOptions.Float16"/>).</summary>
+    public bool Float16 { get; init; }
 }
 
 /// <summary>Progress of a prediction: tiles run through the model and rows (first spatial axis) written.</summary>
@@ -212,6 +215,7 @@ public sealed class SlidingWindowPredictor : IDisposable
                         asm = new PatchAssembler(outputPath, grid, classes, new PatchAssemblerOptions
                         {
                             Output = output, Gaussian = options.Gaussian, GeometryFrom = image, Layout = options.Layout, Compression = options.Compression,
+                            Float16 = options.Float16,
                         });
                     }
                     var data = value.GetTensorDataAsSpan<float>();

@@ -102,7 +102,7 @@ internal static class BadMedicalInputs
             case "unknown-datatype":
                 return (SmallNii("dt.nii", b => BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(70), 3)), F, ["dt.nii", "datatype code 3"]);
             case "unsupported-datatype":
-                return (SmallNii("cplx.nii", b => BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(70), 1792)), N, ["cplx.nii", "datatype code 1792"]);
+                return (SmallNii("cplx256.nii", b => BinaryPrimitives.WriteInt16LittleEndian(b.AsSpan(70), 2048)), N, ["cplx256.nii", "datatype code 2048"]);
             case "nii-data-too-short":
             {
                 string p = SmallNii("short.nii");

@@ -5,7 +5,7 @@ using System.Runtime.InteropServices;
 namespace MLArray.Kernels;
 
 /// <summary>
-/// The one element conversion between stored elements (little-endian, any <see cref="DType"/>) and float64, and the
+/// The one element conversion between stored elements (machine order, any numeric real <see cref="DType"/>) and float64, and the
 /// two direct conversions the medical converter needs (scaling stored integers to float, requantising floats back),
 /// in vectorised loops over blocks of elements (one dispatch on <see cref="DTypeCode"/> per call, never per element).
 /// Semantics are C#'s: integers and float32 widen to float64 exactly (int64/uint64 round to nearest), bool is 0 or 1;
@@ -36,6 +36,7 @@ internal static class ElementConvert
             case DTypeCode.UInt64: Widen(MemoryMarshal.Cast<byte, ulong>(source), d); break;
             case DTypeCode.Float32: Widen(MemoryMarshal.Cast<byte, float>(source), d); break;
             case DTypeCode.Float64: MemoryMarshal.Cast<byte, double>(source)[..n].CopyTo(d); break;
+            case DTypeCode.Float16: HalfToDouble(MemoryMarshal.Cast<byte, Half>(source)[..n], d); break;
             default: throw new NotSupportedException($"dtype {from} has no float64 conversion.");
         }
     }
@@ -61,6 +62,22 @@ internal static class ElementConvert
             case DTypeCode.UInt64: CastWide(source, MemoryMarshal.Cast<byte, ulong>(d)); break;
             case DTypeCode.Float32: Narrow(source, MemoryMarshal.Cast<byte, float>(d)); break;
             case DTypeCode.Float64: source.CopyTo(MemoryMarshal.Cast<byte, double>(d)); break;
+            case DTypeCode.Float16: DoubleToHalf(source, MemoryMarshal.Cast<byte, Half>(d)); break;
+            case DTypeCode.Complex64:
+                {
+                    // (x, 0), as NumPy's astype: real parts rounded to float32, imaginary parts zero
+                    var c = MemoryMarshal.Cast<byte, float>(d);
+                    c.Clear();
+                    for (int i = 0; i < n; i++) c[2 * i] = (float)source[i];
+                    break;
+                }
+            case DTypeCode.Complex128:
+                {
+                    var c = MemoryMarshal.Cast<byte, double>(d);
+                    c.Clear();
+                    for (int i = 0; i < n; i++) c[2 * i] = source[i];
+                    break;
+                }
             default: throw new NotSupportedException($"dtype {to} has no float64 conversion.");
         }
     }
@@ -124,7 +141,94 @@ internal static class ElementConvert
         }
     }
 
+    /// <summary>
+    /// True when every value of <paramref name="from"/> is exactly representable in <paramref name="to"/> (a cast
+    /// that loses nothing: widening integers, integers into floats with enough mantissa, float16 → float32 → float64,
+    /// real → complex, complex64 → complex128).
+    /// </summary>
+    public static bool IsExact(DType from, DType to)
+    {
+        if (from.IsOpaque || to.IsOpaque)
+            return from == to;
+        if (from.Code == to.Code || from.Kind == DTypeKind.Bool)
+            return true;
+        int Mantissa(DType d) => d.Code switch { DTypeCode.Float16 => 11, DTypeCode.Float32 or DTypeCode.Complex64 => 24, _ => 53 };
+        int bits = from.ItemSize * 8;
+        return (from.Kind, to.Kind) switch
+        {
+            (DTypeKind.SignedInteger, DTypeKind.SignedInteger) or (DTypeKind.UnsignedInteger, DTypeKind.UnsignedInteger) => to.ItemSize >= from.ItemSize,
+            (DTypeKind.UnsignedInteger, DTypeKind.SignedInteger) => to.ItemSize > from.ItemSize,
+            (DTypeKind.SignedInteger or DTypeKind.UnsignedInteger, DTypeKind.Float or DTypeKind.Complex) =>
+                (from.Kind == DTypeKind.SignedInteger ? bits - 1 : bits) <= Mantissa(to),
+            (DTypeKind.Float, DTypeKind.Float or DTypeKind.Complex) => Mantissa(to) >= Mantissa(from),
+            (DTypeKind.Complex, DTypeKind.Complex) => to.ItemSize >= from.ItemSize,
+            _ => false,
+        };
+    }
+
+    /// <summary>
+    /// Converts elements of <paramref name="from"/> (machine order) into a new buffer of <paramref name="to"/> with
+    /// NumPy <c>astype</c> semantics for real types (C# casts: integers saturate, NaN → 0), complex64 ↔ complex128 part
+    /// by part, real → complex with a zero imaginary part.
+    /// </summary>
+    /// <exception cref="ArgumentException">complex → real (the imaginary part would be dropped) or an opaque dtype.</exception>
+    public static byte[] Cast(ReadOnlySpan<byte> source, DType from, DType to)
+    {
+        if (from.IsOpaque || to.IsOpaque)
+            throw new ArgumentException($"cannot cast between {from} and {to}: opaque dtypes (strings, void, structured) have no numeric values.");
+        if (from.Kind == DTypeKind.Complex && to.Kind != DTypeKind.Complex)
+            throw new ArgumentException($"cannot cast complex {from} to real {to}: the imaginary part would be dropped; keep a complex type.");
+        if (from.Kind == DTypeKind.Complex && from.Code != to.Code)
+            return Cast(source, from.ItemSize == 8 ? DType.Float32 : DType.Float64, to.ItemSize == 8 ? DType.Float32 : DType.Float64); // part by part
+        long n = source.Length / from.ItemSize;
+        var result = GC.AllocateUninitializedArray<byte>(checked((int)(n * to.ItemSize)));
+        if (from.Code == to.Code)
+        {
+            source.CopyTo(result);
+            return result;
+        }
+        if (from.Code == DTypeCode.Float16 && to.Code == DTypeCode.Float32)
+        {
+            HalfToSingle(MemoryMarshal.Cast<byte, Half>(source), MemoryMarshal.Cast<byte, float>(result.AsSpan()));
+            return result;
+        }
+        Span<double> buf = stackalloc double[Block];
+        for (long i = 0; i < n; i += Block)
+        {
+            int k = (int)Math.Min(Block, n - i);
+            ToDouble(source.Slice((int)(i * from.ItemSize), k * from.ItemSize), from, buf[..k]);
+            FromDouble(buf[..k], result.AsSpan((int)(i * to.ItemSize), k * to.ItemSize), to);
+        }
+        return result;
+    }
+
+    /// <summary>float16 → float32 (exact), vectorised.</summary>
+    public static void HalfToSingle(ReadOnlySpan<Half> source, Span<float> destination) =>
+        System.Numerics.Tensors.TensorPrimitives.ConvertToSingle(source, destination);
+
+    /// <summary>float32 → float16 (round to nearest even; out of range → ±infinity), vectorised.</summary>
+    public static void SingleToHalf(ReadOnlySpan<float> source, Span<Half> destination) =>
+        System.Numerics.Tensors.TensorPrimitives.ConvertToHalf(source, destination);
+
     // ------------------------------------------------------------------ to float64
+
+    private static void HalfToDouble(ReadOnlySpan<Half> s, Span<double> d)
+    {
+        Span<float> f = stackalloc float[Block];
+        for (int i = 0; i < s.Length; i += Block)
+        {
+            int k = Math.Min(Block, s.Length - i);
+            HalfToSingle(s.Slice(i, k), f[..k]);
+            Widen<float>(f[..k], d.Slice(i, k));
+        }
+    }
+
+    /// <summary>float64 → float16 in one rounding (through float32 would round twice).</summary>
+    private static void DoubleToHalf(ReadOnlySpan<double> s, Span<Half> d)
+    {
+        for (int i = 0; i < s.Length; i++)
+            d[i] = (Half)s[i];
+    }
 
     private static void BoolToDouble(ReadOnlySpan<byte> s, Span<double> d)
     {

@@ -4,6 +4,7 @@ using Microsoft.Win32.SafeHandles;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2.Codecs;
 using MLArray.Blosc2.Format;
+using MLArray.Kernels;
 
 namespace MLArray.Blosc2;
 
@@ -96,9 +97,13 @@ public sealed partial class B2ndArray : IDisposable
         {
             DType = DType.Parse(Meta.DType);
         }
-        catch (MLArrayNotSupportedException e)
+        catch (MLArrayNotSupportedException e) when (DType.IsValidButUnsupported(Meta.DType))
         {
             throw new MLArrayNotSupportedException($"'{frame.Name ?? "buffer"}': b2nd metalayer at offset {entry.ContentOffset}: {e.Message}", e);
+        }
+        catch (MLArrayNotSupportedException e)
+        {
+            throw new MLArrayFormatException($"'{frame.Name ?? "buffer"}': b2nd metalayer at offset {entry.ContentOffset}: the dtype is not one NumPy parses into a fixed item size of 1..{DType.MaxItemSize} bytes; the file is corrupt. ({e.Message})", e);
         }
         if (DType.ItemSize != frame.TypeSize)
             throw new MLArrayFormatException($"'{frame.Name}' at offset 48: dtype {DType.Name} has {DType.ItemSize}-byte items but the frame typesize is {frame.TypeSize}; the file is corrupt.");
@@ -336,7 +341,16 @@ public sealed partial class B2ndArray : IDisposable
     /// <param name="selection">Per-axis selection.</param>
     /// <param name="destination">Exactly prod(selection shape) × item size bytes.</param>
     /// <param name="threads">Chunks decoded in parallel: 1 (default for slices), 0 = all cores.</param>
-    public unsafe void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
+    /// <remarks>Values of a big-endian dtype arrive in the machine's byte order (swapped after decoding).</remarks>
+    public void Read(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads = 1)
+    {
+        ReadStored(selection, destination, threads);
+        if (DType.IsBigEndian)
+            ByteOrder.SwapInPlace(destination, DType.SwapSize);
+    }
+
+    /// <summary>Decodes a selection with the bytes as stored (no byte-order conversion).</summary>
+    private unsafe void ReadStored(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads)
     {
         ThrowIfDisposed();
         WriteBackAll(commit: false);
@@ -408,6 +422,7 @@ public sealed partial class B2ndArray : IDisposable
         {
             _contexts.Return(ctx);
         }
+        items *= DType.ItemSize / Unsafe.SizeOf<T>(); // opaque dtypes: raw bytes, whole items
         if (items > Array.MaxLength)
             throw new MLArrayNotSupportedException($"'{Name}': the selection has {items} elements, more than a .NET array can hold; read it in parts.");
         var result = GC.AllocateUninitializedArray<T>((int)items);
@@ -429,9 +444,10 @@ public sealed partial class B2ndArray : IDisposable
     public T[] ToArray<T>(int threads = 0) where T : unmanaged
     {
         CheckElementType<T>();
-        if (Length > Array.MaxLength)
-            throw new MLArrayNotSupportedException($"'{Name}': the array has {Length} elements, more than a single .NET array can hold; read it in slices instead.");
-        var result = GC.AllocateUninitializedArray<T>((int)Length);
+        long count = Length * (DType.ItemSize / Unsafe.SizeOf<T>()); // opaque dtypes: raw bytes, whole items
+        if (count > Array.MaxLength)
+            throw new MLArrayNotSupportedException($"'{Name}': the array has {count} elements, more than a single .NET array can hold; read it in slices instead.");
+        var result = GC.AllocateUninitializedArray<T>((int)count);
         Read<T>(result, threads);
         return result;
     }
@@ -591,8 +607,7 @@ public sealed partial class B2ndArray : IDisposable
             where = new ChunkLocation(Name, "chunk", _frame.HeaderLength + _store.GetOffset(c), c);
         }
         var h = ChunkHeader.Parse(chunk, where);
-        if (h.NBytes != L.ChunkNBytes)
-            throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {L.ChunkNBytes}");
+        CheckChunk(h, where);
         // Memcpyed chunks whose header block size differs from the layout's are copied whole (DecodeBlock would cut them at the header's block size).
         bool perBlock = h.IsSpecial || h.BlockSize == L.BlockNBytes;
         byte[] chunkBuf = [];
@@ -739,7 +754,28 @@ public sealed partial class B2ndArray : IDisposable
     /// is valid for C-Blosc2 after the call returns.
     /// </summary>
     /// <exception cref="InvalidOperationException">The array is open read-only.</exception>
-    public unsafe void Write(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<byte> source, int threads = 1)
+    /// <remarks>Values of a big-endian dtype are given in the machine's byte order; the file keeps its stored order.</remarks>
+    public void Write(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<byte> source, int threads = 1)
+    {
+        if (!DType.IsBigEndian || source.IsEmpty)
+        {
+            WriteStored(selection, source, threads);
+            return;
+        }
+        byte[] swapped = ArrayPool<byte>.Shared.Rent(source.Length);
+        try
+        {
+            ByteOrder.Swap(source, swapped, DType.SwapSize);
+            WriteStored(selection, swapped.AsSpan(0, source.Length), threads);
+        }
+        finally
+        {
+            ArrayPool<byte>.Shared.Return(swapped);
+        }
+    }
+
+    /// <summary>Writes bytes in the stored byte order.</summary>
+    private unsafe void WriteStored(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<byte> source, int threads)
     {
         ThrowIfDisposed();
         if (!_store.Writable)
@@ -853,13 +889,25 @@ public sealed partial class B2ndArray : IDisposable
         return (c, output, n);
     }
 
+    /// <summary>
+    /// Throws unless a data chunk's header fits the array: its size is the layout's chunk size and its typesize is the
+    /// dtype's item size (C-Blosc2 writes 1 for items above 255 bytes).
+    /// </summary>
+    private void CheckChunk(in ChunkHeader h, in ChunkLocation where)
+    {
+        if (h.NBytes != _layout.ChunkNBytes)
+            throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {_layout.ChunkNBytes}");
+        int expected = DType.ItemSize <= 255 ? DType.ItemSize : 1;
+        if (h.TypeSize != expected)
+            throw ChunkHeader.Corrupt(where, $"chunk typesize {h.TypeSize} disagrees with the {DType.ItemSize}-byte items of dtype {DType.Name}");
+    }
+
     /// <summary>Decodes chunk <paramref name="c"/> as stored into <paramref name="chunkSpan"/> (ChunkNBytes long).</summary>
     private void DecodeChunkForUpdate(long c, Span<byte> chunkSpan, CodecContext ctx)
     {
         var old = _store.GetChunk(c, ref ctx.ChunkBuffer, out var where);
         var h = ChunkHeader.Parse(old, where);
-        if (h.NBytes != _layout.ChunkNBytes)
-            throw ChunkHeader.Corrupt(where, $"chunk holds {h.NBytes} bytes but the array layout needs {_layout.ChunkNBytes}");
+        CheckChunk(h, where);
         ChunkDecoder.Decompress(old, h, chunkSpan, ctx, where);
     }
 

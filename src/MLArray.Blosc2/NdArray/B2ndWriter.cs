@@ -1,3 +1,4 @@
+using MLArray.Kernels;
 using System.Buffers;
 using MLArray.Blosc2.Codecs;
 using MLArray.Blosc2.Format;
@@ -24,7 +25,8 @@ public sealed record B2ndWriteOptions
 public static class B2ndWriter
 {
     /// <summary>
-    /// Writes <paramref name="data"/> (C order, little-endian items of <paramref name="dtype"/>) as a new file at
+    /// Writes <paramref name="data"/> (C order, items of <paramref name="dtype"/> in the machine's byte order; a
+    /// big-endian dtype is stored byte-swapped) as a new file at
     /// <paramref name="path"/>. The write is atomic: the frame goes to a temporary file in the same folder which then
     /// replaces the target; on failure the target is untouched and the temporary file is removed.
     /// </summary>
@@ -79,6 +81,7 @@ public static class B2ndWriter
         output.Write(header);
 
         long nchunks = layout.NChunks;
+        int swapSize = dtype.IsBigEndian ? dtype.SwapSize : 0;
         var offsets = new long[nchunks];
         long cbytes = 0;
         if (nchunks > 0)
@@ -104,7 +107,7 @@ public static class B2ndWriter
                         {
                             cancellationToken.ThrowIfCancellationRequested();
                             waitForBytes?.Invoke(BytesNeeded(layout, firstChunk + k));
-                            sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx);
+                            sizes[k] = CompressChunk(layout, (byte*)srcAddr, firstChunk + k, p, outputs[k], ctx, swapSize);
                         });
                         for (int k = 0; k < count; k++)
                         {
@@ -152,8 +155,8 @@ public static class B2ndWriter
         var p = options.Compression;
         p.Validate();
         foreach (var f in p.Filters)
-            if (f == Blosc2Filter.TruncPrec && dtype.Kind != DTypeKind.Float)
-                throw new ArgumentException($"trunc_prec only applies to float32/float64 data, not {dtype.Name}.", nameof(options));
+            if (f == Blosc2Filter.TruncPrec && !CompressionNames.TruncPrecApplies(dtype))
+                throw new ArgumentException($"trunc_prec only applies to little-endian float32/float64 data (as in C-Blosc2), not {dtype.Name}.", nameof(options));
         if (shape.Length > B2ndLayout.MaxDims)
             throw new ArgumentException($"b2nd arrays have at most {B2ndLayout.MaxDims} dimensions; got {shape.Length}.", nameof(shape));
         long nitems = 1;
@@ -244,7 +247,7 @@ public static class B2ndWriter
     }
 
     /// <summary>Gathers chunk <paramref name="c"/> from the C-order source into block layout and compresses it.</summary>
-    private static unsafe int CompressChunk(B2ndLayout L, byte* src, long c, CompressionParams p, byte[] dst, CodecContext ctx)
+    private static unsafe int CompressChunk(B2ndLayout L, byte* src, long c, CompressionParams p, byte[] dst, CodecContext ctx, int swapSize)
     {
         int nd = L.NDim;
         Span<long> chunkCoords = stackalloc long[nd];
@@ -274,6 +277,8 @@ public static class B2ndWriter
                 NdCopy.Copy(src + srcOff, L.ArrayStrides, blk, L.BlockStrides, extent, L.ItemSize);
             }
         }
+        if (swapSize > 1)
+            ByteOrder.SwapInPlace(chunkBuf.AsSpan(0, L.ChunkNBytes), swapSize); // big-endian dtype: store the values swapped
         return ChunkEncoder.Compress(chunkBuf.AsSpan(0, L.ChunkNBytes), L.ItemSize, bnb, p, dst, ctx);
     }
 

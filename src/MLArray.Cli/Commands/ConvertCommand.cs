@@ -33,7 +33,8 @@ internal static class ConvertCommand
     /// <summary>The parsed options, shared by the single-file and the batch paths.</summary>
     internal sealed record Settings(
         CompressionParams Compression, string FilterSpec, string? Patch, string? Chunk, string? Block, string? Labels,
-        int Threads, bool Raw, bool CanonicalRas, bool Overwrite, IReadOnlyList<string> MlaOnlyGiven);
+        int Threads, bool Raw, bool CanonicalRas, bool Overwrite, IReadOnlyList<string> MlaOnlyGiven,
+        DType? Cast = null, bool Force = false, bool KeepByteOrder = false);
 
     public static Command Create(TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps, CancellationToken ct)
     {
@@ -64,6 +65,13 @@ internal static class ConvertCommand
         var labels = new Option<string?>("--axis-labels") { Description = ".npy -> .mla: one label per axis, comma separated (spatial, spatial_x/y/z, channel, temporal, ...); non-spatial axes are not patched." };
         var threads = new Option<int>("--threads") { Description = "Compression/decompression threads per file (0 = all cores).", DefaultValueFactory = _ => 0 };
         var raw = new Option<bool>("--raw") { Description = "NIfTI input: keep the stored integers of scaled data (the scaling stays in meta.source)." };
+        var cast = new Option<string?>("--cast")
+        {
+            Description = ".npy/.mla/.b2nd input: convert the values to TYPE first (bool, int8..int64, uint8..uint64, float16, float32, float64, "
+                + "complex64, complex128, or a NumPy dtype string such as <f4); a cast that can lose values (e.g. float32 -> int16) needs --force.",
+        };
+        var force = new Option<bool>("--force") { Description = "Allow a --cast that can lose values (rounding, overflow, precision)." };
+        var keepOrder = new Option<bool>("--keep-byte-order") { Description = ".npy -> .mla/.b2nd: keep a big-endian input big-endian in the file (default: stored little-endian)." };
         var canonical = new Option<string?>("--canonical") { Description = "NIfTI/NRRD input: 'ras' reorients to the closest RAS+ orientation, XYZ order, affine stored, coord_system RAS+ (the reference's later layout)." };
         var shard = Shard.CreateOption("Batch: convert only shard I of N of the sorted inputs");
         var cmd = new Command("convert",
@@ -73,7 +81,7 @@ internal static class ConvertCommand
             + $"Batch: IN… OUTDIR --to {targets}; two inputs that would write the same output are refused. "
             + "Outputs are written atomically; existing files are replaced only with --overwrite. Ctrl+C cancels (exit 130, no partial output).")
         {
-            paths, to, jobs, overwrite, codec, clevel, filter, split, patch, chunk, block, labels, threads, raw, canonical, shard,
+            paths, to, jobs, overwrite, codec, clevel, filter, split, patch, chunk, block, labels, threads, raw, canonical, shard, cast, force, keepOrder,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
@@ -92,7 +100,10 @@ internal static class ConvertCommand
                 },
                 pr.GetValue(filter)!, pr.GetValue(patch), pr.GetValue(chunk), pr.GetValue(block), pr.GetValue(labels),
                 pr.GetValue(threads), pr.GetValue(raw), canon is not null, pr.GetValue(overwrite),
-                new Option[] { codec, clevel, filter, split, patch }.Where(o => pr.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray());
+                new Option[] { codec, clevel, filter, split, patch }.Where(o => pr.GetResult(o) is { Implicit: false }).Select(o => o.Name).ToArray(),
+                pr.GetValue(cast) is { } castName ? ParseCastType(castName) : null, pr.GetValue(force), pr.GetValue(keepOrder));
+            if (settings.Force && settings.Cast is null)
+                throw new ArgumentException("--force applies to --cast only (it allows a cast that can lose values).");
             settings.Compression.Validate();
             if ((settings.Chunk is null) != (settings.Block is null))
                 throw new ArgumentException("--chunk-size and --block-size must be given together.");
@@ -169,6 +180,10 @@ internal static class ConvertCommand
         Kind inKind = KindOf(input), outKind = KindOf(output);
         if (s.Labels is not null && inKind != Kind.Npy)
             throw new ArgumentException("--axis-labels applies to .npy input only (NIfTI/NRRD axes are labelled from their header).");
+        if (s.Cast is not null && inKind is not (Kind.Npy or Kind.Mla or Kind.B2nd))
+            throw new ArgumentException("--cast applies to .npy, .mla and .b2nd input (NIfTI/NRRD input keeps its stored type, or is scaled to float).");
+        if (s.KeepByteOrder && (inKind != Kind.Npy || outKind is not (Kind.Mla or Kind.B2nd)))
+            throw new ArgumentException("--keep-byte-order applies to .npy -> .mla/.b2nd only.");
         if ((s.Raw || s.CanonicalRas) && inKind != Kind.Medical)
             throw new ArgumentException($"{(s.Raw ? "--raw" : "--canonical")} applies to NIfTI/NRRD input only.");
         if (outKind is not (Kind.Mla or Kind.B2nd) && (s.MlaOnlyGiven.Count > 0 || s.Chunk is not null))
@@ -180,9 +195,10 @@ internal static class ConvertCommand
             case (Kind.Mla or Kind.B2nd, Kind.Npy):
             {
                 using var a = CliInput.OpenArray(input);
-                var data = a.ReadBytes(s.Threads);
-                Npy.Write(output, new NpyArray(a.DType.Name, a.Shape, data), steps);
-                return Describe(a.DType.Name, a.Shape);
+                var (data, dtype) = ApplyCast(a.ReadBytes(s.Threads), a.DType, s);
+                // values are in the machine's order: a big-endian array is written as a little-endian .npy
+                Npy.Write(output, new NpyArray(dtype.AsLittleEndian().Name, a.Shape, data), steps);
+                return Describe(dtype.Name, a.Shape);
             }
 
             case (Kind.Medical, Kind.Mla):
@@ -206,10 +222,11 @@ internal static class ConvertCommand
 
             case (Kind.Mla, Kind.Medical):
                 progress.WriteLine($"converting {input} -> {output}");
-                if (CliInput.IsObjectStoreUrl(input))
+                if (s.Cast is not null || CliInput.IsObjectStoreUrl(input))
                 {
-                    using var f = CliInput.OpenFile(input);
-                    MedicalConverter.FromMLArray(f.Meta, f.ReadBytes(), f.Shape, f.DType, output, ct);
+                    using var f = CliInput.IsObjectStoreUrl(input) ? CliInput.OpenFile(input) : MLArrayFile.Open(input);
+                    var (data, dtype) = ApplyCast(f.ReadBytes(), f.DType, s);
+                    MedicalConverter.FromMLArray(f.Meta, data, f.Shape, dtype, output, ct);
                 }
                 else
                 {
@@ -228,7 +245,10 @@ internal static class ConvertCommand
     private static string NpyToMla(string input, string output, bool mla, Settings s, AtomicFileSteps? steps)
     {
         var arr = Npy.Read(input);
-        var dtype = DType.Parse(arr.DType);
+        var (values, dtype) = ApplyCast(arr.Data, DType.Parse(arr.DType), s);
+        if (s.KeepByteOrder && arr.SourceIsBigEndian)
+            dtype = dtype.AsBigEndian(); // the writers store it swapped back
+        arr = new NpyArray(dtype.AsLittleEndian().Name, arr.Shape, values);
         var compression = s.Compression.WithFilters(s.FilterSpec, dtype);
         compression.Validate();
         string[]? axisLabels = ParseLabels(s.Labels, arr.Shape.Length);
@@ -237,7 +257,7 @@ internal static class ConvertCommand
         {
             try
             {
-                using var img = MLArrayFile.FromBytes(arr.Data, arr.Shape, dtype, new MLArrayCreateOptions
+                using var img = MLArrayFile.FromBytes(values, arr.Shape, dtype, new MLArrayCreateOptions
                 {
                     Layout = layout ?? LayoutOptions.Default, Compression = compression, AxisLabels = axisLabels,
                 });
@@ -253,11 +273,53 @@ internal static class ConvertCommand
             if (s.Patch is not null || axisLabels is not null)
                 throw new ArgumentException("--patch-size and --axis-labels need .mla output (a plain .b2nd file has no MLArray metadata).");
             var (chunkShape, blockShape) = layout is null ? (null, null) : (ParseShape(s.Chunk, arr.Shape.Length, "--chunk-size"), ParseShape(s.Block, arr.Shape.Length, "--block-size"));
-            B2ndWriter.Write(output, arr.Data, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression }, steps);
+            B2ndWriter.Write(output, values, arr.Shape, dtype, new B2ndWriteOptions { ChunkShape = chunkShape, BlockShape = blockShape, Compression = compression }, steps);
         }
 
-        return Describe(arr.DType, arr.Shape);
+        return Describe(dtype.Name, arr.Shape);
     }
+
+    /// <summary>NumPy type names (and dtype strings) for --cast.</summary>
+    internal static DType ParseCastType(string name) => name.ToLowerInvariant() switch
+    {
+        "bool" => DType.Bool,
+        "int8" => DType.Int8,
+        "uint8" => DType.UInt8,
+        "int16" => DType.Int16,
+        "uint16" => DType.UInt16,
+        "int32" => DType.Int32,
+        "uint32" => DType.UInt32,
+        "int64" => DType.Int64,
+        "uint64" => DType.UInt64,
+        "float16" or "half" => DType.Float16,
+        "float32" or "float" => DType.Float32,
+        "float64" or "double" => DType.Float64,
+        "complex64" => DType.Complex64,
+        "complex128" => DType.Complex128,
+        _ when DType.TryParse(name, out var d) && !d.IsOpaque => d.AsLittleEndian(),
+        _ => throw new ArgumentException($"--cast '{name}' is not a numeric type; use bool, int8, uint8, int16, uint16, int32, uint32, int64, uint64, float16, float32, float64, complex64 or complex128."),
+    };
+
+    /// <summary>The values converted to --cast's type (refusing a lossy cast without --force); unchanged without --cast.</summary>
+    internal static (byte[] Data, DType DType) ApplyCast(byte[] data, DType from, Settings s)
+    {
+        if (s.Cast is not { } to || to.Code == from.Code)
+            return (data, from);
+        if (from.Kind == DTypeKind.Complex && to.Kind != DTypeKind.Complex)
+            throw new ArgumentException($"--cast {Name(to)}: {from.AsLittleEndian()} is complex and the imaginary part would be dropped; cast to complex64/complex128, or export real parts elsewhere.");
+        if (!MLArray.Kernels.ElementConvert.IsExact(from, to) && !s.Force)
+            throw new ArgumentException($"--cast {Name(to)} can lose values of {Name(from)} ({DescribeLoss(from, to)}); add --force to cast anyway.");
+        return (MLArray.Kernels.ElementConvert.Cast(data, from, to), to);
+    }
+
+    private static string Name(DType d) => d.Code.ToString().ToLowerInvariant();
+
+    private static string DescribeLoss(DType from, DType to) => (from.Kind, to.Kind) switch
+    {
+        (DTypeKind.Float or DTypeKind.Complex, DTypeKind.SignedInteger or DTypeKind.UnsignedInteger or DTypeKind.Bool) => "fractions are truncated and out-of-range values saturate",
+        (_, DTypeKind.Float or DTypeKind.Complex) => "precision is rounded away",
+        _ => "values outside the target range saturate",
+    };
 
     /// <summary>The layout from --chunk-size/--block-size or --patch-size; null for the default (patch 192).</summary>
     private static LayoutOptions? Layout(Settings s, int ndim) =>

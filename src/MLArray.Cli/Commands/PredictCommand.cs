@@ -23,6 +23,7 @@ internal static class PredictCommand
         var batch = new Option<int?>("--batch") { Description = "Tiles per model call (default: the model's fixed batch, else 2)." };
         var argmax = new Option<bool>("--argmax") { Description = "Write a segmentation (argmax over classes; uint8/int16, is_seg true)." };
         var softmax = new Option<bool>("--softmax") { Description = "Write float32 probabilities (softmax over classes)." };
+        var float16 = new Option<bool>("--float16") { Description = "Write float outputs (logits, probabilities) as float16 (half the size) instead of float32." };
         var normalize = new Option<string?>("--normalize") { Description = "Intensity normalisation: none, stats (z-score with the image's meta.stats), zscore (needs --mean/--std), clip-scale (needs --clip). Default: the model's metadata, else none." };
         var mean = new Option<string?>("--mean") { Description = "z-score mean(s): one value or one per channel, comma-separated." };
         var std = new Option<string?>("--std") { Description = "z-score std(s): one value or one per channel, comma-separated." };
@@ -30,7 +31,7 @@ internal static class PredictCommand
         var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads (default: its own)." };
         var cmd = new Command("predict", "Run an ONNX segmentation or regression model over an .mla image by sliding window (nnU-Net's tiling and Gaussian blending).")
         {
-            model, image, output, patch, overlap, batch, argmax, softmax, normalize, mean, std, clip, threads,
+            model, image, output, patch, overlap, batch, argmax, softmax, normalize, mean, std, clip, threads, float16,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
@@ -54,6 +55,7 @@ internal static class PredictCommand
                 Output = pr.GetValue(argmax) ? AssembledOutput.Segmentation : pr.GetValue(softmax) ? AssembledOutput.Probabilities
                     : predictor.Metadata.ContainsKey(ModelMetadataKeys.Output) ? null : AssembledOutput.Logits,
                 Normalization = ParseNormalization(pr.GetValue(normalize), pr.GetValue(mean), pr.GetValue(std), pr.GetValue(clip)),
+                Float16 = pr.GetValue(float16),
             };
             using var cts = new CancellationTokenSource();
             using var signals = ReferenceEquals(stdout, Console.Out) ? new SignalScope(cts, stderr) : null;

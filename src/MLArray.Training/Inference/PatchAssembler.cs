@@ -38,6 +38,12 @@ public sealed record PatchAssemblerOptions
 
     /// <summary>Output compression (default: <see cref="MLArrayCreateOptions.DefaultCompression"/>).</summary>
     public CompressionParams? Compression { get; init; }
+
+    /// <summary>
+    /// Write float outputs (logits, probabilities) as float16 (<c>&lt;f2</c>, half the size, about 3 significant digits;
+    /// values beyond ±65504 become infinite) instead of float32. Segmentations are unaffected.
+    /// </summary>
+    public bool Float16 { get; init; }
 }
 
 /// <summary>
@@ -240,7 +246,7 @@ public sealed class PatchAssembler : IDisposable
         }
         else
         {
-            dtype = DType.Float32;
+            dtype = _options.Float16 ? DType.Float16 : DType.Float32;
             shape = _channelAxis ? [_classes, .. _shape] : (long[])_shape.Clone();
             if (_channelAxis) axisLabels = ["channel", .. spatialLabels];
             meta = meta with { IsSeg = false };
@@ -454,6 +460,13 @@ public sealed class PatchAssembler : IDisposable
         }
         if (_options.Output == AssembledOutput.Probabilities)
             Softmax(outBuf, rows * _plane);
+        if (OutputDType.Code == DTypeCode.Float16)
+        {
+            var half = new Half[outBuf.Length];
+            MLArray.Kernels.ElementConvert.SingleToHalf(outBuf, half); // vectorised
+            _out!.Write<Half>(sel, half);
+            return;
+        }
         _out!.Write<float>(sel, outBuf);
     }
 

@@ -51,6 +51,7 @@ internal sealed class PatchReader
             case DTypeCode.UInt64: Read<ulong, TOut>(array, start, size, destination, mode, padValue, transform); break;
             case DTypeCode.Float32: Read<float, TOut>(array, start, size, destination, mode, padValue, transform); break;
             case DTypeCode.Float64: Read<double, TOut>(array, start, size, destination, mode, padValue, transform); break;
+            case DTypeCode.Float16: Read<Half, TOut>(array, start, size, destination, mode, padValue, transform); break;
             default:
                 throw new MLArrayNotSupportedException($"'{array.File.FilePath}' stores {array.DType.Name}; patches can be read from real numeric dtypes only.");
         }
@@ -316,6 +317,8 @@ internal static unsafe class RowConverter<TSrc, TOut>
             byte* s = src + r * srcStride, d = dst + r * dstStride;
             if (typeof(TSrc) == typeof(short) && typeof(TOut) == typeof(float))
                 Int16ToSingle((short*)s, (float*)d, count);
+            else if (typeof(TSrc) == typeof(Half) && typeof(TOut) == typeof(float))
+                MLArray.Kernels.ElementConvert.HalfToSingle(new ReadOnlySpan<Half>(s, (int)count), new Span<float>(d, (int)count)); // float16 images
             else if (typeof(TSrc) == typeof(byte) && typeof(TOut) == typeof(short))
                 ByteToInt16(s, (short*)d, count);
             else if (typeof(TSrc) == typeof(TOut))

@@ -55,7 +55,12 @@ internal static class ImportPlanner
         };
 
         if (!options.Raw && channels == 1 && h.Scaling is (double slope, double inter))
+        {
+            if (dtype.Kind == DTypeKind.Complex)
+                throw new MLArrayNotSupportedException(
+                    $"scaled complex NIfTI data (datatype {h.DataType}) (scl_slope {slope}, scl_inter {inter}) is not supported; convert with --raw to keep the stored values (the scaling stays in meta.source).");
             return new ImportPlan(opts, shape, dtype, dtype == DType.Float64 ? DType.Float64 : DType.Float32, (slope, inter));
+        }
         return new ImportPlan(opts, shape, dtype, dtype, null);
     }
 

@@ -24,15 +24,16 @@ public sealed record NpyHeader(string Descr, bool FortranOrder, long[] Shape, in
 
 /// <summary>
 /// An N-dimensional array read from or to be written to a <c>.npy</c> file: a normalised dtype, a shape and the
-/// raw little-endian items in C (row-major) order.
+/// raw items in C (row-major) order, numbers in the machine's (little-endian) byte order.
 /// </summary>
 public sealed class NpyArray
 {
     /// <summary>
     /// Creates an array. <paramref name="dtype"/> must be one of the supported little-endian dtype strings
-    /// (<c>|b1 |i1 |u1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8 &lt;f4 &lt;f8</c>), <paramref name="data"/> holds the
-    /// items in C order, little-endian, and its length must be the product of <paramref name="shape"/> times the item
-    /// size. The shape is copied; the data buffer is not.
+    /// (<c>|b1 |i1 |u1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8 &lt;f2 &lt;f4 &lt;f8 &lt;c8 &lt;c16</c>) or an opaque
+    /// fixed-size dtype (<c>|S8</c>, <c>&lt;U4</c>, <c>|V12</c>, a structured field list; its bytes are kept as they
+    /// are), <paramref name="data"/> holds the items in C order, little-endian, and its length must be the product of
+    /// <paramref name="shape"/> times the item size. The shape is copied; the data buffer is not.
     /// </summary>
     /// <param name="dtype">The dtype string, e.g. <c>&lt;f4</c>.</param>
     /// <param name="shape">The dimensions (empty for a scalar); every dimension must be zero or more.</param>
@@ -79,16 +80,23 @@ public sealed class NpyArray
         ElementCount = count;
     }
 
-    /// <summary>The normalised dtype string, one of <c>|b1 |i1 |u1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8 &lt;f4 &lt;f8</c>.</summary>
+    /// <summary>The normalised dtype string: a little-endian numeric dtype or an opaque one as the file spells it.</summary>
     public string DType { get; }
+
+    /// <summary>
+    /// True when the file this array was read from stored big-endian numbers (<c>&gt;</c>); <see cref="Data"/> holds
+    /// them in the machine's order either way. A writer that wants to keep the file's byte order stores
+    /// <c>DType.Parse(DType).AsBigEndian()</c>.
+    /// </summary>
+    public bool SourceIsBigEndian { get; init; }
 
     /// <summary>The dimensions (empty for a 0-d scalar).</summary>
     public long[] Shape { get; }
 
-    /// <summary>The items in C (row-major) order, little-endian.</summary>
+    /// <summary>The items in C (row-major) order, numbers little-endian.</summary>
     public byte[] Data { get; }
 
-    /// <summary>The size of one item in bytes (1, 2, 4 or 8).</summary>
+    /// <summary>The size of one item in bytes (1, 2, 4, 8 or 16 for numbers; any size for opaque dtypes).</summary>
     public int ItemSize { get; }
 
     /// <summary>The number of items: the product of <see cref="Shape"/> (1 for a scalar).</summary>
@@ -96,13 +104,14 @@ public sealed class NpyArray
 }
 
 /// <summary>
-/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0) for the plain numeric dtypes
-/// <c>|b1 |i1 |u1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8 &lt;f4 &lt;f8</c> (big-endian variants are read and converted).
-/// Arrays are always returned in C order with little-endian items.
+/// Reads and writes NumPy <c>.npy</c> files (format versions 1.0, 2.0 and 3.0) for the numeric dtypes
+/// <c>|b1 |i1 |u1 &lt;i2 &lt;u2 &lt;i4 &lt;u4 &lt;i8 &lt;u8 &lt;f2 &lt;f4 &lt;f8 &lt;c8 &lt;c16</c> (big-endian variants are read and
+/// converted) and opaque fixed-size dtypes (byte and unicode strings, void, structured; bytes kept as they are).
+/// Arrays are always returned in C order with little-endian numbers.
 /// </summary>
 public static class Npy
 {
-    internal const string SupportedDTypesText = "|b1 |i1 |u1 <i2 <u2 <i4 <u4 <i8 <u8 <f4 <f8";
+    internal const string SupportedDTypesText = "|b1 |i1 |u1 <i2 <u2 <i4 <u4 <i8 <u8 <f2 <f4 <f8 <c8 <c16, |S<n> <U<n> |V<n> and structured dtypes";
 
     private const int MaxHeaderBytes = 16 * 1024 * 1024;
     private const int NonSeekableInitialChunk = 1 << 20;
@@ -156,7 +165,8 @@ public static class Npy
         (NpyHeader header, bool structured) = ReadHeaderCore(stream, fileName);
         string where = Where(fileName);
         DTypeInfo dt = structured
-            ? throw Unsupported(where, header.Descr, "structured (record) dtype")
+            ? (MLArray.DType.TryParse(header.Descr, out var sd) ? new DTypeInfo(header.Descr, sd.ItemSize, 1)
+                : throw Unsupported(where, header.Descr, "structured (record) dtype with fields this reader cannot size"))
             : ResolveDType(header.Descr, where);
 
         if (!TryByteCount(header.Shape, dt.ItemSize, out _, out long total))
@@ -183,9 +193,9 @@ public static class Npy
         }
 
         byte[] data = ReadData(stream, (int)total, where, header);
-        if (dt.Swap)
+        if (dt.SwapSize > 1)
         {
-            ByteOrder.SwapInPlace(data, dt.ItemSize);
+            ByteOrder.SwapInPlace(data, dt.SwapSize);
         }
 
         if (header.FortranOrder)
@@ -193,7 +203,7 @@ public static class Npy
             data = FortranToC(data, header.Shape, dt.ItemSize);
         }
 
-        return new NpyArray(dt.Canonical, header.Shape, data);
+        return new NpyArray(dt.Canonical, header.Shape, data) { SourceIsBigEndian = dt.SwapSize > 1 };
     }
 
     /// <summary>
@@ -266,7 +276,9 @@ public static class Npy
     internal static byte[] BuildHeader(string descr, long[] shape)
     {
         var sb = new StringBuilder(128);
-        sb.Append("{'descr': '").Append(descr).Append("', 'fortran_order': False, 'shape': ");
+        // A structured dtype's descr is a Python list literal, written unquoted (as numpy.save writes descr).
+        string quoted = descr.StartsWith('[') ? descr : "'" + descr + "'";
+        sb.Append("{'descr': ").Append(quoted).Append(", 'fortran_order': False, 'shape': ");
         sb.Append(FormatShape(shape)).Append(", }");
         if (shape.Length > 0)
         {
@@ -564,56 +576,27 @@ public static class Npy
 
     // ------------------------------------------------------------------ dtypes
 
-    private readonly record struct DTypeInfo(string Canonical, int ItemSize, bool Swap);
+    /// <summary>A file dtype: the normalised spelling, its item size and the byte-swap unit (1 = none; complex: half the item).</summary>
+    private readonly record struct DTypeInfo(string Canonical, int ItemSize, int SwapSize);
 
     /// <summary>Item size of a canonical (normalised) dtype string, or 0 if it is not one.</summary>
     internal static int CanonicalItemSize(string dtype) =>
-        MLArray.DType.TryParse(dtype, out MLArray.DType d) && d.Name == dtype ? d.ItemSize : 0;
+        MLArray.DType.TryParse(dtype, out MLArray.DType d) && d.Name == dtype && !d.IsBigEndian ? d.ItemSize : 0;
 
     private static DTypeInfo ResolveDType(string descr, string where)
     {
-        if (descr == "?")
+        if (!MLArray.DType.TryParse(descr, out var d))
         {
-            return new DTypeInfo("|b1", 1, false);
+            string body = descr.Length > 0 && descr[0] is '<' or '>' or '=' or '|' ? descr[1..] : descr;
+            throw Unsupported(where, descr, DescribeUnsupported(body));
         }
 
-        char order = '=';
-        string body = descr;
-        if (descr.Length > 0 && descr[0] is '<' or '>' or '=' or '|')
+        if (d.IsOpaque)
         {
-            order = descr[0];
-            body = descr[1..];
+            return new DTypeInfo(descr, d.ItemSize, 1); // opaque bytes are kept as the file has them
         }
 
-        if (body == "?")
-        {
-            return new DTypeInfo("|b1", 1, false);
-        }
-
-        if (body.Length >= 2 && body.AsSpan(1).IndexOfAnyExceptInRange('0', '9') < 0 &&
-            int.TryParse(body.AsSpan(1), NumberStyles.None, CultureInfo.InvariantCulture, out int size))
-        {
-            char kind = body[0];
-            bool ok = kind switch
-            {
-                'b' => size == 1,
-                'i' or 'u' => size is 1 or 2 or 4 or 8,
-                'f' => size is 4 or 8,
-                _ => false,
-            };
-            if (ok)
-            {
-                if (size == 1)
-                {
-                    return new DTypeInfo("|" + kind + "1", 1, false);
-                }
-
-                bool bigEndian = order == '>' || ((order is '=' or '|') && !BitConverter.IsLittleEndian);
-                return new DTypeInfo("<" + kind + size.ToString(CultureInfo.InvariantCulture), size, bigEndian);
-            }
-        }
-
-        throw Unsupported(where, descr, DescribeUnsupported(body));
+        return new DTypeInfo(d.AsLittleEndian().Name, d.ItemSize, d.IsBigEndian ? d.SwapSize : 1);
     }
 
     private static string DescribeUnsupported(string body)
@@ -626,14 +609,13 @@ public static class Npy
         string digits = new(body.Skip(1).TakeWhile(char.IsAsciiDigit).ToArray());
         return body[0] switch
         {
-            'c' => "complex",
+            'c' => $"{digits}-byte complex",
             'O' => "object: pickled Python objects",
             'S' or 'a' => "byte strings",
             'U' => "unicode strings",
             'V' => "void / raw bytes",
             'M' => "datetime64",
             'm' => "timedelta64",
-            'f' when digits == "2" => "half-precision float16",
             'f' => $"{digits}-byte float",
             'i' or 'u' => $"{digits}-byte integer",
             _ => "unrecognised dtype",

@@ -659,24 +659,104 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     // Unsupported dtypes
 
     [Theory]
-    [InlineData("<c8")]
-    [InlineData("<c16")]
-    [InlineData(">f4")]
-    [InlineData(">i2")]
-    [InlineData("|S10")]
-    [InlineData("<U5")]
     [InlineData("|O")]
     [InlineData("<M8[ns]")]
-    [InlineData("<f2")]
-    [InlineData("|V8")]
-    [InlineData("[('a', '<i4'), ('b', '<f8')]")]
-    [InlineData("")]
+    [InlineData(">m8")]
     public void Unsupported_dtype_in_the_b2nd_metalayer_is_not_supported(string dtype)
     {
         byte[] f = WithDType(Corpus("f4_3d_lz4_shuffle.mla"), dtype);
         var e = AssertRejected<MLArrayNotSupportedException>(f, $"dtype '{dtype}'", "not supported: dtype");
         Assert.Contains($"'{dtype}'", e.Message, StringComparison.Ordinal);
         output.WriteLine(e.Message);
+    }
+
+    /// <summary>Strings NumPy would not parse, and absurd item sizes: corrupt metadata, located at the metalayer.</summary>
+    [Theory]
+    [InlineData("")]
+    [InlineData("<f3")]
+    [InlineData("<c32")]
+    [InlineData("<i16")]
+    [InlineData("|S0")]
+    [InlineData("|S")]
+    [InlineData("|S-4")]
+    [InlineData("|S99999999")]
+    [InlineData("<U999999")]
+    [InlineData("|V1048577")]
+    [InlineData("[]")]
+    [InlineData("[('a', '<f4')")]
+    [InlineData("[('a', '<f4'), ('a', '<i2')]")]
+    [InlineData("[('a', '<f4', (0,))]")]
+    [InlineData("[('a', '<f8', (1024, 1024))]")]
+    [InlineData("[('a', 'float32')]")]
+    [InlineData("[('a', '|O')]")]
+    [InlineData("[('a', [[[[[[[[[[[[[[[[[[('b', '<f4')]]]]]]]]]]]]]]]]]])]")]
+    [InlineData("<f4 ")]
+    [InlineData("(2,)<f4")]
+    public void Malformed_or_absurd_dtype_in_the_b2nd_metalayer_is_a_format_error(string dtype)
+    {
+        byte[] f = WithDType(Corpus("f4_3d_lz4_shuffle.mla"), dtype);
+        var e = AssertRejected<MLArrayFormatException>(f, $"dtype '{dtype}'", "b2nd metalayer at offset");
+        Assert.Contains("dtype", e.Message, StringComparison.Ordinal);
+        output.WriteLine(e.Message);
+    }
+
+    /// <summary>A valid dtype whose item size disagrees with the frame typesize (4 here): corrupt, located at offset 48.</summary>
+    [Theory]
+    [InlineData("<c8")]
+    [InlineData("<c16")]
+    [InlineData(">i2")]
+    [InlineData("<f2")]
+    [InlineData("|S10")]
+    [InlineData("<U5")]
+    [InlineData("|V8")]
+    [InlineData("[('a', '<i4'), ('b', '<f8')]")]
+    public void Dtype_whose_item_size_disagrees_with_the_frame_typesize_is_a_format_error(string dtype)
+    {
+        byte[] f = WithDType(Corpus("f4_3d_lz4_shuffle.mla"), dtype);
+        AssertRejected<MLArrayFormatException>(f, $"dtype '{dtype}'", "typesize");
+    }
+
+    /// <summary>
+    /// Opaque and big-endian dtypes of the frame's item size (4) open: the f4 file relabelled as 4-byte strings,
+    /// void, a structured pair or big-endian float32 reads the stored bytes (swapped for <c>&gt;f4</c>).
+    /// </summary>
+    [Theory]
+    [InlineData("|S4", false)]
+    [InlineData("|V4", false)]
+    [InlineData("<U1", false)]
+    [InlineData("[('a', '<i2'), ('b', '>u2')]", false)]
+    [InlineData(">f4", true)]
+    [InlineData(">i4", true)]
+    public void Dtype_of_the_frame_item_size_opens_and_reads_the_stored_bytes(string dtype, bool swapped)
+    {
+        byte[] original = Corpus("f4_3d_lz4_shuffle.mla");
+        byte[] f = WithDType(original, dtype);
+        using var plain = B2ndArray.Open(original, "plain.mla");
+        using var a = B2ndArray.Open(f, "relabelled.mla");
+        Assert.Equal(dtype, a.DType.Name);
+        byte[] expected = plain.ReadBytes();
+        if (swapped)
+            MLArray.Kernels.ByteOrder.SwapInPlace(expected, 4);
+        Assert.Equal(expected, a.ReadBytes());
+        if (a.DType.IsOpaque)
+        {
+            var e = Assert.Throws<ArgumentException>(() => a.ToArray<float>());
+            Assert.Contains(dtype, e.Message, StringComparison.Ordinal);
+            Assert.Contains("raw bytes", e.Message, StringComparison.Ordinal);
+            Assert.Equal(expected, a.ToArray<byte>());
+        }
+    }
+
+    /// <summary>A data chunk whose header typesize disagrees with the dtype's item size: corrupt, naming the chunk.</summary>
+    [Fact]
+    public void Chunk_typesize_that_disagrees_with_the_item_size_is_a_format_error()
+    {
+        byte[] f = Corpus("f4_3d_lz4_shuffle.mla");
+        foreach (byte typesize in new byte[] { 1, 2, 8, 255 })
+        {
+            byte[] g = Patch(f, b => b[ChunkPos(b, 0) + 3] = typesize);
+            AssertRejected<MLArrayFormatException>(g, $"chunk typesize {typesize}", "typesize");
+        }
     }
 
     // ------------------------------------------------------------------------------------------------------------

@@ -107,9 +107,9 @@ public sealed class RoundTripPropertyTests
             };
         }
 
-        /// <summary>TRUNC_PREC only applies to floats; other dtypes get plain shuffle instead.</summary>
+        /// <summary>TRUNC_PREC only applies to float32/float64 (as in C-Blosc2); other dtypes get plain shuffle instead.</summary>
         public Pipeline EffectivePipeline =>
-            Pipeline == Pipeline.TruncPrecShuffle && DType.Kind != DTypeKind.Float ? Pipeline.Shuffle : Pipeline;
+            Pipeline == Pipeline.TruncPrecShuffle && !(DType.Kind == DTypeKind.Float && DType.ItemSize is 4 or 8) ? Pipeline.Shuffle : Pipeline;
 
         public override string ToString() => string.Create(CultureInfo.InvariantCulture,
             $"{DType.Name} shape=({string.Join(",", Shape)}) chunk=({string.Join(",", Chunk)}) block=({string.Join(",", Block)}) " +
@@ -275,6 +275,9 @@ public sealed class RoundTripPropertyTests
             "<i8" => MemoryMarshal.AsBytes(a.ToArray<long>().AsSpan()).ToArray(),
             "<u8" => MemoryMarshal.AsBytes(a.ToArray<ulong>().AsSpan()).ToArray(),
             "<f8" => MemoryMarshal.AsBytes(a.ToArray<double>(threads: 1).AsSpan()).ToArray(),
+            "<f2" => MemoryMarshal.AsBytes(a.ToArray<Half>().AsSpan()).ToArray(),
+            "<c8" => MemoryMarshal.AsBytes(a.ToArray<Complex64>().AsSpan()).ToArray(),
+            "<c16" => MemoryMarshal.AsBytes(a.ToArray<System.Numerics.Complex>().AsSpan()).ToArray(),
             _ => throw new InvalidOperationException(a.DType.Name),
         };
         Assert.True(typed.AsSpan().SequenceEqual(expected), $"ToArray<T> differs for {a.DType.Name}");
@@ -372,6 +375,17 @@ public sealed class RoundTripPropertyTests
         var s = data.AsSpan((int)(i * dt.ItemSize), dt.ItemSize);
         switch (dt.Kind)
         {
+            case DTypeKind.Float when dt.ItemSize == 2:
+                BinaryPrimitives.WriteHalfLittleEndian(s, (Half)((v % 2048) * 0.25f));
+                break;
+            case DTypeKind.Complex when dt.ItemSize == 8:
+                BinaryPrimitives.WriteSingleLittleEndian(s, (v % 65536) * 0.25f);
+                BinaryPrimitives.WriteSingleLittleEndian(s[4..], -(v % 4096) * 0.5f);
+                break;
+            case DTypeKind.Complex:
+                BinaryPrimitives.WriteDoubleLittleEndian(s, (v % (1L << 30)) * 0.125);
+                BinaryPrimitives.WriteDoubleLittleEndian(s[8..], -(v % (1L << 20)) * 0.5);
+                break;
             case DTypeKind.Float when dt.ItemSize == 4:
                 BinaryPrimitives.WriteSingleLittleEndian(s, (v % 65536) * 0.25f);
                 break;

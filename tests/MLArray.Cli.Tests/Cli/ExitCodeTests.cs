@@ -84,7 +84,7 @@ public sealed class ExitCodeTests : IDisposable
         string p = ErrorFiles.FutureVersion(_dir);
         Assert.Contains("format version 7", Expect(2, "header", p), StringComparison.Ordinal);
         Assert.Contains("format version 7", Expect(2, "convert", p, P("x.nii.gz")), StringComparison.Ordinal);
-        Assert.Contains("<c8", Expect(2, "convert", CliTestData.Npy("c8_unsupported.npy"), P("x.mla")), StringComparison.Ordinal);
+        Assert.Contains("|O", Expect(2, "convert", CliTestData.Npy("object_unsupported.npy"), P("x.mla")), StringComparison.Ordinal);
         Assert.Equal(["future.mla"], Directory.GetFiles(_dir).Select(Path.GetFileName));
     }
 

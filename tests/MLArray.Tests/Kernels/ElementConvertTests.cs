@@ -54,6 +54,7 @@ public sealed class ElementConvertTests
         "<i8" => MemoryMarshal.Read<long>(e),
         "<u8" => MemoryMarshal.Read<ulong>(e),
         "<f4" => MemoryMarshal.Read<float>(e),
+        "<f2" => (double)MemoryMarshal.Read<Half>(e),
         _ => MemoryMarshal.Read<double>(e),
     };
 
@@ -72,21 +73,58 @@ public sealed class ElementConvertTests
             case "<i8": MemoryMarshal.Write(d, (long)v); break;
             case "<u8": MemoryMarshal.Write(d, (ulong)v); break;
             case "<f4": MemoryMarshal.Write(d, (float)v); break;
+            case "<f2": MemoryMarshal.Write(d, (Half)v); break;
             default: MemoryMarshal.Write(d, v); break;
         }
     }
 
-    public static TheoryData<string> AllDTypes() => new(DType.All.Select(d => d.Name));
+    /// <summary>The real dtypes (complex numbers have no float64 value; see <see cref="ComplexFromDoubleHasAZeroImaginaryPart"/>).</summary>
+    public static TheoryData<string> AllDTypes() => new(DType.All.Where(d => d.Kind != DTypeKind.Complex).Select(d => d.Name));
 
     public static TheoryData<string> IntegerDTypes() => new(DType.All.Where(d => d.Kind is DTypeKind.SignedInteger or DTypeKind.UnsignedInteger).Select(d => d.Name));
 
     [Fact]
     public void CodesMatchTheTypes()
     {
-        Assert.Equal(11, Enum.GetValues<DTypeCode>().Length);
+        Assert.Equal(15, Enum.GetValues<DTypeCode>().Length);
+        Assert.Equal(DTypeCode.Opaque, Enum.GetValues<DTypeCode>()[^1]);
         foreach (DType d in DType.All) Assert.Equal(d, DType.FromCode(d.Code));
         Assert.Equal(DTypeCode.Int16, DType.Parse("<i2").Code);
         Assert.Equal(DTypeCode.Bool, DType.Parse("?").Code);
+    }
+
+    [Fact]
+    public void ComplexFromDoubleHasAZeroImaginaryPart()
+    {
+        double[] v = [1.5, -2, double.NaN, 1e300];
+        var c8 = new Complex64[v.Length];
+        ElementConvert.FromDouble(v, MemoryMarshal.AsBytes(c8.AsSpan()), DType.Complex64);
+        Assert.Equal([new(1.5f, 0), new(-2f, 0), new(float.NaN, 0), new(float.PositiveInfinity, 0)], c8);
+        var c16 = new System.Numerics.Complex[v.Length];
+        ElementConvert.FromDouble(v, MemoryMarshal.AsBytes(c16.AsSpan()), DType.Complex128);
+        Assert.Equal(v.Select(x => new System.Numerics.Complex(x, 0)), c16);
+        Assert.Throws<NotSupportedException>(() => ElementConvert.ToDouble(new byte[16], DType.Complex128, new double[1]));
+    }
+
+    [Fact]
+    public void HalfToSingleIsExactAndSingleToHalfRoundsToNearestEven()
+    {
+        // every one of the 65536 float16 bit patterns widens exactly (NaN stays NaN)
+        var all = new Half[65536];
+        for (int i = 0; i < all.Length; i++) all[i] = BitConverter.UInt16BitsToHalf((ushort)i);
+        var f = new float[all.Length];
+        ElementConvert.HalfToSingle(all, f);
+        for (int i = 0; i < all.Length; i++)
+        {
+            if (Half.IsNaN(all[i])) Assert.True(float.IsNaN(f[i]));
+            else Assert.Equal((float)all[i], f[i]);
+        }
+        float[] edges = [0.1f, 65504f, 65520f, 1e-8f, -3.14159f, float.NaN, float.NegativeInfinity, 2049f, 2051f];
+        var h = new Half[edges.Length];
+        ElementConvert.SingleToHalf(edges, h);
+        Assert.Equal(edges.Select(x => (Half)x), h);
+        Assert.Equal((Half)2048, h[7]); // tie to even
+        Assert.Equal(Half.PositiveInfinity, h[2]);
     }
 
     [Theory]

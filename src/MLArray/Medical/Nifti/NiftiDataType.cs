@@ -13,7 +13,7 @@ internal static class NiftiDataType
     public const int Int32 = 8;
     /// <summary>DT_FLOAT32 (16).</summary>
     public const int Float32 = 16;
-    /// <summary>DT_COMPLEX64 (32), not supported.</summary>
+    /// <summary>DT_COMPLEX64 (32): two float32 per voxel (<c>&lt;c8</c>).</summary>
     public const int Complex64 = 32;
     /// <summary>DT_FLOAT64 (64).</summary>
     public const int Float64 = 64;
@@ -31,6 +31,8 @@ internal static class NiftiDataType
     public const int UInt64 = 1280;
     /// <summary>DT_RGBA32 (2304): four uint8 per voxel, read as a trailing channel axis of length 4.</summary>
     public const int Rgba32 = 2304;
+    /// <summary>DT_COMPLEX128 (1792): two float64 per voxel (<c>&lt;c16</c>).</summary>
+    public const int Complex128 = 1792;
 
     /// <summary>
     /// Maps a datatype code to the element type and the number of channels per voxel (1, or 3/4 for RGB24/RGBA32).
@@ -38,7 +40,7 @@ internal static class NiftiDataType
     /// <param name="code">The header's <c>datatype</c>.</param>
     /// <param name="file">The file name, for messages.</param>
     /// <returns>The element type and the channel count.</returns>
-    /// <exception cref="MLArrayNotSupportedException">A valid NIfTI type with no supported dtype (binary, complex, float128).</exception>
+    /// <exception cref="MLArrayNotSupportedException">A valid NIfTI type with no supported dtype (binary, float128, complex256).</exception>
     /// <exception cref="MLArrayFormatException">A code NIfTI does not define.</exception>
     public static (DType DType, int Channels) ToDType(int code, string file) => code switch
     {
@@ -54,9 +56,11 @@ internal static class NiftiDataType
         Int64 => (DType.Int64, 1),
         UInt64 => (DType.UInt64, 1),
         Rgba32 => (DType.UInt8, 4),
-        1 or 32 or 1536 or 1792 or 2048 => throw new MLArrayNotSupportedException(
+        Complex64 => (DType.Complex64, 1),
+        Complex128 => (DType.Complex128, 1),
+        1 or 1536 or 2048 => throw new MLArrayNotSupportedException(
             $"{file}: NIfTI datatype code {code} ({Name(code)}) is not supported; supported codes are " +
-            "2 4 8 16 64 128 256 512 768 1024 1280 2304 (uint8 int16 int32 float32 float64 RGB24 int8 uint16 uint32 int64 uint64 RGBA32)."),
+            "2 4 8 16 32 64 128 256 512 768 1024 1280 1792 2304 (uint8 int16 int32 float32 complex64 float64 RGB24 int8 uint16 uint32 int64 uint64 complex128 RGBA32)."),
         _ => throw new MLArrayFormatException($"{file}: unknown NIfTI datatype code {code}; the header is corrupt or not NIfTI."),
     };
 
@@ -89,6 +93,12 @@ internal static class NiftiDataType
             DTypeCode.UInt32 => UInt32,
             DTypeCode.Int64 => Int64,
             DTypeCode.UInt64 => UInt64,
+            DTypeCode.Complex64 => Complex64,
+            DTypeCode.Complex128 => Complex128,
+            DTypeCode.Float16 => throw new MLArrayNotSupportedException(
+                $"NIfTI has no float16 datatype ({dtype}); use --cast float32 (mlarray convert --cast float32), or convert the data to float32 first."),
+            DTypeCode.Opaque => throw new MLArrayNotSupportedException(
+                $"NIfTI has no datatype for the opaque dtype {dtype} (strings, void or structured items); only numeric arrays convert to NIfTI."),
             _ => throw new MLArrayNotSupportedException($"NIfTI has no datatype for {dtype} (bool is not a NIfTI type; store it as uint8)."),
         };
     }

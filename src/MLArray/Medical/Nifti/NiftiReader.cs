@@ -116,7 +116,7 @@ internal sealed class NiftiReader : IDisposable
             (DType dtype, int channels) = NiftiDataType.ToDType(header.DataType, headerPath);
             long count = MedicalIO.Product(header.FileShape, headerPath, "dim");
             long bytes = MedicalIO.CheckedBytes(count, dtype.ItemSize * channels, headerPath, options.MaxDataBytes);
-            int swap = header.IsLittleEndian ? 1 : dtype.ItemSize;
+            int swap = header.IsLittleEndian ? 1 : dtype.SwapSize; // complex: each part
 
             bool dgz;
             string dfile;

@@ -470,6 +470,12 @@ internal static class NrrdTypes
         DTypeCode.UInt64 => "uint64",
         DTypeCode.Float32 => "float",
         DTypeCode.Float64 => "double",
+        DTypeCode.Float16 => throw new MLArrayNotSupportedException(
+            $"NRRD has no float16 type ({dtype}); use --cast float32 (mlarray convert --cast float32), or convert the data to float32 first."),
+        DTypeCode.Complex64 or DTypeCode.Complex128 => throw new MLArrayNotSupportedException(
+            $"NRRD has no complex type ({dtype}): its types are integers, float and double, with no real/imaginary pairs. Write NIfTI (.nii/.nii.gz, complex64/complex128) instead."),
+        DTypeCode.Opaque => throw new MLArrayNotSupportedException(
+            $"NRRD has no type for the opaque dtype {dtype} (strings, void or structured items); only numeric arrays convert to NRRD."),
         _ => throw new MLArrayNotSupportedException($"NRRD has no type for {dtype}; store bool as uint8."),
     };
 }
