@@ -20,10 +20,11 @@ internal static class PreviewCommand
         var frame = new Option<long[]>("--frame") { Description = "Index along each non-spatial axis (time, channels; default 0).", AllowMultipleArgumentsPerToken = true };
         var window = new Option<string?>("--window") { Description = "Intensity window CENTER,WIDTH (default: 1st–99th percentile of the slice)." };
         var seg = new Option<bool>("--seg") { Description = "Show an integer image as labels (segmentations with is_seg are shown so anyway)." };
+        var part = new Option<string>("--part") { Description = "What complex images show: magnitude (default), real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
         var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological, the patient's right on the left)." };
         var output = new Option<string>("--output", "-o") { Description = "The PNG to write (atomically).", Required = true };
         var cache = CliInput.CacheOption();
-        var cmd = new Command("preview", "Render one slice of an .mla file to a PNG, oriented as medical viewers show it.") { file, axis, index, frame, window, seg, neuro, output, cache };
+        var cmd = new Command("preview", "Render one slice of an .mla file to a PNG, oriented as medical viewers show it.") { file, axis, index, frame, window, seg, neuro, part, output, cache };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             string path = pr.GetValue(file)!;
@@ -32,7 +33,7 @@ internal static class PreviewCommand
             var request = new SliceRequest
             {
                 View = pr.GetValue(axis)!, Index = pr.GetValue(index), Frames = pr.GetValue(frame) ?? [], Window = pr.GetValue(window),
-                AsLabels = pr.GetValue(seg), Neurological = pr.GetValue(neuro),
+                AsLabels = pr.GetValue(seg), Neurological = pr.GetValue(neuro), Part = DisplayValues.ParsePart(pr.GetValue(part)!),
             };
             var (slice, geometry, view, at, mode) = SlicePreview.Render(img, request);
             byte[] png = slice.ToPng();

@@ -1,6 +1,7 @@
 using System.CommandLine;
 using System.Diagnostics;
 using MLArray.Cli.Viewer;
+using MLArray.Display;
 
 namespace MLArray.Cli.Commands;
 
@@ -16,14 +17,15 @@ internal static class ViewCommand
         var seg = new Option<string?>("--seg") { Description = "A segmentation (.mla) on the image's grid, shown as a coloured overlay." };
         var port = new Option<int?>("--port") { Description = "The port on 127.0.0.1 (default: a free one)." };
         var open = new Option<bool>("--open") { Description = "Open the page in the default browser." };
+        var part = new Option<string>("--part") { Description = "What complex images show: magnitude (default), real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
         var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological)." };
-        var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer.") { file, seg, port, open, neuro };
+        var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer.") { file, seg, port, open, neuro, part };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             int p = pr.GetValue(port) ?? 0;
             if (pr.GetValue(port) is { } given && given is < 1 or > 65535)
                 throw new ArgumentException($"--port {given} is not a TCP port (1–65535).");
-            var session = ViewerSession.Open(pr.GetValue(file)!, pr.GetValue(seg), pr.GetValue(neuro));
+            var session = ViewerSession.Open(pr.GetValue(file)!, pr.GetValue(seg), pr.GetValue(neuro), DisplayValues.ParsePart(pr.GetValue(part)!));
             ViewerServer server;
             try
             {

@@ -53,13 +53,16 @@ internal sealed class ViewerSession : IDisposable
     /// <summary>True for the neurological convention.</summary>
     public bool Neurological { get; }
 
+    /// <summary>What complex images show.</summary>
+    public ComplexPart Part { get; private init; }
+
     /// <summary>True when a segmentation is shown over the image.</summary>
     public bool HasSeg => _seg is not null;
 
     /// <summary>Opens the image (and segmentation) and checks that they can be shown together.</summary>
     /// <exception cref="MLArrayNotSupportedException">An image the viewer cannot show.</exception>
     /// <exception cref="ArgumentException">A segmentation that does not match the image.</exception>
-    public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false)
+    public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false, ComplexPart part = ComplexPart.Magnitude)
     {
         var image = CliInput.OpenFile(imagePath);
         MLArrayFile? seg = null;
@@ -86,6 +89,7 @@ internal sealed class ViewerSession : IDisposable
 
             return new ViewerSession(image, geometry, mode, seg, segGeometry, tree, neurological)
             {
+                Part = part,
                 ImageName = CliInput.FileName(imagePath.Replace('\\', '/')),
                 SegName = segPath is null ? null : CliInput.FileName(segPath.Replace('\\', '/')),
             };
@@ -155,7 +159,7 @@ internal sealed class ViewerSession : IDisposable
             }
         }
 
-        SlicePlane plane = SliceRenderer.Read(file, g, g.Layout(view, Neurological), index, frames);
+        SlicePlane plane = SliceRenderer.Read(file, g, g.Layout(view, Neurological), index, frames, Part);
         lock (_cacheLock)
         {
             if (!_cache.ContainsKey(key))

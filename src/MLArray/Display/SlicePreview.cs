@@ -22,6 +22,9 @@ internal sealed record SliceRequest
 
     /// <summary>The patient's right on the screen's right.</summary>
     public bool Neurological { get; init; }
+
+    /// <summary>What complex images show (magnitude by default).</summary>
+    public ComplexPart Part { get; init; }
 }
 
 /// <summary>One slice of an image rendered as viewers show it (the library behind <c>mlarray preview</c>).</summary>
@@ -43,7 +46,7 @@ internal static class SlicePreview
             throw new ArgumentException($"slice index {request.Index} is out of range for the {view.ToString().ToLowerInvariant()} view ({layout.Slices} slices).");
         long[] frames = FramesOf(geometry, request.Frames);
         RenderMode mode = ModeOf(image, geometry, request.AsLabels);
-        SlicePlane plane = SliceRenderer.Read(image, geometry, layout, index, frames);
+        SlicePlane plane = SliceRenderer.Read(image, geometry, layout, index, frames, request.Part);
         double lo = 0, hi = 1;
         if (mode == RenderMode.Grey)
             (lo, hi) = request.Window is { } w ? Window.Parse(w) : Window.Percentiles(plane.Values, 0.01, 0.99);

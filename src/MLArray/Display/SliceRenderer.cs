@@ -46,9 +46,13 @@ internal static class SliceRenderer
     /// <summary>The most voxels (times channels) one slice may hold: 2^26, 512 MiB as display values.</summary>
     public const long MaxSliceVoxels = 1L << 26;
 
-    /// <summary>Reads the slice <paramref name="index"/> of the view <paramref name="layout"/> with the given frame indices (one per <see cref="DisplayGeometry.FrameAxes"/>).</summary>
+    /// <summary>
+    /// Reads the slice <paramref name="index"/> of the view <paramref name="layout"/> with the given frame indices (one
+    /// per <see cref="DisplayGeometry.FrameAxes"/>); complex images show <paramref name="part"/>.
+    /// </summary>
     /// <exception cref="ArgumentOutOfRangeException">A slice or frame index outside the image.</exception>
-    public static SlicePlane Read(MLArrayFile image, DisplayGeometry geometry, ViewLayout layout, long index, ReadOnlySpan<long> frames)
+    public static SlicePlane Read(MLArrayFile image, DisplayGeometry geometry, ViewLayout layout, long index, ReadOnlySpan<long> frames,
+        ComplexPart part = ComplexPart.Magnitude)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentNullException.ThrowIfNull(geometry);
@@ -74,7 +78,7 @@ internal static class SliceRenderer
             sel[a] = NdIndex.At(frames[k]);
         }
 
-        double[] src = DisplayValues.ToDouble(image.ReadBytes(sel), image.DType);
+        double[] src = DisplayValues.ToDouble(image.ReadBytes(sel), image.DType, part);
 
         // C-order strides of the axes left in the selection (row, column, channel)
         int rowAxis = geometry.Slots[layout.RowSlot], colAxis = geometry.Slots[layout.ColSlot], chAxis = geometry.ChannelAxis;

@@ -105,6 +105,41 @@ public sealed class PreviewCommandTests : IDisposable
         Assert.Equal(255, px[19]);
     }
 
+    [Theory]
+    [InlineData("magnitude", "3,6")]
+    [InlineData("real", "0,8")]
+    [InlineData("imag", "0,8")]
+    [InlineData("phase", "0,6.3")]
+    public void Complex_images_show_the_asked_part(string part, string window)
+    {
+        long[] shape = [4, 5, 6];
+        var data = new Complex64[4 * 5 * 6];
+        for (int i = 0; i < data.Length; i++) data[i] = new Complex64((i % 7) - 3, (i % 5) - 2);
+        string mla = Path.Combine(_dir, "c.mla");
+        using (var f = MLArrayFile.FromArray(data, shape, new MLArrayCreateOptions { AxisLabels = ["spatial_z", "spatial_y", "spatial_x"] }))
+            f.Save(mla);
+        string png = Path.Combine(_dir, "c.png");
+        string[] args = part == "magnitude" ? ["preview", mla, "--axis", "z", "--index", "2", "--window", window, "-o", png] // the default part
+            : ["preview", mla, "--axis", "z", "--index", "2", "--window", window, "--part", part, "-o", png];
+        var r = CliRun.Run(args);
+        Assert.True(r.Code == 0, r.Err);
+        var (w, h, ct, px) = Decode(File.ReadAllBytes(png));
+        Assert.Equal((6, 5, 0), (w, h, ct));
+        var (lo, hi) = Window.Parse(window);
+        for (int y = 0; y < 5; y++)
+            for (int x = 0; x < 6; x++)
+            {
+                var z = data[(2 * 30) + (y * 6) + x];
+                double v = part switch { "real" => z.Real, "imag" => z.Imaginary, "phase" => Math.Atan2(z.Imaginary, z.Real), _ => Math.Sqrt((z.Real * z.Real) + (z.Imaginary * z.Imaginary)) };
+                Assert.Equal(Window.Map(v, lo, hi), px[(y * 6) + x]);
+            }
+
+        r = CliRun.Run(["preview", mla, "--part", "modulus", "-o", Path.Combine(_dir, "bad.png")]);
+        Assert.Equal(1, r.Code);
+        Assert.Contains("--part must be real, imag, magnitude or phase", r.Err, StringComparison.Ordinal);
+        Assert.False(File.Exists(Path.Combine(_dir, "bad.png")));
+    }
+
     [Fact]
     public void SegmentationGetsDistinctColoursPerLabel()
     {
