@@ -49,6 +49,8 @@ public sealed class Lz4DecoderTests
     {
         var dst = new byte[LZ4Codec.MaximumOutputSize(data.Length)];
         int n = LZ4Codec.Encode(data, dst, level);
+        if (n == 0 && data.Length == 0)
+            return [0x00]; // K4os's HC levels write nothing for empty input; the empty LZ4 block is one zero token
         Assert.True(n > 0);
         return dst.AsSpan(0, n).ToArray();
     }
