@@ -1,6 +1,4 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using System.Text;
 
 namespace MLArray.TestSupport;
@@ -24,7 +22,7 @@ public abstract class NpmServer : IDisposable
         if (!File.Exists(exe))
             throw new InvalidOperationException($"{tool} is not installed in {cache}: the object-store tests need it (.ci/run installs it: npm install --prefix {cache} s3rver@3.7.1 azurite@3.37.0).");
         DataDir = Directory.CreateTempSubdirectory($"mla-{tool}-").FullName;
-        Port = FreePort();
+        Port = LoopbackServer.FreePort();
         var psi = new ProcessStartInfo(exe)
         {
             RedirectStandardError = true,
@@ -38,27 +36,7 @@ public abstract class NpmServer : IDisposable
         _process.ErrorDataReceived += (_, e) => { lock (_log) _log.AppendLine(e.Data); };
         _process.BeginOutputReadLine();
         _process.BeginErrorReadLine();
-        var deadline = DateTime.UtcNow.AddSeconds(60);
-        while (true)
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"{tool} exited with code {_process.ExitCode}: {Log}");
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, Port);
-                break;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(100);
-            }
-            catch (SocketException e)
-            {
-                Dispose();
-                throw new InvalidOperationException($"{tool} did not accept connections on 127.0.0.1:{Port} within 60 s: {Log}", e);
-            }
-        }
+        LoopbackServer.WaitUntilListening(_process, Port, tool, TimeSpan.FromSeconds(60), () => Log, Dispose);
     }
 
     public int Port { get; }
@@ -76,37 +54,7 @@ public abstract class NpmServer : IDisposable
         }
     }
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill(entireProcessTree: true);
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        _process.Dispose();
-        try
-        {
-            Directory.Delete(DataDir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => LoopbackServer.Stop(_process, DataDir);
 }
 
 /// <summary>s3rver 3.7.1 with the bucket <see cref="Bucket"/>; credentials S3RVER/S3RVER (s3rver's only account).</summary>

@@ -20,7 +20,7 @@ internal static class PreviewCommand
         var frame = new Option<long[]>("--frame") { Description = "Index along each non-spatial axis (time, channels; default 0).", AllowMultipleArgumentsPerToken = true };
         var window = new Option<string?>("--window") { Description = "Intensity window CENTER,WIDTH (default: 1st–99th percentile of the slice)." };
         var seg = new Option<bool>("--seg") { Description = "Show an integer image as labels (segmentations with is_seg are shown so anyway)." };
-        var part = new Option<string>("--part") { Description = "What complex images show: magnitude (default), real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
+        var part = new Option<string>("--part") { Description = "What complex images show: magnitude, real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
         var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological, the patient's right on the left)." };
         var output = new Option<string>("--output", "-o") { Description = "The PNG to write (atomically).", Required = true };
         var cache = CliInput.CacheOption();

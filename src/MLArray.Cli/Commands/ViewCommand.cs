@@ -17,7 +17,7 @@ internal static class ViewCommand
         var seg = new Option<string?>("--seg") { Description = "A segmentation (.mla) on the image's grid, shown as a coloured overlay." };
         var port = new Option<int?>("--port") { Description = "The port on 127.0.0.1 (default: a free one)." };
         var open = new Option<bool>("--open") { Description = "Open the page in the default browser." };
-        var part = new Option<string>("--part") { Description = "What complex images show: magnitude (default), real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
+        var part = new Option<string>("--part") { Description = "What complex images show: magnitude, real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
         var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological)." };
         var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer.") { file, seg, port, open, neuro, part };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>

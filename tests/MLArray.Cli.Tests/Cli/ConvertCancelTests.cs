@@ -130,12 +130,13 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
     [Fact]
     public void Sigint_during_a_single_file_exits_130_and_leaves_no_output()
     {
-        // 26 MB of random int16 compressed with LZ4HC level 9 on one thread: seconds of work after the progress line.
+        // 52 MB of random int16 compressed with ZSTD level 9 on one thread: seconds of work after the progress line,
+        // even on a fast machine (LZ4HC got fast enough to finish 26 MB before a loaded test host sent the signal).
         string input = Path.Combine(_dir, "big.nii");
-        WriteNoise(input, 256, 256, 200, 7);
+        WriteNoise(input, 256, 256, 400, 7);
         string outDir = Directory.CreateDirectory(Path.Combine(_dir, "single")).FullName;
         string mla = Path.Combine(outDir, "big.mla");
-        var r = RunAndInterrupt("convert", input, mla, "--threads", "1", "--clevel", "9");
+        var r = RunAndInterrupt("convert", input, mla, "--threads", "1", "--codec", "zstd", "--clevel", "9");
         Assert.Equal(CliApp.Cancelled, r.Code);
         Assert.Contains($"cancelled; {mla} was not written", r.Err, StringComparison.Ordinal);
         AssertNoFiles(outDir);
@@ -145,9 +146,9 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
     public void Sigint_during_a_batch_exits_130_and_leaves_no_output()
     {
         string inDir = Directory.CreateDirectory(Path.Combine(_dir, "in")).FullName;
-        for (int i = 0; i < 2; i++) WriteNoise(Path.Combine(inDir, $"noise{i}.nii"), 256, 256, 160, i + 1);
+        for (int i = 0; i < 2; i++) WriteNoise(Path.Combine(inDir, $"noise{i}.nii"), 256, 256, 320, i + 1);
         string outDir = Path.Combine(_dir, "out");
-        var r = RunAndInterrupt("convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1", "--clevel", "9");
+        var r = RunAndInterrupt("convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1", "--codec", "zstd", "--clevel", "9");
         Assert.Equal(CliApp.Cancelled, r.Code);
         Assert.Contains("cancelled: 0 of 2 converted before the interrupt", r.Out, StringComparison.Ordinal);
         Assert.Contains("mlarray: cancelled.", r.Err, StringComparison.Ordinal);

@@ -1,6 +1,5 @@
 using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
+using MLArray.TestSupport;
 
 namespace MLArray.Tests.Remote;
 
@@ -21,7 +20,7 @@ public sealed class NginxServer : IDisposable
         _dir = Directory.CreateTempSubdirectory("mla-nginx-").FullName;
         Root = Path.Combine(_dir, "www");
         Directory.CreateDirectory(Path.Combine(Root, "noranges"));
-        Port = FreePort();
+        Port = LoopbackServer.FreePort();
         string conf = Path.Combine(_dir, "nginx.conf");
         File.WriteAllText(conf, $$"""
             daemon off;
@@ -53,27 +52,7 @@ public sealed class NginxServer : IDisposable
             RedirectStandardOutput = true,
             UseShellExecute = false,
         }) ?? throw new InvalidOperationException("nginx did not start.");
-        var deadline = DateTime.UtcNow.AddSeconds(20);
-        while (true)
-        {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"nginx exited with code {_process.ExitCode}: {ErrorLog()}");
-            try
-            {
-                using var probe = new TcpClient();
-                probe.Connect(IPAddress.Loopback, Port);
-                break;
-            }
-            catch (SocketException) when (DateTime.UtcNow < deadline)
-            {
-                Thread.Sleep(50);
-            }
-            catch (SocketException e)
-            {
-                Dispose();
-                throw new InvalidOperationException($"nginx did not accept connections on 127.0.0.1:{Port} within 20 s: {ErrorLog()}", e);
-            }
-        }
+        LoopbackServer.WaitUntilListening(_process, Port, "nginx", TimeSpan.FromSeconds(20), ErrorLog, Dispose);
     }
 
     public int Port { get; }
@@ -97,37 +76,7 @@ public sealed class NginxServer : IDisposable
         return File.Exists(log) ? File.ReadAllText(log) : "(no error log)";
     }
 
-    private static int FreePort()
-    {
-        var l = new TcpListener(IPAddress.Loopback, 0);
-        l.Start();
-        int port = ((IPEndPoint)l.LocalEndpoint).Port;
-        l.Stop();
-        return port;
-    }
-
-    public void Dispose()
-    {
-        try
-        {
-            if (!_process.HasExited)
-            {
-                _process.Kill();
-                _process.WaitForExit(10_000);
-            }
-        }
-        catch (InvalidOperationException)
-        {
-        }
-        _process.Dispose();
-        try
-        {
-            Directory.Delete(_dir, recursive: true);
-        }
-        catch (IOException)
-        {
-        }
-    }
+    public void Dispose() => LoopbackServer.Stop(_process, _dir);
 }
 
 /// <summary>Injects HTTP-level faults: each request is passed to <see cref="Rule"/>, which may answer instead of the server.</summary>
