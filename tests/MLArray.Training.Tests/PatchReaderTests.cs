@@ -81,14 +81,15 @@ public sealed class PatchReaderTests : IDisposable
     public static TheoryData<string, string> DTypesAndFilters()
     {
         var data = new TheoryData<string, string>();
-        foreach (var dt in new[] { "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f4", "<f8" })
+        foreach (var dt in new[] { "|b1", "|i1", "|u1", "<i2", "<u2", "<i4", "<u4", "<i8", "<u8", "<f4", "<f8", ">i2", ">u2", ">i4", ">f4", ">f8" })
             foreach (var filter in new[] { "shuffle", "bitshuffle", "delta", "none" })
                 data.Add(dt, filter);
         return data;
     }
 
-    // The converting read decodes rows straight into their place in the patch: every stored dtype, through each
-    // filter path of the engine (plain shuffle rows, bitshuffle, delta, unfiltered), inside and across the border.
+    // The converting read decodes rows straight into their place in the patch: every stored dtype (big-endian ones
+    // swapped row by row), through each filter path of the engine (plain shuffle rows, bitshuffle, delta, unfiltered),
+    // inside and across the border.
     [Theory]
     [MemberData(nameof(DTypesAndFilters))]
     public void Every_dtype_and_filter_converts_in_place_like_a_crop(string dtypeName, string filter)

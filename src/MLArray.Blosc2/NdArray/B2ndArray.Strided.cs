@@ -19,8 +19,8 @@ public sealed partial class B2ndArray
         delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
     {
         ThrowIfDisposed();
-        if (DType.IsBigEndian)
-            throw new MLArrayNotSupportedException($"'{Name}' stores big-endian {DType.Name}; strided (patch) reads take the stored bytes as they are. Read it with Read/ToArray (values in machine order), or rewrite it little-endian (e.g. mlarray convert via .npy).");
+        if (DType.IsBigEndian && convert == null)
+            throw new MLArrayNotSupportedException($"'{Name}' stores big-endian {DType.Name}; a copying strided read would return the stored bytes. Pass a converter that swaps (the patch readers do), or read it with Read/ToArray (values in machine order).");
         int nd = _layout.NDim;
         if (dstStrides.Length != nd)
             throw new ArgumentException($"'{Name}': {dstStrides.Length} destination strides for {nd} axes.", nameof(dstStrides));

@@ -132,7 +132,9 @@ internal sealed class PatchReader
                 cs *= shape[d];
             }
         }
-        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert = typeof(TSrc) == typeof(TOut) && array.DType.Code != DTypeCode.Bool ? null : &RowConverter<TSrc, TOut>.Run;
+        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert =
+            array.DType.IsBigEndian ? &SwappingRowConverter<TSrc, TOut>.Run // stored big-endian: swap each row, then convert
+            : typeof(TSrc) == typeof(TOut) && array.DType.Code != DTypeCode.Bool ? null : &RowConverter<TSrc, TOut>.Run;
         if (strides[n - 1] == 1)
             array.File.ReadStrided(sel, destination[(int)offset..], strides, convert);
         else
@@ -358,5 +360,32 @@ internal static unsafe class RowConverter<TSrc, TOut>
             }
         }
         for (; i < count; i++) d[i] = s[i];
+    }
+}
+
+/// <summary>
+/// <see cref="RowConverter{TSrc, TOut}"/> for big-endian stored items: each row is byte-swapped into a small stack
+/// buffer (pieces of at most 512 items) and converted from there, so the decoded source is never modified.
+/// </summary>
+internal static unsafe class SwappingRowConverter<TSrc, TOut>
+    where TSrc : unmanaged, INumberBase<TSrc>
+    where TOut : unmanaged, INumberBase<TOut>
+{
+    private const int Piece = 512;
+
+    public static void Run(byte* src, nint srcStride, byte* dst, nint dstStride, nint count, nint rows)
+    {
+        int w = sizeof(TSrc);
+        byte* buf = stackalloc byte[Piece * 16];
+        for (nint r = 0; r < rows; r++)
+        {
+            byte* s = src + (r * srcStride), d = dst + (r * dstStride);
+            for (nint i = 0; i < count; i += Piece)
+            {
+                int n = (int)Math.Min(Piece, count - i);
+                MLArray.Kernels.ByteOrder.Swap(new ReadOnlySpan<byte>(s + (i * w), n * w), new Span<byte>(buf, n * w), w);
+                RowConverter<TSrc, TOut>.Run(buf, 0, d + (i * sizeof(TOut)), 0, n, 1);
+            }
+        }
     }
 }
