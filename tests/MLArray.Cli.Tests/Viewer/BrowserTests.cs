@@ -65,10 +65,12 @@ public sealed class BrowserTests : IDisposable
 
     private static object? Js(IWebDriver d, string script, params object[] args) => ((IJavaScriptExecutor)d).ExecuteScript(script, args);
 
+    // Waits until the view's image is drawn with these parameters (the element may not exist yet while the page builds
+    // its views: that is "not drawn", not an error).
     private static void WaitDrawn(IWebDriver d, string view, long index, double lo, double hi)
     {
         string expected = string.Create(CultureInfo.InvariantCulture, $"[\"{view}\",{index},[],{lo.ToString("R", CultureInfo.InvariantCulture)},{hi.ToString("R", CultureInfo.InvariantCulture)}]");
-        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => (string?)Js(x, "return document.getElementById(arguments[0]).dataset.drawn || null;", "img-" + view) is { } k
+        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => (string?)Js(x, "const e = document.getElementById(arguments[0]); return e ? (e.dataset.drawn || null) : null;", "img-" + view) is { } k
             && JsonEquivalent(k, expected));
     }
 
@@ -192,11 +194,11 @@ public sealed class BrowserTests : IDisposable
         await using var s2 = await ViewerServer.StartAsync(ViewerSession.Open(series, null), 0);
         d.Navigate().GoToUrl(s2.Url);
         var (lo, hi) = s2.Session.DefaultWindow();
-        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => (string?)Js(x, "return document.getElementById('img-axial').dataset.drawn || null;") is not null);
+        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => (string?)Js(x, "const e = document.getElementById('img-axial'); return e ? (e.dataset.drawn || null) : null;") is not null);
         var frame = d.FindElement(By.CssSelector("[data-frame='0']"));
         Assert.Equal("2", frame.GetDomAttribute("max"));
         Js(d, "const s = document.querySelector(\"[data-frame='0']\"); s.value = 2; s.dispatchEvent(new Event('input'));");
-        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => ((string?)Js(x, "return document.getElementById('img-axial').dataset.drawn;"))!.Contains("[2]", StringComparison.Ordinal));
+        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => ((string?)Js(x, "const e = document.getElementById('img-axial'); return e ? (e.dataset.drawn || '') : '';"))!.Contains("[2]", StringComparison.Ordinal));
         var g = s2.Session.Geometry;
         var l = g.Layout(SliceView.Axial);
         Assert.Equal(SliceRenderer.Render(SliceRenderer.Read(s2.Session.Image, g, l, 2, [2]), l, RenderMode.Grey, lo, hi).Pixels, Canvas(d, "img-axial", 0));
