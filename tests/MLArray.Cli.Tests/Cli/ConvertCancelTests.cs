@@ -98,10 +98,12 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
     }
 
     /// <summary>
-    /// Starts the CLI with its output going to files, waits until its stdout holds the "converting" progress line (the
-    /// conversion is then running and the signal handler installed), sends SIGINT, waits for the exit.
+    /// Starts the CLI with its output going to files, waits until its stdout holds the "converting" progress line or a
+    /// (temporary) file appears in <paramref name="outDir"/> (either way the conversion is running and the signal
+    /// handler installed; in the full CI run the child's stdout was seen only after it exited), sends SIGINT, waits for
+    /// the exit.
     /// </summary>
-    private (int Code, string Out, string Err) RunAndInterrupt(params string[] args)
+    private (int Code, string Out, string Err) RunAndInterrupt(string outDir, params string[] args)
     {
         string so = Path.Combine(_dir, "child.out"), se = Path.Combine(_dir, "child.err");
         // sh execs dotnet (same pid) with stdout/stderr on files, which the test polls.
@@ -117,7 +119,8 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
         }
 
         var sw = Stopwatch.StartNew();
-        while (!Read(so).Split('\n').Any(l => l.StartsWith("converting ", StringComparison.Ordinal)))
+        while (!Read(so).Split('\n').Any(l => l.StartsWith("converting ", StringComparison.Ordinal))
+            && !(Directory.Exists(outDir) && Directory.EnumerateFiles(outDir, "*", SearchOption.AllDirectories).Any()))
         {
             Assert.False(p.HasExited, $"the command ended before it printed a progress line: {Read(so)}\n{Read(se)}");
             Assert.True(sw.Elapsed < TimeSpan.FromMinutes(2), "no progress line after 2 minutes");
@@ -146,7 +149,7 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
             // random int16 compressed with ZSTD level 9 on one thread: seconds of work after the progress line
             string input = Path.Combine(_dir, "big.nii");
             WriteNoise(input, 256, 256, nz, 7);
-            var r = RunAndInterrupt("convert", input, mla, "--threads", "1", "--codec", "zstd", "--clevel", "9");
+            var r = RunAndInterrupt(outDir, "convert", input, mla, "--threads", "1", "--codec", "zstd", "--clevel", "9");
             File.Delete(input);
             if (r.Code == 0)
             {
@@ -169,7 +172,7 @@ public sealed partial class ConvertCancelTests(ITestOutputHelper output) : IDisp
         foreach (int nz in (int[])[320, 640, 1280])
         {
             for (int i = 0; i < 2; i++) WriteNoise(Path.Combine(inDir, $"noise{i}.nii"), 256, 256, nz, i + 1);
-            var r = RunAndInterrupt("convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1", "--codec", "zstd", "--clevel", "9");
+            var r = RunAndInterrupt(outDir, "convert", inDir, outDir, "--to", "mla", "--jobs", "1", "--threads", "1", "--codec", "zstd", "--clevel", "9");
             if (r.Code == 0)
             {
                 for (int i = 0; i < 2; i++) CompletedDespiteTheSignal(Path.Combine(outDir, $"noise{i}.mla"), nz);
