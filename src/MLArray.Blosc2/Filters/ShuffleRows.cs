@@ -20,6 +20,7 @@ internal static partial class Shuffle
         InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, IsV128Supported);
 
     /// <summary><see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/>, with the vector kernels on or off (tests run both).</summary>
+    [SkipLocalsInit]
     internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector)
     {
         if (count <= 0)
@@ -32,6 +33,17 @@ internal static partial class Shuffle
         }
         if (vector && w is 2 or 4 or 8)
         {
+            if (count < 16)
+            {
+                // Short runs (a patch edge cutting a block): 16 elements into a stack tile, then count·w bytes out.
+                byte* tile = stackalloc byte[16 * 8];
+                for (nint r = 0; r < rows; r++)
+                {
+                    Kernel16(w, planes + e0 + r * rowStep, n, tile);
+                    CopySmall(dst + r * dstStride, tile, count * w);
+                }
+                return;
+            }
             for (nint r = 0; r < rows; r++)
                 InverseRunV128(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
             return;
@@ -53,22 +65,58 @@ internal static partial class Shuffle
                 d[k * w + j] = s[j * n + k];
     }
 
-    /// <summary>One run with 16-element vector steps; the last step overlaps the previous one; a run under 16 elements goes through a stack buffer.</summary>
+    /// <summary>One run of at least 16 elements with 16-element vector steps; the last step overlaps the previous one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void InverseRunV128(int w, byte* s, nint n, nint count, byte* d)
     {
-        if (count < 16)
-        {
-            byte* tmp = stackalloc byte[16 * 8];
-            Kernel16(w, s, n, tmp);
-            Unsafe.CopyBlockUnaligned(d, tmp, (uint)(count * w));
-            return;
-        }
         nint k = 0;
         for (; k + 16 <= count; k += 16)
             Kernel16(w, s + k, n, d + k * w);
         if (k < count)
             Kernel16(w, s + count - 16, n, d + (count - 16) * w);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes (0 to 128) with at most a few overlapping moves: the first and the last
+    /// piece of the largest power-of-two size that fits (no call into a general memmove for a row tail).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void CopySmall(byte* d, byte* s, nint length)
+    {
+        if (length >= 32)
+        {
+            for (nint i = 0; i < length - 32; i += 32)
+                Vector256.Store(Vector256.Load(s + i), d + i);
+            Vector256.Store(Vector256.Load(s + length - 32), d + length - 32);
+        }
+        else if (length >= 16)
+        {
+            Vector128<byte> a = Vector128.Load(s), b = Vector128.Load(s + length - 16);
+            a.Store(d);
+            b.Store(d + length - 16);
+        }
+        else if (length >= 8)
+        {
+            ulong a = Unsafe.ReadUnaligned<ulong>(s), b = Unsafe.ReadUnaligned<ulong>(s + length - 8);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 8, b);
+        }
+        else if (length >= 4)
+        {
+            uint a = Unsafe.ReadUnaligned<uint>(s), b = Unsafe.ReadUnaligned<uint>(s + length - 4);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 4, b);
+        }
+        else if (length >= 2)
+        {
+            ushort a = Unsafe.ReadUnaligned<ushort>(s), b = Unsafe.ReadUnaligned<ushort>(s + length - 2);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 2, b);
+        }
+        else if (length == 1)
+        {
+            *d = *s;
+        }
     }
 
     /// <summary>Unshuffles 16 elements (16 bytes from each of the w planes) into 16·w bytes.</summary>

@@ -37,4 +37,23 @@ public sealed class ShuffleRowsTests
             }
         }, iter: 500);
     }
+
+    [Fact]
+    public unsafe void Small_copies_of_every_length_up_to_128_copy_exactly_those_bytes()
+    {
+        var rng = new Random(5);
+        var src = new byte[128];
+        rng.NextBytes(src);
+        for (int length = 0; length <= 128; length++)
+        {
+            var dst = new byte[128 + 2];
+            dst.AsSpan().Fill(0xEE);
+            fixed (byte* s = src)
+            fixed (byte* d = dst)
+                Shuffle.CopySmall(d + 1, s, length);
+            Assert.Equal(0xEE, dst[0]);
+            Assert.True(src.AsSpan(0, length).SequenceEqual(dst.AsSpan(1, length)), $"length {length}");
+            Assert.True(dst.AsSpan(1 + length).IndexOfAnyExcept((byte)0xEE) < 0, $"length {length} wrote past its end");
+        }
+    }
 }
