@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MLArray.Blosc2.Filters;
 
@@ -20,9 +21,22 @@ internal static partial class Shuffle
         InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, IsV128Supported);
 
     /// <summary><see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/>, with the vector kernels on or off (tests run both).</summary>
+    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector) =>
+        InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, vector, vector && Avx2.IsSupported);
+
+    /// <summary>
+    /// <see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/> with the 128-bit kernels
+    /// (<paramref name="vector"/>) and the 256-bit two-group kernel (<paramref name="wide"/>, used only with AVX2
+    /// and <paramref name="vector"/>) switched separately (tests run each combination).
+    /// </summary>
     [SkipLocalsInit]
-    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector)
+    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector, bool wide)
     {
+        if (wide && vector && Avx2.IsSupported && w is 2 or 4 && count >= 16)
+        {
+            InverseRowsAvx2(w, planes + e0, n, count, rows, rowStep, dst, dstStride);
+            return;
+        }
         if (count <= 0)
             return;
         if (w == 1)
@@ -50,6 +64,63 @@ internal static partial class Shuffle
         }
         for (nint r = 0; r < rows; r++)
             InverseRunScalar(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
+    }
+
+    /// <summary>
+    /// AVX2 for widths 2 and 4 and runs of at least 16 elements: two 16-element groups per step, one in each 128-bit
+    /// lane (two groups of one run, or the single groups of two neighbouring runs when runs are exactly 16 long); an
+    /// odd group left over goes through the 128-bit kernel (overlapping the previous group when the run is longer).
+    /// </summary>
+    private static unsafe void InverseRowsAvx2(int w, byte* s, nint n, nint count, nint rows, nint rowStep, byte* dst, nint dstStride)
+    {
+        nint r = 0;
+        if (count == 16)
+        {
+            for (; r + 2 <= rows; r += 2)
+                Kernel32Avx2(w, s + r * rowStep, s + (r + 1) * rowStep, n, dst + r * dstStride, dst + (r + 1) * dstStride);
+            if (r < rows)
+                Kernel16(w, s + r * rowStep, n, dst + r * dstStride);
+            return;
+        }
+        for (; r < rows; r++)
+        {
+            byte* sr = s + r * rowStep, dr = dst + r * dstStride;
+            nint k = 0;
+            for (; k + 32 <= count; k += 32)
+                Kernel32Avx2(w, sr + k, sr + k + 16, n, dr + k * w, dr + (k + 16) * w);
+            if (k + 16 <= count)
+            {
+                Kernel16(w, sr + k, n, dr + k * w);
+                k += 16;
+            }
+            if (k < count)
+                Kernel16(w, sr + count - 16, n, dr + (count - 16) * w);
+        }
+    }
+
+    /// <summary>Unshuffles two groups of 16 elements (width 2 or 4) from <paramref name="s0"/> and <paramref name="s1"/> (planes <paramref name="n"/> apart) to <paramref name="d0"/> and <paramref name="d1"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Kernel32Avx2(int w, byte* s0, byte* s1, nint n, byte* d0, byte* d1)
+    {
+        Vector256<byte> a0 = Vector256.Create(Vector128.Load(s0), Vector128.Load(s1));
+        Vector256<byte> a1 = Vector256.Create(Vector128.Load(s0 + n), Vector128.Load(s1 + n));
+        if (w == 2)
+        {
+            Vector256<byte> lo = Avx2.UnpackLow(a0, a1), hi = Avx2.UnpackHigh(a0, a1);
+            Avx2.Permute2x128(lo, hi, 0x20).Store(d0);
+            Avx2.Permute2x128(lo, hi, 0x31).Store(d1);
+            return;
+        }
+        Vector256<byte> a2 = Vector256.Create(Vector128.Load(s0 + 2 * n), Vector128.Load(s1 + 2 * n));
+        Vector256<byte> a3 = Vector256.Create(Vector128.Load(s0 + 3 * n), Vector128.Load(s1 + 3 * n));
+        Vector256<ushort> t0 = Avx2.UnpackLow(a0, a1).AsUInt16(), t1 = Avx2.UnpackHigh(a0, a1).AsUInt16();
+        Vector256<ushort> t2 = Avx2.UnpackLow(a2, a3).AsUInt16(), t3 = Avx2.UnpackHigh(a2, a3).AsUInt16();
+        Vector256<byte> u0 = Avx2.UnpackLow(t0, t2).AsByte(), u1 = Avx2.UnpackHigh(t0, t2).AsByte();
+        Vector256<byte> u2 = Avx2.UnpackLow(t1, t3).AsByte(), u3 = Avx2.UnpackHigh(t1, t3).AsByte();
+        Avx2.Permute2x128(u0, u1, 0x20).Store(d0);
+        Avx2.Permute2x128(u2, u3, 0x20).Store(d0 + 32);
+        Avx2.Permute2x128(u0, u1, 0x31).Store(d1);
+        Avx2.Permute2x128(u2, u3, 0x31).Store(d1 + 32);
     }
 
     private static unsafe void InverseRunScalar(int w, byte* s, nint n, nint count, byte* d)
