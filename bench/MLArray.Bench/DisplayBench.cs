@@ -13,7 +13,7 @@ namespace MLArray.Bench;
 /// render it to PNG; then the middle coronal and sagittal slices, which cut across every chunk row.
 /// Rounds: "cold" = first open in the process (JIT) with the file dropped from the page cache
 /// (posix_fadvise DONTNEED after fsync; no root needed), "cold cache" = the same with warm JIT, then warm rounds.
-/// The file is deleted afterwards.
+/// The file is deleted afterwards unless a third argument says `keep`.
 /// </summary>
 internal static partial class DisplayBench
 {
@@ -23,6 +23,7 @@ internal static partial class DisplayBench
     {
         double gb = args.Length > 0 ? double.Parse(args[0], CultureInfo.InvariantCulture) : 10;
         string folder = args.Length > 1 ? args[1] : Path.GetTempPath();
+        bool keep = args.Length > 2 && args[2] == "keep";
         string path = Path.Combine(folder, $"mlarray-display-{Environment.ProcessId}.mla");
         const long Plane = (long)Side * Side;
         long planes = Math.Max(16, (long)(gb * 1e9 / (Plane * 2.0)));
@@ -62,7 +63,8 @@ internal static partial class DisplayBench
         }
         finally
         {
-            File.Delete(path);
+            if (keep) Console.WriteLine($"kept {path} (e.g. to time `mlarray view` on it)");
+            else File.Delete(path);
         }
     }
 
