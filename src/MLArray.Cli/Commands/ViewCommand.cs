@@ -39,6 +39,7 @@ internal static class ViewCommand
 
             try
             {
+                var warm = session.WarmAsync(); // the first slice and window, while the browser starts
                 stdout.WriteLine($"mlarray view: {server.Url}");
                 stdout.WriteLine($"serving {ViewerSession.Shown(pr.GetValue(file)!)}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
                 stdout.Flush();
@@ -46,6 +47,7 @@ internal static class ViewCommand
                     stdout.WriteLine($"opened the page with {launched.Replace(server.Token, "<token>", StringComparison.Ordinal)}");
                 stdout.Flush();
                 WaitHandle.WaitAny([cancellationToken.WaitHandle, server.Stopping.WaitHandle]);
+                warm.Wait(TimeSpan.FromSeconds(5)); // not closing the file under a read still running
             }
             finally
             {

@@ -215,6 +215,24 @@ internal sealed class ViewerSession : IDisposable
             return _initial ??= Window.Initial(Image, () => ImagePlane(SliceView.Axial, Layout(SliceView.Axial).Slices / 2, new long[Geometry.FrameAxes.Length]).Values);
     }
 
+    /// <summary>
+    /// Reads the first slice the page shows and its initial window in the background (while the browser starts and
+    /// loads the page); the page's first requests then find them ready, or wait for the read already under way.
+    /// Failures surface again, with their message, in the page's requests.
+    /// </summary>
+    public Task WarmAsync() => Task.Run(() =>
+    {
+        try
+        {
+            if (Mode == RenderMode.Grey) InitialWindow();
+            else ImagePlane(SliceView.Axial, Layout(SliceView.Axial).Slices / 2, new long[Geometry.FrameAxes.Length]);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or ArgumentException or InvalidOperationException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            // reported when the page asks for the same slice
+        }
+    });
+
     /// <summary>The 1st–99th percentile window of one slice.</summary>
     public (double Lo, double Hi) AutoWindow(SliceView view, long index, long[] frames) => Window.Percentiles(ImagePlane(view, index, frames).Values, 0.01, 0.99);
 

@@ -217,8 +217,10 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
         File.WriteAllText(script, "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$2\" > \"$0.tmp\" && mv \"$0.tmp\" \"$MLA_RECORD\"\n");
         File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
         string so = dir.File("out.txt"), se = dir.File("err.txt");
-        var psi = new System.Diagnostics.ProcessStartInfo("/bin/sh") { UseShellExecute = false };
-        foreach (string a in (string[])["-c", "exec \"$0\" \"$@\" > \"$MLA_OUT\" 2> \"$MLA_ERR\"", "dotnet", Path.Combine(AppContext.BaseDirectory, "MLArray.Cli.dll"), "view", _f.Case.Image, "--open"])
+        // env resets SIGINT to its default action (a test run started as a background job of a non-interactive shell
+        // has it ignored, and the child would inherit that); sh execs dotnet (same pid) with its output on files
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/env") { UseShellExecute = false };
+        foreach (string a in (string[])["--default-signal=INT", "/bin/sh", "-c", "exec \"$0\" \"$@\" > \"$MLA_OUT\" 2> \"$MLA_ERR\"", "dotnet", Path.Combine(AppContext.BaseDirectory, "MLArray.Cli.dll"), "view", _f.Case.Image, "--open"])
             psi.ArgumentList.Add(a);
         psi.Environment["MLA_OUT"] = so;
         psi.Environment["MLA_ERR"] = se;
