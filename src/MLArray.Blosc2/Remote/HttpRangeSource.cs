@@ -43,10 +43,11 @@ public sealed record HttpRangeSourceOptions
 
     /// <summary>
     /// Ranges sent in one multi-range request (<c>Range: bytes=a-b,c-d,...</c>, answered with a
-    /// <c>multipart/byteranges</c> body: nginx, Apache). A server that answers otherwise (200, a single range, 416) is
-    /// detected on the first such request and asked one range per request from then on. 1: never. Default 32.
+    /// <c>multipart/byteranges</c> body: nginx, Apache). A server that answers otherwise (200, a single range) is
+    /// detected on the first such request and asked one range per request from then on (a 200 answer's body is not
+    /// read). 1: never. Default 64.
     /// </summary>
-    public int MaxRangesPerRequest { get; init; } = 32;
+    public int MaxRangesPerRequest { get; init; } = 64;
 
     /// <summary>The defaults.</summary>
     public static HttpRangeSourceOptions Default { get; } = new();
@@ -323,12 +324,14 @@ public sealed class HttpRangeSource : IByteRangeSource
             header.Ranges.Add(new RangeItemHeaderValue(r.Offset, r.Offset + r.Destination.Length - 1));
         using var response = await SendAsync(header, ifMatch: true, ct).ConfigureAwait(false);
         CheckVersion(response);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            throw Error($"HTTP 416: ranges in bytes {ranges[0].Offset}-{ranges[^1].Offset + ranges[^1].Destination.Length - 1} are outside the object (it was {Length} bytes when opened; was it replaced?)", 416);
         var type = response.Content.Headers.ContentType;
         string? boundary = type?.Parameters.FirstOrDefault(p => p.Name.Equals("boundary", StringComparison.OrdinalIgnoreCase))?.Value?.Trim('"');
         if (response.StatusCode != HttpStatusCode.PartialContent || !string.Equals(type?.MediaType, "multipart/byteranges", StringComparison.OrdinalIgnoreCase)
             || string.IsNullOrEmpty(boundary))
         {
-            _singleRanges = true; // 200 (whole object: its body is not read), one range, 416...: one range per request
+            _singleRanges = true; // 200 (the whole object: its body is not read), a single range...: one range per request
             return (null, false);
         }
         long asked = ranges.Sum(r => (long)r.Destination.Length);
@@ -596,6 +599,18 @@ public sealed class HttpRangeSource : IByteRangeSource
         {
             while (destination.Length > 0)
             {
+                if (_pos == _len && destination.Length >= _buffer.Length / 4)
+                {
+                    // Large parts go straight from the stream into the destination (no copy through the buffer).
+                    int r = await stream.ReadAsync(destination, ct).ConfigureAwait(false);
+                    BytesRead += r;
+                    if (BytesRead > limit)
+                        throw new MLArrayRemoteException($"'{name}': a multipart answer is larger than the ranges asked (more than {limit} bytes).", 206);
+                    if (r == 0)
+                        return false;
+                    destination = destination[r..];
+                    continue;
+                }
                 if (!await FillAsync(ct).ConfigureAwait(false))
                     return false;
                 int n = Math.Min(destination.Length, _len - _pos);

@@ -34,6 +34,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly RemoteMemoryCache _cache;
     private readonly string _key;
     private readonly ConcurrentDictionary<long, BlockTable?> _tables = new(); // by chunk start; null: read the chunk whole
+    private readonly ConcurrentDictionary<Unit, Task<byte[]>> _inFlight = new();
+    private readonly ThreadLocal<ImageBuffers> _images = new(() => new ImageBuffers());
     private readonly object _lock = new();
     private Task? _allTables;
     private long[]? _starts;       // sorted distinct chunk starts (absolute), then the index start as sentinel
@@ -133,7 +135,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         if (ChunkExtent(offset) is var (start, end) && offset + destination.Length <= end)
         {
             var data = Wait(GetUnitsAsync([new Unit(start, (int)(end - start))]))[0];
-            data.AsSpan((int)(offset - start), destination.Length).CopyTo(destination);
+            data.Span.Slice((int)(offset - start), destination.Length).CopyTo(destination);
             return;
         }
         var buffer = new byte[destination.Length];
@@ -145,10 +147,19 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     public bool TryGetSpan(long offset, int length, out ReadOnlySpan<byte> span)
     {
         span = default;
-        if (ChunkExtent(offset) is not var (start, end) || offset + length > end || !_cache.TryGet(_key, start, (int)(end - start), out var data))
+        if (ChunkExtent(offset) is not var (start, end) || offset + length > end)
             return false;
-        span = data.AsSpan((int)(offset - start), length);
-        return true;
+        if (_cache.TryGet(_key, start, (int)(end - start), out var data))
+        {
+            span = data.AsSpan((int)(offset - start), length);
+            return true;
+        }
+        if (_disk is not null && Cacheable(new Unit(offset, length)) && _disk.TryGet(offset, length, out var mapped))
+        {
+            span = mapped.Span;
+            return true;
+        }
+        return false;
     }
 
     /// <summary>Fetches the listed chunks whole, in one wave (those not cached yet, within half the cache budget).</summary>
@@ -196,12 +207,12 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly record struct Unit(long Offset, int Length);
 
     /// <summary>
-    /// The bytes of every unit (arrays at least as long as the unit, starting at its offset): from the memory cache,
-    /// else the disk cache, else the network; the fetched ones are cached.
+    /// The bytes of every unit (at least the unit's length, starting at its offset): from the memory cache, else the
+    /// disk cache (its memory-mapped data file: no copy), else the network; the fetched ones are cached.
     /// </summary>
-    private async Task<byte[][]> GetUnitsAsync(IReadOnlyList<Unit> units)
+    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units)
     {
-        var result = new byte[units.Count][];
+        var result = new ReadOnlyMemory<byte>[units.Count];
         var missing = new List<int>();
         for (int i = 0; i < units.Count; i++)
         {
@@ -211,30 +222,58 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 result[i] = data;
                 continue;
             }
-            if (_disk is not null && Cacheable(u))
+            if (_disk is not null && Cacheable(u) && _disk.TryGet(u.Offset, u.Length, out var mapped))
             {
-                var buffer = GC.AllocateUninitializedArray<byte>(u.Length);
-                if (_disk.TryRead(u.Offset, buffer))
-                {
-                    _cache.Add(_key, u.Offset, buffer);
-                    result[i] = buffer;
-                    continue;
-                }
+                result[i] = mapped;
+                continue;
             }
             missing.Add(i);
         }
         if (missing.Count == 0)
             return result;
-        var fetchUnits = missing.Select(i => units[i]).ToArray();
-        var buffers = fetchUnits.Select(u => GC.AllocateUninitializedArray<byte>(u.Length)).ToArray();
-        await FetchAsync(fetchUnits, buffers).ConfigureAwait(false);
-        for (int k = 0; k < missing.Count; k++)
+        // Units another read is fetching right now are awaited, not fetched twice (concurrent readers of one chunk).
+        var mine = new List<(int Slot, TaskCompletionSource<byte[]> Done)>();
+        var theirs = new List<(int Slot, Task<byte[]> Task)>();
+        foreach (int i in missing)
         {
-            result[missing[k]] = buffers[k];
-            _cache.Add(_key, fetchUnits[k].Offset, buffers[k]);
-            if (_disk is not null && Cacheable(fetchUnits[k]))
-                _disk.Store(fetchUnits[k].Offset, buffers[k]);
+            var done = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var running = _inFlight.GetOrAdd(units[i], done.Task);
+            if (running == done.Task)
+                mine.Add((i, done));
+            else
+                theirs.Add((i, running));
         }
+        if (mine.Count > 0)
+        {
+            var fetchUnits = mine.Select(m => units[m.Slot]).ToArray();
+            var buffers = fetchUnits.Select(u => GC.AllocateUninitializedArray<byte>(u.Length)).ToArray();
+            try
+            {
+                await FetchAsync(fetchUnits, buffers).ConfigureAwait(false);
+            }
+            catch (Exception e)
+            {
+                foreach (var (slot, done) in mine)
+                {
+                    _inFlight.TryRemove(units[slot], out _);
+                    done.SetException(e);
+                    _ = done.Task.Exception; // observed: the caller rethrows it
+                }
+                throw;
+            }
+            for (int k = 0; k < mine.Count; k++)
+            {
+                var (slot, done) = mine[k];
+                result[slot] = buffers[k];
+                _cache.Add(_key, fetchUnits[k].Offset, buffers[k]);
+                if (_disk is not null && Cacheable(fetchUnits[k]))
+                    _disk.Store(fetchUnits[k].Offset, buffers[k]);
+                _inFlight.TryRemove(units[slot], out _);
+                done.SetResult(buffers[k]);
+            }
+        }
+        foreach (var (slot, task) in theirs)
+            result[slot] = await task.ConfigureAwait(false);
         return result;
     }
 
@@ -248,11 +287,14 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private async Task FetchAsync(IReadOnlyList<Unit> units, byte[][] buffers)
     {
         var order = Enumerable.Range(0, units.Count).OrderBy(i => units[i].Offset).ToArray();
+        int perRequest = Math.Max(1, _source.MaxRangesPerRequest);
+        bool multiRange = perRequest > 1;
         var ranges = new List<(long From, long To, int First, int Count)>(); // over `order`
         for (int k = 0; k < order.Length; k++)
         {
             var u = units[order[k]];
-            if (ranges.Count > 0 && ranges[^1] is var last && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From
+            // Multi-range sources take every unit as a part of its own (read straight into its buffer, no gap bytes).
+            if (!multiRange && ranges.Count > 0 && ranges[^1] is var last && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From
                 && Math.Max(last.To, u.Offset + u.Length) - last.From <= int.MaxValue / 2)
                 ranges[^1] = (last.From, Math.Max(last.To, u.Offset + u.Length), last.First, last.Count + 1);
             else
@@ -262,7 +304,6 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         var targets = ranges.Select(r => r.Count == 1 && units[order[r.First]].Length == r.To - r.From
             ? buffers[order[r.First]]
             : GC.AllocateUninitializedArray<byte>((int)(r.To - r.From))).ToArray();
-        int perRequest = Math.Max(1, _source.MaxRangesPerRequest);
         var requests = new List<Task>();
         for (int g = 0; g < ranges.Count; g += perRequest)
         {
@@ -300,17 +341,41 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
 
     // ------------------------------------------------------------------ reads: one wave per selection
 
+    /// <remarks>
+    /// The images of chunks read block by block live in buffers of the calling thread, reused by its next call: they
+    /// are valid until then (the array decodes them before it reads again).
+    /// </remarks>
     public ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded)
     {
         var result = new ReadOnlyMemory<byte>[chunks.Count];
         if (_disposed != 0)
             return result;
-        Wait(FetchForReadAsync(chunks, blocksPerChunk, blockNBytes, blockNeeded, result));
+        var images = _images.Value!;
+        images.Reset();
+        Wait(FetchForReadAsync(chunks, blocksPerChunk, blockNBytes, blockNeeded, result, images));
         return result;
     }
 
+    /// <summary>Buffers for the packed images of one thread's reads, reused from one read to the next.</summary>
+    private sealed class ImageBuffers
+    {
+        private readonly List<byte[]> _buffers = [];
+        private int _used;
+
+        public void Reset() => _used = 0;
+
+        public byte[] Get(int size)
+        {
+            if (_used == _buffers.Count)
+                _buffers.Add([]);
+            if (_buffers[_used].Length < size)
+                _buffers[_used] = GC.AllocateUninitializedArray<byte>(Math.Max(size, _buffers[_used].Length * 5 / 4));
+            return _buffers[_used++];
+        }
+    }
+
     private async Task FetchForReadAsync(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded,
-        ReadOnlyMemory<byte>[] result)
+        ReadOnlyMemory<byte>[] result, ImageBuffers images)
     {
         // Which chunks are read block by block (large, a minority of their blocks needed, not cached whole).
         var blockMode = new List<(int Slot, long Start, long End, List<int> Needed)>();
@@ -322,7 +387,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             if (Fetchable(c) is not var (start, end))
                 continue;
             var u = new Unit(start, (int)(end - start));
-            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !_cache.TryGet(_key, start, u.Length, out _))
+            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !_cache.TryGet(_key, start, u.Length, out _)
+                && !(_disk is not null && Cacheable(u) && _disk.TryGet(start, u.Length, out _)))
             {
                 var needed = new List<int>();
                 for (int b = 0; b < blocksPerChunk && needed.Count * 2 < blocksPerChunk; b++)
@@ -373,7 +439,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             var m = blockMode[group.Key];
             var table = _tables[m.Start]!;
             // Chunks whose blocks do not check out get an empty result: read (whole) and checked as usual.
-            if (PackedImage(table, group.Select(x => (x.Block, data[x.Unit])).ToList()) is { } image)
+            if (PackedImage(table, group.Select(x => (x.Block, data[x.Unit])).ToList(), images) is { } image)
                 result[m.Slot] = image;
         }
     }
@@ -430,7 +496,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         var units = chunks.Select(c => new Unit(c.Start, (int)Math.Min(tableBytes, c.End - c.Start))).ToList();
         var heads = await GetUnitsAsync(units).ConfigureAwait(false);
         for (int i = 0; i < chunks.Count; i++)
-            _tables[chunks[i].Start] = ParseTable(chunks[i].Start, chunks[i].End, heads[i].AsSpan(0, units[i].Length).ToArray(), blocksPerChunk, blockNBytes);
+            _tables[chunks[i].Start] = ParseTable(chunks[i].Start, chunks[i].End, heads[i].Span[..units[i].Length].ToArray(), blocksPerChunk, blockNBytes);
     }
 
     /// <summary>A large chunk's header and block starts (as stored) and every block's byte extent in the chunk.</summary>
@@ -453,36 +519,37 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// fetched one: never decoded), the compressed size set to the packed length. Memcpyed chunks (blocks at fixed
     /// places): an image of the chunk's size with the fetched blocks in place.
     /// </summary>
-    private static byte[]? PackedImage(BlockTable table, List<(int Block, byte[] Data)> blocks)
+    private static ReadOnlyMemory<byte>? PackedImage(BlockTable table, List<(int Block, ReadOnlyMemory<byte> Data)> blocks, ImageBuffers images)
     {
         var h = table.Header;
         if (table.Memcpyed)
         {
-            var full = GC.AllocateUninitializedArray<byte>(table.CBytes);
-            table.Head.AsSpan(0, Math.Min(table.Head.Length, full.Length)).CopyTo(full);
+            var full = images.Get(table.CBytes);
+            table.Head.AsSpan(0, Math.Min(table.Head.Length, table.CBytes)).CopyTo(full);
             foreach (var (b, data) in blocks)
-                data.AsSpan(0, table.BlockEnd[b] - table.BlockStart[b]).CopyTo(full.AsSpan(table.BlockStart[b]));
-            return full;
+                data.Span[..(table.BlockEnd[b] - table.BlockStart[b])].CopyTo(full.AsSpan(table.BlockStart[b]));
+            return full.AsMemory(0, table.CBytes);
         }
         int afterStarts = table.HeaderLength + 4 * table.BlockStart.Length;
-        long size = afterStarts + blocks.Sum(x => (long)(table.BlockEnd[x.Block] - table.BlockStart[x.Block]));
-        var image = GC.AllocateUninitializedArray<byte>((int)size);
+        int size = (int)(afterStarts + blocks.Sum(x => (long)(table.BlockEnd[x.Block] - table.BlockStart[x.Block])));
+        var buffer = images.Get(size);
+        var image = buffer.AsSpan(0, size);
         table.Head.AsSpan(0, afterStarts).CopyTo(image);
         var placed = new Dictionary<int, int>(); // stored start → packed start
         int pos = afterStarts;
         foreach (var (b, data) in blocks)
         {
-            var block = data.AsSpan(0, table.BlockEnd[b] - table.BlockStart[b]);
+            var block = data.Span[..(table.BlockEnd[b] - table.BlockStart[b])];
             if (!StreamsFit(h, b, block))
                 return null;
-            block.CopyTo(image.AsSpan(pos));
+            block.CopyTo(image[pos..]);
             placed[table.BlockStart[b]] = pos;
             pos += block.Length;
         }
         for (int b = 0; b < table.BlockStart.Length; b++)
-            BinaryPrimitives.WriteInt32LittleEndian(image.AsSpan(table.HeaderLength + 4 * b), placed.GetValueOrDefault(table.BlockStart[b], afterStarts));
-        BinaryPrimitives.WriteInt32LittleEndian(image.AsSpan(12), image.Length); // cbytes
-        return image;
+            BinaryPrimitives.WriteInt32LittleEndian(image[(table.HeaderLength + 4 * b)..], placed.GetValueOrDefault(table.BlockStart[b], afterStarts));
+        BinaryPrimitives.WriteInt32LittleEndian(image[12..], size); // cbytes
+        return buffer.AsMemory(0, size);
     }
 
     /// <summary>True when the streams of block <paramref name="b"/> (spec §5.2) end inside its extent <paramref name="block"/>.</summary>
@@ -565,5 +632,6 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         _source.Dispose();
         _disk?.Dispose();
         _gate.Dispose();
+        _images.Dispose();
     }
 }

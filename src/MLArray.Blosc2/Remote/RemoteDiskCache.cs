@@ -1,5 +1,7 @@
 using System.Buffers.Binary;
+using System.Buffers;
 using System.Globalization;
+using System.IO.MemoryMappedFiles;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -121,10 +123,12 @@ public sealed class RemoteDiskCache
 }
 
 /// <summary>
-/// The cached ranges of one version of one object: a sparse data file (kept open) and an index of the ranges in it,
-/// loaded when opened and extended by this process's writes; a read is served when cached ranges cover it entirely.
+/// The cached ranges of one version of one object: a sparse data file as long as the object (memory-mapped while the
+/// object is open, written with positioned writes) and an index of the ranges in it, loaded when opened and extended
+/// by this process's writes; a read is served, without copying, when cached ranges cover it entirely. The data file
+/// only ever grows (another process may have it mapped).
 /// </summary>
-internal sealed class DiskCachedObject : IDisposable
+internal sealed unsafe class DiskCachedObject : IDisposable
 {
     private const int RecordBytes = 16; // offset (8), length (4), check (4)
     private const uint CheckSeed = 0x6D6C6131; // "mla1"
@@ -135,8 +139,12 @@ internal sealed class DiskCachedObject : IDisposable
     private readonly SortedList<long, int> _entries = []; // offset → longest entry length at that offset
     private readonly SafeFileHandle _data;
     private readonly SafeFileHandle _index;
+    private readonly MemoryMappedFile _map;
+    private readonly MemoryMappedViewAccessor _view;
+    private readonly byte* _base;
     private long _bytes;
     private bool _full;
+    private int _disposed;
 
     public DiskCachedObject(RemoteDiskCache cache, string dir, long objectLength)
     {
@@ -153,21 +161,40 @@ internal sealed class DiskCachedObject : IDisposable
             _data.Dispose();
             throw;
         }
-        long dataLength = RandomAccess.GetLength(_data);
-        var records = Records(_index);
-        if (records.Any(r => r.Offset + r.Length > dataLength || r.Offset + r.Length > objectLength))
+        try
         {
-            // The data file was cut (a full disk, a copy gone wrong): later writes past the cut would leave holes under
-            // old records, so this version's cache starts again empty.
-            RandomAccess.SetLength(_index, 0);
-            RandomAccess.SetLength(_data, 0);
-            return;
+            long dataLength = RandomAccess.GetLength(_data);
+            var records = Records(_index);
+            if (dataLength != objectLength && records.Count > 0)
+            {
+                // The data file was cut (a full disk, a copy gone wrong): its records may point at holes, so this
+                // version's cache starts again empty.
+                RandomAccess.SetLength(_index, 0);
+                records.Clear();
+            }
+            if (dataLength < objectLength)
+                RandomAccess.SetLength(_data, objectLength); // sparse: costs no space until written
+            foreach (var (offset, length) in records)
+            {
+                if (offset + length > objectLength)
+                    continue;
+                if (!_entries.TryGetValue(offset, out int old) || old < length)
+                    _entries[offset] = length;
+                _bytes += length;
+            }
+            _map = MemoryMappedFile.CreateFromFile(_data, null, objectLength, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
+            _view = _map.CreateViewAccessor(0, objectLength, MemoryMappedFileAccess.Read);
+            byte* p = null;
+            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
+            _base = p + _view.PointerOffset;
         }
-        foreach (var (offset, length) in records)
+        catch
         {
-            if (!_entries.TryGetValue(offset, out int old) || old < length)
-                _entries[offset] = length;
-            _bytes += length;
+            _view?.Dispose();
+            _map?.Dispose();
+            _data.Dispose();
+            _index.Dispose();
+            throw;
         }
     }
 
@@ -211,22 +238,31 @@ internal sealed class DiskCachedObject : IDisposable
         return (uint)(h ^ (h >> 32));
     }
 
-    /// <summary>Fills <paramref name="destination"/> from entries covering [offset, offset + length); false when they do not (nothing is fetched).</summary>
-    public bool TryRead(long offset, Span<byte> destination)
+    /// <summary>The cached bytes [offset, offset + length) in the mapped data file when entries cover them; false when they do not.</summary>
+    public bool TryGet(long offset, int length, out ReadOnlyMemory<byte> data)
     {
+        data = default;
         lock (_lock)
         {
-            if (!Covered(offset, destination.Length))
+            if (_disposed != 0 || !Covered(offset, length))
                 return false;
         }
-        try
-        {
-            return RandomAccess.Read(_data, destination, offset) == destination.Length;
-        }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
-        {
-            return false; // unreadable: fetched again
-        }
+        data = new MappedMemory(this, _base + offset, length).Memory;
+        return true;
+    }
+
+    /// <summary>A window of the mapping as <see cref="Memory{T}"/> (the mapping lives until the object is disposed).</summary>
+    private sealed class MappedMemory(DiskCachedObject owner, byte* pointer, int length) : MemoryManager<byte>
+    {
+        private readonly DiskCachedObject _owner = owner; // keeps the mapping reachable while the memory is
+
+        public override Span<byte> GetSpan() => new(pointer, length);
+
+        public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
+
+        public override void Unpin() { }
+
+        protected override void Dispose(bool disposing) { }
     }
 
     /// <summary>True when entries cover [offset, offset + length) (caller holds the lock).</summary>
@@ -305,6 +341,11 @@ internal sealed class DiskCachedObject : IDisposable
 
     public void Dispose()
     {
+        lock (_lock)
+            _disposed = 1;
+        _view.SafeMemoryMappedViewHandle.ReleasePointer();
+        _view.Dispose();
+        _map.Dispose();
         _data.Dispose();
         _index.Dispose();
     }
