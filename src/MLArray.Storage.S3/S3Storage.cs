@@ -35,6 +35,13 @@ public sealed record S3StorageOptions
     /// <summary>Bytes of the first ranged GET, which also learns the length and the ETag. Default 8 KiB.</summary>
     public int ProbeBytes { get; init; } = 8 << 10;
 
+    /// <summary>
+    /// Opening fetches the last 64 KiB (a frame's offsets index and trailer) with a suffix range sent together with the
+    /// first request: one round trip. S3 answers suffix ranges; a store that does not (s3rver answers the first bytes)
+    /// costs a wasted request, then the tail is read after the first answer. False: the latter only. Default true.
+    /// </summary>
+    public bool SuffixRangeOpen { get; init; } = true;
+
     /// <summary>Retries of a read after a 5xx, throttling, a timeout or a short body. Default 4.</summary>
     public int MaxRetries { get; init; } = 4;
 
@@ -302,7 +309,7 @@ internal sealed class S3RangeSource : ObjectRangeSource
     private readonly string _key;
 
     public S3RangeSource(string bucket, string key, S3StorageOptions options)
-        : base(S3Storage.DisplayName(bucket, key), new ObjectSourceSettings(options.ProbeBytes, options.MaxRetries, options.RetryDelay, options.RequestTimeout, ProbeTailBytes: 64 << 10))
+        : base(S3Storage.DisplayName(bucket, key), new ObjectSourceSettings(options.ProbeBytes, options.MaxRetries, options.RetryDelay, options.RequestTimeout, ProbeTailBytes: options.SuffixRangeOpen ? 64 << 10 : 0))
     {
         _bucket = bucket;
         _key = key;

@@ -24,6 +24,9 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// <summary>Block tables of all chunks are fetched at once (multi-range sources) while they take at most this many bytes.</summary>
     private const long AllTablesMaxBytes = 1 << 20;
 
+    /// <summary>Units are merged into ranges of at most this many bytes, so a large wave still goes out as concurrent requests.</summary>
+    private const long MaxMergedRange = 4 << 20;
+
     private readonly IByteRangeSource _source;
     private readonly RemoteReadOptions _options;
     private readonly SemaphoreSlim _gate;
@@ -295,7 +298,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             var u = units[order[k]];
             // Multi-range sources take every unit as a part of its own (read straight into its buffer, no gap bytes).
             if (!multiRange && ranges.Count > 0 && ranges[^1] is var last && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From
-                && Math.Max(last.To, u.Offset + u.Length) - last.From <= int.MaxValue / 2)
+                && Math.Max(last.To, u.Offset + u.Length) - last.From <= MaxMergedRange)
                 ranges[^1] = (last.From, Math.Max(last.To, u.Offset + u.Length), last.First, last.Count + 1);
             else
                 ranges.Add((u.Offset, u.Offset + u.Length, k, 1));
