@@ -154,18 +154,19 @@ internal static class RemoteBench
     {
         foreach (int readers in new[] { 1, 8 })
         {
-            var runs = new List<(double Remote, double Local, long Requests)>();
+            var runs = new List<(double Remote, double Local, long Requests, double RemoteCpu, double LocalCpu)>();
             for (int rep = 0; rep < Reps; rep++)
             {
                 using var remote = open();
                 var t = remote.RemoteSource!.Traffic;
                 long r0 = t.Requests;
-                double rate = Rate(remote, patches, readers);
-                runs.Add((rate, Rate(local, patches, readers), t.Requests - r0));
+                double rate = Rate(remote, patches, readers, out double remoteCpu);
+                runs.Add((rate, Rate(local, patches, readers, out double localCpu), t.Requests - r0, remoteCpu, localCpu));
             }
             var mid = runs.OrderBy(r => r.Remote / r.Local).ElementAt(Reps / 2);
+            var cpu = runs.OrderBy(r => r.LocalCpu / r.RemoteCpu).ElementAt(Reps / 2);
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{what} epoch 2, {readers} readers: {mid.Remote:F1} patches/s vs local {mid.Local:F1} = {mid.Remote / mid.Local:F3} (median of {Reps}); {mid.Requests} data requests"));
+                $"{what} epoch 2, {readers} readers: {mid.Remote:F1} patches/s vs local {mid.Local:F1} = {mid.Remote / mid.Local:F3} (median of {Reps}); {mid.Requests} data requests; CPU ms/patch {cpu.RemoteCpu:F2} vs local {cpu.LocalCpu:F2} = {cpu.LocalCpu / cpu.RemoteCpu:F3}"));
         }
     }
 
@@ -180,9 +181,13 @@ internal static class RemoteBench
         }).ToArray()).ToArray();
 
     /// <summary>Patches per second with <paramref name="readers"/> threads sharing the patches.</summary>
-    private static double Rate(B2ndArray a, NdIndex[][] patches, int readers)
+    private static double Rate(B2ndArray a, NdIndex[][] patches, int readers) => Rate(a, patches, readers, out _);
+
+    /// <summary>Patches per second, and the process CPU time per patch (ms: less sensitive to the load of a shared machine than the rate).</summary>
+    private static double Rate(B2ndArray a, NdIndex[][] patches, int readers, out double cpuMsPerPatch)
     {
         long n = patches[0].Select((s, d) => s.Stop!.Value - s.Start!.Value).Aggregate(1L, (x, y) => x * y);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         Parallel.For(0, readers, new ParallelOptions { MaxDegreeOfParallelism = readers }, r =>
         {
@@ -190,6 +195,8 @@ internal static class RemoteBench
             for (int i = r; i < patches.Length; i += readers)
                 a.Read(patches[i], buffer, 1);
         });
-        return patches.Length / sw.Elapsed.TotalSeconds;
+        double seconds = sw.Elapsed.TotalSeconds;
+        cpuMsPerPatch = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / patches.Length;
+        return patches.Length / seconds;
     }
 }

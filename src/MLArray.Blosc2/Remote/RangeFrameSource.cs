@@ -157,12 +157,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             span = data.AsSpan((int)(offset - start), length);
             return true;
         }
-        if (_disk is not null && Cacheable(new Unit(offset, length)) && _disk.TryGet(offset, length, out var mapped))
-        {
-            span = mapped.Span;
-            return true;
-        }
-        return false;
+        return false; // disk-cached bytes are copied by Read
     }
 
     /// <summary>Fetches the listed chunks whole, in one wave (those not cached yet, within half the cache budget).</summary>
@@ -211,9 +206,14 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
 
     /// <summary>
     /// The bytes of every unit (at least the unit's length, starting at its offset): from the memory cache, else the
-    /// disk cache (its memory-mapped data file: no copy), else the network; the fetched ones are cached.
+    /// disk cache, else the network; the fetched ones are cached.
     /// </summary>
-    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units)
+    /// <param name="units">The units.</param>
+    /// <param name="scratch">
+    /// Buffers of the calling read for units served from the disk cache (valid until that thread's next read); null:
+    /// new arrays.
+    /// </param>
+    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units, ImageBuffers? scratch = null)
     {
         var result = new ReadOnlyMemory<byte>[units.Count];
         var missing = new List<int>();
@@ -225,10 +225,15 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 result[i] = data;
                 continue;
             }
-            if (_disk is not null && Cacheable(u) && _disk.TryGet(u.Offset, u.Length, out var mapped))
+            if (_disk is not null && Cacheable(u))
             {
-                result[i] = mapped;
-                continue;
+                // Read with a positioned read into reused buffers: no per-read open, no fresh pages to fault in.
+                var buffer = scratch?.Get(u.Length) ?? GC.AllocateUninitializedArray<byte>(u.Length);
+                if (_disk.TryRead(u.Offset, buffer.AsSpan(0, u.Length)))
+                {
+                    result[i] = buffer.AsMemory(0, u.Length);
+                    continue;
+                }
             }
             missing.Add(i);
         }
@@ -359,7 +364,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         return result;
     }
 
-    /// <summary>Buffers for the packed images of one thread's reads, reused from one read to the next.</summary>
+    /// <summary>Buffers for the packed images (and disk-cached units) of one thread's reads, reused from one read to the next.</summary>
     private sealed class ImageBuffers
     {
         private readonly List<byte[]> _buffers = [];
@@ -391,7 +396,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 continue;
             var u = new Unit(start, (int)(end - start));
             if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !_cache.TryGet(_key, start, u.Length, out _)
-                && !(_disk is not null && Cacheable(u) && _disk.TryGet(start, u.Length, out _)))
+                && !(_disk is not null && Cacheable(u) && _disk.Covers(start, u.Length)))
             {
                 var needed = new List<int>();
                 for (int b = 0; b < blocksPerChunk && needed.Count * 2 < blocksPerChunk; b++)
@@ -433,7 +438,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         }
         if (units.Count == 0)
             return;
-        var data = await GetUnitsAsync(units).ConfigureAwait(false);
+        var data = await GetUnitsAsync(units, images).ConfigureAwait(false);
         int unitIndex = 0;
         foreach (var (slot, _) in whole)
             result[slot] = data[unitIndex++];

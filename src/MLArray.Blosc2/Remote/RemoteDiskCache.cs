@@ -1,7 +1,5 @@
 using System.Buffers.Binary;
-using System.Buffers;
 using System.Globalization;
-using System.IO.MemoryMappedFiles;
 using System.Security.Cryptography;
 using System.Text;
 using Microsoft.Win32.SafeHandles;
@@ -18,7 +16,7 @@ namespace MLArray.Remote;
 /// Each version of an object (keyed by its name without credentials, <see cref="IByteRangeSource.DisplayName"/>, and
 /// its version tag) has a subfolder with one sparse data file, written at the object's offsets and kept open while the
 /// object is, and an index of the ranges written (fixed-size records with a checksum, appended after their data):
-/// a reader (in this or another process) uses only ranges whose record is whole and that lie inside the data file.
+/// a reader (in this or another process) uses only ranges whose record is whole.
 /// Opening an object still costs its requests (they learn the current tag); the subfolders of any other version of
 /// that object are deleted then. Objects without a version tag are not cached (a replaced object could not be told
 /// apart). The folder is kept under <see cref="MaxBytes"/> by deleting the least recently opened object versions;
@@ -123,12 +121,11 @@ public sealed class RemoteDiskCache
 }
 
 /// <summary>
-/// The cached ranges of one version of one object: a sparse data file as long as the object (memory-mapped while the
-/// object is open, written with positioned writes) and an index of the ranges in it, loaded when opened and extended
-/// by this process's writes; a read is served, without copying, when cached ranges cover it entirely. The data file
-/// only ever grows (another process may have it mapped).
+/// The cached ranges of one version of one object: a sparse data file as long as the object (kept open, read and
+/// written with positioned reads and writes) and an index of the ranges in it, loaded when opened and extended by this
+/// process's writes; a read is served when cached ranges cover it entirely.
 /// </summary>
-internal sealed unsafe class DiskCachedObject : IDisposable
+internal sealed class DiskCachedObject : IDisposable
 {
     private const int RecordBytes = 16; // offset (8), length (4), check (4)
     private const uint CheckSeed = 0x6D6C6131; // "mla1"
@@ -139,9 +136,6 @@ internal sealed unsafe class DiskCachedObject : IDisposable
     private readonly SortedList<long, int> _entries = []; // offset → longest entry length at that offset
     private readonly SafeFileHandle _data;
     private readonly SafeFileHandle _index;
-    private readonly MemoryMappedFile _map;
-    private readonly MemoryMappedViewAccessor _view;
-    private readonly byte* _base;
     private long _bytes;
     private bool _full;
     private int _disposed;
@@ -182,16 +176,9 @@ internal sealed unsafe class DiskCachedObject : IDisposable
                     _entries[offset] = length;
                 _bytes += length;
             }
-            _map = MemoryMappedFile.CreateFromFile(_data, null, objectLength, MemoryMappedFileAccess.Read, HandleInheritability.None, leaveOpen: true);
-            _view = _map.CreateViewAccessor(0, objectLength, MemoryMappedFileAccess.Read);
-            byte* p = null;
-            _view.SafeMemoryMappedViewHandle.AcquirePointer(ref p);
-            _base = p + _view.PointerOffset;
         }
         catch
         {
-            _view?.Dispose();
-            _map?.Dispose();
             _data.Dispose();
             _index.Dispose();
             throw;
@@ -238,31 +225,26 @@ internal sealed unsafe class DiskCachedObject : IDisposable
         return (uint)(h ^ (h >> 32));
     }
 
-    /// <summary>The cached bytes [offset, offset + length) in the mapped data file when entries cover them; false when they do not.</summary>
-    public bool TryGet(long offset, int length, out ReadOnlyMemory<byte> data)
+    /// <summary>True when cached ranges cover [offset, offset + length).</summary>
+    public bool Covers(long offset, int length)
     {
-        data = default;
         lock (_lock)
-        {
-            if (_disposed != 0 || !Covered(offset, length))
-                return false;
-        }
-        data = new MappedMemory(this, _base + offset, length).Memory;
-        return true;
+            return _disposed == 0 && Covered(offset, length);
     }
 
-    /// <summary>A window of the mapping as <see cref="Memory{T}"/> (the mapping lives until the object is disposed).</summary>
-    private sealed class MappedMemory(DiskCachedObject owner, byte* pointer, int length) : MemoryManager<byte>
+    /// <summary>Fills <paramref name="destination"/> from the cached ranges covering it; false when they do not (or the data file was cut).</summary>
+    public bool TryRead(long offset, Span<byte> destination)
     {
-        private readonly DiskCachedObject _owner = owner; // keeps the mapping reachable while the memory is
-
-        public override Span<byte> GetSpan() => new(pointer, length);
-
-        public override MemoryHandle Pin(int elementIndex = 0) => new(pointer + elementIndex);
-
-        public override void Unpin() { }
-
-        protected override void Dispose(bool disposing) { }
+        if (!Covers(offset, destination.Length))
+            return false;
+        try
+        {
+            return RandomAccess.Read(_data, destination, offset) == destination.Length;
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ObjectDisposedException)
+        {
+            return false; // unreadable: fetched again
+        }
     }
 
     /// <summary>True when entries cover [offset, offset + length) (caller holds the lock).</summary>
@@ -343,9 +325,6 @@ internal sealed unsafe class DiskCachedObject : IDisposable
     {
         lock (_lock)
             _disposed = 1;
-        _view.SafeMemoryMappedViewHandle.ReleasePointer();
-        _view.Dispose();
-        _map.Dispose();
         _data.Dispose();
         _index.Dispose();
     }

@@ -1,4 +1,4 @@
-using MLArray.Blosc2;
+using System.Collections.Concurrent;
 
 namespace MLArray.Remote;
 
@@ -11,16 +11,21 @@ namespace MLArray.Remote;
 /// <remarks>
 /// Entries are keyed by the object's name without credentials, its version tag and its length, and the offset:
 /// a replaced object (another tag) never sees the entries of its old version. Objects without a version tag get
-/// entries private to the array that fetched them. Thread-safe.
+/// entries private to the array that fetched them. Thread-safe; lookups take no lock (each entry records its last use,
+/// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass).
 /// </remarks>
 public sealed class RemoteMemoryCache
 {
-    private readonly object _lock = new();
-    private readonly Dictionary<(string Object, long Offset), LinkedListNode<Entry>> _map = [];
-    private readonly LinkedList<Entry> _lru = new();
+    private readonly object _evictLock = new();
+    private readonly ConcurrentDictionary<(string Object, long Offset), Entry> _map = new();
     private long _bytes;
+    private long _clock;
 
-    private readonly record struct Entry(string Object, long Offset, byte[] Data);
+    private sealed class Entry(byte[] data, long use)
+    {
+        public readonly byte[] Data = data;
+        public long LastUse = use;
+    }
 
     /// <summary>Creates an empty pool.</summary>
     /// <param name="maxBytes">Bound on the bytes held (at least 1 MiB).</param>
@@ -34,21 +39,14 @@ public sealed class RemoteMemoryCache
 
     private RemoteMemoryCache(long maxBytes, bool _) => MaxBytes = Math.Max(0, maxBytes);
 
-    /// <summary>The pool of one array (<see cref="RemoteReadOptions.ChunkCacheBytes"/>, any size; 0 keeps nothing).</summary>
+    /// <summary>The pool of one array (<see cref="RemoteReadOptions.ChunkCacheBytes"/>, any size; 0 keeps only the newest entry).</summary>
     internal static RemoteMemoryCache Private(long maxBytes) => new(maxBytes, false);
 
     /// <summary>Bound on the bytes held.</summary>
     public long MaxBytes { get; }
 
     /// <summary>Bytes held now.</summary>
-    public long Bytes
-    {
-        get
-        {
-            lock (_lock)
-                return _bytes;
-        }
-    }
+    public long Bytes => Interlocked.Read(ref _bytes);
 
     /// <summary>The cache identity of <paramref name="source"/>'s current version (unique per call when it has no version tag).</summary>
     internal static string ObjectKey(IByteRangeSource source) =>
@@ -59,15 +57,12 @@ public sealed class RemoteMemoryCache
     /// <summary>The entry at <paramref name="offset"/> when it holds at least <paramref name="length"/> bytes (it may hold more).</summary>
     internal bool TryGet(string obj, long offset, int length, out byte[] data)
     {
-        lock (_lock)
+        if (_map.TryGetValue((obj, offset), out var entry) && entry.Data.Length >= length)
         {
-            if (_map.TryGetValue((obj, offset), out var node) && node.Value.Data.Length >= length)
-            {
-                _lru.Remove(node);
-                _lru.AddFirst(node);
-                data = node.Value.Data;
-                return true;
-            }
+            // A plain store: use times only order evictions, a lost race costs nothing.
+            entry.LastUse = Interlocked.Increment(ref _clock);
+            data = entry.Data;
+            return true;
         }
         data = [];
         return false;
@@ -78,22 +73,29 @@ public sealed class RemoteMemoryCache
     {
         if (data.Length == 0)
             return;
-        lock (_lock)
+        lock (_evictLock)
         {
-            if (_map.TryGetValue((obj, offset), out var old))
+            var key = (obj, offset);
+            if (_map.TryGetValue(key, out var old))
             {
-                if (old.Value.Data.Length >= data.Length)
+                if (old.Data.Length >= data.Length)
                     return;
-                _lru.Remove(old);
-                _bytes -= old.Value.Data.Length;
+                Interlocked.Add(ref _bytes, -old.Data.Length);
             }
-            _map[(obj, offset)] = _lru.AddFirst(new Entry(obj, offset, data));
-            _bytes += data.Length;
-            while (_bytes > MaxBytes && _lru.Count > 1 && _lru.Last is { } last) // the newest entry stays, whatever its size
+            _map[key] = new Entry(data, Interlocked.Increment(ref _clock));
+            Interlocked.Add(ref _bytes, data.Length);
+            if (_bytes <= MaxBytes || _map.Count <= 1)
+                return;
+            // Least recently used first, down to 90 % of the bound; the entry just added stays, whatever its size.
+            long target = MaxBytes * 9 / 10;
+            foreach (var (k, e) in _map.OrderBy(kv => kv.Value.LastUse).ToList())
             {
-                _lru.RemoveLast();
-                _map.Remove((last.Value.Object, last.Value.Offset));
-                _bytes -= last.Value.Data.Length;
+                if (_bytes <= target)
+                    break;
+                if (k == key)
+                    continue;
+                if (_map.TryRemove(k, out _))
+                    Interlocked.Add(ref _bytes, -e.Data.Length);
             }
         }
     }
