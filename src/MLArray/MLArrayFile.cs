@@ -199,7 +199,9 @@ public sealed partial class MLArrayFile : IDisposable
     /// Saves the image (data and current metadata) to <paramref name="path"/> atomically: a temporary file in the target
     /// folder is written, flushed and renamed over the target, so a failure leaves an existing file untouched. Compressed
     /// chunks are copied, not recompressed. Saving onto the file this instance has open works: the instance then
-    /// continues on the saved file.
+    /// continues on the saved file. An image whose data nobody wrote is saved with the file's own bytes (header, chunks,
+    /// offsets index), and metadata nobody changed keeps its stored bytes (of whatever era: <c>migrate</c> rewrites them in
+    /// the current layout): loading and saving a file, whichever library wrote it, gives the same bytes.
     /// </summary>
     public void Save(string path) => Save(path, null);
 
@@ -220,7 +222,9 @@ public sealed partial class MLArrayFile : IDisposable
             string full = Path.GetFullPath(path);
             bool same = Access != MLArrayAccess.InMemory && string.Equals(full, FilePath, StringComparison.Ordinal);
             using var tx = AtomicFile.Begin(full, steps, ownWriter: same && Access == MLArrayAccess.ReadWrite);
-            array.Save(tx.Stream, new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) });
+            // Metadata nobody changed keeps its stored bytes (whatever era or library wrote them; a frame without MLArray
+            // metadata stays without): with the unchanged-frame copy of B2ndArray.Save, loading and saving is byte-exact.
+            array.Save(tx.Stream, _metaChanged ? new Dictionary<string, byte[]?> { [MLArrayMetadata.VlMetaName] = Encode(_meta) } : null);
             if (!same)
             {
                 tx.Commit();

@@ -26,6 +26,7 @@ internal sealed class ChunkStore : IDisposable
     private long _frameLength;
     private long _appendPos; // where the next chunk payload goes: the frame end, or after payloads not yet committed
     private bool _uncommitted; // chunks replaced in memory whose index the file's header does not point at yet
+    private bool _modified; // any chunk or vlmeta entry replaced since open
     private (string Name, byte[] Chunk)[] _vlmeta;
 
     public ChunkStore(FrameReader frame, SafeFileHandle? writeHandle, bool copyOnWrite)
@@ -56,6 +57,9 @@ internal sealed class ChunkStore : IDisposable
     public long NChunks { get; }
     public FrameLimits Limits { get; }
     public bool Writable => _writeHandle is not null || _overlay is not null;
+
+    /// <summary>True once any chunk or vlmeta entry was replaced: until then the frame's bytes are those it was opened with.</summary>
+    public bool Modified => Volatile.Read(ref _modified);
     public long CBytes => Volatile.Read(ref _cbytes);
     public long FrameLength => Volatile.Read(ref _frameLength);
 
@@ -161,6 +165,7 @@ internal sealed class ChunkStore : IDisposable
                 else list.Add((name, chunk));
             }
             Volatile.Write(ref _vlmeta, list.ToArray());
+            Volatile.Write(ref _modified, true);
             if (_overlay is null)
                 CommitFile([]);
         }
@@ -179,6 +184,8 @@ internal sealed class ChunkStore : IDisposable
         ThrowIfReadOnly();
         lock (_writeLock)
         {
+            if (chunks.Count > 0)
+                Volatile.Write(ref _modified, true);
             if (_overlay is not null)
             {
                 lock (_overlay)

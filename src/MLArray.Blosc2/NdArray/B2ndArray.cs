@@ -75,6 +75,7 @@ public enum B2ndOpenMode
 public sealed partial class B2ndArray : IDisposable
 {
     private readonly FrameReader _frame;
+    private static readonly IReadOnlyDictionary<string, byte[]?> EmptyVlMetaChanges = new Dictionary<string, byte[]?>();
     private readonly ChunkStore _store;
     private readonly B2ndLayout _layout;
     private readonly CodecContextPool _contexts = new();
@@ -969,7 +970,9 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>
     /// Writes the array as it is now (including in-place and copy-on-write changes and vlmeta edits) as a compact
     /// contiguous frame to <paramref name="output"/> (writable and seekable), starting at its position. Compressed chunks
-    /// are copied byte for byte, never recompressed; dead bytes left by in-place writes are dropped.
+    /// are copied byte for byte, never recompressed; dead bytes left by in-place writes are dropped. An array nothing was
+    /// written to since it was opened, whose frame has no dead bytes, is copied exactly as its frame was written (whichever
+    /// library wrote it), with only the trailer rebuilt when <paramref name="vlmetaChanges"/> change an entry's content.
     /// </summary>
     /// <param name="output">The destination stream.</param>
     /// <param name="vlmetaChanges">vlmeta entries to replace (content) or drop (null) in the saved copy only; this instance is not changed.</param>
@@ -982,6 +985,14 @@ public sealed partial class B2ndArray : IDisposable
         WriteBackAll(commit: false);
         lock (_writeLock)
         {
+            if (!_store.Modified && ChunksSectionIsTight())
+            {
+                // Nothing written since open: the frame's own bytes (header, chunks, index, trailer) are copied as they are.
+                foreach (var name in (vlmetaChanges ?? EmptyVlMetaChanges).Keys)
+                    B2ndWriter.ValidateName(name);
+                B2ndFrameEditor.CopyWithVlMeta(_frame, output, vlmetaChanges ?? EmptyVlMetaChanges);
+                return;
+            }
             long start = output.Position;
             var header = new byte[_frame.HeaderLength];
             _frame.Source.Read(0, header);
@@ -1033,6 +1044,25 @@ public sealed partial class B2ndArray : IDisposable
             output.Write(header);
             output.Position = start + frameLen;
         }
+    }
+
+    /// <summary>
+    /// True when the frame's chunks section holds exactly the chunks its index references: no dead bytes left by
+    /// in-place writes of an earlier session, which <see cref="Save(Stream, IReadOnlyDictionary{string, byte[]})"/> drops.
+    /// </summary>
+    private bool ChunksSectionIsTight()
+    {
+        long referenced = 0;
+        var seen = new HashSet<long>();
+        var buffer = new byte[ChunkFormat.ExtendedHeaderLength];
+        for (long i = 0; i < _frame.NChunks; i++)
+        {
+            long offset = _frame.GetOffset(i);
+            if (offset < 0 || !seen.Add(offset))
+                continue; // special chunks have no bytes; a payload referenced twice counts once
+            referenced += ChunkHeader.PeekCBytes(_frame.ReadChunkHeaderOnly(i, buffer, out _));
+        }
+        return referenced == _frame.CBytes;
     }
 
     /// <summary>

@@ -28,13 +28,38 @@ internal static class B2ndFrameEditor
             B2ndWriter.ValidateName(name);
         using var source = new FileFrameSource(sourcePath);
         var frame = FrameReader.Open(source);
-        var trailer = BuildTrailer(frame, changes);
         using var tx = AtomicFile.Begin(destinationPath, steps);
-        CopyRange(source, 0, frame.TrailerOffset, tx.Stream);
-        tx.Stream.Write(trailer.Bytes);
-        PatchLengths(tx.Stream, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);
+        CopyWithVlMeta(frame, tx.Stream, changes);
         source.Dispose(); // release the source before replacing it (it may be the destination)
         tx.Commit();
+    }
+
+    /// <summary>
+    /// Writes the frame <paramref name="frame"/> (as its source holds it) to <paramref name="output"/> from its current
+    /// position, with the vlmeta <paramref name="changes"/> applied. Header, chunks and offsets index are copied byte
+    /// for byte; so is the trailer when no change alters an entry's content (a change to the value an entry already
+    /// holds is none), so that an unchanged frame is copied exactly as it was written, by C-Blosc2 or by anyone else.
+    /// </summary>
+    internal static void CopyWithVlMeta(FrameReader frame, Stream output, IReadOnlyDictionary<string, byte[]?> changes)
+    {
+        var effective = new Dictionary<string, byte[]?>();
+        foreach (var (name, value) in changes)
+        {
+            var entry = frame.VlMetalayers.FirstOrDefault(m => m.Name == name);
+            bool present = entry.Name is not null;
+            if (value is null ? present : !present || !frame.DecodeVlMeta(entry).AsSpan().SequenceEqual(value))
+                effective[name] = value;
+        }
+        long start = output.Position;
+        if (effective.Count == 0)
+        {
+            CopyRange(frame.Source, 0, frame.FrameLength, output);
+            return;
+        }
+        var trailer = BuildTrailer(frame, effective);
+        CopyRange(frame.Source, 0, frame.TrailerOffset, output);
+        output.Write(trailer.Bytes);
+        PatchLengths(output, start, frame.TrailerOffset + trailer.Bytes.Length, trailer.Count > 0);
     }
 
     private static (byte[] Bytes, int Count) BuildTrailer(FrameReader frame, IReadOnlyDictionary<string, byte[]?> changes)
@@ -72,14 +97,14 @@ internal static class B2ndFrameEditor
         }
     }
 
-    private static void PatchLengths(Stream fs, long frameLen, bool hasVlMeta)
+    private static void PatchLengths(Stream fs, long start, long frameLen, bool hasVlMeta)
     {
         Span<byte> b = stackalloc byte[8];
         BinaryPrimitives.WriteInt64BigEndian(b, frameLen);
-        fs.Position = FrameLayout.OffsetFrameLen;
+        fs.Position = start + FrameLayout.OffsetFrameLen;
         fs.Write(b);
-        fs.Position = FrameLayout.OffsetHasVlMeta;
+        fs.Position = start + FrameLayout.OffsetHasVlMeta;
         fs.WriteByte(hasVlMeta ? (byte)0xC3 : (byte)0xC2);
-        fs.Position = frameLen;
+        fs.Position = start + frameLen;
     }
 }

@@ -259,6 +259,8 @@ public readonly record struct DType
     private static bool TryParseSimple(string s, out DType dtype)
     {
         dtype = default;
+        if (s.Length == 0)
+            return false; // an empty field type inside a structured dtype
         if (s == "?" || s == "bool")
         {
             dtype = Bool;

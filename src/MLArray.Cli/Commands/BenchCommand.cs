@@ -22,7 +22,7 @@ internal static class BenchCommand
         var seed = new Option<int>("--seed") { Description = "Seed of the patch positions.", DefaultValueFactory = _ => 0 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var cache = CliInput.CacheOption();
-        var cmd = new Command("bench", "Time random patch reads and a full decode of a file (after one warm-up).")
+        var cmd = new Command("bench", "Time random patch reads and a full decode of a file (after one warm-up). For the training loader over a dataset use: mlarray bench --loader DATASET (see mlarray bench --loader DATASET --help).")
         {
             file, patch, count, threads, seed, json, cache,
         };

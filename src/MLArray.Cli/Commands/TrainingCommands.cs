@@ -1,4 +1,5 @@
 using System.CommandLine;
+using System.CommandLine.Help;
 using System.Diagnostics;
 using System.Globalization;
 using System.Numerics;
@@ -118,7 +119,7 @@ internal static class TrainingCommands
         var cmd = new Command("bench", "Benchmark the patch loader over a dataset (the numbers of 'sample' without output).") { loader };
         foreach (var o in options) cmd.Options.Add(o);
         cmd.SetAction(pr => CliApp.Guard(stderr, () => RunSample(read(pr, pr.GetValue(loader)!), stdout, stderr)));
-        var root = new RootCommand("mlarray") { cmd };
+        var root = new Command(CliApp.Name) { new HelpOption(), cmd }; // named as the tool, as CliApp's root
         return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
     }
 

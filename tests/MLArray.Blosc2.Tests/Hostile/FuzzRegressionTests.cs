@@ -102,4 +102,18 @@ public sealed class FuzzRegressionTests
         ChunkDecoder.Decompress(fixedChunk, h, dst, ctx, ChunkLocation.Buffer);
         Assert.All(System.Runtime.InteropServices.MemoryMarshal.Cast<byte, float>(dst).ToArray(), v => Assert.True(float.IsNaN(v)));
     }
+
+    /// <summary>
+    /// A frame (mutated from the C-Blosc2 file <c>struct_f4_i2_zstd_shuffle.b2nd</c>) whose b2nd metalayer holds the
+    /// structured dtype <c>[('a', '&lt;f4'), ('b',''&lt;i2')]</c>: the field type '' made the dtype parser index an empty
+    /// string (IndexOutOfRangeException). It is a malformed dtype: a format error naming it.
+    /// </summary>
+    [Fact]
+    public void Structured_dtype_with_an_empty_field_type_is_a_format_error()
+    {
+        byte[] frame = Regression("frame-struct-dtype-empty-field-type.b2nd");
+        var e = Assert.Throws<MLArrayFormatException>(() => B2ndArray.Open(frame, "fuzz.b2nd"));
+        Assert.Contains("[('a', '<f4'), ('b',''<i2')]", e.Message, StringComparison.Ordinal);
+        Assert.Contains("dtype", e.Message, StringComparison.Ordinal);
+    }
 }

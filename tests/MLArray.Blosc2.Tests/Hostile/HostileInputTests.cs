@@ -689,6 +689,8 @@ public sealed class HostileInputTests(ITestOutputHelper output)
     [InlineData("[('a', '<f8', (1024, 1024))]")]
     [InlineData("[('a', 'float32')]")]
     [InlineData("[('a', '|O')]")]
+    [InlineData("[('a', '')]")] // an empty field type (found by afl-fuzz: the parser indexed past an empty string)
+    [InlineData("[('a', '<'), ('b', '|')]")]
     [InlineData("[('a', [[[[[[[[[[[[[[[[[[('b', '<f4')]]]]]]]]]]]]]]]]]])]")]
     [InlineData("<f4 ")]
     [InlineData("(2,)<f4")]

@@ -1,3 +1,4 @@
+using System.Runtime.InteropServices;
 namespace MLArray.Blosc2.Tests.Slicing;
 
 /// <summary>
@@ -101,5 +102,36 @@ public sealed class WriteCacheTests : IDisposable
         }
         using var r = B2ndArray.Open(path);
         Assert.Equal(model, r.ToArray<float>());
+    }
+
+    [Fact]
+    public void Saving_a_reopened_file_with_dead_bytes_drops_them_and_an_unchanged_tight_file_is_copied_exactly()
+    {
+        string path = Path.Combine(_dir, "dead.b2nd");
+        var v = Volume();
+        B2ndWriter.Write(path, MemoryMarshal.AsBytes(v.AsSpan()), Shape, DType.Float32, Options);
+        byte[] tight = File.ReadAllBytes(path);
+        using (var a = B2ndArray.Open(path))
+        {
+            using var copy = new MemoryStream();
+            a.Save(copy);
+            Assert.Equal(tight, copy.ToArray());
+        }
+        // An in-place write to an opened file (not from Create) appends the new payload: the old one is dead space.
+        var plane = new float[Shape[1] * Shape[2]];
+        Array.Fill(plane, -1f);
+        using (var a = B2ndArray.Open(path, B2ndOpenMode.ReadWrite))
+            a.Write([NdIndex.At(3)], MemoryMarshal.AsBytes(plane.AsSpan()));
+        v.AsSpan(3 * plane.Length, plane.Length).Fill(-1f);
+        long withDead = new FileInfo(path).Length;
+        Assert.True(withDead > tight.Length, $"an in-place write leaves dead bytes ({withDead} vs {tight.Length})");
+        using (var a = B2ndArray.Open(path))
+        {
+            using var saved = new MemoryStream();
+            a.Save(saved);
+            Assert.True(saved.Length < withDead, $"the saved copy drops the dead bytes ({saved.Length} vs {withDead})");
+            using var back = B2ndArray.Open(saved.ToArray(), "saved.b2nd");
+            Assert.Equal(v, MemoryMarshal.Cast<byte, float>(back.ReadBytes()).ToArray());
+        }
     }
 }

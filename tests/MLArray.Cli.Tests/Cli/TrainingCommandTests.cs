@@ -78,6 +78,11 @@ public sealed class TrainingCommandTests : IDisposable
         var bench = Cli("bench", "--loader", ds, "--patch", "8", "--batches", "3");
         Assert.Equal(0, bench.Code);
         Assert.Contains("6 patches", bench.Out, StringComparison.Ordinal);
+        // The file benchmark's help points at the loader benchmark, whose help names the tool as the other commands do.
+        Assert.Contains("mlarray bench --loader DATASET", Cli("bench", "--help").Out, StringComparison.Ordinal);
+        var help = Cli("bench", "--loader", ds, "--help");
+        Assert.Contains("mlarray bench [options]", help.Out, StringComparison.Ordinal);
+        Assert.Contains("--oversample-foreground", help.Out, StringComparison.Ordinal);
 
         var bad = Cli("sample", ds, "--patch", "8,8,8", "--rank", "4", "--world-size", "4");
         Assert.Equal(CliApp.InvalidInput, bad.Code);
