@@ -364,21 +364,27 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         return result;
     }
 
-    /// <summary>Buffers for the packed images (and disk-cached units) of one thread's reads, reused from one read to the next.</summary>
+    /// <summary>
+    /// Buffers for the packed images (and disk-cached units) of one thread's read, rented from the shared array pool and
+    /// returned at that thread's next read (so arrays opened for a few patches each, as a training loop does, reuse
+    /// the same buffers instead of allocating new ones).
+    /// </summary>
     private sealed class ImageBuffers
     {
-        private readonly List<byte[]> _buffers = [];
-        private int _used;
+        private readonly List<byte[]> _rented = [];
 
-        public void Reset() => _used = 0;
+        public void Reset()
+        {
+            foreach (var b in _rented)
+                System.Buffers.ArrayPool<byte>.Shared.Return(b);
+            _rented.Clear();
+        }
 
         public byte[] Get(int size)
         {
-            if (_used == _buffers.Count)
-                _buffers.Add([]);
-            if (_buffers[_used].Length < size)
-                _buffers[_used] = GC.AllocateUninitializedArray<byte>(Math.Max(size, _buffers[_used].Length * 5 / 4));
-            return _buffers[_used++];
+            var b = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+            _rented.Add(b);
+            return b;
         }
     }
 
