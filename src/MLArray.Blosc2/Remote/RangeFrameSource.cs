@@ -227,10 +227,14 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             }
             if (_disk is not null && Cacheable(u))
             {
-                // Read with a positioned read into reused buffers: no per-read open, no fresh pages to fault in.
-                var buffer = scratch?.Get(u.Length) ?? GC.AllocateUninitializedArray<byte>(u.Length);
+                // A positioned read (no per-read open). Whole chunks, which the next patches are likely to touch again,
+                // go to the memory pool too; blocks go into reused buffers (no fresh pages to fault in).
+                bool keep = scratch is null || IsWholeChunk(u);
+                var buffer = keep ? GC.AllocateUninitializedArray<byte>(u.Length) : scratch!.Get(u.Length);
                 if (_disk.TryRead(u.Offset, buffer.AsSpan(0, u.Length)))
                 {
+                    if (keep)
+                        _cache.Add(_key, u.Offset, buffer);
                     result[i] = buffer.AsMemory(0, u.Length);
                     continue;
                 }
@@ -284,6 +288,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             result[slot] = await task.ConfigureAwait(false);
         return result;
     }
+
+    private bool IsWholeChunk(Unit u) => ChunkExtent(u.Offset) is var (start, end) && start == u.Offset && end - start == u.Length;
 
     private bool Cacheable(Unit u) => u.Offset + u.Length > _head.Length && u.Offset < _tailStart;
 
