@@ -19,6 +19,9 @@ internal static class ConvertBench
 {
     public static int Run(string[] args)
     {
+        int ni = Array.IndexOf(args, "--native");
+        if (ni >= 0 && ni + 1 < args.Length)
+            return CompareNative(args[ni + 1], args.Take(ni).Concat(args.Skip(ni + 2)).ToArray());
         int runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         int edge = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
         string folder = Directory.CreateTempSubdirectory("mlarray-convert-bench-").FullName;
@@ -107,6 +110,85 @@ internal static class ConvertBench
         return (t[t.Count / 2], t[0], alloc);
     }
 
+    /// <summary>
+    /// <c>convert --native PATH [pairs] [edge] [keep-folder]</c>: the whole <c>mlarray convert CT.nii.gz OUT.mla</c> process (.NET
+    /// start-up included; the CLI built at src/MLArray.Cli/bin/Release/net10.0) against a native pipeline program run
+    /// in interleaved pairs on the synthetic CT-like edge³ int16 volume. The program is called as
+    /// <c>PATH IN.nii.gz OUT CHUNKS BLOCKS CODEC CLEVEL 2</c> with the chunks, blocks, codec and level our conversion
+    /// chose (read back from our output), and must inflate the file and compress the voxels with 2 threads. Prints
+    /// wall and CPU (user + system) medians of both whole processes.
+    /// </summary>
+    private static int CompareNative(string native, string[] args)
+    {
+        int pairs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
+        int edge = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
+        string cli = Path.Combine(MedicalDir(), "..", "..", "..", "src", "MLArray.Cli", "bin", "Release", "net10.0", "MLArray.Cli.dll");
+        if (!File.Exists(cli))
+            throw new FileNotFoundException($"build the CLI first (dotnet build src/MLArray.Cli -c Release): {cli}");
+        string folder = Directory.CreateTempSubdirectory("mlarray-convert-native-").FullName;
+        try
+        {
+            // A third argument names a folder where the synthetic input is kept (and reused) for profiling.
+            string input = Path.Combine(args.Length > 2 ? args[2] : folder, $"ct{edge}.nii.gz");
+            if (!File.Exists(input))
+                WriteCtLike(input, edge, edge, edge);
+            string ours = Path.Combine(folder, "ours.mla"), nativeOut = Path.Combine(folder, "native.b2nd");
+            (double Wall, double Cpu) Whole(string exe, params string[] a)
+            {
+                // Through bash, whose `times` reports the finished child's user and system CPU time (second line).
+                var psi = new ProcessStartInfo("bash") { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+                foreach (var x in (string[])["-c", "\"$@\" >/dev/null || exit $?; times", "bash", exe, .. a]) psi.ArgumentList.Add(x);
+                var sw = Stopwatch.StartNew();
+                using var p = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
+                string err = p.StandardError.ReadToEnd();
+                string[] times = p.StandardOutput.ReadToEnd().Split('\n', StringSplitOptions.RemoveEmptyEntries);
+                p.WaitForExit();
+                double wall = sw.Elapsed.TotalMilliseconds;
+                if (p.ExitCode != 0 || times.Length < 2) throw new InvalidOperationException($"{exe} exited with {p.ExitCode}: {err}");
+                double cpu = times[1].Split(' ', StringSplitOptions.RemoveEmptyEntries).Sum(t =>
+                {
+                    int m = t.IndexOf('m');
+                    return (double.Parse(t[..m], CultureInfo.InvariantCulture) * 60 + double.Parse(t[(m + 1)..].TrimEnd('s'), CultureInfo.InvariantCulture)) * 1e3;
+                });
+                return (wall, cpu);
+            }
+            Whole("dotnet", cli, "convert", input, ours); // warm the file cache
+            string chunks, blocks, codec;
+            int level;
+            using (var f = MLArrayFile.Open(ours))
+            {
+                chunks = string.Join(",", f.ChunkShape);
+                blocks = string.Join(",", f.BlockShape);
+                codec = f.Compression.Codec.ToString().ToLowerInvariant();
+                level = f.Compression.CLevel;
+            }
+            string[] nativeArgs = [input, nativeOut, chunks, blocks, codec, level.ToString(CultureInfo.InvariantCulture), "2"];
+            Whole(native, nativeArgs);
+            var nat = new List<(double Wall, double Cpu)>();
+            var our = new List<(double Wall, double Cpu)>();
+            for (int i = 0; i < pairs; i++)
+            {
+                nat.Add(Whole(native, nativeArgs));
+                File.Delete(ours);
+                our.Add(Whole("dotnet", cli, "convert", input, ours));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"pair {i + 1,2}: ours {our[^1].Wall,6:F0} ms wall {our[^1].Cpu,6:F0} ms CPU   native {nat[^1].Wall,6:F0} ms wall {nat[^1].Cpu,6:F0} ms CPU"));
+            }
+            double M(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
+            double nw = M(nat.Select(x => x.Wall)), ow = M(our.Select(x => x.Wall)), nc = M(nat.Select(x => x.Cpu)), oc = M(our.Select(x => x.Cpu));
+            Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}; {edge}^3 int16, chunks ({chunks}), blocks ({blocks}), {codec} {level}; files: ours {new FileInfo(ours).Length} B, native {new FileInfo(nativeOut).Length} B");
+            Console.WriteLine("| figure | native | ours | ratio |");
+            Console.WriteLine("|---|---|---|---|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| NIfTI .nii.gz → .mla, whole process, wall (ms, median of {pairs} pairs) | {nw:F0} | {ow:F0} | {nw / ow:F2}× |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| same, CPU time user+sys (ms) | {nc:F0} | {oc:F0} | {nc / oc:F2}× |"));
+            return 0;
+        }
+        finally
+        {
+            Directory.Delete(folder, recursive: true);
+        }
+    }
+
     private static string MedicalDir()
     {
         for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
@@ -119,7 +201,17 @@ internal static class ConvertBench
     }
 
     /// <summary>A CT-like int16 volume: air, a noisy soft-tissue ellipsoid, a bone shell; gzip at the default level, as scanners' exports are.</summary>
-    private static void WriteCtLike(string path, int nx, int ny, int nz)
+    internal static void WriteCtLike(string path, int nx, int ny, int nz)
+    {
+        short[] v = CtLikeVolume(nx, ny, nz);
+        var affine = new double[,] { { -0.8, 0, 0, 100 }, { 0, -0.8, 0, 120 }, { 0, 0, 1.5, -80 }, { 0, 0, 0, 1 } };
+        var bytes = new byte[v.Length * 2];
+        Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
+        Nifti.Write(path, NiftiImage.Create(bytes, DType.Int16, [nx, ny, nz], affine), new NiftiWriteOptions { GzipLevel = CompressionLevel.Optimal });
+    }
+
+    /// <summary>The voxels of <see cref="WriteCtLike"/>, x fastest (C order z, y, x).</summary>
+    internal static short[] CtLikeVolume(int nx, int ny, int nz)
     {
         var v = new short[(long)nx * ny * nz];
         uint s = 12345;
@@ -137,10 +229,6 @@ internal static class ConvertBench
                 }
             }
         }
-
-        var affine = new double[,] { { -0.8, 0, 0, 100 }, { 0, -0.8, 0, 120 }, { 0, 0, 1.5, -80 }, { 0, 0, 0, 1 } };
-        var bytes = new byte[v.Length * 2];
-        Buffer.BlockCopy(v, 0, bytes, 0, bytes.Length);
-        Nifti.Write(path, NiftiImage.Create(bytes, DType.Int16, [nx, ny, nz], affine), new NiftiWriteOptions { GzipLevel = CompressionLevel.Optimal });
+        return v;
     }
 }

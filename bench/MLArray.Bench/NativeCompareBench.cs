@@ -14,20 +14,82 @@ namespace MLArray.Bench;
 /// <c>patch_mbps=X full_ms=Y</c> (medians over REPS passes after a 1 s warm-up). Without a native program only our
 /// side runs. Options: <c>--file F</c> (default: the corpus volume), <c>--patch 64</c>, <c>--count 100</c> (patches
 /// in the list), <c>--seed 1</c>, <c>--pairs 10</c>, <c>--reps 9</c>, <c>--patches FILE</c> (use this list instead
-/// of generating one), <c>--native-arg X</c> (EXTRA, e.g. "mem").
+/// of generating one), <c>--native-arg X</c> (EXTRA, e.g. "mem"), <c>--clock cpu</c> (single-thread passes timed by
+/// thread CPU time on both sides; the native program gets "cpu" in EXTRA), <c>--make ct256</c> (a CT-like int16 256³
+/// volume with the default layout for 128³ patches instead of --file; patch default 128), <c>--recode zstd:5</c> (the
+/// file rewritten with another codec and level first).
 /// </summary>
 internal static class NativeCompareBench
 {
     public static int Run(string[] args)
     {
         string file = Option(args, "--file") ?? BenchData.Volume();
-        int patch = int.Parse(Option(args, "--patch") ?? "64", CultureInfo.InvariantCulture);
+        string? make = Option(args, "--make");
+        string? recode = Option(args, "--recode");
+        var temporary = new List<string>();
+        try
+        {
+            if (make is not null)
+                temporary.Add(file = MakeCtLike(make));
+            if (recode is not null)
+                temporary.Add(file = Recode(file, recode));
+            return Run(args, file, patchDefault: make is null ? "64" : "128");
+        }
+        finally
+        {
+            foreach (string t in temporary)
+                File.Delete(t);
+        }
+    }
+
+    /// <summary>
+    /// <c>--make ctN</c>: a CT-like int16 volume of N³ (the one the convert bench writes as NIfTI) saved as .mla with
+    /// the default layout for 128³ patches (<see cref="LayoutOptions.Patch"/>) and default compression.
+    /// </summary>
+    private static string MakeCtLike(string spec)
+    {
+        if (!spec.StartsWith("ct", StringComparison.Ordinal) || !int.TryParse(spec.AsSpan(2), CultureInfo.InvariantCulture, out int edge) || edge < 8)
+            throw new ArgumentException($"--make {spec}: expected ctN, e.g. ct256");
+        string path = Path.Combine(Path.GetTempPath(), $"mlarray-native-ct{edge}-{Environment.ProcessId}.mla");
+        short[] v = ConvertBench.CtLikeVolume(edge, edge, edge);
+        var options = new MLArrayCreateOptions { Layout = LayoutOptions.Patch(128, 128, 128) };
+        using (var f = MLArrayFile.FromArray(v, [edge, edge, edge], options))
+            f.Save(path);
+        return path;
+    }
+
+    /// <summary><c>--recode codec:level</c>: the file rewritten with that codec and level (same chunks, blocks and shuffle), e.g. zstd:5.</summary>
+    private static string Recode(string file, string spec)
+    {
+        string[] parts = spec.Split(':');
+        if (parts.Length != 2 || !Enum.TryParse(parts[0], ignoreCase: true, out Blosc2Codec codec) || !int.TryParse(parts[1], CultureInfo.InvariantCulture, out int level))
+            throw new ArgumentException($"--recode {spec}: expected codec:level, e.g. zstd:5");
+        using var src = B2ndArray.Open(file);
+        var options = new B2ndWriteOptions
+        {
+            ChunkShape = src.ChunkShape,
+            BlockShape = src.BlockShape,
+            Compression = new CompressionParams { Codec = codec, CLevel = level, Threads = 0 },
+        };
+        string path = Path.Combine(Path.GetTempPath(), $"mlarray-native-{codec}{level}-{Environment.ProcessId}.b2nd");
+        File.WriteAllBytes(path, B2ndWriter.WriteToArray(src.ReadBytes(0), src.Shape, src.DType, options));
+        return path;
+    }
+
+    private static int Run(string[] args, string file, string patchDefault)
+    {
+        int patch = int.Parse(Option(args, "--patch") ?? patchDefault, CultureInfo.InvariantCulture);
         int count = int.Parse(Option(args, "--count") ?? "100", CultureInfo.InvariantCulture);
         int seed = int.Parse(Option(args, "--seed") ?? "1", CultureInfo.InvariantCulture);
         int pairs = int.Parse(Option(args, "--pairs") ?? "10", CultureInfo.InvariantCulture);
         int reps = int.Parse(Option(args, "--reps") ?? "9", CultureInfo.InvariantCulture);
         string? native = Option(args, "--native") ?? Environment.GetEnvironmentVariable("MLARRAY_NATIVE_BENCH");
         string? nativeArg = Option(args, "--native-arg");
+        // --clock cpu: both sides time single-threaded passes by the thread's CPU time (less noisy than the wall clock
+        // on a shared machine); the native program gets "cpu" in its option list.
+        bool cpu = Option(args, "--clock") == "cpu";
+        if (cpu)
+            nativeArg = nativeArg is null ? "cpu" : nativeArg + ",cpu";
 
         using var a = B2ndArray.Open(file);
         long[] shape = a.Shape;
@@ -39,9 +101,9 @@ internal static class NativeCompareBench
         long patchBytes = edge.Aggregate(1L, (x, y) => x * y) * a.DType.ItemSize;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
             $"{Path.GetFileName(file)}: {a.DType.Name} ({string.Join(",", shape)}), chunks ({string.Join(",", a.ChunkShape)}), blocks ({string.Join(",", a.BlockShape)}), {a.Codec} {a.CLevel}; {origins.Length} patches of ({string.Join(",", edge)}) from {listPath}"));
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average {LoadAverage()}");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores; load average {LoadAverage()}; single-thread timings by {(cpu ? "thread CPU time" : "wall clock")}");
 
-        var ours = new OursBench(a, origins, edge, patchBytes);
+        var ours = new OursBench(a, origins, edge, patchBytes, cpu);
         var nat = new List<(double Mbps, double FullMs)>();
         var our = new List<(double Mbps, double FullMs)>();
         for (int p = 0; p < pairs; p++)
@@ -104,27 +166,11 @@ internal static class NativeCompareBench
 
     private static (double, double) RunNative(string exe, string file, string list, int patch, int reps, string? extra)
     {
-        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
-        foreach (var arg in new[] { file, list, patch.ToString(CultureInfo.InvariantCulture), reps.ToString(CultureInfo.InvariantCulture) })
-            psi.ArgumentList.Add(arg);
+        var args = new List<string> { file, list, patch.ToString(CultureInfo.InvariantCulture), reps.ToString(CultureInfo.InvariantCulture) };
         if (extra is not null)
-            psi.ArgumentList.Add(extra);
-        using var proc = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
-        string output = proc.StandardOutput.ReadToEnd();
-        string error = proc.StandardError.ReadToEnd();
-        proc.WaitForExit();
-        if (proc.ExitCode != 0)
-            throw new InvalidOperationException($"{exe} exited with {proc.ExitCode}: {error}");
-        double Field(string key)
-        {
-            int i = output.IndexOf(key + "=", StringComparison.Ordinal);
-            if (i < 0) throw new InvalidOperationException($"{exe} printed no {key}=: {output}");
-            i += key.Length + 1;
-            int j = i;
-            while (j < output.Length && !char.IsWhiteSpace(output[j])) j++;
-            return double.Parse(output.AsSpan(i, j - i), CultureInfo.InvariantCulture);
-        }
-        return (Field("patch_mbps"), Field("full_ms"));
+            args.Add(extra);
+        string output = WriteBench.RunProcess(exe, args.ToArray());
+        return (WriteBench.Field(output, "patch_mbps"), WriteBench.Field(output, "full_ms"));
     }
 
     private static string LoadAverage()
@@ -141,7 +187,7 @@ internal static class NativeCompareBench
     }
 
     /// <summary>Our side: the same passes over the patch list as the native program (1 s warm-up, median pass).</summary>
-    private sealed class OursBench(B2ndArray a, long[][] origins, long[] edge, long patchBytes)
+    private sealed class OursBench(B2ndArray a, long[][] origins, long[] edge, long patchBytes, bool cpu)
     {
         private readonly NdIndex[][] _selections = origins.Select(o => o.Select((s, d) => NdIndex.Slice(s, s + edge[d])).ToArray()).ToArray();
         private readonly byte[] _full = new byte[a.NBytes];
@@ -164,7 +210,7 @@ internal static class NativeCompareBench
                         a.Read(_selections[i], buffers[r], threads: 1);
                 });
             }
-            double ms = MedianMs(reps, Pass);
+            double ms = MedianMs(reps, Pass, cpuClock: readers == 1);
             return _selections.Length * patchBytes / 1e6 / (ms / 1e3);
         }
 
@@ -175,9 +221,9 @@ internal static class NativeCompareBench
             var t = new double[reps];
             for (int i = 0; i < reps; i++)
             {
-                long start = Stopwatch.GetTimestamp();
+                double start = Clock.Ms(cpu);
                 a.Read(_full, threads: 1);
-                t[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                t[i] = Clock.Ms(cpu) - start;
             }
             return Median(t);
         }
@@ -217,18 +263,39 @@ internal static class NativeCompareBench
             _ => throw new NotSupportedException($"item size {a.DType.ItemSize}"),
         };
 
-        private static double MedianMs(int reps, Action pass)
+        private double MedianMs(int reps, Action pass, bool cpuClock)
         {
             var warm = Stopwatch.StartNew();
             do pass(); while (warm.ElapsedMilliseconds < 1000);
             var t = new double[reps];
             for (int i = 0; i < reps; i++)
             {
-                long start = Stopwatch.GetTimestamp();
+                double start = Clock.Ms(cpu && cpuClock);
                 pass();
-                t[i] = Stopwatch.GetElapsedTime(start).TotalMilliseconds;
+                t[i] = Clock.Ms(cpu && cpuClock) - start;
             }
             return Median(t);
         }
     }
+}
+
+/// <summary>Milliseconds by the wall clock, or by the calling thread's CPU time (Linux <c>CLOCK_THREAD_CPUTIME_ID</c>).</summary>
+internal static partial class Clock
+{
+    public static double Ms(bool threadCpu)
+    {
+        if (!threadCpu || !OperatingSystem.IsLinux())
+            return Stopwatch.GetTimestamp() * 1e3 / Stopwatch.Frequency;
+        ClockGetTime(3, out var t); // CLOCK_THREAD_CPUTIME_ID
+        return t.Seconds * 1e3 + t.Nanoseconds / 1e6;
+    }
+
+    private struct TimeSpec
+    {
+        public long Seconds;
+        public long Nanoseconds;
+    }
+
+    [System.Runtime.InteropServices.LibraryImport("libc", EntryPoint = "clock_gettime")]
+    private static partial int ClockGetTime(int clock, out TimeSpec t);
 }

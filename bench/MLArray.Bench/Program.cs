@@ -41,6 +41,8 @@ public static class Program
             return RemoteBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "writes")
             return WriteBench.Run(args.Skip(1).ToArray());
+        if (args.Length > 0 && args[0] == "lz4-streams")
+            return Lz4StreamBench.Run(args[1..]);
         if (args.Length > 0 && args[0] == "native")
             return NativeCompareBench.Run(args.Skip(1).ToArray());
         if (args.Length > 0 && args[0] == "display")

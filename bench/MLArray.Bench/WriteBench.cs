@@ -10,12 +10,22 @@ namespace MLArray.Bench;
 /// three ways, interleaved, medians of the runs: FromArray + Save, Create + one whole-array Write (+ Dispose), and
 /// Create + one Write per plane along axis 0 (+ Dispose, the way a DICOM series or slab predictions are assembled);
 /// the file sizes of each (issue 16 targets: Create + Write ≤ 1.2× FromArray + Save; plane by plane ≤ 1.5× the time
-/// and ≤ 1.05× the size of one whole write).
+/// and ≤ 1.05× the size of one whole write). With <c>--native PATH</c> also our single-threaded writer against a native
+/// C-Blosc2 writer program (LZ4HC 8 + shuffle ≥ 1.2× native, size within 0.5 %; see <c>CompareNative</c>);
+/// <c>--clock cpu</c> times that comparison by thread CPU time on both sides.
 /// </summary>
 internal static class WriteBench
 {
     public static int Run(string[] args)
     {
+        int ci = Array.IndexOf(args, "--clock");
+        bool cpu = ci >= 0 && ci + 1 < args.Length && args[ci + 1] == "cpu";
+        if (ci >= 0)
+            args = args.Take(ci).Concat(args.Skip(ci + 2)).ToArray();
+        int ni = Array.IndexOf(args, "--native");
+        string? native = ni >= 0 && ni + 1 < args.Length ? args[ni + 1] : Environment.GetEnvironmentVariable("MLARRAY_NATIVE_WRITE");
+        if (ni >= 0)
+            args = args.Take(ni).Concat(args.Skip(ni + 2)).ToArray();
         int runs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 5;
         string folder = args.Length > 1 ? args[1] : Path.GetTempPath();
         float[] data;
@@ -72,7 +82,98 @@ internal static class WriteBench
             foreach (var f in new[] { saved, whole, planes })
                 File.Delete(f);
         }
+        if (native is not null)
+            CompareNative(native, data, shape, chunks, blocks, Math.Max(runs, 10), folder, cpu);
         return 0;
+    }
+
+    /// <summary>
+    /// <c>--native PATH</c>: our single-threaded writer (<see cref="B2ndWriter.Write(string, ReadOnlySpan{byte}, long[], DType, B2ndWriteOptions?)"/>,
+    /// LZ4HC 8 + shuffle, the volume's chunks and blocks) against an external native program run in interleaved
+    /// pairs. The program is called as <c>PATH RAW 4 SHAPE CHUNKS BLOCKS lz4hc 8 1 REPS OUT</c> (lists like
+    /// 128,192,160) plus "cpu" or "wall", compresses the raw float32 C-order data REPS times into the frame file OUT and
+    /// prints <c>write_ms=X cbytes=Y</c> (median ms by that clock, compressed bytes of the array).
+    /// </summary>
+    private static void CompareNative(string native, float[] data, long[] shape, int[] chunks, int[] blocks, int pairs, string folder, bool cpu)
+    {
+        string raw = Path.Combine(folder, $"mla-wbench-{Environment.ProcessId}.raw");
+        string nativeOut = Path.Combine(folder, $"mla-wbench-{Environment.ProcessId}-native.b2nd");
+        string ours = Path.Combine(folder, $"mla-wbench-{Environment.ProcessId}-ours.b2nd");
+        var bytes = System.Runtime.InteropServices.MemoryMarshal.AsBytes(data.AsSpan());
+        var options = new B2ndWriteOptions
+        {
+            ChunkShape = chunks,
+            BlockShape = blocks,
+            Compression = new CompressionParams { Codec = Blosc2Codec.LZ4HC, CLevel = 8, Threads = 1 },
+        };
+        try
+        {
+            File.WriteAllBytes(raw, bytes.ToArray());
+            var nat = new List<double>();
+            var our = new List<double>();
+            long nativeCBytes = 0;
+            B2ndWriter.Write(ours, bytes, shape, DType.Float32, options); // warm-up
+            for (int p = 0; p < pairs; p++)
+            {
+                string output = RunProcess(native, raw, "4", string.Join(",", shape), string.Join(",", chunks), string.Join(",", blocks), "lz4hc", "8", "1", "3", nativeOut, cpu ? "cpu" : "wall");
+                nat.Add(Field(output, "write_ms"));
+                nativeCBytes = (long)Field(output, "cbytes");
+                var t = new List<double>();
+                for (int r = 0; r < 3; r++)
+                {
+                    double start = Clock.Ms(cpu);
+                    B2ndWriter.Write(ours, bytes, shape, DType.Float32, options);
+                    t.Add(Clock.Ms(cpu) - start);
+                }
+                our.Add(Median(t));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"pair {p + 1,2}: ours {our[^1],7:F1} ms   native {nat[^1],7:F1} ms"));
+            }
+            long ourCBytes;
+            using (var check = B2ndArray.Open(ours))
+            {
+                ourCBytes = check.CBytes;
+                if (!check.ReadBytes(1).AsSpan().SequenceEqual(bytes))
+                    throw new InvalidOperationException("our written file does not hold the volume");
+            }
+            double n = Median(nat), o = Median(our);
+            var ratios = our.Zip(nat, (a, b) => b / a).Order().ToArray();
+            Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}");
+            Console.WriteLine("| figure | native | ours | ratio |");
+            Console.WriteLine("|---|---|---|---|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| write LZ4HC-8 + shuffle, 1 thread ({(cpu ? "thread CPU" : "wall")} ms, median of {pairs} pairs) | {n:F1} | {o:F1} | {n / o:F2}× (pairs {ratios[0]:F2}–{ratios[^1]:F2}×) |"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"| compressed bytes (array cbytes) | {nativeCBytes} | {ourCBytes} | {(double)ourCBytes / nativeCBytes:F4}× |"));
+        }
+        finally
+        {
+            foreach (var f in new[] { raw, nativeOut, ours })
+                File.Delete(f);
+        }
+    }
+
+    internal static string RunProcess(string exe, params string[] args)
+    {
+        var psi = new ProcessStartInfo(exe) { RedirectStandardOutput = true, RedirectStandardError = true, UseShellExecute = false };
+        foreach (var arg in args)
+            psi.ArgumentList.Add(arg);
+        using var proc = Process.Start(psi) ?? throw new InvalidOperationException($"could not start {exe}");
+        string output = proc.StandardOutput.ReadToEnd();
+        string error = proc.StandardError.ReadToEnd();
+        proc.WaitForExit();
+        if (proc.ExitCode != 0)
+            throw new InvalidOperationException($"{exe} exited with {proc.ExitCode}: {error}");
+        return output;
+    }
+
+    internal static double Field(string output, string key)
+    {
+        int i = output.IndexOf(key + "=", StringComparison.Ordinal);
+        if (i < 0) throw new InvalidOperationException($"the native program printed no {key}=: {output}");
+        i += key.Length + 1;
+        int j = i;
+        while (j < output.Length && !char.IsWhiteSpace(output[j])) j++;
+        return double.Parse(output.AsSpan(i, j - i), CultureInfo.InvariantCulture);
     }
 
     private static double Median(List<double> v)

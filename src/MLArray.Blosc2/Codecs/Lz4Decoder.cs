@@ -155,14 +155,7 @@ internal static class Lz4Decoder
     {
         if (offset == 1)
         {
-            var v = Vector256.Create(*match);
-            byte* d = op;
-            do
-            {
-                Unsafe.WriteUnaligned(d, v);
-                d += 32;
-            }
-            while (d < end);
+            FillRun(op, end, *match);
             return;
         }
         if (offset >= 8)
@@ -187,15 +180,58 @@ internal static class Lz4Decoder
         }
     }
 
-    /// <summary>A match near the end of the output: exact, front to back (overlapping copies repeat the pattern).</summary>
-    private static unsafe void ExactMatchCopy(byte* match, byte* op, byte* end, nint offset)
+    /// <summary>
+    /// Fills from <paramref name="d"/> until <paramref name="end"/> is covered with <paramref name="value"/>, writing up
+    /// to 31 bytes past <paramref name="end"/> (64-byte stores while they overshoot by at most 32, then one of 32).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void FillRun(byte* d, byte* end, byte value)
     {
-        if (offset >= end - op)
+        if (Vector512.IsHardwareAccelerated)
         {
-            Unsafe.CopyBlockUnaligned(op, match, (uint)(end - op));
+            var v64 = Vector512.Create(value);
+            while (end - d >= 32)
+            {
+                Unsafe.WriteUnaligned(d, v64);
+                d += 64;
+            }
+            if (d < end)
+                Unsafe.WriteUnaligned(d, v64.GetLower());
             return;
         }
+        var v = Vector256.Create(value);
+        do
+        {
+            Unsafe.WriteUnaligned(d, v);
+            d += 32;
+        }
+        while (d < end);
+    }
+
+    /// <summary>
+    /// A match near the end of the output: exact (nothing past <paramref name="end"/> is written). A run of one byte is
+    /// a fill; an overlapping copy repeats the <paramref name="offset"/>-byte pattern by copying the bytes written so
+    /// far, doubling the piece each step (never byte by byte: blocks often end in long runs).
+    /// </summary>
+    private static unsafe void ExactMatchCopy(byte* match, byte* op, byte* end, nint offset)
+    {
+        nint length = (nint)(end - op);
+        if (offset == 1)
+        {
+            new Span<byte>(op, (int)length).Fill(*match);
+            return;
+        }
+        if (offset >= length)
+        {
+            Unsafe.CopyBlockUnaligned(op, match, (uint)length);
+            return;
+        }
+        // [match, op) repeats with period offset; each copy of everything between match and op doubles what is there.
         while (op < end)
-            *op++ = *match++;
+        {
+            nint piece = (nint)Math.Min(op - match, end - op);
+            Unsafe.CopyBlockUnaligned(op, match, (uint)piece);
+            op += piece;
+        }
     }
 }

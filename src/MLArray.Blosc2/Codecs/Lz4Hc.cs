@@ -214,7 +214,7 @@ internal static class Lz4Hc
         (ushort)(distance | (uint)((int)(MaxDistance - distance) >> 31));
 
     /// <summary>Links positions <c>[from, to)</c> into the chains; returns <paramref name="to"/>.</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe int Insert(int* heads, ushort* links, byte* indexBase, int from, int to)
     {
         // Searches never go back: a position linked before being searched would find itself (offset 0).
@@ -235,7 +235,7 @@ internal static class Lz4Hc
     /// the position itself already linked) or <paramref name="last"/> + 1. In incompressible stretches this loop is
     /// all the encoder does, so it is kept small enough for the JIT to hold everything in registers.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe byte* SkipToCandidate(int* heads, ushort* links, byte* indexBase, int firstIndex, byte* ip,
         byte* last, out int candidate)
     {
@@ -266,7 +266,7 @@ internal static class Lz4Hc
     /// </summary>
     /// <returns>The longest length found (<paramref name="longest"/> when nothing longer exists; then the out
     /// values are null).</returns>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe int WalkChain(in Tables t, byte* ip, byte* lowStart, byte* highLimit, int longest,
         nint candidate, out byte* matchStart, out byte* start)
     {
@@ -309,7 +309,7 @@ internal static class Lz4Hc
     /// Returns -1 when the window or the attempts run out. Kept separate (and call-free) so that the JIT keeps the
     /// whole loop in registers: this is where an HC encoder spends its time.
     /// </summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe nint NextCandidate(nint candidate, nint lowest, ref int attempts, ushort* links,
         byte* indexBase, nint probe, uint probeValue, uint head)
     {
@@ -333,7 +333,7 @@ internal static class Lz4Hc
     /// <summary>Length of the match of <paramref name="ip"/> at <paramref name="m"/> (first 4 bytes known equal),
     /// extended forwards up to <paramref name="highLimit"/> and backwards by at most <paramref name="maxBack"/>
     /// bytes (reported in <paramref name="backward"/>, included in the result).</summary>
-    [MethodImpl(MethodImplOptions.NoInlining)]
+    [MethodImpl(MethodImplOptions.NoInlining | MethodImplOptions.AggressiveOptimization)]
     private static unsafe int MatchLength(byte* ip, byte* m, byte* highLimit, nint maxBack, out nint backward)
     {
         int forward = MinMatch + CommonLength(ip + MinMatch, m + MinMatch, highLimit);
@@ -429,6 +429,7 @@ internal static class Lz4Hc
     /// M1 keeps up to 18 bytes), and M2 is dropped when M3 leaves it too little room.
     /// </summary>
     /// <returns>The end of the output, or null when it does not fit before <paramref name="opEnd"/>.</returns>
+    [MethodImpl(MethodImplOptions.AggressiveOptimization)]
     private static unsafe byte* CompressBlock(in Tables t, byte* src, int length, byte* op, byte* opEnd)
     {
         int* heads = t.HashTable;

@@ -1,5 +1,6 @@
 using System.Runtime.CompilerServices;
 using System.Runtime.Intrinsics;
+using System.Runtime.Intrinsics.X86;
 
 namespace MLArray.Blosc2.Filters;
 
@@ -20,8 +21,22 @@ internal static partial class Shuffle
         InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, IsV128Supported);
 
     /// <summary><see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/>, with the vector kernels on or off (tests run both).</summary>
-    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector)
+    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector) =>
+        InverseRows(w, planes, n, e0, count, rows, rowStep, dst, dstStride, vector, vector && Avx2.IsSupported);
+
+    /// <summary>
+    /// <see cref="InverseRows(int, byte*, nint, nint, nint, nint, nint, byte*, nint)"/> with the 128-bit kernels
+    /// (<paramref name="vector"/>) and the 256-bit two-group kernel (<paramref name="wide"/>, used only with AVX2
+    /// and <paramref name="vector"/>) switched separately (tests run each combination).
+    /// </summary>
+    [SkipLocalsInit]
+    internal static unsafe void InverseRows(int w, byte* planes, nint n, nint e0, nint count, nint rows, nint rowStep, byte* dst, nint dstStride, bool vector, bool wide)
     {
+        if (wide && vector && Avx2.IsSupported && w is 2 or 4 && count >= 16)
+        {
+            InverseRowsAvx2(w, planes + e0, n, count, rows, rowStep, dst, dstStride);
+            return;
+        }
         if (count <= 0)
             return;
         if (w == 1)
@@ -32,12 +47,80 @@ internal static partial class Shuffle
         }
         if (vector && w is 2 or 4 or 8)
         {
+            if (count < 16)
+            {
+                // Short runs (a patch edge cutting a block): 16 elements into a stack tile, then count·w bytes out.
+                byte* tile = stackalloc byte[16 * 8];
+                for (nint r = 0; r < rows; r++)
+                {
+                    Kernel16(w, planes + e0 + r * rowStep, n, tile);
+                    CopySmall(dst + r * dstStride, tile, count * w);
+                }
+                return;
+            }
             for (nint r = 0; r < rows; r++)
                 InverseRunV128(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
             return;
         }
         for (nint r = 0; r < rows; r++)
             InverseRunScalar(w, planes + e0 + r * rowStep, n, count, dst + r * dstStride);
+    }
+
+    /// <summary>
+    /// AVX2 for widths 2 and 4 and runs of at least 16 elements: two 16-element groups per step, one in each 128-bit
+    /// lane (two groups of one run, or the single groups of two neighbouring runs when runs are exactly 16 long); an
+    /// odd group left over goes through the 128-bit kernel (overlapping the previous group when the run is longer).
+    /// </summary>
+    private static unsafe void InverseRowsAvx2(int w, byte* s, nint n, nint count, nint rows, nint rowStep, byte* dst, nint dstStride)
+    {
+        nint r = 0;
+        if (count == 16)
+        {
+            for (; r + 2 <= rows; r += 2)
+                Kernel32Avx2(w, s + r * rowStep, s + (r + 1) * rowStep, n, dst + r * dstStride, dst + (r + 1) * dstStride);
+            if (r < rows)
+                Kernel16(w, s + r * rowStep, n, dst + r * dstStride);
+            return;
+        }
+        for (; r < rows; r++)
+        {
+            byte* sr = s + r * rowStep, dr = dst + r * dstStride;
+            nint k = 0;
+            for (; k + 32 <= count; k += 32)
+                Kernel32Avx2(w, sr + k, sr + k + 16, n, dr + k * w, dr + (k + 16) * w);
+            if (k + 16 <= count)
+            {
+                Kernel16(w, sr + k, n, dr + k * w);
+                k += 16;
+            }
+            if (k < count)
+                Kernel16(w, sr + count - 16, n, dr + (count - 16) * w);
+        }
+    }
+
+    /// <summary>Unshuffles two groups of 16 elements (width 2 or 4) from <paramref name="s0"/> and <paramref name="s1"/> (planes <paramref name="n"/> apart) to <paramref name="d0"/> and <paramref name="d1"/>.</summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Kernel32Avx2(int w, byte* s0, byte* s1, nint n, byte* d0, byte* d1)
+    {
+        Vector256<byte> a0 = Vector256.Create(Vector128.Load(s0), Vector128.Load(s1));
+        Vector256<byte> a1 = Vector256.Create(Vector128.Load(s0 + n), Vector128.Load(s1 + n));
+        if (w == 2)
+        {
+            Vector256<byte> lo = Avx2.UnpackLow(a0, a1), hi = Avx2.UnpackHigh(a0, a1);
+            Avx2.Permute2x128(lo, hi, 0x20).Store(d0);
+            Avx2.Permute2x128(lo, hi, 0x31).Store(d1);
+            return;
+        }
+        Vector256<byte> a2 = Vector256.Create(Vector128.Load(s0 + 2 * n), Vector128.Load(s1 + 2 * n));
+        Vector256<byte> a3 = Vector256.Create(Vector128.Load(s0 + 3 * n), Vector128.Load(s1 + 3 * n));
+        Vector256<ushort> t0 = Avx2.UnpackLow(a0, a1).AsUInt16(), t1 = Avx2.UnpackHigh(a0, a1).AsUInt16();
+        Vector256<ushort> t2 = Avx2.UnpackLow(a2, a3).AsUInt16(), t3 = Avx2.UnpackHigh(a2, a3).AsUInt16();
+        Vector256<byte> u0 = Avx2.UnpackLow(t0, t2).AsByte(), u1 = Avx2.UnpackHigh(t0, t2).AsByte();
+        Vector256<byte> u2 = Avx2.UnpackLow(t1, t3).AsByte(), u3 = Avx2.UnpackHigh(t1, t3).AsByte();
+        Avx2.Permute2x128(u0, u1, 0x20).Store(d0);
+        Avx2.Permute2x128(u2, u3, 0x20).Store(d0 + 32);
+        Avx2.Permute2x128(u0, u1, 0x31).Store(d1);
+        Avx2.Permute2x128(u2, u3, 0x31).Store(d1 + 32);
     }
 
     private static unsafe void InverseRunScalar(int w, byte* s, nint n, nint count, byte* d)
@@ -53,22 +136,58 @@ internal static partial class Shuffle
                 d[k * w + j] = s[j * n + k];
     }
 
-    /// <summary>One run with 16-element vector steps; the last step overlaps the previous one; a run under 16 elements goes through a stack buffer.</summary>
+    /// <summary>One run of at least 16 elements with 16-element vector steps; the last step overlaps the previous one.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
     private static unsafe void InverseRunV128(int w, byte* s, nint n, nint count, byte* d)
     {
-        if (count < 16)
-        {
-            byte* tmp = stackalloc byte[16 * 8];
-            Kernel16(w, s, n, tmp);
-            Unsafe.CopyBlockUnaligned(d, tmp, (uint)(count * w));
-            return;
-        }
         nint k = 0;
         for (; k + 16 <= count; k += 16)
             Kernel16(w, s + k, n, d + k * w);
         if (k < count)
             Kernel16(w, s + count - 16, n, d + (count - 16) * w);
+    }
+
+    /// <summary>
+    /// Copies <paramref name="length"/> bytes (0 to 128) with at most a few overlapping moves: the first and the last
+    /// piece of the largest power-of-two size that fits (no call into a general memmove for a row tail).
+    /// </summary>
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    internal static unsafe void CopySmall(byte* d, byte* s, nint length)
+    {
+        if (length >= 32)
+        {
+            for (nint i = 0; i < length - 32; i += 32)
+                Vector256.Store(Vector256.Load(s + i), d + i);
+            Vector256.Store(Vector256.Load(s + length - 32), d + length - 32);
+        }
+        else if (length >= 16)
+        {
+            Vector128<byte> a = Vector128.Load(s), b = Vector128.Load(s + length - 16);
+            a.Store(d);
+            b.Store(d + length - 16);
+        }
+        else if (length >= 8)
+        {
+            ulong a = Unsafe.ReadUnaligned<ulong>(s), b = Unsafe.ReadUnaligned<ulong>(s + length - 8);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 8, b);
+        }
+        else if (length >= 4)
+        {
+            uint a = Unsafe.ReadUnaligned<uint>(s), b = Unsafe.ReadUnaligned<uint>(s + length - 4);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 4, b);
+        }
+        else if (length >= 2)
+        {
+            ushort a = Unsafe.ReadUnaligned<ushort>(s), b = Unsafe.ReadUnaligned<ushort>(s + length - 2);
+            Unsafe.WriteUnaligned(d, a);
+            Unsafe.WriteUnaligned(d + length - 2, b);
+        }
+        else if (length == 1)
+        {
+            *d = *s;
+        }
     }
 
     /// <summary>Unshuffles 16 elements (16 bytes from each of the w planes) into 16·w bytes.</summary>

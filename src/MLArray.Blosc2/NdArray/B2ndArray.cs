@@ -299,6 +299,9 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>Names of the fixed-length metalayers (e.g. "b2nd").</summary>
     public IReadOnlyList<string> MetalayerNames => _frame.Metalayers.Select(m => m.Name).ToArray();
 
+    /// <summary>The stored bytes of chunk <paramref name="index"/> (benchmarks and diagnostics).</summary>
+    internal ReadOnlySpan<byte> RawChunk(long index, ref byte[] buffer) => _store.GetChunk(index, ref buffer, out _);
+
     /// <summary>How chunk <paramref name="index"/> is stored.</summary>
     public ChunkInfo GetChunkInfo(long index)
     {

@@ -1,5 +1,4 @@
 using System.CommandLine;
-using System.Diagnostics;
 using MLArray.Cli.Viewer;
 using MLArray.Display;
 
@@ -16,16 +15,17 @@ internal static class ViewCommand
         var file = new Argument<string>("file") { Description = "The .mla image." };
         var seg = new Option<string?>("--seg") { Description = "A segmentation (.mla) on the image's grid, shown as a coloured overlay." };
         var port = new Option<int?>("--port") { Description = "The port on 127.0.0.1 (default: a free one)." };
-        var open = new Option<bool>("--open") { Description = "Open the page in the default browser." };
+        var open = new Option<bool>("--open") { Description = "Open the page in the browser: $BROWSER if set (commands separated by ':', %s for the URL), else xdg-open." };
         var part = new Option<string>("--part") { Description = "What complex images show: magnitude, real, imag or phase.", DefaultValueFactory = _ => "magnitude" };
         var neuro = new Option<bool>("--neurological") { Description = "The patient's right on the right (default: radiological)." };
-        var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer.") { file, seg, port, open, neuro, part };
+        var cache = CliInput.CacheOption();
+        var cmd = new Command("view", "Look at an .mla image (and segmentation) in the browser: a local, read-only web viewer. FILE may be a path, an http(s) URL or an s3:// / az:// URL.") { file, seg, port, open, neuro, part, cache };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             int p = pr.GetValue(port) ?? 0;
             if (pr.GetValue(port) is { } given && given is < 1 or > 65535)
                 throw new ArgumentException($"--port {given} is not a TCP port (1–65535).");
-            var session = ViewerSession.Open(pr.GetValue(file)!, pr.GetValue(seg), pr.GetValue(neuro), DisplayValues.ParsePart(pr.GetValue(part)!));
+            var session = ViewerSession.Open(pr.GetValue(file)!, pr.GetValue(seg), pr.GetValue(neuro), DisplayValues.ParsePart(pr.GetValue(part)!), pr.GetValue(cache));
             ViewerServer server;
             try
             {
@@ -39,11 +39,15 @@ internal static class ViewCommand
 
             try
             {
+                var warm = session.WarmAsync(); // the first slice and window, while the browser starts
                 stdout.WriteLine($"mlarray view: {server.Url}");
-                stdout.WriteLine($"serving {pr.GetValue(file)}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
+                stdout.WriteLine($"serving {ViewerSession.Shown(pr.GetValue(file)!)}{(session.HasSeg ? " with its segmentation" : "")} on 127.0.0.1 only; press Ctrl+C to stop.");
                 stdout.Flush();
-                if (pr.GetValue(open)) OpenBrowser(server.Url, stderr);
+                if (pr.GetValue(open) && BrowserLauncher.Open(server.Url, BrowserLauncher.Candidates(server.Url, Environment.GetEnvironmentVariable("BROWSER")), stderr) is { } launched)
+                    stdout.WriteLine($"opened the page with {launched.Replace(server.Token, "<token>", StringComparison.Ordinal)}");
+                stdout.Flush();
                 WaitHandle.WaitAny([cancellationToken.WaitHandle, server.Stopping.WaitHandle]);
+                warm.Wait(TimeSpan.FromSeconds(5)); // not closing the file under a read still running
             }
             finally
             {
@@ -54,18 +58,5 @@ internal static class ViewCommand
             return CliApp.Ok;
         }));
         return cmd;
-    }
-
-    private static void OpenBrowser(string url, TextWriter stderr)
-    {
-        try
-        {
-            using var _ = OperatingSystem.IsWindows() ? Process.Start(new ProcessStartInfo(url) { UseShellExecute = true })
-                : Process.Start(OperatingSystem.IsMacOS() ? "open" : "xdg-open", url);
-        }
-        catch (Exception e) when (e is System.ComponentModel.Win32Exception or InvalidOperationException)
-        {
-            stderr.WriteLine($"mlarray: could not open a browser ({e.Message}); open the URL yourself.");
-        }
     }
 }

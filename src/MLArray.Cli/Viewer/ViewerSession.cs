@@ -62,9 +62,9 @@ internal sealed class ViewerSession : IDisposable
     /// <summary>Opens the image (and segmentation) and checks that they can be shown together.</summary>
     /// <exception cref="MLArrayNotSupportedException">An image the viewer cannot show.</exception>
     /// <exception cref="ArgumentException">A segmentation that does not match the image.</exception>
-    public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false, ComplexPart part = ComplexPart.Magnitude)
+    public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false, ComplexPart part = ComplexPart.Magnitude, string? cacheDir = null)
     {
-        var image = CliInput.OpenFile(imagePath);
+        var image = CliInput.OpenFile(imagePath, cacheDir);
         MLArrayFile? seg = null;
         try
         {
@@ -73,12 +73,16 @@ internal sealed class ViewerSession : IDisposable
             DisplayGeometry? segGeometry = null;
             if (segPath is not null)
             {
-                seg = CliInput.OpenFile(segPath);
+                seg = CliInput.OpenFile(segPath, cacheDir);
                 segGeometry = CheckSegmentation(image, geometry, seg);
             }
 
             string tree;
-            using (var a = CliInput.OpenArray(imagePath))
+            // local slices decode their chunks on all cores; remote ones keep the serial path, which fetches only the
+            // blocks a slice needs, concurrently
+            if (!IsUrl(imagePath)) image.DecodeThreads = 0;
+            if (seg is not null && !IsUrl(segPath!)) seg.DecodeThreads = 0;
+            using (var a = CliInput.OpenArray(imagePath, cacheDir))
             {
                 var m = MLArrayMetadata.Read(a);
                 var sw = new StringWriter(CultureInfo.InvariantCulture);
@@ -90,8 +94,8 @@ internal sealed class ViewerSession : IDisposable
             return new ViewerSession(image, geometry, mode, seg, segGeometry, tree, neurological)
             {
                 Part = part,
-                ImageName = CliInput.FileName(imagePath.Replace('\\', '/')),
-                SegName = segPath is null ? null : CliInput.FileName(segPath.Replace('\\', '/')),
+                ImageName = CliInput.FileName(Shown(imagePath).Replace('\\', '/')),
+                SegName = segPath is null ? null : CliInput.FileName(Shown(segPath).Replace('\\', '/')),
             };
         }
         catch
@@ -101,6 +105,12 @@ internal sealed class ViewerSession : IDisposable
             throw;
         }
     }
+
+    private static bool IsUrl(string path) => path.Contains("://", StringComparison.Ordinal);
+
+    /// <summary>A path, or a URL without its query (a presigned URL's signature is a credential: never printed or served).</summary>
+    public static string Shown(string pathOrUrl) =>
+        IsUrl(pathOrUrl) && pathOrUrl.IndexOf('?', StringComparison.Ordinal) is var q and > 0 ? pathOrUrl[..q] : pathOrUrl;
 
     /// <summary>The segmentation's geometry with the image's orientation, after checking shape and geometry match.</summary>
     private static DisplayGeometry CheckSegmentation(MLArrayFile image, DisplayGeometry g, MLArrayFile seg)
@@ -185,12 +195,43 @@ internal sealed class ViewerSession : IDisposable
         }
     }
 
-    /// <summary>The default window: the 1st–99th percentile of the middle axial slice of the first frame.</summary>
+    private readonly Lock _windowLock = new();
+    private (double Lo, double Hi, string Source)? _initial;
+
+    /// <summary>
+    /// The window the page opens with (<see cref="Window.Initial"/>): the file's percentile statistics, else a sampled
+    /// estimate over the first slice the page shows (the middle axial slice of the first frame, which stays cached for
+    /// the page's first request). No whole-array pass.
+    /// </summary>
     public (double Lo, double Hi) DefaultWindow()
     {
-        var l = Layout(SliceView.Axial);
-        return AutoWindow(SliceView.Axial, l.Slices / 2, new long[Geometry.FrameAxes.Length]);
+        var (lo, hi, _) = InitialWindow();
+        return (lo, hi);
     }
+
+    private (double Lo, double Hi, string Source) InitialWindow()
+    {
+        lock (_windowLock)
+            return _initial ??= Window.Initial(Image, () => ImagePlane(SliceView.Axial, Layout(SliceView.Axial).Slices / 2, new long[Geometry.FrameAxes.Length]).Values);
+    }
+
+    /// <summary>
+    /// Reads the first slice the page shows and its initial window in the background (while the browser starts and
+    /// loads the page); the page's first requests then find them ready, or wait for the read already under way.
+    /// Failures surface again, with their message, in the page's requests.
+    /// </summary>
+    public Task WarmAsync() => Task.Run(() =>
+    {
+        try
+        {
+            if (Mode == RenderMode.Grey) InitialWindow();
+            else ImagePlane(SliceView.Axial, Layout(SliceView.Axial).Slices / 2, new long[Geometry.FrameAxes.Length]);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException or ArgumentException or InvalidOperationException or UnauthorizedAccessException or OperationCanceledException)
+        {
+            // reported when the page asks for the same slice
+        }
+    });
 
     /// <summary>The 1st–99th percentile window of one slice.</summary>
     public (double Lo, double Hi) AutoWindow(SliceView view, long index, long[] frames) => Window.Percentiles(ImagePlane(view, index, frames).Values, 0.01, 0.99);
@@ -198,7 +239,7 @@ internal sealed class ViewerSession : IDisposable
     /// <summary>The information the page starts from, as JSON.</summary>
     public string InfoJson()
     {
-        var (lo, hi) = Mode == RenderMode.Grey ? DefaultWindow() : (0, 255);
+        var (lo, hi, source) = Mode == RenderMode.Grey ? InitialWindow() : (0, 255, "rgb");
         using var ms = new MemoryStream();
         using (var w = new Utf8JsonWriter(ms))
         {
@@ -215,6 +256,7 @@ internal sealed class ViewerSession : IDisposable
             w.WriteBoolean("neurological", Neurological);
             w.WriteNumber("lo", lo);
             w.WriteNumber("hi", hi);
+            w.WriteString("windowSource", source);
             w.WriteStartObject("views");
             foreach (SliceView v in Enum.GetValues<SliceView>())
             {

@@ -248,6 +248,43 @@ internal static class Window
         return (At(p), At(q));
     }
 
+    /// <summary>The most values <see cref="Sampled"/> looks at.</summary>
+    public const int MaxSamples = 1 << 16;
+
+    /// <summary>
+    /// The 1st–99th percentile window estimated from at most <see cref="MaxSamples"/> evenly spaced values of
+    /// <paramref name="v"/> (every value when there are fewer): a viewer's first picture without sorting a whole slice.
+    /// </summary>
+    public static (double Lo, double Hi) Sampled(ReadOnlySpan<double> v)
+    {
+        if (v.Length <= MaxSamples) return Percentiles(v, 0.01, 0.99);
+        var sample = new double[MaxSamples];
+        for (int i = 0; i < MaxSamples; i++) sample[i] = v[(int)((long)i * v.Length / MaxSamples)];
+        return Percentiles(sample, 0.01, 0.99);
+    }
+
+    /// <summary>
+    /// The window a viewer opens with, without whole-array statistics at start: the file's stored
+    /// <c>stats.percentile_min</c>/<c>percentile_max</c> when both are finite and ordered (real-valued images only),
+    /// else <see cref="Sampled"/> over the first slice shown. <c>Source</c> is <c>"stats"</c> or <c>"slice"</c>.
+    /// </summary>
+    /// <param name="image">The image (its metadata statistics).</param>
+    /// <param name="firstSlice">The values of the first slice shown; called only when the statistics do not give a window.</param>
+    public static (double Lo, double Hi, string Source) Initial(MLArrayFile image, Func<double[]> firstSlice)
+    {
+        ArgumentNullException.ThrowIfNull(image);
+        ArgumentNullException.ThrowIfNull(firstSlice);
+        var st = image.Meta.Stats;
+        if (image.DType.Code is not (DTypeCode.Complex64 or DTypeCode.Complex128) && st.PercentileMin is { } pmin && st.PercentileMax is { } pmax)
+        {
+            double lo = pmin.ToDouble(), hi = pmax.ToDouble();
+            if (double.IsFinite(lo) && double.IsFinite(hi) && hi > lo) return (lo, hi, "stats");
+        }
+
+        var (l, h) = Sampled(firstSlice());
+        return (l, h, "slice");
+    }
+
     /// <summary>Parses <c>CENTER,WIDTH</c> into (lo, hi).</summary>
     /// <exception cref="ArgumentException">Not two numbers, or a width that is not positive.</exception>
     public static (double Lo, double Hi) Parse(string centerWidth)

@@ -55,15 +55,19 @@ public sealed class Lz4DecoderTests
         return dst.AsSpan(0, n).ToArray();
     }
 
-    /// <summary>Decodes into a destination pre-filled twice with different bytes: both results must equal the data (no byte left unwritten).</summary>
+    /// <summary>
+    /// Decodes into a destination pre-filled twice with different bytes: both results must equal the data (no byte
+    /// left unwritten), and the 64 bytes after the destination (same buffer) must keep their fill (no wild copy past it).
+    /// </summary>
     private static void AssertDecodes(byte[] stream, byte[] expected)
     {
         foreach (byte fill in new byte[] { 0x00, 0xA5 })
         {
-            var dst = new byte[expected.Length];
-            dst.AsSpan().Fill(fill);
-            Assert.True(Lz4Decoder.TryDecode(stream, dst));
-            Assert.True(expected.AsSpan().SequenceEqual(dst));
+            var buffer = new byte[expected.Length + 64];
+            buffer.AsSpan().Fill(fill);
+            Assert.True(Lz4Decoder.TryDecode(stream, buffer.AsSpan(0, expected.Length)));
+            Assert.True(expected.AsSpan().SequenceEqual(buffer.AsSpan(0, expected.Length)));
+            Assert.True(buffer.AsSpan(expected.Length).IndexOfAnyExcept(fill) < 0, "bytes past the destination were written");
         }
     }
 
@@ -163,10 +167,11 @@ public sealed class Lz4DecoderTests
     {
         for (int offset = 1; offset <= 40; offset++)
         {
-            foreach (int matchLength in new[] { 4, 7, 8, 9, 15, 16, 17, 31, 33, 100, 1000 })
+            foreach (int matchLength in new[] { 4, 7, 8, 9, 15, 16, 17, 31, 32, 33, 63, 64, 65, 100, 1000 })
             {
-                // offset literals, one match of matchLength at that offset, then 40 final literals (or 5, near the end).
-                foreach (int tail in new[] { 5, 40 })
+                // offset literals, one match of matchLength at that offset, then final literals: 5 (the match ends
+                // near the end: exact copies), 31 to 33 (at the edge of the wild-copy margin) or 40.
+                foreach (int tail in new[] { 5, 31, 32, 33, 40 })
                 {
                     var expected = new byte[offset + matchLength + tail];
                     for (int i = 0; i < offset; i++) expected[i] = (byte)(i * 37 + 1);

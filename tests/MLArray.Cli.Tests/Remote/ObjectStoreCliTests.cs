@@ -124,4 +124,25 @@ public sealed class ObjectStoreCliTests : IClassFixture<S3rverServer>, IClassFix
     }
 
     private static long[] NpyShape(string path) => MLArray.IO.Npy.Read(path).Shape;
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public async Task View_serves_an_objects_slices_as_the_local_files(string prefix)
+    {
+        string npy = Npy("view.npy"), url = $"{prefix}/view.mla", local = Path.Combine(_dir, "view.mla");
+        Assert.Equal(0, CliRun.Run("convert", npy, url, "--overwrite").Code);
+        Assert.Equal(0, CliRun.Run("convert", npy, local).Code);
+        await using var run = await MLArray.Cli.Tests.Viewer.ViewerRun.StartAsync("view", url);
+        Assert.Contains($"serving {url} on 127.0.0.1 only", run.Out(), StringComparison.Ordinal);
+        var u = new Uri(run.Url);
+        string api = $"{u.GetLeftPart(UriPartial.Authority)}/api", t = u.Query.TrimStart('?');
+        using var img = MLArrayFile.Open(local);
+        var g = MLArray.Display.DisplayGeometry.Of(img);
+        var l = g.Layout(MLArray.Display.SliceView.Axial);
+        using var http = new HttpClient();
+        byte[] png = await http.GetByteArrayAsync(new Uri($"{api}/slice?{t}&view=axial&index={l.Slices / 2}&lo=0&hi=1"));
+        var expected = MLArray.Display.SliceRenderer.Render(MLArray.Display.SliceRenderer.Read(img, g, l, l.Slices / 2, []), l, MLArray.Display.RenderMode.Grey, 0, 1).ToPng();
+        Assert.Equal(expected, png);
+        Assert.Equal(0, await run.StopAsync());
+    }
 }

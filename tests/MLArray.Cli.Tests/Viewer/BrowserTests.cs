@@ -203,4 +203,110 @@ public sealed class BrowserTests : IDisposable
         var l = g.Layout(SliceView.Axial);
         Assert.Equal(SliceRenderer.Render(SliceRenderer.Read(s2.Session.Image, g, l, 2, [2]), l, RenderMode.Grey, lo, hi).Pixels, Canvas(d, "img-axial", 0));
     }
+
+    private static double Attr(IWebDriver d, string script) => double.Parse((string)Js(d, script)!, CultureInfo.InvariantCulture);
+
+    /// <summary>The window the page holds now (body data-lo/data-hi, JavaScript's round-trip number text).</summary>
+    private static (double Lo, double Hi) PageWindow(IWebDriver d) =>
+        (Attr(d, "return document.body.dataset.lo;"), Attr(d, "return document.body.dataset.hi;"));
+
+    /// <summary>The window the view was last drawn with (its data-drawn key: [view, index, frames, lo, hi]).</summary>
+    private static (double Lo, double Hi)? DrawnWindow(IWebDriver d, string view)
+    {
+        if ((string?)Js(d, "const e = document.getElementById(arguments[0]); return e ? (e.dataset.drawn || null) : null;", "img-" + view) is not { } k) return null;
+        using var j = System.Text.Json.JsonDocument.Parse(k);
+        return (j.RootElement[3].GetDouble(), j.RootElement[4].GetDouble());
+    }
+
+    [ChromiumFact]
+    public async Task Window_level_drag_presets_auto_wheel_legend_crosshair_and_metadata_do_what_they_say()
+    {
+        await using var server = await ViewerServer.StartAsync(ViewerSession.Open(_case.Image, _case.Seg), 0);
+        using var image = MLArrayFile.Open(_case.Image);
+        using var seg = MLArrayFile.Open(_case.Seg);
+        var g = DisplayGeometry.Of(image);
+        var sg = DisplayGeometry.Of(seg).WithOrientationOf(g);
+        byte[] Grey(SliceView v, long i, double l, double h) => SliceRenderer.Render(SliceRenderer.Read(image, g, g.Layout(v), i, []), g.Layout(v), RenderMode.Grey, l, h).Pixels;
+        var (lo0, hi0) = server.Session.DefaultWindow();
+
+        using var d = StartBrowser();
+        d.Navigate().GoToUrl(server.Url);
+        foreach (var (v, i) in new[] { ("axial", 45L), ("coronal", 54L), ("sagittal", 45L) }) WaitDrawn(d, v, i, lo0, hi0);
+
+        // the legend lists exactly the labels in the three shown segmentation slices, in their overlay colours
+        var present = new SortedSet<long>();
+        foreach (var (v, i) in new[] { (SliceView.Axial, 45L), (SliceView.Coronal, 54L), (SliceView.Sagittal, 45L) })
+            foreach (double x in SliceRenderer.Read(seg, sg, g.Layout(v), i, []).Values)
+                if (!LabelColours.IsBackground(x)) present.Add((long)x);
+        Assert.NotEmpty(present);
+        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => x.FindElements(By.CssSelector("#legend [data-label]")).Count == present.Count);
+        foreach (var e in d.FindElements(By.CssSelector("#legend [data-label]")))
+        {
+            long label = long.Parse(e.GetDomAttribute("data-label")!, CultureInfo.InvariantCulture);
+            Assert.Contains(label, present);
+            var (r, gg, b) = LabelColours.Of(label);
+            Assert.Equal($"rgb({r}, {gg}, {b})", e.FindElement(By.CssSelector(".sw")).GetCssValue("background-color").Replace("rgba(", "rgb(", StringComparison.Ordinal).Replace(", 1)", ")", StringComparison.Ordinal));
+        }
+
+        // the metadata panel is the tree `mlarray header` prints
+        string panel = (string)Js(d, "return document.getElementById('meta').textContent;")!;
+        Assert.Contains("spacing", panel, StringComparison.Ordinal);
+        Assert.Contains(panel.Trim().ReplaceLineEndings("\n"), MLArray.Cli.Tests.Cli.CliRun.Run("header", _case.Image).Out.ReplaceLineEndings("\n"), StringComparison.Ordinal);
+
+        // window/level by drag: right widens the window by e^(dx/150), up raises the centre by dy·w0/300
+        var stack = d.FindElement(By.Id("stack-axial"));
+        new Actions(d).MoveToElement(stack).ClickAndHold().MoveByOffset(60, -30).Release().Perform();
+        new WebDriverWait(d, TimeSpan.FromSeconds(30)).Until(x => PageWindow(x) != (lo0, hi0) && DrawnWindow(x, "axial") == PageWindow(x));
+        var (lo1, hi1) = PageWindow(d);
+        double w0 = hi0 - lo0;
+        Assert.InRange((hi1 - lo1) / w0, Math.Exp(59.0 / 150), Math.Exp(61.0 / 150));
+        Assert.InRange(((hi1 + lo1) / 2) - ((hi0 + lo0) / 2), 29 * w0 / 300, 31 * w0 / 300);
+        byte[] before = Grey(SliceView.Axial, 45, lo0, hi0), after = Canvas(d, "img-axial", 0);
+        Assert.Equal(Grey(SliceView.Axial, 45, lo1, hi1), after);
+        Assert.NotEqual(before, after);
+        double shownWidth = double.Parse(d.FindElement(By.Id("ww")).GetDomProperty("value")!, CultureInfo.InvariantCulture);
+        Assert.InRange(shownWidth, (hi1 - lo1) * (1 - 1e-5), (hi1 - lo1) * (1 + 1e-5)); // the W field shows 6 digits
+        Assert.Null(d.FindElement(By.Id("readout")).GetDomAttribute("data-voxel")); // a drag is not a click
+        Screenshot(d, "06-dragged");
+
+        // the presets (centre, width) and the percentile auto window
+        foreach (var (c, w) in new[] { (40.0, 400.0), (-600.0, 1500.0), (400.0, 1800.0), (40.0, 80.0) })
+        {
+            d.FindElement(By.CssSelector(string.Create(CultureInfo.InvariantCulture, $"[data-preset='{c},{w}']"))).Click();
+            WaitDrawn(d, "axial", 45, c - (w / 2), c + (w / 2));
+            Assert.Equal(Grey(SliceView.Axial, 45, c - (w / 2), c + (w / 2)), Canvas(d, "img-axial", 0));
+            WaitDrawn(d, "sagittal", 45, c - (w / 2), c + (w / 2));
+        }
+
+        var (alo, ahi) = server.Session.AutoWindow(SliceView.Axial, 45, []);
+        double ac = (alo + ahi) / 2, aw = Math.Max(ahi - alo, 1e-6);
+        d.FindElement(By.Id("auto")).Click();
+        WaitDrawn(d, "axial", 45, ac - (aw / 2), ac + (aw / 2));
+        Assert.Equal(Grey(SliceView.Axial, 45, ac - (aw / 2), ac + (aw / 2)), Canvas(d, "img-axial", 0));
+
+        // the mouse wheel steps the slice (down: towards 0)
+        // one wheel event (zero duration: the driver does not split it into several smaller ones)
+        var wheel = new WheelInputDevice();
+        var scroll = new ActionBuilder().AddAction(wheel.CreateWheelScroll(stack, 0, 0, 0, 120, TimeSpan.Zero));
+        ((IActionExecutor)d).PerformActions(scroll.ToActionSequenceList());
+        WaitDrawn(d, "axial", 44, ac - (aw / 2), ac + (aw / 2));
+        Assert.Equal(Grey(SliceView.Axial, 44, ac - (aw / 2), ac + (aw / 2)), Canvas(d, "img-axial", 0));
+
+        // a click draws the crosshair through the voxel's centre in every view
+        double scale = double.Parse((string)Js(d, "return document.getElementById('view-axial').dataset.scale;")!, CultureInfo.InvariantCulture);
+        int ox = (int)Math.Round(((30 + 0.5) * scale) - (stack.Size.Width / 2.0)), oy = (int)Math.Round(((40 + 0.5) * scale) - (stack.Size.Height / 2.0));
+        new Actions(d).MoveToElement(stack, ox, oy).Click().Perform();
+        new WebDriverWait(d, TimeSpan.FromSeconds(10)).Until(x => x.FindElement(By.Id("readout")).GetDomAttribute("data-voxel") is not null);
+        Assert.Equal("[44, 68, 30]", d.FindElement(By.Id("readout")).GetDomAttribute("data-voxel"));
+        int cw = (int)(long)Js(d, "return document.getElementById('xh-axial').width;")!;
+        byte[] xh = Canvas(d, "xh-axial", 3);
+        int col = (int)Math.Floor((30 + 0.5) * scale), row = (int)Math.Floor((40 + 0.5) * scale);
+        Assert.True(xh[(2 * cw) + col] > 0 || xh[(2 * cw) + col - 1] > 0, "no vertical crosshair line at the clicked column");
+        Assert.True(xh[(row * cw) + 2] > 0 || xh[((row - 1) * cw) + 2] > 0, "no horizontal crosshair line at the clicked row");
+        Assert.Equal(0, xh[(2 * cw) + col + 6]);
+
+        // the overlay opacity slider
+        Js(d, "const s = document.getElementById('opacity'); s.value = 80; s.dispatchEvent(new Event('input'));");
+        Assert.Equal("0.8", d.FindElement(By.Id("ovl-axial")).GetCssValue("opacity"));
+    }
 }

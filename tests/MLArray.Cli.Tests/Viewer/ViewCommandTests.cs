@@ -158,31 +158,127 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
         }
 
         // a running viewer stops when cancelled (Ctrl+C in the console) and exits 0
-        using var cts = new CancellationTokenSource();
-        var sw = new StringWriter(CultureInfo.InvariantCulture);
-        var stdout = TextWriter.Synchronized(sw);
-        string Out()
-        {
-            lock (stdout) return sw.ToString(); // the synchronized writer locks on itself
-        }
-
-        var err = new StringWriter(CultureInfo.InvariantCulture);
-        var run = Task.Run(() => CliApp.Run(["view", _f.Case.Image, "--seg", _f.Case.Seg], stdout, err, null, cts.Token));
-        string? url = null;
-        for (int i = 0; i < 600 && url is null && !run.IsCompleted; i++)
-        {
-            url = Out().Split('\n').FirstOrDefault(l => l.StartsWith("mlarray view: http", StringComparison.Ordinal))?["mlarray view: ".Length..].Trim();
-            if (url is null) await Task.Delay(50);
-        }
-
-        Assert.True(url is not null, err.ToString());
+        await using var run = await ViewerRun.StartAsync("view", _f.Case.Image, "--seg", _f.Case.Seg);
         using (var http = new HttpClient())
-            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(url))).StatusCode);
-        cts.Cancel();
-        Assert.Same(run, await Task.WhenAny(run, Task.Delay(TimeSpan.FromSeconds(20))));
-        Assert.Equal(0, await run);
-        Assert.Contains("stopped", Out(), StringComparison.Ordinal);
+            Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri(run.Url))).StatusCode);
+        Assert.Equal(0, await run.StopAsync());
+        Assert.Contains("stopped", run.Out(), StringComparison.Ordinal);
         using var http2 = new HttpClient();
-        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http2.GetAsync(new Uri(url)));
+        await Assert.ThrowsAnyAsync<HttpRequestException>(() => http2.GetAsync(new Uri(run.Url)));
+    }
+
+    [Fact]
+    public void The_initial_window_comes_from_the_stats_else_from_a_sample_of_the_first_slice()
+    {
+        string dir = _f.Case.Dir;
+        var v = new float[40 * 300 * 300];
+        for (int i = 0; i < v.Length; i++) v[i] = (float)Math.Sin(i * 0.001) * 1000;
+        string plain = Path.Combine(dir, "plain.mla"), withStats = Path.Combine(dir, "stats.mla");
+        using (var f = MLArrayFile.FromArray(v, [40, 300, 300])) f.Save(plain);
+        using (var f = MLArrayFile.FromArray(v, [40, 300, 300], new MLArrayCreateOptions { Meta = new MLArrayMeta { Stats = new MetaStatistics { PercentileMin = -850.5, PercentileMax = 990 } } }))
+            f.Save(withStats);
+
+        using (var s = ViewerSession.Open(withStats, null))
+        {
+            using var info = JsonDocument.Parse(s.InfoJson());
+            Assert.Equal("stats", info.RootElement.GetProperty("windowSource").GetString());
+            Assert.Equal(-850.5, info.RootElement.GetProperty("lo").GetDouble());
+            Assert.Equal(990, info.RootElement.GetProperty("hi").GetDouble());
+            Assert.Equal(0, s.CachedPlanes); // no slice read for the window
+        }
+
+        using (var s = ViewerSession.Open(plain, null))
+        {
+            using var info = JsonDocument.Parse(s.InfoJson());
+            Assert.Equal("slice", info.RootElement.GetProperty("windowSource").GetString());
+            // the middle axial slice (90,000 values) is sampled: 65,536 evenly spaced values, then the 1st–99th percentile
+            double[] slice = v.Skip(20 * 300 * 300).Take(300 * 300).Select(x => (double)x).ToArray();
+            double[] sample = Enumerable.Range(0, Window.MaxSamples).Select(k => slice[(int)((long)k * slice.Length / Window.MaxSamples)]).ToArray();
+            var (lo, hi) = Window.Percentiles(sample, 0.01, 0.99);
+            Assert.Equal(lo, info.RootElement.GetProperty("lo").GetDouble());
+            Assert.Equal(hi, info.RootElement.GetProperty("hi").GetDouble());
+            var (flo, fhi) = Window.Percentiles(slice, 0.01, 0.99);
+            Assert.True(Math.Abs(lo - flo) < 0.01 * (fhi - flo) && Math.Abs(hi - fhi) < 0.01 * (fhi - flo), $"sampled ({lo}, {hi}) vs full ({flo}, {fhi})");
+            Assert.Equal(1, s.CachedPlanes); // that slice stays cached for the page's first request
+        }
+    }
+
+    private const int SigInt = 2;
+
+    [System.Runtime.InteropServices.DllImport("libc", EntryPoint = "kill", SetLastError = true)]
+    private static extern int Kill(int pid, int signal);
+
+    [Fact]
+    public async Task Open_starts_the_browser_from_BROWSER_and_a_real_SIGINT_stops_the_server()
+    {
+        if (!OperatingSystem.IsLinux()) return;
+        using var dir = new CliTestData.TempDir();
+        string record = dir.File("url.txt"), script = dir.File("fake-browser.sh");
+        File.WriteAllText(script, "#!/bin/sh\nprintf '%s|%s' \"$1\" \"$2\" > \"$0.tmp\" && mv \"$0.tmp\" \"$MLA_RECORD\"\n");
+        File.SetUnixFileMode(script, UnixFileMode.UserRead | UnixFileMode.UserWrite | UnixFileMode.UserExecute);
+        string so = dir.File("out.txt"), se = dir.File("err.txt");
+        // env resets SIGINT to its default action (a test run started as a background job of a non-interactive shell
+        // has it ignored, and the child would inherit that); sh execs dotnet (same pid) with its output on files
+        var psi = new System.Diagnostics.ProcessStartInfo("/usr/bin/env") { UseShellExecute = false };
+        foreach (string a in (string[])["--default-signal=INT", "/bin/sh", "-c", "exec \"$0\" \"$@\" > \"$MLA_OUT\" 2> \"$MLA_ERR\"", "dotnet", Path.Combine(AppContext.BaseDirectory, "MLArray.Cli.dll"), "view", _f.Case.Image, "--open"])
+            psi.ArgumentList.Add(a);
+        psi.Environment["MLA_OUT"] = so;
+        psi.Environment["MLA_ERR"] = se;
+        psi.Environment["MLA_RECORD"] = record;
+        // a missing browser first (skipped), then the recording script with the URL in place of %s
+        psi.Environment["BROWSER"] = $"{dir.File("no-such-browser")}:{script} --new-window=%s";
+        using var p = System.Diagnostics.Process.Start(psi)!;
+        try
+        {
+            var deadline = DateTime.UtcNow.AddSeconds(90);
+            while (!File.Exists(record))
+            {
+                if (p.HasExited) Assert.Fail($"mlarray view exited ({p.ExitCode}) before opening a browser: {File.ReadAllText(se)}");
+                Assert.True(DateTime.UtcNow < deadline, "no browser started within 90 s");
+                await Task.Delay(50);
+            }
+
+            string[] got = File.ReadAllText(record).Split('|');
+            Assert.StartsWith("--new-window=http://127.0.0.1:", got[0], StringComparison.Ordinal);
+            Assert.Equal("", got[1]);
+            string url = got[0]["--new-window=".Length..];
+            Assert.Matches("^http://127\\.0\\.0\\.1:[0-9]+/\\?token=[0-9a-f]{32}$", url);
+            using (var http = new HttpClient())
+                Assert.Contains("<canvas", await http.GetStringAsync(new Uri(url)), StringComparison.Ordinal);
+
+            Assert.True(Kill(p.Id, SigInt) == 0, $"kill({p.Id}, SIGINT) failed");
+            Assert.True(await Task.Run(() => p.WaitForExit(30_000)), "mlarray view did not stop within 30 s of SIGINT");
+            string o = File.ReadAllText(so), e = File.ReadAllText(se);
+            Assert.True(p.ExitCode == 0, $"exit {p.ExitCode}: {o}\n{e}");
+            Assert.Contains(url, o, StringComparison.Ordinal);
+            Assert.Contains("opened the page with " + script, o, StringComparison.Ordinal);
+            Assert.Contains("mlarray view: stopped.", o, StringComparison.Ordinal);
+            using var after = new HttpClient();
+            await Assert.ThrowsAnyAsync<HttpRequestException>(() => after.GetAsync(new Uri(url)));
+        }
+        finally
+        {
+            if (!p.HasExited) p.Kill();
+        }
+    }
+
+    [Fact]
+    public void Browser_candidates_follow_the_BROWSER_convention()
+    {
+        const string U = "http://127.0.0.1:1/?token=ab";
+        var none = Assert.Single(BrowserLauncher.Candidates(U, null));
+        Assert.Equal("xdg-open", none.File);
+        Assert.Equal([U], none.Args);
+        var c = BrowserLauncher.Candidates(U, "firefox:'/opt/my browser/run' --x %s --y: chromium --app=%s");
+        Assert.Equal(["firefox", "/opt/my browser/run", "chromium", "xdg-open"], c.Select(x => x.File));
+        Assert.Equal([U], c[0].Args);
+        Assert.Equal(["--x", U, "--y"], c[1].Args);
+        Assert.Equal(["--app=" + U], c[2].Args);
+
+        // nothing runs: one message naming every failure, no exception
+        var err = new StringWriter(CultureInfo.InvariantCulture);
+        Assert.Null(BrowserLauncher.Open(U, [("/nonexistent/a", [U]), ("/nonexistent/b", [U])], err));
+        Assert.Contains("could not open a browser (/nonexistent/a: ", err.ToString(), StringComparison.Ordinal);
+        Assert.Contains("/nonexistent/b: ", err.ToString(), StringComparison.Ordinal);
     }
 }
