@@ -82,7 +82,8 @@ public static class AzureBlobStorage
     }
 
     /// <summary>
-    /// Opens the <c>.mla</c> blob read-only: 2 requests (head; offsets index + trailer with the metadata); array reads
+    /// Opens the <c>.mla</c> blob read-only: 2 requests (head; offsets index + trailer with the metadata), one after the
+    /// other (Blob storage takes no suffix ranges, so the tail waits for the length); array reads
     /// fetch the chunks they touch. The image owns the source.
     /// </summary>
     /// <param name="url"><c>az://container/blob.mla</c> or the blob's https URL.</param>

@@ -35,6 +35,13 @@ public sealed record S3StorageOptions
     /// <summary>Bytes of the first ranged GET, which also learns the length and the ETag. Default 8 KiB.</summary>
     public int ProbeBytes { get; init; } = 8 << 10;
 
+    /// <summary>
+    /// Opening fetches the last 64 KiB (a frame's offsets index and trailer) with a suffix range sent together with the
+    /// first request: one round trip. S3 answers suffix ranges; a store that does not (s3rver answers the first bytes)
+    /// costs a wasted request, then the tail is read after the first answer. False: the latter only. Default true.
+    /// </summary>
+    public bool SuffixRangeOpen { get; init; } = true;
+
     /// <summary>Retries of a read after a 5xx, throttling, a timeout or a short body. Default 4.</summary>
     public int MaxRetries { get; init; } = 4;
 
@@ -66,7 +73,8 @@ public static class S3Storage
     public static bool IsS3Url(string url) => url is not null && url.StartsWith("s3://", StringComparison.OrdinalIgnoreCase);
 
     /// <summary>
-    /// Opens <c>s3://bucket/key</c> as an <see cref="IByteRangeSource"/> (one ranged GET: length and ETag). Every later
+    /// Opens <c>s3://bucket/key</c> as an <see cref="IByteRangeSource"/>: a ranged GET of the first bytes (length and
+    /// ETag) and, concurrently, a suffix range of the last 64 KiB (kept: a frame's index and trailer). Every later
     /// read sends <c>If-Match</c> with the ETag and checks the ETag and length of the answer.
     /// </summary>
     /// <exception cref="ArgumentException">Not an <c>s3://bucket/key</c> URL.</exception>
@@ -89,7 +97,7 @@ public static class S3Storage
     }
 
     /// <summary>
-    /// Opens the <c>.mla</c> at <c>s3://bucket/key</c> read-only: 2 requests (head; offsets index + trailer with the
+    /// Opens the <c>.mla</c> at <c>s3://bucket/key</c> read-only: 2 concurrent requests (head; offsets index + trailer with the
     /// metadata); array reads fetch the chunks they touch. The image owns the source and its client.
     /// </summary>
     /// <exception cref="ArgumentException">Not an <c>s3://bucket/key</c> URL ending in <c>.mla</c>.</exception>
@@ -301,7 +309,7 @@ internal sealed class S3RangeSource : ObjectRangeSource
     private readonly string _key;
 
     public S3RangeSource(string bucket, string key, S3StorageOptions options)
-        : base(S3Storage.DisplayName(bucket, key), new ObjectSourceSettings(options.ProbeBytes, options.MaxRetries, options.RetryDelay, options.RequestTimeout))
+        : base(S3Storage.DisplayName(bucket, key), new ObjectSourceSettings(options.ProbeBytes, options.MaxRetries, options.RetryDelay, options.RequestTimeout, ProbeTailBytes: options.SuffixRangeOpen ? 64 << 10 : 0))
     {
         _bucket = bucket;
         _key = key;
@@ -313,6 +321,16 @@ internal sealed class S3RangeSource : ObjectRangeSource
         var request = new GetObjectRequest { BucketName = _bucket, Key = _key, ByteRange = new ByteRange(offset, offset + count - 1) };
         if (ifMatch is not null)
             request.EtagToMatch = ifMatch;
+        var response = await _client.GetObjectAsync(request, ct).ConfigureAwait(false);
+        return new RangeResponse(response.ContentRange, response.ContentLength, response.ETag, response.ResponseStream, response);
+    }
+
+    /// <summary>S3 takes suffix ranges: the tail of a frame comes with the first request's round trip.</summary>
+    protected override Task<RangeResponse>? GetSuffixAsync(int count, CancellationToken ct) => GetSuffixCoreAsync(count, ct);
+
+    private async Task<RangeResponse> GetSuffixCoreAsync(int count, CancellationToken ct)
+    {
+        var request = new GetObjectRequest { BucketName = _bucket, Key = _key, ByteRange = new ByteRange($"bytes=-{count}") };
         var response = await _client.GetObjectAsync(request, ct).ConfigureAwait(false);
         return new RangeResponse(response.ContentRange, response.ContentLength, response.ETag, response.ResponseStream, response);
     }

@@ -22,6 +22,8 @@ internal abstract class ObjectRangeSource : IByteRangeSource
 {
     private readonly ObjectSourceSettings _settings;
     private byte[] _prefix = [];
+    private byte[] _suffix = [];
+    private long _suffixStart;
 
     protected ObjectRangeSource(string displayName, ObjectSourceSettings settings)
     {
@@ -41,13 +43,55 @@ internal abstract class ObjectRangeSource : IByteRangeSource
     protected abstract Task<RangeResponse> GetAsync(long offset, int count, string? ifMatch, CancellationToken ct);
 
     /// <summary>
+    /// Sends one GET of the last <paramref name="count"/> bytes (a suffix range, <c>bytes=-count</c>), or returns null
+    /// when the store has no suffix ranges (then the tail of an object is read after its length is known).
+    /// </summary>
+    protected virtual Task<RangeResponse>? GetSuffixAsync(int count, CancellationToken ct) => null;
+
+    /// <summary>
     /// An SDK exception as the exception to throw (a definitive failure: access denied, missing object, replaced object...),
     /// or null when it is transient (5xx, throttling, a dropped connection) and the request should be retried.
     /// </summary>
     protected abstract Exception? Classify(Exception e);
 
-    /// <summary>Learns length and ETag with one ranged GET of the first bytes (kept: reads inside them cost nothing).</summary>
+    /// <summary>
+    /// Learns length and ETag with one ranged GET of the first bytes and, where the store takes suffix ranges, fetches
+    /// the last bytes concurrently (a frame's offsets index and trailer): both kept, reads inside them cost nothing,
+    /// so opening a frame takes one round trip.
+    /// </summary>
     internal async Task ProbeAsync(CancellationToken ct)
+    {
+        Task<RangeResponse>? tail = null;
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        timeout.CancelAfter(_settings.RequestTimeout);
+        if (_settings.ProbeTailBytes > 0)
+        {
+            Traffic.AddRequest();
+            tail = GetSuffixAsync(_settings.ProbeTailBytes, timeout.Token);
+        }
+        try
+        {
+            await ProbeHeadAsync(ct).ConfigureAwait(false);
+            if (tail is not null)
+            {
+                var t = tail;
+                tail = null;
+                await KeepSuffixAsync(t, timeout.Token).ConfigureAwait(false);
+            }
+        }
+        finally
+        {
+            // The head failed: the tail answer is not needed (observe its outcome, release its connection).
+            _ = tail?.ContinueWith(t =>
+            {
+                if (t.IsCompletedSuccessfully)
+                    t.Result.Owner.Dispose();
+                _ = t.Exception;
+            }, TaskScheduler.Default);
+        }
+    }
+
+    private async Task ProbeHeadAsync(CancellationToken ct)
     {
         int n = Math.Max(1, _settings.ProbeBytes);
         byte[]? data = null;
@@ -74,6 +118,45 @@ internal abstract class ObjectRangeSource : IByteRangeSource
         _prefix = data!;
     }
 
+    /// <summary>Keeps the suffix when the store answered it as asked, for this version; any failure: not kept (read again, checked).</summary>
+    private async Task KeepSuffixAsync(Task<RangeResponse> tail, CancellationToken ct)
+    {
+        RangeResponse r;
+        try
+        {
+            r = await tail.ConfigureAwait(false);
+        }
+        catch (Exception e) when (e is not MLArrayException)
+        {
+            return; // failed or timed out: the tail is read later, checked
+        }
+        using (r.Owner)
+        {
+            if (_prefix.Length == Length || r.ContentRange is null)
+                return; // the head holds the whole object, or the store sent the whole object: nothing to add
+            if (VersionTag is not null && r.ETag is not null && r.ETag != VersionTag)
+                throw new MLArrayRemoteChangedException($"'{DisplayName}': the object was replaced while being opened (ETag {r.ETag} instead of {VersionTag}). Reopen it.");
+            long want = Math.Min(_settings.ProbeTailBytes, Length);
+            var (start, end, total) = ParseRange(r, Length - want);
+            if (total != Length)
+                throw new MLArrayRemoteChangedException($"'{DisplayName}': the object is {total} bytes long in one answer and {Length} in another: it was replaced while being opened. Reopen it.");
+            if (start != Length - want || end != Length - 1)
+                return;
+            var data = GC.AllocateUninitializedArray<byte>((int)want);
+            try
+            {
+                if (await ReadBodyAsync(r.Body, data, ct).ConfigureAwait(false) != want)
+                    return;
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+            _suffixStart = start;
+            _suffix = data;
+        }
+    }
+
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
         int n = destination.Length;
@@ -85,6 +168,16 @@ internal abstract class ObjectRangeSource : IByteRangeSource
         {
             _prefix.AsMemory((int)offset, n).CopyTo(destination);
             return;
+        }
+        if (_suffix.Length > 0 && offset + n > _suffixStart)
+        {
+            // The part inside the kept suffix is copied; only the bytes before it are fetched.
+            long from = Math.Max(offset, _suffixStart);
+            _suffix.AsMemory((int)(from - _suffixStart), (int)(offset + n - from)).CopyTo(destination[(int)(from - offset)..]);
+            if (from == offset)
+                return;
+            destination = destination[..(int)(from - offset)];
+            n = destination.Length;
         }
         await WithRetriesAsync(offset, n, async () =>
         {
@@ -193,7 +286,7 @@ internal abstract class ObjectRangeSource : IByteRangeSource
 }
 
 /// <summary>Settings shared by the object-store sources.</summary>
-internal sealed record ObjectSourceSettings(int ProbeBytes, int MaxRetries, TimeSpan RetryDelay, TimeSpan RequestTimeout);
+internal sealed record ObjectSourceSettings(int ProbeBytes, int MaxRetries, TimeSpan RetryDelay, TimeSpan RequestTimeout, int ProbeTailBytes = 0);
 
 /// <summary>Writes an object through a local temporary file, so that the object store only ever sees a complete file.</summary>
 internal static class StagedUpload

@@ -18,6 +18,13 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
 
     protected override long PartSize => 5L << 20; // S3's minimum
 
+    // s3rver 3.7.1 reads the suffix range "bytes=-65536" sent with the first request as "bytes=0-65536" (S3 answers
+    // the last 65536 bytes): the answer is recognised as not the tail and not used, and the tail is read after the
+    // first answer, so an open costs 3 requests there (2 on S3, in one round trip).
+    protected override int OpenRequests => 3;
+
+    protected override long OpenWasteBytes => (64 << 10) + 1;
+
     protected override int? ReplacedStatus => null; // s3rver ignores If-Match on GET: the new ETag in the answer gives it away
 
     protected override Task UploadAsync(string path, string key, long? partSize = null, Action<int>? partDone = null, CancellationToken ct = default) =>
@@ -129,7 +136,7 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
         {
             if (n is 3 or 4)
                 return new HttpResponseMessage(System.Net.HttpStatusCode.InternalServerError) { Content = new StringContent("<Error><Code>InternalError</Code></Error>") };
-            if (n == 6)
+            if (n == 5)
             {
                 var body = await response.Content.ReadAsByteArrayAsync();
                 var cut = new ByteArrayContent(body[..(body.Length / 2)]);
@@ -139,12 +146,12 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
             }
             return response;
         });
-        using var remote = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = client });
+        using var remote = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = client, SuffixRangeOpen = false }); // numbered requests
         Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
         Assert.True(remote.RemoteTraffic!.Retries >= 3, $"{remote.RemoteTraffic.Retries} retries");
 
         using var failing = FaultyClient((n, response) => Task.FromResult(n > 2 ? new HttpResponseMessage(System.Net.HttpStatusCode.ServiceUnavailable) : response));
-        using var broken = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = failing, MaxRetries = 3 });
+        using var broken = await S3Storage.OpenAsync(Url("faults/big.mla"), Options with { Client = failing, MaxRetries = 3, SuffixRangeOpen = false });
         var e = Assert.Throws<MLArrayRemoteException>(() => broken.Read<float>(local.Shape.Select(_ => NdIndex.At(0)).ToArray()));
         Assert.Contains("failed 4 times", e.Message);
         Assert.Equal(2 + 4, broken.RemoteTraffic!.Requests);
@@ -157,5 +164,63 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
         var e = await Assert.ThrowsAsync<MLArrayRemoteException>(() => S3Storage.OpenAsync(Url("x.mla"), closed));
         Assert.Contains("failed 3 times", e.Message);
         Assert.Contains(Url("x.mla"), e.Message);
+    }
+
+    [Fact]
+    public async Task Open_sends_the_head_and_the_suffix_range_together_and_an_answer_that_is_not_the_tail_is_not_used()
+    {
+        await UploadAsync(RemoteTestFiles.Big, "concurrent/big.mla");
+        var delay = new DelayFactory(TimeSpan.FromMilliseconds(150));
+        var config = new AmazonS3Config
+        {
+            ServiceURL = server.Endpoint,
+            ForcePathStyle = true,
+            AuthenticationRegion = "us-east-1",
+            MaxErrorRetry = 0,
+            RequestChecksumCalculation = RequestChecksumCalculation.WHEN_REQUIRED,
+            ResponseChecksumValidation = ResponseChecksumValidation.WHEN_REQUIRED,
+            HttpClientFactory = delay,
+        };
+        using var client = new AmazonS3Client(new BasicAWSCredentials(S3rverServer.AccessKey, S3rverServer.SecretKey), config);
+        using var remote = await S3Storage.OpenAsync(Url("concurrent/big.mla"), Options with { Client = client });
+        Assert.Equal(OpenRequests, remote.RemoteTraffic!.Requests);
+        Assert.Equal(2, delay.MaxInFlight); // the suffix range went out with the head, not after it
+        using var local = MLArrayFile.Open(RemoteTestFiles.Big);
+        Assert.Equal(local.Meta.ToMetaValue().ToJson(), remote.Meta.ToMetaValue().ToJson());
+        Assert.Equal(local.Read<float>(NdIndex.At(3)), remote.Read<float>(NdIndex.At(3)));
+        Assert.Equal(0, remote.RemoteTraffic.Retries);
+    }
+
+    /// <summary>HttpClients that delay each request (a simulated round trip) and record how many were in flight at once.</summary>
+    private sealed class DelayFactory(TimeSpan delay) : HttpClientFactory
+    {
+        private readonly TimeSpan _delay = delay;
+        private int _inFlight;
+        private int _max;
+
+        public int MaxInFlight => Volatile.Read(ref _max);
+
+        public override HttpClient CreateHttpClient(IClientConfig clientConfig) => new(new Handler(this));
+
+        private sealed class Handler(DelayFactory owner) : DelegatingHandler(new SocketsHttpHandler { AllowAutoRedirect = false })
+        {
+            protected override async Task<HttpResponseMessage> SendAsync(HttpRequestMessage request, CancellationToken cancellationToken)
+            {
+                int now = Interlocked.Increment(ref owner._inFlight);
+                int max;
+                while (now > (max = Volatile.Read(ref owner._max)) && Interlocked.CompareExchange(ref owner._max, now, max) != max)
+                {
+                }
+                try
+                {
+                    await Task.Delay(owner._delay, cancellationToken);
+                    return await base.SendAsync(request, cancellationToken);
+                }
+                finally
+                {
+                    Interlocked.Decrement(ref owner._inFlight);
+                }
+            }
+        }
     }
 }

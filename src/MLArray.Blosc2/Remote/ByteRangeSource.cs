@@ -27,7 +27,30 @@ public interface IByteRangeSource : IDisposable
     /// <summary>Reads exactly <paramref name="destination"/>.Length bytes at <paramref name="offset"/>.</summary>
     /// <exception cref="MLArrayRemoteException">The read failed (after the source's retries).</exception>
     ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// Ranges one <see cref="ReadRangesAsync"/> call fetches with a single request (HTTP multi-range requests); 1 (the
+    /// default) when the source sends one request per range.
+    /// </summary>
+    int MaxRangesPerRequest => 1;
+
+    /// <summary>
+    /// Reads several ranges (non-overlapping, in increasing order), with as few requests as the source can: one
+    /// multi-range request where <see cref="MaxRangesPerRequest"/> allows it. The default reads them one by one.
+    /// </summary>
+    /// <exception cref="MLArrayRemoteException">A read failed (after the source's retries).</exception>
+    async ValueTask ReadRangesAsync(IReadOnlyList<ByteRangeRead> ranges, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        foreach (var r in ranges)
+            await ReadAsync(r.Offset, r.Destination, cancellationToken).ConfigureAwait(false);
+    }
 }
+
+/// <summary>One range of a <see cref="IByteRangeSource.ReadRangesAsync"/> call: <paramref name="Destination"/>.Length bytes at <paramref name="Offset"/>.</summary>
+/// <param name="Offset">Offset of the first byte in the object.</param>
+/// <param name="Destination">Receives the bytes.</param>
+public readonly record struct ByteRangeRead(long Offset, Memory<byte> Destination);
 
 /// <summary>Thread-safe counters of the traffic of one <see cref="IByteRangeSource"/>.</summary>
 public sealed class TrafficCounters
@@ -85,8 +108,18 @@ public sealed record RemoteReadOptions
     /// <summary>Minimum bytes read from the end when opening (offsets index and trailer; more if they need it). Default 64 KiB.</summary>
     public int TailPrefetchBytes { get; init; } = 64 << 10;
 
-    /// <summary>Bytes of recently fetched chunks kept in memory. Default 64 MiB.</summary>
+    /// <summary>
+    /// Bytes of recently fetched chunks and blocks kept in memory by an array that has no <see cref="MemoryCache"/>
+    /// (it then gets a pool of its own of this size). Default 64 MiB.
+    /// </summary>
     public long ChunkCacheBytes { get; init; } = 64L << 20;
+
+    /// <summary>
+    /// A pool of fetched compressed bytes shared by every array opened with it (keyed by object, version tag and
+    /// offset), so reopening an object, or another reader of it, finds what was fetched. Null (default): each array
+    /// has a pool of <see cref="ChunkCacheBytes"/>.
+    /// </summary>
+    public RemoteMemoryCache? MemoryCache { get; init; }
 
     /// <summary>Maximum concurrent range requests of one array. Default 8.</summary>
     public int MaxConcurrency { get; init; } = 8;

@@ -41,6 +41,14 @@ public sealed record HttpRangeSourceOptions
     /// </summary>
     public long MaxWholeBodyBytes { get; init; } = 1 << 20;
 
+    /// <summary>
+    /// Ranges sent in one multi-range request (<c>Range: bytes=a-b,c-d,...</c>, answered with a
+    /// <c>multipart/byteranges</c> body: nginx, Apache). A server that answers otherwise (200, a single range) is
+    /// detected on the first such request and asked one range per request from then on (a 200 answer's body is not
+    /// read). 1: never. Default 64.
+    /// </summary>
+    public int MaxRangesPerRequest { get; init; } = 64;
+
     /// <summary>The defaults.</summary>
     public static HttpRangeSourceOptions Default { get; } = new();
 }
@@ -68,6 +76,8 @@ public sealed class HttpRangeSource : IByteRangeSource
     private byte[] _prefix = [];
     private byte[] _suffix = [];
     private long _suffixStart;
+    private volatile bool _singleRanges;
+    private const string Unsupported = "(multi-range not supported)";
 
     private HttpRangeSource(Uri uri, HttpRangeSourceOptions options)
     {
@@ -88,6 +98,12 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     /// <inheritdoc/>
     public TrafficCounters Traffic { get; } = new();
+
+    /// <summary>
+    /// <see cref="HttpRangeSourceOptions.MaxRangesPerRequest"/>, or 1 once the server has shown that it does not
+    /// answer multi-range requests with a multipart body.
+    /// </summary>
+    public int MaxRangesPerRequest => _singleRanges ? 1 : Math.Max(1, _options.MaxRangesPerRequest);
 
     /// <summary>
     /// Opens <paramref name="uri"/> with one ranged GET of the first <see cref="HttpRangeSourceOptions.ProbeBytes"/>
@@ -236,12 +252,18 @@ public sealed class HttpRangeSource : IByteRangeSource
             destination = destination[..(int)(from - offset)];
             n = destination.Length;
         }
-        for (int attempt = 0; ; attempt++)
+        await WithRetriesAsync($"bytes {offset}-{offset + n - 1}", () => TryReadAsync(offset, destination, cancellationToken), cancellationToken).ConfigureAwait(false);
+    }
+
+    /// <summary>Runs attempts until one succeeds (null), retrying transient failures (a reason) with bounded backoff.</summary>
+    private async Task WithRetriesAsync(string what, Func<Task<string?>> attempt, CancellationToken cancellationToken)
+    {
+        for (int i = 0; ; i++)
         {
             string? transient;
             try
             {
-                transient = await TryReadAsync(offset, destination, cancellationToken).ConfigureAwait(false);
+                transient = await attempt().ConfigureAwait(false);
             }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or TaskCanceledException or TimeoutException or IOException and not MLArrayException and not FileNotFoundException)
             {
@@ -249,12 +271,157 @@ public sealed class HttpRangeSource : IByteRangeSource
             }
             if (transient is null)
                 return;
-            if (attempt >= _options.MaxRetries)
-                throw Error($"reading bytes {offset}-{offset + n - 1} failed {attempt + 1} times (last: {transient}); the server may be overloaded, try again later", null);
+            if (i >= _options.MaxRetries)
+                throw Error($"reading {what} failed {i + 1} times (last: {transient}); the server may be overloaded, try again later", null);
             Traffic.AddRetry();
-            var delay = _options.RetryDelay * Math.Min(1 << attempt, 8);
+            var delay = _options.RetryDelay * Math.Min(1 << i, 8);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);
         }
+    }
+
+    /// <inheritdoc/>
+    public async ValueTask ReadRangesAsync(IReadOnlyList<ByteRangeRead> ranges, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(ranges);
+        var pending = new List<ByteRangeRead>(ranges.Count);
+        foreach (var r in ranges)
+        {
+            int n = r.Destination.Length;
+            if (r.Offset < 0 || r.Offset > Length - n)
+                throw new ArgumentOutOfRangeException(nameof(ranges), $"'{DisplayName}': {n} bytes at offset {r.Offset} are outside the object ({Length} bytes).");
+            if (pending.Count > 0 && r.Offset < pending[^1].Offset + pending[^1].Destination.Length)
+                throw new ArgumentException($"'{DisplayName}': the ranges of a multi-range read must be in increasing order without overlaps.", nameof(ranges));
+            if (n > 0 && r.Offset + n > _prefix.Length && (_suffix.Length == 0 || r.Offset < _suffixStart))
+                pending.Add(r);
+            else if (n > 0)
+                await ReadAsync(r.Offset, r.Destination, cancellationToken).ConfigureAwait(false); // held from the probes
+        }
+        if (pending.Count > 1 && MaxRangesPerRequest > 1)
+        {
+            bool multipart = false;
+            string what = $"{pending.Count} ranges in bytes {pending[0].Offset}-{pending[^1].Offset + pending[^1].Destination.Length - 1}";
+            await WithRetriesAsync(what, async () =>
+            {
+                var (reason, ok) = await TryReadRangesAsync(pending, cancellationToken).ConfigureAwait(false);
+                multipart = ok;
+                return reason;
+            }, cancellationToken).ConfigureAwait(false);
+            if (multipart)
+                return;
+        }
+        await Task.WhenAll(pending.Select(r => ReadAsync(r.Offset, r.Destination, cancellationToken).AsTask())).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// One multi-range attempt: (null, true) when every range was filled from a multipart answer, (null, false) when
+    /// the server does not answer multi-range requests that way (then asked one range at a time, from now on), or a
+    /// reason for a retryable failure; throws for a definitive one.
+    /// </summary>
+    private async Task<(string? Transient, bool Done)> TryReadRangesAsync(List<ByteRangeRead> ranges, CancellationToken ct)
+    {
+        var header = new RangeHeaderValue();
+        foreach (var r in ranges)
+            header.Ranges.Add(new RangeItemHeaderValue(r.Offset, r.Offset + r.Destination.Length - 1));
+        using var response = await SendAsync(header, ifMatch: true, ct).ConfigureAwait(false);
+        CheckVersion(response);
+        if (response.StatusCode == HttpStatusCode.RequestedRangeNotSatisfiable)
+            throw Error($"HTTP 416: ranges in bytes {ranges[0].Offset}-{ranges[^1].Offset + ranges[^1].Destination.Length - 1} are outside the object (it was {Length} bytes when opened; was it replaced?)", 416);
+        var type = response.Content.Headers.ContentType;
+        string? boundary = type?.Parameters.FirstOrDefault(p => p.Name.Equals("boundary", StringComparison.OrdinalIgnoreCase))?.Value?.Trim('"');
+        if (response.StatusCode != HttpStatusCode.PartialContent || !string.Equals(type?.MediaType, "multipart/byteranges", StringComparison.OrdinalIgnoreCase)
+            || string.IsNullOrEmpty(boundary))
+        {
+            _singleRanges = true; // 200 (the whole object: its body is not read), a single range...: one range per request
+            return (null, false);
+        }
+        long asked = ranges.Sum(r => (long)r.Destination.Length);
+        var body = new MultipartBody(await response.Content.ReadAsStreamAsync(ct).ConfigureAwait(false), asked + 1024L * ranges.Count + (64 << 10), DisplayName);
+        try
+        {
+            string? reason = await ReadPartsAsync(body, boundary, ranges, ct).ConfigureAwait(false);
+            if (reason == Unsupported)
+                _singleRanges = true;
+            return reason is null ? (null, true) : reason == Unsupported ? (null, false) : (reason, false);
+        }
+        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        {
+            return ("connection cut in a multipart body", false);
+        }
+        finally
+        {
+            Traffic.AddBytes(body.BytesRead);
+            body.Dispose();
+        }
+    }
+
+    /// <summary>Copies the parts of a multipart/byteranges body into the ranges; null when every range was filled exactly.</summary>
+    private async Task<string?> ReadPartsAsync(MultipartBody body, string boundary, List<ByteRangeRead> ranges, CancellationToken ct)
+    {
+        string delimiter = "--" + boundary;
+        var filled = new long[ranges.Count];
+        string? line;
+        do
+        {
+            line = await body.ReadLineAsync(ct).ConfigureAwait(false);
+            if (line is null)
+                return "short multipart body";
+        }
+        while (line != delimiter); // the preamble (nginx: an empty line)
+        while (true)
+        {
+            long from = -1, to = -1;
+            while ((line = await body.ReadLineAsync(ct).ConfigureAwait(false)) is { Length: > 0 })
+            {
+                if (!line.StartsWith("Content-Range:", StringComparison.OrdinalIgnoreCase))
+                    continue;
+                if (!ContentRangeHeaderValue.TryParse(line["Content-Range:".Length..].Trim(), out var cr) || cr.From is null || cr.To is null || cr.Unit != "bytes")
+                    throw Error($"unreadable part header '{line}' in a multipart answer", 206);
+                if (cr.Length is { } total && total != Length)
+                    throw new MLArrayRemoteChangedException($"'{DisplayName}': the object is now {total} bytes long instead of {Length}: it was replaced while being read. Reopen it.", 206);
+                (from, to) = (cr.From.Value, cr.To.Value);
+            }
+            if (line is null)
+                return "short multipart body";
+            if (from < 0 || to < from || to >= Length)
+                throw Error($"a part of a multipart answer has no valid Content-Range (bytes {from}-{to})", 206);
+            // The part's bytes, in order: copied into the ranges they overlap, the rest skipped.
+            long pos = from;
+            while (pos <= to)
+            {
+                int i = ranges.FindIndex(r => r.Offset + r.Destination.Length > pos);
+                if (i < 0 || ranges[i].Offset > to)
+                {
+                    throw Error($"the server answered bytes {from}-{to}, outside the ranges asked", 206);
+                }
+                var r = ranges[i];
+                if (r.Offset > pos)
+                {
+                    if (!await body.SkipAsync(r.Offset - pos, ct).ConfigureAwait(false))
+                        return "short multipart body";
+                    pos = r.Offset;
+                }
+                int n = (int)(Math.Min(to + 1, r.Offset + r.Destination.Length) - pos);
+                if (!await body.ReadExactlyAsync(r.Destination.Slice((int)(pos - r.Offset), n), ct).ConfigureAwait(false))
+                    return "short multipart body";
+                filled[i] += n;
+                pos += n;
+            }
+            if (await body.ReadLineAsync(ct).ConfigureAwait(false) is not "")
+                return "malformed multipart body (no line end after a part)";
+            line = await body.ReadLineAsync(ct).ConfigureAwait(false);
+            if (line == delimiter + "--")
+                break;
+            if (line != delimiter)
+                return line is null ? "short multipart body" : "malformed multipart body (no delimiter after a part)";
+        }
+        for (int i = 0; i < ranges.Count; i++)
+        {
+            if (filled[i] > ranges[i].Destination.Length)
+                throw Error($"the multipart answer repeats bytes of the range at {ranges[i].Offset}", 206);
+            if (filled[i] < ranges[i].Destination.Length)
+                return Unsupported; // parts merged or left out: one range per request from now on
+        }
+        return null;
     }
 
     /// <summary>One attempt: null on success, a reason for a retryable failure, or throws for a definitive one.</summary>
@@ -389,6 +556,85 @@ public sealed class HttpRangeSource : IByteRangeSource
                 return done + 1;
         }
         return done;
+    }
+
+    /// <summary>A multipart body read line by line and part by part, bounded (a server sending more than asked is an error).</summary>
+    private sealed class MultipartBody(Stream stream, long limit, string name) : IDisposable
+    {
+        private readonly byte[] _buffer = new byte[64 << 10];
+        private int _pos;
+        private int _len;
+
+        public long BytesRead { get; private set; }
+
+        private async ValueTask<bool> FillAsync(CancellationToken ct)
+        {
+            if (_pos < _len)
+                return true;
+            _pos = 0;
+            _len = await stream.ReadAsync(_buffer, ct).ConfigureAwait(false);
+            BytesRead += _len;
+            if (BytesRead > limit)
+                throw new MLArrayRemoteException($"'{name}': a multipart answer is larger than the ranges asked (more than {limit} bytes).", 206);
+            return _len > 0;
+        }
+
+        /// <summary>The next line without its CRLF (lines are short: part headers), or null at the end of the body.</summary>
+        public async ValueTask<string?> ReadLineAsync(CancellationToken ct)
+        {
+            var line = new System.Text.StringBuilder();
+            while (await FillAsync(ct).ConfigureAwait(false))
+            {
+                byte b = _buffer[_pos++];
+                if (b == (byte)'\n')
+                    return line.ToString().TrimEnd('\r');
+                if (line.Length >= 4096)
+                    throw new MLArrayRemoteException($"'{name}': a multipart answer has a header line longer than 4096 bytes.", 206);
+                line.Append((char)b);
+            }
+            return null;
+        }
+
+        public async ValueTask<bool> ReadExactlyAsync(Memory<byte> destination, CancellationToken ct)
+        {
+            while (destination.Length > 0)
+            {
+                if (_pos == _len && destination.Length >= _buffer.Length / 4)
+                {
+                    // Large parts go straight from the stream into the destination (no copy through the buffer).
+                    int r = await stream.ReadAsync(destination, ct).ConfigureAwait(false);
+                    BytesRead += r;
+                    if (BytesRead > limit)
+                        throw new MLArrayRemoteException($"'{name}': a multipart answer is larger than the ranges asked (more than {limit} bytes).", 206);
+                    if (r == 0)
+                        return false;
+                    destination = destination[r..];
+                    continue;
+                }
+                if (!await FillAsync(ct).ConfigureAwait(false))
+                    return false;
+                int n = Math.Min(destination.Length, _len - _pos);
+                _buffer.AsMemory(_pos, n).CopyTo(destination);
+                _pos += n;
+                destination = destination[n..];
+            }
+            return true;
+        }
+
+        public async ValueTask<bool> SkipAsync(long count, CancellationToken ct)
+        {
+            while (count > 0)
+            {
+                if (!await FillAsync(ct).ConfigureAwait(false))
+                    return false;
+                int n = (int)Math.Min(count, _len - _pos);
+                _pos += n;
+                count -= n;
+            }
+            return true;
+        }
+
+        public void Dispose() => stream.Dispose();
     }
 
     private MLArrayRemoteException Error(string what, int? status) => new($"'{DisplayName}': {what}.", status);

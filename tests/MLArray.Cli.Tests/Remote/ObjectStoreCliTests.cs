@@ -50,7 +50,9 @@ public sealed class ObjectStoreCliTests : IClassFixture<S3rverServer>, IClassFix
         Assert.True(h.Code == 0, h.Err);
         using (var j = JsonDocument.Parse(h.Out))
         {
-            Assert.Equal(2, j.RootElement.GetProperty("requests").GetInt64());
+            // s3rver answers the suffix range sent with the first request with the first bytes (S3 would send the
+            // tail): not used, the tail is read after (3 requests there, 2 on S3 and on Azurite).
+            Assert.Equal(prefix.StartsWith("s3://", StringComparison.Ordinal) ? 3 : 2, j.RootElement.GetProperty("requests").GetInt64());
             Assert.Equal(NpyShape(npy), j.RootElement.GetProperty("shape").EnumerateArray().Select(x => x.GetInt64()).ToArray());
         }
         var v = CliRun.Run("validate", url);

@@ -16,10 +16,10 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    private string MakeFile(string name, IReadOnlyList<Blosc2Filter>? filters = null)
+    private string MakeFile(string name, IReadOnlyList<Blosc2Filter>? filters = null, int seed = 42)
     {
         var data = new float[N * N * N];
-        var rng = new Random(42);
+        var rng = new Random(seed);
         for (int i = 0; i < data.Length; i++)
             data[i] = (float)rng.NextDouble();
         for (int z = 80; z < N; z++) // chunk 7 (the last one) all zero
@@ -158,5 +158,74 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
         var block0 = new TouchedBlocks(path).Of(local, Box(0, 0, 0, 1)).Bytes;
         long bytes = remote.RemoteSource!.Traffic.Bytes - (8 << 10) - (64 << 10);
         Assert.True(bytes <= 1.25 * (want + block0), $"{bytes} bytes for {want} + {block0} (block 0) compressed bytes");
+    }
+
+    [Fact]
+    public async Task Once_the_block_tables_are_known_a_patch_costs_one_multi_range_request_and_concurrent_readers_share_fetches()
+    {
+        string path = MakeFile("wave.mla");
+        using var local = B2ndArray.Open(path);
+        var touched = new TouchedBlocks(path);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/wave.mla"));
+        var t = remote.RemoteSource!.Traffic;
+
+        // A patch across 8 chunks: the block tables of all chunks (one multi-range request), then every block
+        // range of the 8 chunks in one multi-range request.
+        var first = Box(60, 60, 60, 40);
+        long r0 = t.Requests, b0 = t.Bytes;
+        Assert.Equal(local.Read<float>(first), remote.Read<float>(first));
+        Assert.Equal(2, t.Requests - r0);
+        Assert.True(t.Bytes - b0 <= 1.25 * touched.Of(local, first).Bytes + (8 << 10), $"{t.Bytes - b0} bytes for {touched.Of(local, first).Bytes}");
+
+        // Another patch: one request.
+        var second = Box(10, 100, 20, 30);
+        r0 = t.Requests;
+        b0 = t.Bytes;
+        Assert.Equal(local.Read<float>(second), remote.Read<float>(second));
+        Assert.Equal(1, t.Requests - r0);
+        Assert.True(t.Bytes - b0 <= 1.25 * touched.Of(local, second).Bytes);
+
+        // 8 readers of one new patch at once: its blocks are fetched once, the readers waiting for each other's fetches.
+        var shared = Box(100, 20, 100, 30);
+        var expected = local.Read<float>(shared);
+        r0 = t.Requests;
+        b0 = t.Bytes;
+        var results = new float[8][];
+        Parallel.For(0, 8, new ParallelOptions { MaxDegreeOfParallelism = 8 }, i => results[i] = remote.Read<float>(shared));
+        Assert.All(results, r => Assert.Equal(expected, r));
+        Assert.True(t.Bytes - b0 <= 1.25 * touched.Of(local, shared).Bytes, $"{t.Bytes - b0} bytes for {touched.Of(local, shared).Bytes}: fetched more than once");
+        Assert.InRange(t.Requests - r0, 1, 8);
+    }
+
+    [Fact]
+    public async Task A_shared_memory_pool_serves_a_reopened_object_without_requests_and_never_an_old_version()
+    {
+        string path = MakeFile("pooled.mla");
+        string served = Path.Combine(nginx.Root, "blocks", "pooled.mla");
+        var url = nginx.Serve(path, "blocks/pooled.mla");
+        using var local = B2ndArray.Open(path);
+        var patches = new[] { Box(0, 0, 0, 32), Box(60, 60, 60, 40), Box(120, 10, 70, 30) };
+        var pool = new RemoteMemoryCache(256L << 20);
+        var options = new RemoteReadOptions { MemoryCache = pool };
+        using (var a = await B2ndArray.OpenAsync(url, options: options))
+            foreach (var p in patches)
+                Assert.Equal(local.Read<float>(p), a.Read<float>(p));
+        Assert.True(pool.Bytes > 0);
+        using (var b = await B2ndArray.OpenAsync(url, options: options))
+        {
+            foreach (var p in patches)
+                Assert.Equal(local.Read<float>(p), b.Read<float>(p));
+            Assert.Equal(2, b.RemoteSource!.Traffic.Requests); // the open; every chunk and block from the pool
+        }
+
+        // The object is replaced (other values, new ETag): a new open reads the new values, never the pooled old ones.
+        string changed = MakeFile("pooled-v2.mla", seed: 7);
+        File.Copy(changed, served, overwrite: true);
+        File.SetLastWriteTimeUtc(served, DateTime.UtcNow.AddMinutes(5));
+        using var newLocal = B2ndArray.Open(changed);
+        using var c = await B2ndArray.OpenAsync(url, options: options);
+        foreach (var p in patches)
+            Assert.Equal(newLocal.Read<float>(p), c.Read<float>(p));
+        Assert.True(c.RemoteSource!.Traffic.Requests > 2);
     }
 }

@@ -76,16 +76,19 @@ public sealed class DiskCacheTests(NginxServer nginx) : IClassFixture<NginxServe
         long kept = cache.CountBytes();
         Assert.InRange(kept, 1, 1 << 20);
 
-        // Every entry cut short (as a torn write would leave it): ignored, the bytes come from the server, exact.
+        // The data file cut short (as a torn write or a full disk would leave it) and a torn index record: the ranges
+        // past the cut are ignored, the bytes come from the server, exact.
         var torn = new RemoteDiskCache(Path.Combine(_dir, "t"));
         await ReadAll(url, torn, patches);
-        foreach (string f in Directory.GetFiles(torn.Directory, "*.bin", SearchOption.AllDirectories))
-        {
-            var bytes = File.ReadAllBytes(f);
-            File.WriteAllBytes(f, bytes[..(bytes.Length / 2)]);
-        }
+        string data = Directory.GetFiles(torn.Directory, "data", SearchOption.AllDirectories).Single();
+        using (var f = new FileStream(data, FileMode.Open))
+            f.SetLength(f.Length / 2);
+        File.AppendAllText(Path.Combine(Path.GetDirectoryName(data)!, "index"), "torn");
         var (requests, again, _) = await ReadAll(url, new RemoteDiskCache(Path.Combine(_dir, "t")), patches);
         Assert.True(requests > 2);
         Assert.Equal(patches.Select(p => local.Read<float>(p)).ToArray(), again);
+        // The ranges fetched again were recorded after the torn record: a third open needs only its 2 requests.
+        var (third, _, _) = await ReadAll(url, new RemoteDiskCache(Path.Combine(_dir, "t")), patches);
+        Assert.Equal(2, third);
     }
 }
