@@ -232,26 +232,10 @@ public sealed class HttpRangeSource : IByteRangeSource
     /// <inheritdoc/>
     public async ValueTask ReadAsync(long offset, Memory<byte> destination, CancellationToken cancellationToken = default)
     {
+        destination = KeptEnds.Serve(DisplayName, Length, _prefix, _suffix, _suffixStart, offset, destination);
+        if (destination.IsEmpty)
+            return;
         int n = destination.Length;
-        if (offset < 0 || offset > Length - n)
-            throw new ArgumentOutOfRangeException(nameof(offset), $"'{DisplayName}': {n} bytes at offset {offset} are outside the object ({Length} bytes).");
-        if (n == 0)
-            return;
-        if (offset + n <= _prefix.Length)
-        {
-            _prefix.AsMemory((int)offset, n).CopyTo(destination);
-            return;
-        }
-        if (_suffix.Length > 0 && offset + n > _suffixStart)
-        {
-            // The part inside the kept suffix is copied; only the bytes before it are fetched.
-            long from = Math.Max(offset, _suffixStart);
-            _suffix.AsMemory((int)(from - _suffixStart), (int)(offset + n - from)).CopyTo(destination[(int)(from - offset)..]);
-            if (from == offset)
-                return;
-            destination = destination[..(int)(from - offset)];
-            n = destination.Length;
-        }
         await WithRetriesAsync($"bytes {offset}-{offset + n - 1}", () => TryReadAsync(offset, destination, cancellationToken), cancellationToken).ConfigureAwait(false);
     }
 
