@@ -708,20 +708,13 @@ public sealed partial class B2ndArray : IDisposable
                 nint rows = nd >= 2 ? (nint)extent[nd - 2] : 1;
                 nint rowStep = nd >= 2 ? (nint)(srcStrides[nd - 2] / w) : 0;
                 nint rowStride = nd >= 2 ? (nint)outStrides[nd - 2] : 0;
-                // Odometer over the axes before the last two (one axis for 3-d arrays, none below).
-                int outer = Math.Max(nd - 2, 0);
-                idx.Clear();
-                while (true)
+                // Outer axes before the last two (one for 3-d arrays, none below).
+                var at = new OuterOffsets(srcStrides, outStrides, extent, idx[..Math.Max(nd - 2, 0)], srcOff, dstOff);
+                do
                 {
-                    long so = srcOff, dOff = dstOff;
-                    for (int d = 0; d < outer; d++)
-                    {
-                        so += idx[d] * srcStrides[d];
-                        dOff += idx[d] * outStrides[d];
-                    }
                     if (convert == null)
                     {
-                        MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, dst + dOff, rowStride);
+                        MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(at.Src / w), count, rows, rowStep, dst + at.Dst, rowStride);
                     }
                     else
                     {
@@ -729,19 +722,12 @@ public sealed partial class B2ndArray : IDisposable
                         byte[] tileBuf = ctx.ScratchC((int)(count * rows * w));
                         fixed (byte* tile = tileBuf)
                         {
-                            MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(so / w), count, rows, rowStep, tile, count * w);
-                            convert(tile, count * w, dst + dOff, rowStride, count, rows);
+                            MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(at.Src / w), count, rows, rowStep, tile, count * w);
+                            convert(tile, count * w, dst + at.Dst, rowStride, count, rows);
                         }
                     }
-                    int k = outer - 1;
-                    while (k >= 0)
-                    {
-                        if (++idx[k] < extent[k]) break;
-                        idx[k] = 0;
-                        k--;
-                    }
-                    if (k < 0) break;
                 }
+                while (at.MoveNext());
             }
         }
         Interlocked.Add(ref _blocksDecoded, decoded);

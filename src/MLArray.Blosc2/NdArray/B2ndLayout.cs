@@ -206,26 +206,10 @@ internal static unsafe class NdCopy
             }
             return;
         }
-        Span<long> idx = stackalloc long[outer];
-        idx.Clear();
-        while (true)
-        {
-            long so = 0, dOff = 0;
-            for (int d = 0; d < outer; d++)
-            {
-                so += idx[d] * srcStrides[d];
-                dOff += idx[d] * dstStrides[d];
-            }
-            Buffer.MemoryCopy(src + so, dst + dOff, rowBytes, rowBytes);
-            int k = outer - 1;
-            while (k >= 0)
-            {
-                if (++idx[k] < extent[k]) break;
-                idx[k] = 0;
-                k--;
-            }
-            if (k < 0) return;
-        }
+        var at = new OuterOffsets(srcStrides, dstStrides, extent, stackalloc long[outer]);
+        do
+            Buffer.MemoryCopy(src + at.Src, dst + at.Dst, rowBytes, rowBytes);
+        while (at.MoveNext());
     }
 
     /// <summary>
@@ -247,26 +231,10 @@ internal static unsafe class NdCopy
         int outer = nd - 2;
         nint count = (nint)extent[nd - 1], rows = (nint)extent[nd - 2];
         nint ss = (nint)srcStrides[nd - 2], ds = (nint)dstStrides[nd - 2];
-        Span<long> idx = stackalloc long[Math.Max(outer, 1)];
-        idx.Clear();
-        while (true)
-        {
-            long so = 0, dOff = 0;
-            for (int d = 0; d < outer; d++)
-            {
-                so += idx[d] * srcStrides[d];
-                dOff += idx[d] * dstStrides[d];
-            }
-            convert(src + so, ss, dst + dOff, ds, count, rows);
-            int k = outer - 1;
-            while (k >= 0)
-            {
-                if (++idx[k] < extent[k]) break;
-                idx[k] = 0;
-                k--;
-            }
-            if (k < 0) return;
-        }
+        var at = new OuterOffsets(srcStrides, dstStrides, extent, stackalloc long[outer]);
+        do
+            convert(src + at.Src, ss, dst + at.Dst, ds, count, rows);
+        while (at.MoveNext());
     }
 
     /// <summary>Element-by-element copy for selections with steps (the innermost axis is not contiguous).</summary>
@@ -275,18 +243,11 @@ internal static unsafe class NdCopy
         int nd = extent.Length;
         int outer = nd - 1;
         long n = extent[outer], ss = srcStrides[outer], ds = dstStrides[outer];
-        Span<long> idx = stackalloc long[Math.Max(outer, 1)];
-        idx.Clear();
-        while (true)
+        var at = new OuterOffsets(srcStrides, dstStrides, extent, stackalloc long[outer]);
+        do
         {
-            long so = 0, dOff = 0;
-            for (int d = 0; d < outer; d++)
-            {
-                so += idx[d] * srcStrides[d];
-                dOff += idx[d] * dstStrides[d];
-            }
-            byte* s = src + so;
-            byte* t = dst + dOff;
+            byte* s = src + at.Src;
+            byte* t = dst + at.Dst;
             switch (itemSize)
             {
                 case 1: for (long i = 0; i < n; i++) t[i * ds] = s[i * ss]; break;
@@ -295,14 +256,52 @@ internal static unsafe class NdCopy
                 case 8: for (long i = 0; i < n; i++) *(ulong*)(t + i * ds) = *(ulong*)(s + i * ss); break;
                 default: for (long i = 0; i < n; i++) Buffer.MemoryCopy(s + i * ss, t + i * ds, itemSize, itemSize); break;
             }
-            int k = outer - 1;
-            while (k >= 0)
-            {
-                if (++idx[k] < extent[k]) break;
-                idx[k] = 0;
-                k--;
-            }
-            if (k < 0) return;
         }
+        while (at.MoveNext());
+    }
+}
+
+/// <summary>
+/// Walks the outer axes of a strided box in C order (one axis per entry of the index buffer given; none: a single
+/// position) and keeps the byte offsets of the current position on both sides: the loop shared by the N-d copies and
+/// conversions. Use as <c>do { …at.Src, at.Dst… } while (at.MoveNext());</c>.
+/// </summary>
+internal ref struct OuterOffsets
+{
+    private readonly ReadOnlySpan<long> _srcStrides, _dstStrides, _extent;
+    private readonly Span<long> _idx;
+
+    /// <summary>Byte offset of the current position on the source side.</summary>
+    public long Src;
+
+    /// <summary>Byte offset of the current position on the destination side.</summary>
+    public long Dst;
+
+    /// <summary>Starts at the origin (offsets <paramref name="srcStart"/> and <paramref name="dstStart"/>); <paramref name="idx"/> (one entry per outer axis) is the walk's state.</summary>
+    public OuterOffsets(ReadOnlySpan<long> srcStrides, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent, Span<long> idx, long srcStart = 0, long dstStart = 0)
+    {
+        _srcStrides = srcStrides;
+        _dstStrides = dstStrides;
+        _extent = extent;
+        _idx = idx;
+        idx.Clear();
+        Src = srcStart;
+        Dst = dstStart;
+    }
+
+    /// <summary>Steps to the next position (the last outer axis fastest); false after the last one.</summary>
+    public bool MoveNext()
+    {
+        for (int k = _idx.Length - 1; k >= 0; k--)
+        {
+            Src += _srcStrides[k];
+            Dst += _dstStrides[k];
+            if (++_idx[k] < _extent[k])
+                return true;
+            Src -= _extent[k] * _srcStrides[k];
+            Dst -= _extent[k] * _dstStrides[k];
+            _idx[k] = 0;
+        }
+        return false;
     }
 }

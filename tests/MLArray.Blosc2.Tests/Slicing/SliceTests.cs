@@ -43,6 +43,42 @@ public sealed class SliceTests : IDisposable
         return data;
     }
 
+    // Five to eight axes: the outer-axis walk of the box copies, conversions and unshuffles (OuterOffsets) over many
+    // outer axes, with and without steps, shuffled or not.
+    [Fact]
+    public void Random_selections_of_arrays_with_many_axes_equal_the_naive_selection()
+    {
+        var rng = new Random(777);
+        for (int iter = 0; iter < 40; iter++)
+        {
+            int nd = rng.Next(5, 9);
+            var shape = new long[nd];
+            var chunk = new int[nd];
+            var block = new int[nd];
+            for (int d = 0; d < nd; d++)
+            {
+                shape[d] = rng.Next(1, 6);
+                chunk[d] = rng.Next(1, (int)shape[d] + 2);
+                block[d] = rng.Next(1, chunk[d] + 1);
+            }
+            var dtype = DType.All[rng.Next(DType.All.Count)];
+            long items = shape.Aggregate(1L, (a, b) => a * b);
+            var data = RandomData(rng, items, dtype.ItemSize);
+            var p = new CompressionParams { Codec = Codecs[rng.Next(Codecs.Length)], CLevel = 5, Filters = Pipelines[rng.Next(Pipelines.Length)] };
+            var frame = B2ndWriter.WriteToArray(data, shape, dtype, new B2ndWriteOptions { ChunkShape = chunk, BlockShape = block, Compression = p });
+            using var a = B2ndArray.Open(frame, $"nd{nd}-iter{iter}");
+            Assert.Equal(data, a.ReadBytes());
+            for (int s = 0; s < 10; s++)
+            {
+                var sel = NaiveSlice.RandomSelection(rng, shape);
+                var expected = NaiveSlice.Read(data, shape, dtype.ItemSize, sel);
+                var got = new byte[expected.Length];
+                a.Read(sel, got, threads: 1);
+                Assert.True(expected.AsSpan().SequenceEqual(got), $"iter {iter} shape ({string.Join(",", shape)}) chunk ({string.Join(",", chunk)}) block ({string.Join(",", block)}) {string.Join(",", p.Filters)} selection [{string.Join(", ", sel)}]");
+            }
+        }
+    }
+
     [Fact]
     public void Random_selections_equal_the_same_selection_of_a_full_decode()
     {
