@@ -1,4 +1,5 @@
 using System.Diagnostics;
+using System.Runtime.Intrinsics;
 using System.Globalization;
 using MLArray.Metadata;
 using MLArray.Training.Data;
@@ -8,24 +9,51 @@ using MLArray.Training.Sampling;
 namespace MLArray.Bench;
 
 /// <summary>
-/// <c>loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 24] [--dir DIR]</c>: the training loader
-/// (MLArray.Training.PatchLoader, batch 2 × patch³, foreground 0.33, int16 → float32) against raw
-/// <c>MLArrayFile.Read</c> of the same patches with T = 1 and 2 threads; GC bytes per batch; and whether the prefetch
-/// queue hides the read latency from a consumer that spends as long per batch as reading takes. The synthetic dataset
-/// (CT-like int16 images, uint8 segmentations of spheres, default layout for the patch) is built once in DIR
-/// (default: a folder under the temp directory) and reused.
+/// <c>loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 100] [--rounds 5] [--warm 150] [--threads 1,2]
+/// [--profile] [--dir DIR]</c>: the training loader (MLArray.Training.PatchLoader, batch 2 × patch³, foreground 0.33,
+/// int16 → float32 image, uint8 → int16 segmentation padded with −1) against raw <c>MLArrayFile.Read</c> of exactly the
+/// same boxes (image as int16, segmentation as uint8, the in-bounds part of every patch) with T = 1 and 2 threads.
+/// Both paths are first warmed past JIT tiering (<c>--warm</c> batches each); then loader and raw runs alternate in
+/// pairs (the order flips every pair) and the medians of wall time and process CPU time are reported with the load
+/// average. Also: GC bytes per steady-state batch, and whether the prefetch queue hides the read latency from a
+/// consumer that spends as long per batch as reading takes. <c>--profile</c>: thread CPU per patch of each piece of
+/// the loader's work, on one thread, on the same samples. The synthetic dataset (CT-like int16 images, uint8
+/// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
+/// directory) and reused.
 /// </summary>
 public static class LoaderBench
 {
     public static int Run(string[] args)
     {
-        int cases = Arg(args, "--cases", 20), batches = Arg(args, "--batches", 24), patch = Arg(args, "--patch", 128);
+        if (args.Contains("--alloc"))
+        {
+            // Which types the steady-state loader allocates (GC allocation ticks, one per ~100 KB allocated).
+            string dirA = Path.Combine(Path.GetTempPath(), "mla-loader-bench-20-256x256x200-p128");
+            using var dsA = PatchDataset.FromFolder(dirA);
+            var o = new PatchLoaderOptions { PatchSize = [128, 128, 128], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4, Workers = Arg(args, "--workers", 2), BatchCount = 100 };
+            Consume(dsA, o with { Seed = 99 }, out _, out _, out _);
+            using var listener = new AllocationListener();
+            Consume(dsA, o, out double gcPer, out _, out _);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GC {gcPer:F0} B/batch; allocation ticks by type: {string.Join(", ", listener.Ticks.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} ×{kv.Value}"))}"));
+            return 0;
+        }
+        if (args.Contains("--kernels"))
+        {
+            Kernels();
+            return 0;
+        }
+        int cases = Arg(args, "--cases", 20), batches = Arg(args, "--batches", 100), patch = Arg(args, "--patch", 128);
+        int rounds = Arg(args, "--rounds", 5), warm = Arg(args, "--warm", 150);
         long[] shape = (ArgS(args, "--shape") ?? "256,256,200").Split(',').Select(s => long.Parse(s, CultureInfo.InvariantCulture)).ToArray();
+        int[] threads = (ArgS(args, "--threads") ?? "1,2").Split(',').Select(s => int.Parse(s, CultureInfo.InvariantCulture)).ToArray();
         string dir = ArgS(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"mla-loader-bench-{cases}-{string.Join("x", shape)}-p{patch}");
         Build(dir, cases, shape, patch);
         using var ds = PatchDataset.FromFolder(dir);
-        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → float32");
-        Console.WriteLine($"machine: {Environment.ProcessorCount} cores (shared with other jobs: numbers are noisy)");
+        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → float32, uint8 → int16 (pad −1)");
+        using (var f = MLArrayFile.Open(ds.Cases[0].ImagePath))
+        using (var g = MLArrayFile.Open(ds.Cases[0].SegmentationPath!))
+            Console.WriteLine($"layout: image chunks ({string.Join(",", f.ChunkShape)}) blocks ({string.Join(",", f.BlockShape)}) {f.Compression.Codec} {f.Compression.CLevel} [{string.Join(",", f.Compression.Filters)}]; seg chunks ({string.Join(",", g.ChunkShape)}) blocks ({string.Join(",", g.BlockShape)}) {g.Compression.Codec} {g.Compression.CLevel} [{string.Join(",", g.Compression.Filters)}]");
+        Console.WriteLine($"machine: {Environment.ProcessorCount} cores (shared with other jobs: numbers are noisy); load average {LoadAverage()}");
         // Open every case once (what the first epoch does): opening parses the segmentation's metadata, class locations included.
         var open = Stopwatch.StartNew();
         for (int i = 0; i < ds.Count; i++)
@@ -33,124 +61,299 @@ public static class LoaderBench
                 _ = lease.ClassLocations;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first open of every case (image + seg, class locations parsed and validated): {open.Elapsed.TotalMilliseconds / ds.Count:F0} ms per case"));
         var baseOptions = new PatchLoaderOptions { PatchSize = [patch, patch, patch], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4 };
-        int rounds = Arg(args, "--rounds", 5);
-        if (args.Contains("--parts")) { Parts(ds, patch, args.Contains("--align64")); return 0; }
         var rawFiles = ds.Cases.Select(c => (Image: MLArrayFile.Open(c.ImagePath), Seg: MLArrayFile.Open(c.SegmentationPath!))).ToArray();
         foreach (var (i, sg) in rawFiles) { i.DecodeThreads = 1; sg.DecodeThreads = 1; }
-        double rawBatchSeconds = 0;
-        foreach (int t in new[] { 1, 2 })
+        try
         {
-            var options = baseOptions with { Workers = t, BatchCount = batches };
-            // Warm-up (JIT, page cache) with another seed.
-            Consume(ds, options with { Seed = 99, BatchCount = 6 }, out _, out _, out _);
-            // Interleaved rounds: the loader, then raw reads of exactly the boxes it read; medians reported.
-            var loaderRates = new List<double>();
-            var rawRates = new List<double>();
-            var ratios = new List<double>();
-            var gcs = new List<double>();
-            var cpuRatios = new List<double>();
-            for (int r = 0; r < rounds; r++)
+            if (args.Contains("--profile"))
             {
-                double loaderSec = Consume(ds, options with { Seed = 1 + r }, out double gcPerBatch, out double loaderCpu, out var samples);
-                var (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
-                cpuRatios.Add(rawCpu / loaderCpu);
-                loaderRates.Add(samples.Count / loaderSec);
-                rawRates.Add(samples.Count / rawSec);
-                ratios.Add(rawSec / loaderSec);
-                gcs.Add(gcPerBatch);
-                if (t == 1) rawBatchSeconds = Math.Max(rawBatchSeconds, rawSec * options.BatchSize / samples.Count);
+                Profile(ds, rawFiles, baseOptions with { Workers = 1, BatchCount = warm + batches }, warm);
+                return 0;
             }
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"T={t} (median of {rounds} interleaved rounds): loader {Median(loaderRates),7:F1} patches/s | raw MLArrayFile.Read of the same boxes {Median(rawRates),7:F1} patches/s | ratio {Median(ratios):F2} (rounds {string.Join(" ", ratios.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)))}) | CPU time raw/loader {Median(cpuRatios):F2} | GC {Median(gcs):F0} B/batch"));
-        }
-        foreach (int t in new[] { 1, 2 })
-        {
-            var options = baseOptions with { Workers = t, BatchCount = batches };
-            var sw = Stopwatch.StartNew();
-            double waited = ConsumeSlow(ds, options, TimeSpan.FromSeconds(rawBatchSeconds));
-            double total = sw.Elapsed.TotalSeconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"prefetch T={t}: consumer works {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1); waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {batches * rawBatchSeconds:F2} s of consumer work"));
-        }
-        foreach (var (i, sg) in rawFiles) { i.Dispose(); sg.Dispose(); }
-        return 0;
-    }
-
-    // Per-patch cost of the pieces, interleaved patch by patch on one thread: raw Read<short> of an in-bounds box,
-    // the patch reader into int16 (same type: a strided copy) and into float32 (converting rows while decoding).
-    private static unsafe void Parts(PatchDataset ds, int patch, bool args64)
-    {
-        var files = ds.Cases.Select(c => MLArrayFile.Open(c.ImagePath)).ToArray();
-        foreach (var f in files) f.DecodeThreads = 1;
-        var arrays = files.Select(f => new CaseArray(f)).ToArray();
-        long n = (long)patch * patch * patch;
-        var raw = new short[n];
-        var asShort = new short[n];
-        var floatStore = GC.AllocateUninitializedArray<float>((int)n + 16, pinned: true);
-        int skew = args64 ? (int)((64 - ((long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref floatStore[0]) & 63)) & 63) / 4 : 0;
-        var asFloat = new Memory<float>(floatStore, skew, (int)n);
-        Console.WriteLine($"float destination at address mod 64 = {((long)System.Runtime.CompilerServices.Unsafe.AsPointer(ref floatStore[skew]) & 63)}");
-        var reader = new PatchReader();
-        var rng = new Random(3);
-        var sel = new NdIndex[3];
-        var t = new double[4];
-        const int Count = 60;
-        long[] size = [patch, patch, patch];
-        for (int k = -5; k < Count; k++)
-        {
-            int c = rng.Next(files.Length);
-            var shape = files[c].Shape;
-            long[] start = shape.Select(s => (long)rng.Next(0, (int)(s - patch + 1))).ToArray();
-            for (int d = 0; d < 3; d++) sel[d] = NdIndex.Slice(start[d], start[d] + patch);
-            for (int which = 0; which < 4; which++)
+            double rawBatchSeconds = 0;
+            foreach (int t in threads)
             {
-                int w = (which + k) % 4; // rotate the order
-                double cpu0 = ThreadCpu.Milliseconds();
-                if (w == 0) files[c].Read<short>(sel, raw);
-                else if (w == 1) reader.Read(arrays[c], start, size, asShort.AsSpan(), PadMode.Constant, (short)0);
-                else if (w == 2) reader.Read(arrays[c], start, size, asFloat.Span, PadMode.Constant, 0f);
-                else
+                var options = baseOptions with { Workers = t, BatchCount = batches };
+                // Warm-up past JIT tiering (both paths; another seed), untimed.
+                Consume(ds, options with { Seed = 99, BatchCount = warm }, out _, out _, out var warmSamples);
+                Raw(rawFiles, warmSamples, t, baseOptions.PatchSize);
+                var wall = new List<double>();
+                var cpu = new List<double>();
+                var gcs = new List<double>();
+                var loaderRates = new List<double>();
+                var rawRates = new List<double>();
+                var rawCpuMs = new List<double>();
+                var loaderCpuMs = new List<double>();
+                var workerMs = new List<double>();
+                var poolMs = new List<double>();
+                var otherMs = new List<double>();
+                int grew = 0;
+                string load0 = LoadAverage();
+                for (int r = 0; r < rounds; r++)
                 {
-                    files[c].Read<short>(sel, raw);
-                    System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<short, float>(raw, asFloat.Span);
+                    // One pair: the loader, and raw reads of exactly the boxes it produced; the order flips every pair.
+                    var opt = options with { Seed = 1 + r };
+                    List<(int Case, long[] Start)> samples;
+                    double loaderSec, loaderCpu, gcPerBatch, rawSec, rawCpu;
+                    Dictionary<string, double> groups;
+                    int growth;
+                    if (r % 2 == 0)
+                    {
+                        loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out samples, out groups, out growth);
+                        (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
+                    }
+                    else
+                    {
+                        // Raw first: the boxes the loader will produce (the sampler is deterministic; checked below).
+                        samples = Planned(ds, opt, Skip(batches) + 1);
+                        (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
+                        loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out var again, out groups, out growth);
+                        CheckSame(samples, again);
+                    }
+                    wall.Add(rawSec / loaderSec);
+                    cpu.Add(rawCpu / loaderCpu);
+                    if (growth == 0) gcs.Add(gcPerBatch); // a new batch buffer (the pool reaching its peak) is not steady state
+                    grew += growth;
+                    workerMs.Add(groups.GetValueOrDefault("workers") * 1000 / samples.Count);
+                    poolMs.Add(groups.GetValueOrDefault("thread pool") * 1000 / samples.Count);
+                    otherMs.Add(groups.GetValueOrDefault("other") * 1000 / samples.Count);
+                    loaderRates.Add(samples.Count / loaderSec);
+                    rawRates.Add(samples.Count / rawSec);
+                    loaderCpuMs.Add(loaderCpu * 1000 / samples.Count);
+                    rawCpuMs.Add(rawCpu * 1000 / samples.Count);
+                    if (t == 1) rawBatchSeconds = Math.Max(rawBatchSeconds, rawSec * options.BatchSize / samples.Count);
                 }
-                if (k >= 0) t[w] += ThreadCpu.Milliseconds() - cpu0;
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"T={t} (medians of {rounds} interleaved pairs, {batches} batches each, after {warm} warm-up batches; load {load0} → {LoadAverage()}):"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  wall: loader {Median(loaderRates),6:F1} patches/s, raw {Median(rawRates),6:F1} patches/s, loader/raw {Median(wall):F2} (pairs {Join(wall)})"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  CPU:  loader {Median(loaderCpuMs):F2} ms/patch, raw {Median(rawCpuMs):F2} ms/patch (process CPU, all threads), raw/loader {Median(cpu):F2} (pairs {Join(cpu)})"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  loader threads: workers {Median(workerMs):F2} ms/patch, thread pool (consumer) {Median(poolMs):F2}, other {Median(otherMs):F2}; GC {(gcs.Count > 0 ? Median(gcs).ToString("F0", CultureInfo.InvariantCulture) : "n/a")} B/batch (median of the {gcs.Count} pairs in which the pool did not grow; {grew} batch buffers added in all)"));
             }
+            if (rawBatchSeconds == 0) return 0;
+            foreach (int t in threads)
+            {
+                var options = baseOptions with { Workers = t, BatchCount = batches };
+                foreach (bool busy in new[] { false, true })
+                {
+                    var sw = Stopwatch.StartNew();
+                    double waited = ConsumeSlow(ds, options, TimeSpan.FromSeconds(rawBatchSeconds), busy);
+                    double total = sw.Elapsed.TotalSeconds;
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"prefetch T={t}, consumer {(busy ? "computes (spins a core)" : "waits (sleeps, e.g. on a GPU)")} {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1): waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {batches * rawBatchSeconds:F2} s of consumer work; load {LoadAverage()}"));
+                }
+            }
+            return 0;
         }
-        Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-            $"thread CPU per {patch}³ image patch (mean of {Count}, interleaved): raw Read<short> {t[0] / Count:F2} ms | PatchReader → int16 {t[1] / Count:F2} ms | PatchReader → float32 {t[2] / Count:F2} ms | Read<short> + convert {t[3] / Count:F2} ms"));
-        foreach (var f in files) f.Dispose();
-        RowMicro(raw, new float[n]);
+        finally
+        {
+            foreach (var (i, sg) in rawFiles) { i.Dispose(); sg.Dispose(); }
+        }
     }
 
-    private static unsafe void RowMicro(short[] src, float[] dst)
+    // The unshuffle kernels alone on one cache-resident block (32×16×16 int16, rows of 16): copy vs fused conversions.
+    private static unsafe void Kernels()
     {
-        for (int rep = 0; rep < 3; rep++)
+        const int Items = 32 * 16 * 16, Reps = 4000;
+        var planes = GC.AllocateUninitializedArray<byte>(Items * 2 + 64, pinned: true);
+        new Random(1).NextBytes(planes);
+        var dst = GC.AllocateUninitializedArray<byte>(Items * 4 + 64, pinned: true);
+        fixed (byte* p = planes)
+        fixed (byte* d = dst)
         {
-            var sw = Stopwatch.StartNew();
-            fixed (short* s = src)
-            fixed (float* d = dst)
-                for (int i = 0; i + 16 <= src.Length; i += 16)
-                    RowConverter<short, float>.Run((byte*)(s + i), 0, (byte*)(d + i), 0, 16, 1);
-            double rows = sw.Elapsed.TotalMilliseconds;
-            sw.Restart();
-            System.Numerics.Tensors.TensorPrimitives.ConvertTruncating<short, float>(src, dst);
-            double whole = sw.Elapsed.TotalMilliseconds;
-            sw.Restart();
-            // strided: rows of 16 spread as in a 128³ patch decoded block by block (blocks 32×16×16)
-            fixed (short* s = src)
-            fixed (float* d = dst)
-                for (int bz = 0; bz < 128; bz += 32)
-                    for (int by = 0; by < 128; by += 16)
-                        for (int bx = 0; bx < 128; bx += 16)
-                            for (int z = bz; z < bz + 32; z++)
-                            {
-                                int o = (z * 128 + by) * 128 + bx;
-                                RowConverter<short, float>.Run((byte*)(s + o), 256, (byte*)(d + o), 512, 16, 16);
-                            }
-            double strided = sw.Elapsed.TotalMilliseconds;
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"int16→float32 of {src.Length} elements: rows of 16 in order {rows:F2} ms | one call {whole:F2} ms | rows in block order {strided:F2} ms"));
+            for (int round = 0; round < 3; round++)
+            {
+                var line = new List<string>();
+                foreach (var (name, level, kind) in new (string, MLArray.Blosc2.Filters.Shuffle.ConvertLevel, MLArray.Kernels.RowConversionKind)[]
+                {
+                    ("copy", MLArray.Blosc2.Filters.Shuffle.ConvertLevel.Avx2, MLArray.Kernels.RowConversionKind.Copy),
+                    ("i16→f32 avx2", MLArray.Blosc2.Filters.Shuffle.ConvertLevel.Avx2, MLArray.Kernels.RowConversionKind.Int16ToSingle),
+                    ("i16→f32 v128", MLArray.Blosc2.Filters.Shuffle.ConvertLevel.Vector128, MLArray.Kernels.RowConversionKind.Int16ToSingle),
+                    ("f16→f32 avx2", MLArray.Blosc2.Filters.Shuffle.ConvertLevel.Avx2, MLArray.Kernels.RowConversionKind.HalfToSingle),
+                    ("i16→f32 scalar", MLArray.Blosc2.Filters.Shuffle.ConvertLevel.Scalar, MLArray.Kernels.RowConversionKind.Int16ToSingle),
+                })
+                {
+                    var conv = kind == MLArray.Kernels.RowConversionKind.Copy ? default : MLArray.Kernels.RowConversion.Fused(kind);
+                    double t0 = ThreadCpu.Milliseconds();
+                    for (int r = 0; r < Reps; r++)
+                        for (int z = 0; z < 32; z++)
+                            if (kind == MLArray.Kernels.RowConversionKind.Copy)
+                                MLArray.Blosc2.Filters.Shuffle.InverseRows(2, p, Items, z * 256, 16, 16, 16, d + z * 512, 32);
+                            else
+                                conv.ShuffledRows(p, Items, z * 256, 16, 16, 16, d + z * 1024, 64, level);
+                    double ns = (ThreadCpu.Milliseconds() - t0) * 1e6 / ((double)Reps * Items);
+                    line.Add(string.Create(CultureInfo.InvariantCulture, $"{name} {ns:F3} ns/item"));
+                }
+                Console.WriteLine(string.Join(" | ", line));
+            }
         }
+    }
+
+    private static void CheckSame(List<(int Case, long[] Start)> a, List<(int Case, long[] Start)> b)
+    {
+        if (a.Count != b.Count || a.Zip(b).Any(p => p.First.Case != p.Second.Case || !p.First.Start.AsSpan().SequenceEqual(p.Second.Start)))
+            throw new InvalidOperationException("the loader's samples differ between two runs of the same seed");
+    }
+
+    private static string Join(List<double> xs) => string.Join(" ", xs.Select(x => x.ToString("F2", CultureInfo.InvariantCulture)));
+
+    private static string LoadAverage() =>
+        File.Exists("/proc/loadavg") ? string.Join(" ", File.ReadAllText("/proc/loadavg").Split(' ').Take(3)) : "n/a";
+
+    /// <summary>
+    /// Thread CPU per patch of each piece of the loader's work on one thread, over the samples of a loader run (after
+    /// <paramref name="warm"/> batches of warm-up): leasing the case, planning (sampler, class locations), the image read
+    /// into float32 and the segmentation read into int16 (patch reader, padding included), padding alone (re-run on the
+    /// finished patch), and the raw reads of the same in-bounds boxes into int16 / uint8, each into one of 4 rotating
+    /// destinations as the loader's pool (and raw also into one reused buffer). The pieces are interleaved patch by
+    /// patch (order rotating), so load changes hit them alike.
+    /// </summary>
+    private static void Profile(PatchDataset ds, (MLArrayFile Image, MLArrayFile Seg)[] rawFiles, PatchLoaderOptions options, int warm)
+    {
+        var samples = Planned(ds, options, 0);
+        var size = options.PatchSize!;
+        int n = (int)size.Aggregate(1L, (a, b) => a * b), sn = size.Length;
+        const int Rot = 4;
+        var images = Enumerable.Range(0, Rot).Select(_ => new float[n]).ToArray();
+        var segs = Enumerable.Range(0, Rot).Select(_ => new short[n]).ToArray();
+        var rawImg = Enumerable.Range(0, Rot).Select(_ => new short[n]).ToArray();
+        var rawSeg = Enumerable.Range(0, Rot).Select(_ => new byte[n]).ToArray();
+        var oneImg = new short[n];
+        var oneSeg = new byte[n];
+        var reader = new PatchReader();
+        var direct = new PatchReader { Staging = false }; // conversion straight from each block into the patch
+        var sampler = new PatchSampler(options, ds.Count);
+        var sel = new NdIndex[sn];
+        long[] lo = new long[sn], hi = new long[sn], blo = new long[sn], bhi = new long[sn], start = new long[sn];
+        string[] names = ["lease", "plan", "image→f32", "seg→i16", "pad (both)", "raw img (rot)", "raw seg (rot)", "raw img (1 buf)", "raw seg (1 buf)", "image→i16 (copy)", "image→f32 no staging"];
+        var t = new double[names.Length];
+        int counted = 0;
+        int warmPatches = warm * options.BatchSize;
+        for (int k = 0; k < samples.Count; k++)
+        {
+            var (c, s) = samples[k];
+            int dst = k % Rot;
+            var cs = rawFiles[c].Image.Shape;
+            long count = 1;
+            bool inside = true;
+            for (int d = 0; d < sn; d++)
+            {
+                lo[d] = Math.Max(0, s[d]);
+                hi[d] = Math.Min(cs[d], s[d] + size[d]);
+                blo[d] = lo[d] - s[d];
+                bhi[d] = hi[d] - s[d];
+                inside &= blo[d] == 0 && bhi[d] == size[d];
+                sel[d] = NdIndex.Slice(lo[d], hi[d]);
+                count *= hi[d] - lo[d];
+            }
+            int i = k % options.BatchSize;
+            long sample = k; // the loader's sample index (the planned list starts at batch 0)
+            for (int p = 0; p < names.Length; p++)
+            {
+                int w = (p + k) % names.Length;
+                double cpu0 = ThreadCpu.Milliseconds();
+                switch (w)
+                {
+                    case 0:
+                        using (ds.Acquire(c)) { }
+                        break;
+                    case 1:
+                        using (var lease = ds.Acquire(c))
+                        {
+                            var (_, epoch, pos) = sampler.CaseOf(sample);
+                            var rng = sampler.SampleRng(epoch, pos, 0);
+                            bool forced = sampler.Forced(i, ref rng);
+                            sampler.Plan(ref rng, forced, lease.Case.Image.SpatialShape, forced ? lease.Case.Locations : null, true, start, "");
+                        }
+                        break;
+                    case 2:
+                        using (var lease = ds.Acquire(c))
+                            reader.Read(lease.Case.Image, s, size, images[dst].AsSpan(), PadMode.Constant, 0f);
+                        break;
+                    case 3:
+                        using (var lease = ds.Acquire(c))
+                            reader.Read(lease.Case.Segmentation!, s, size, segs[dst].AsSpan(), PadMode.Constant, (short)-1);
+                        break;
+                    case 4:
+                        if (!inside)
+                        {
+                            PatchReader.Pad(images[dst].AsSpan(), size, blo, bhi, PadMode.Constant, 0f);
+                            PatchReader.Pad(segs[dst].AsSpan(), size, blo, bhi, PadMode.Constant, (short)-1);
+                        }
+                        break;
+                    case 5: rawFiles[c].Image.Read<short>(sel, rawImg[dst].AsSpan(0, (int)count)); break;
+                    case 6: rawFiles[c].Seg.Read<byte>(sel, rawSeg[dst].AsSpan(0, (int)count)); break;
+                    case 7: rawFiles[c].Image.Read<short>(sel, oneImg.AsSpan(0, (int)count)); break;
+                    case 8: rawFiles[c].Seg.Read<byte>(sel, oneSeg.AsSpan(0, (int)count)); break;
+                    case 9:
+                        using (var lease = ds.Acquire(c))
+                            reader.Read(lease.Case.Image, s, size, rawImg[dst].AsSpan(), PadMode.Constant, (short)0);
+                        break;
+                    case 10:
+                        using (var lease = ds.Acquire(c))
+                            direct.Read(lease.Case.Image, s, size, images[dst].AsSpan(), PadMode.Constant, 0f);
+                        break;
+                }
+                if (k >= warmPatches) t[w] += ThreadCpu.Milliseconds() - cpu0;
+            }
+            if (k >= warmPatches) counted++;
+        }
+        // Whole jobs as the loader and the raw bench run them: runs of 50 patches each (a cold source for every job),
+        // the jobs in rotating order, one thread. Destinations: 4 rotating ones (as the loader's pool) or one reused.
+        string[] jobs = ["patch reader f32+i16 (as the loader)", "patch reader f32+i16, no staging", "patch reader i16+u8 (copies)", "raw i16+u8, 4 rotating buffers", "raw i16+u8, one buffer"];
+        var runs = new double[jobs.Length];
+        int runPatches = 0;
+        for (int from = warmPatches; from + 50 <= samples.Count; from += 50)
+        {
+            for (int job = 0; job < jobs.Length; job++)
+            {
+                int which = (job + from / 50) % jobs.Length;
+                double cpu0 = ThreadCpu.Milliseconds();
+                for (int k = from; k < from + 50; k++)
+                {
+                    var (c, s) = samples[k];
+                    int dst = k % Rot;
+                    if (which <= 2)
+                    {
+                        using var lease = ds.Acquire(c);
+                        if (which == 2)
+                        {
+                            reader.Read(lease.Case.Image, s, size, rawImg[dst].AsSpan(), PadMode.Constant, (short)0);
+                            reader.Read(lease.Case.Segmentation!, s, size, rawSeg[dst].AsSpan(), PadMode.Constant, (byte)0);
+                            continue;
+                        }
+                        var r = which == 0 ? reader : direct;
+                        r.Read(lease.Case.Image, s, size, images[dst].AsSpan(), PadMode.Constant, 0f);
+                        r.Read(lease.Case.Segmentation!, s, size, segs[dst].AsSpan(), PadMode.Constant, (short)-1);
+                    }
+                    else
+                    {
+                        var cs = rawFiles[c].Image.Shape;
+                        long count = 1;
+                        for (int d = 0; d < sn; d++)
+                        {
+                            long l = Math.Max(0, s[d]), h = Math.Min(cs[d], s[d] + size[d]);
+                            sel[d] = NdIndex.Slice(l, h);
+                            count *= h - l;
+                        }
+                        rawFiles[c].Image.Read<short>(sel, (which == 3 ? rawImg[dst] : oneImg).AsSpan(0, (int)count));
+                        rawFiles[c].Seg.Read<byte>(sel, (which == 3 ? rawSeg[dst] : oneSeg).AsSpan(0, (int)count));
+                    }
+                }
+                runs[which] += ThreadCpu.Milliseconds() - cpu0;
+            }
+            runPatches += 50;
+        }
+        Console.WriteLine($"runs of 50 patches per job, jobs in rotating order, one thread ({runPatches} patches each); load {LoadAverage()}:");
+        for (int j = 0; j < jobs.Length; j++)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {jobs[j],-40} {runs[j] / runPatches:F3} ms/patch"));
+        Console.WriteLine($"thread CPU per {string.Join("×", size)} patch, one thread, mean of {counted} patches after {warmPatches} warm-up patches (pieces interleaved); load {LoadAverage()}:");
+        for (int p = 0; p < names.Length; p++)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {names[p],-16} {t[p] / counted,6:F3} ms"));
+        double loader = t[0] + t[1] + t[2] + t[3], raw = t[5] + t[6];
+        Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loader pieces (lease + plan + image + seg) {loader / counted:F3} ms vs raw (rotating) {raw / counted:F3} ms: raw/loader {raw / loader:F2}"));
     }
 
     private static double Median(List<double> xs)
@@ -159,20 +362,32 @@ public static class LoaderBench
         return s.Length % 2 == 1 ? s[s.Length / 2] : (s[s.Length / 2 - 1] + s[s.Length / 2]) / 2;
     }
 
-    // Runs the loader; returns the wall seconds and process CPU seconds of the steady-state batches (after the first
-    // ones: cases opening, the pool's buffers first touched), GC bytes per steady-state batch, and the samples of those
-    // batches (recorded into preallocated arrays so the record itself allocates nothing).
-    private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples)
+    // Batches at the start of a loader run that are not timed (cases first read, the pool's buffers first touched).
+    private static int Skip(long batches) => (int)Math.Min(8, batches / 3);
+
+    // Runs the loader; returns the wall seconds and process CPU seconds of the steady-state batches (those after batch
+    // Skip arrived), GC bytes per steady-state batch, and the samples of exactly those batches (recorded into
+    // preallocated arrays so the record itself allocates nothing).
+    private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples) =>
+        Consume(ds, options, out gcPerBatch, out cpuSeconds, out samples, out _, out _);
+
+    // ... and the CPU seconds of each group of threads (loader workers, thread pool, others: /proc schedstat) over the
+    // same window, and how many batch buffers the pool created during it.
+    private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
+        out Dictionary<string, double> threadSeconds, out int poolGrowth)
     {
         int batches = (int)(options.BatchCount ?? 0);
-        int skip = Math.Min(8, batches / 3);
-        var list = new List<(int, long[])>((batches - skip) * options.BatchSize);
-        for (int i = 0; i < (batches - skip) * options.BatchSize; i++) list.Add((0, new long[options.PatchSize!.Length]));
+        int skip = Skip(batches);
+        int timed = batches - skip - 1;
+        var list = new List<(int, long[])>(timed * options.BatchSize);
+        for (int i = 0; i < timed * options.BatchSize; i++) list.Add((0, new long[options.PatchSize!.Length]));
         using var loader = new PatchLoader<float, short>(ds, options);
         var proc = Process.GetCurrentProcess();
         var sw = new Stopwatch();
         TimeSpan cpu0 = default;
         long gc0 = 0, n = 0, k = 0;
+        int created0 = 0;
+        Dictionary<string, double> threads0 = [], threads1 = [];
         var task = Task.Run(async () =>
         {
             await foreach (var b in loader)
@@ -180,12 +395,16 @@ public static class LoaderBench
                 {
                     if (n++ == skip)
                     {
+                        threads0 = ThreadGroups();
+                        created0 = loader.BuffersCreated;
                         gc0 = GC.GetTotalAllocatedBytes(true);
                         proc.Refresh();
                         cpu0 = proc.TotalProcessorTime;
                         sw.Start();
                     }
-                    if (n <= skip) continue;
+                    if (n == batches - Math.Min(8, batches / 4))
+                        threads1 = ThreadGroups(); // the workers are still alive (they end when the last batches are planned)
+                    if (n <= skip + 1) continue;
                     for (int j = 0; j < b.Samples.Count; j++) // indexed: foreach over IReadOnlyList would allocate an enumerator
                     {
                         var s = b.Samples[j];
@@ -199,12 +418,64 @@ public static class LoaderBench
         double sec = sw.Elapsed.TotalSeconds;
         proc.Refresh();
         cpuSeconds = (proc.TotalProcessorTime - cpu0).TotalSeconds;
-        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0) / (double)Math.Max(1, n - skip - 1);
+        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0) / (double)Math.Max(1, timed);
         samples = list;
+        poolGrowth = loader.BuffersCreated - created0;
+        // Shares of the window up to threads1, scaled to the whole timed window's process CPU.
+        var delta = threads1.ToDictionary(kv => kv.Key, kv => kv.Value - threads0.GetValueOrDefault(kv.Key));
+        double sum = delta.Values.Sum();
+        double cpu = cpuSeconds;
+        threadSeconds = delta.ToDictionary(kv => kv.Key, kv => sum > 0 ? kv.Value / sum * cpu : 0);
         return sec;
     }
 
-    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work)
+    // CPU seconds so far of this process's threads by group (Linux /proc/self/task/*/schedstat; empty elsewhere).
+    // Threads that ended in between are lost, so compare groups of threads that live through the window.
+    private static Dictionary<string, double> ThreadGroups()
+    {
+        var groups = new Dictionary<string, double>();
+        if (!Directory.Exists("/proc/self/task")) return groups;
+        foreach (var task in Directory.GetDirectories("/proc/self/task"))
+        {
+            try
+            {
+                string comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
+                string group = comm.StartsWith("PatchLoader", StringComparison.Ordinal) ? "workers" : comm.StartsWith(".NET TP", StringComparison.Ordinal) ? "thread pool" : "other";
+                double ns = double.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
+                groups[group] = groups.GetValueOrDefault(group) + ns / 1e9;
+            }
+            catch (IOException)
+            {
+                // the thread ended while we looked
+            }
+        }
+        return groups;
+    }
+
+    // The samples the loader will produce for these options (the sampler is a function of seed, epoch, rank and
+    // position), from batch `from` on, without reading any patch: what the loader's worker plans, step by step.
+    private static List<(int Case, long[] Start)> Planned(PatchDataset ds, PatchLoaderOptions options, int from)
+    {
+        var sampler = new PatchSampler(options, ds.Count);
+        var list = new List<(int, long[])>();
+        long batches = options.BatchCount ?? 0;
+        for (long k = from; k < batches; k++)
+            for (int i = 0; i < options.BatchSize; i++)
+            {
+                var (c, epoch, pos) = sampler.CaseOf(k * options.BatchSize + i);
+                var rng = sampler.SampleRng(epoch, pos, 0);
+                bool forced = sampler.Forced(i, ref rng);
+                var start = new long[sampler.ReadSize.Length];
+                using (var lease = ds.Acquire(c))
+                    sampler.Plan(ref rng, forced, lease.Case.Image.SpatialShape, forced ? lease.Case.Locations : null, true, start, lease.Info.Id);
+                list.Add((c, start));
+            }
+        return list;
+    }
+
+    // A consumer that spends `work` per batch, asleep (a training step waiting on a GPU) or spinning a core (a step
+    // computing on the CPU); returns the seconds it waited for data.
+    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy)
     {
         using var loader = new PatchLoader<float, short>(ds, options);
         double waited = 0;
@@ -218,7 +489,16 @@ public static class LoaderBench
                     var sw = Stopwatch.StartNew();
                     if (!await e.MoveNextAsync()) break;
                     waited += sw.Elapsed.TotalSeconds;
-                    using (e.Current) Thread.Sleep(work);
+                    using (e.Current)
+                    {
+                        if (!busy)
+                        {
+                            Thread.Sleep(work);
+                            continue;
+                        }
+                        var spin = Stopwatch.StartNew();
+                        while (spin.Elapsed < work) Thread.SpinWait(64);
+                    }
                 }
             }
             finally
@@ -319,6 +599,26 @@ public static class LoaderBench
     {
         int i = Array.IndexOf(args, name);
         return i >= 0 && i + 1 < args.Length ? args[i + 1] : null;
+    }
+}
+
+/// <summary>Counts GC allocation ticks (about one per 100 KB allocated) by type name.</summary>
+internal sealed class AllocationListener : System.Diagnostics.Tracing.EventListener
+{
+    public System.Collections.Concurrent.ConcurrentDictionary<string, int> Ticks { get; } = new();
+
+    protected override void OnEventSourceCreated(System.Diagnostics.Tracing.EventSource source)
+    {
+        if (source.Name == "Microsoft-Windows-DotNETRuntime")
+            EnableEvents(source, System.Diagnostics.Tracing.EventLevel.Verbose, (System.Diagnostics.Tracing.EventKeywords)0x1);
+    }
+
+    protected override void OnEventWritten(System.Diagnostics.Tracing.EventWrittenEventArgs e)
+    {
+        if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || e.PayloadNames is null) return;
+        int i = e.PayloadNames.IndexOf("TypeName");
+        string type = i >= 0 ? e.Payload![i]?.ToString() ?? "?" : "?";
+        Ticks.AddOrUpdate(type, 1, (_, v) => v + 1);
     }
 }
 

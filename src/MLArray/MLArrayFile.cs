@@ -388,18 +388,19 @@ public sealed partial class MLArrayFile : IDisposable
 
     /// <summary>
     /// Reads a unit-step selection into <paramref name="destination"/> at element strides
-    /// <paramref name="strides"/> (one per axis, the last 1), the decoded rows converted by <paramref name="convert"/>
-    /// from the stored dtype into <typeparamref name="TOut"/> (null: copied, and <typeparamref name="TOut"/> must be
-    /// the stored element type). For the patch readers: a box lands straight in its place in a padded, converted patch.
+    /// <paramref name="strides"/> (one per axis, the last 1), the stored items copied or converted into
+    /// <typeparamref name="TOut"/> as <paramref name="conv"/> says (a copy needs items of the stored size). For the
+    /// patch readers: a box lands straight in its place in a padded, converted patch.
     /// </summary>
     internal unsafe void ReadStrided<TOut>(ReadOnlySpan<NdIndex> selection, Span<TOut> destination, ReadOnlySpan<long> strides,
-        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert) where TOut : unmanaged
+        in MLArray.Kernels.RowConversion conv) where TOut : unmanaged
     {
-        if (convert == null) CheckType<TOut>();
         int size = Unsafe.SizeOf<TOut>();
+        if (conv.OutItemSize != size)
+            throw new ArgumentException($"the conversion writes {conv.OutItemSize}-byte items, but {typeof(TOut).Name} has {size} bytes.", nameof(conv));
         Span<long> bytes = stackalloc long[strides.Length];
         for (int d = 0; d < strides.Length; d++) bytes[d] = strides[d] * size;
-        Data.ReadStrided(selection, MemoryMarshal.AsBytes(destination), bytes, size, convert);
+        Data.ReadStrided(selection, MemoryMarshal.AsBytes(destination), bytes, conv);
     }
 
     /// <summary>Writes <paramref name="source"/> (C order over the selection shape) into the selection.</summary>

@@ -1,4 +1,5 @@
 using MLArray.Blosc2.Codecs;
+using MLArray.Kernels;
 
 namespace MLArray.Blosc2;
 
@@ -6,26 +7,26 @@ public sealed partial class B2ndArray
 {
     /// <summary>
     /// Reads a selection of unit steps into <paramref name="destination"/> laid out with its own byte strides (one per
-    /// array axis; a box inside a larger patch, for instance), converting the decoded rows of stored items with
-    /// <paramref name="convert"/> into <paramref name="outItemSize"/>-byte items, or copying them when it is null
-    /// (then <paramref name="outItemSize"/> must be the item size). <paramref name="convert"/> gets a tile of rows:
-    /// (source, source row stride, destination, destination row stride, items per row, rows), strides in bytes.
-    /// Serial, pooled: steady-state calls allocate nothing,
-    /// and the conversion runs on rows that were just decoded (still in cache), so a converting read costs about what a
-    /// plain read costs.
+    /// array axis; a box inside a larger patch, for instance), copying the stored items or converting them as
+    /// <paramref name="conv"/> says into <see cref="RowConversion.OutItemSize"/>-byte items. The engine's conversions
+    /// (int16 → float32, uint8 → int16, ...) run while each block is unshuffled into the destination rows; a caller's
+    /// row converter gets tiles of just-unshuffled rows (still in cache). Serial, pooled: steady-state calls allocate
+    /// nothing.
     /// </summary>
     /// <exception cref="ArgumentException">Strides of the wrong rank, negative or overlapping the destination's end, a stepped selection, or a wrong item size.</exception>
-    internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, int outItemSize,
-        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
+    internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, in RowConversion conv)
     {
         ThrowIfDisposed();
-        if (DType.IsBigEndian && convert == null)
+        int outItemSize = conv.OutItemSize;
+        if (DType.IsBigEndian && conv.Kind != RowConversionKind.Callback)
             throw new MLArrayNotSupportedException($"'{Name}' stores big-endian {DType.Name}; a copying strided read would return the stored bytes. Pass a converter that swaps (the patch readers do), or read it with Read/ToArray (values in machine order).");
         int nd = _layout.NDim;
         if (dstStrides.Length != nd)
             throw new ArgumentException($"'{Name}': {dstStrides.Length} destination strides for {nd} axes.", nameof(dstStrides));
-        if (convert == null && outItemSize != DType.ItemSize)
-            throw new ArgumentException($"'{Name}': a copying read writes {DType.ItemSize}-byte items, not {outItemSize}.", nameof(outItemSize));
+        if (conv.Kind == RowConversionKind.Copy && outItemSize != DType.ItemSize)
+            throw new ArgumentException($"'{Name}': a copying read writes {DType.ItemSize}-byte items, not {outItemSize}.", nameof(conv));
+        if (conv.IsFused && conv.InItemSize != DType.ItemSize)
+            throw new ArgumentException($"'{Name}': {conv.Kind} reads {conv.InItemSize}-byte items, but {DType.Name} items have {DType.ItemSize} bytes.", nameof(conv));
         WriteBackAll(commit: false);
         var ctx = _contexts.Rent();
         try
@@ -52,7 +53,7 @@ public sealed partial class B2ndArray
             var fetched = Prefetcher is { } prefetcher ? FetchForRead(prefetcher, plan) : null;
             fixed (byte* p = destination)
                 for (int k = 0; k < plan.Chunks.Count; k++)
-                    ReadChunkPart(plan.Chunks[k], sel, plan.OutStrides, p, ctx, convert, fetched is null ? default : fetched[k]);
+                    ReadChunkPart(plan.Chunks[k], sel, plan.OutStrides, p, ctx, conv, fetched is null ? default : fetched[k]);
         }
         finally
         {

@@ -375,7 +375,7 @@ public sealed partial class B2ndArray : IDisposable
                 var fetched = Prefetcher is { } prefetcher ? FetchForRead(prefetcher, plan) : null;
                 fixed (byte* p = destination)
                     for (int k = 0; k < plan.Chunks.Count; k++)
-                        ReadChunkPart(plan.Chunks[k], plan.Selection, plan.OutStrides, p, ctx, null, fetched is null ? default : fetched[k]);
+                        ReadChunkPart(plan.Chunks[k], plan.Selection, plan.OutStrides, p, ctx, RowConversion.Copy(_layout.ItemSize), fetched is null ? default : fetched[k]);
             }
             finally
             {
@@ -467,7 +467,8 @@ public sealed partial class B2ndArray : IDisposable
         var outStrides = OutStrides(sel, new long[_layout.NDim]);
         int workers = threads <= 0 ? Environment.ProcessorCount : threads;
         nint dstAddr = (nint)dst;
-        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx, null));
+        var copy = RowConversion.Copy(_layout.ItemSize);
+        ParallelChunks.For(chunks.Count, workers, _contexts, (k, ctx) => ReadChunkPart(chunks[k], sel, outStrides, (byte*)dstAddr, ctx, copy));
     }
 
     /// <summary>Byte strides of the output (C order over the selection counts; dropped axes have count 1).</summary>
@@ -584,12 +585,12 @@ public sealed partial class B2ndArray : IDisposable
         });
 
     /// <summary>
-    /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or, with
-    /// <paramref name="convert"/>, converts them row by row into another element type: see <see cref="ReadStrided"/>).
+    /// Decodes the blocks of chunk <paramref name="c"/> that hold selected elements and copies them out (or converts
+    /// them row by row into another element type as <paramref name="conv"/> says: see <see cref="ReadStrided"/>).
     /// The chunk's bytes come from the store, or from <paramref name="fetched"/> (a remote source's image of the chunk
     /// holding at least the needed blocks) when not empty.
     /// </summary>
-    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert,
+    private unsafe void ReadChunkPart(long c, NdSelection sel, long[] outStrides, byte* dst, CodecContext ctx, in RowConversion conv,
         ReadOnlyMemory<byte> fetched = default)
     {
         var L = _layout;
@@ -623,7 +624,7 @@ public sealed partial class B2ndArray : IDisposable
         int bnb = L.BlockNBytes;
         if (perBlock && nd > 0 && sel.Step[nd - 1] == 1 && ChunkDecoder.PlainShuffleWidth(h) == L.ItemSize)
         {
-            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx, convert);
+            ReadShuffledBlocks(chunk, h, where, sel, chunkCoords, outStrides, dst, ctx, conv);
             return;
         }
         bool delta = perBlock && !h.IsSpecial && !h.IsMemcpyed && h.HasDelta;
@@ -668,10 +669,10 @@ public sealed partial class B2ndArray : IDisposable
                     }
                     blockPtr = pb;
                 }
-                if (convert == null)
+                if (conv.Kind == RowConversionKind.Copy)
                     NdCopy.Copy(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, L.ItemSize);
                 else
-                    NdCopy.ConvertRows(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, convert);
+                    NdCopy.ConvertRows(blockPtr + srcOff, srcStrides, dst + dstOff, outStrides, extent, conv);
             }
             Interlocked.Add(ref _blocksDecoded, perBlock ? decoded : L.BlocksPerChunk);
         }
@@ -679,10 +680,11 @@ public sealed partial class B2ndArray : IDisposable
 
     /// <summary>
     /// The selected blocks of a chunk whose only filter is a byte shuffle of the item size: each block's streams are
-    /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary).
+    /// decoded into a scratch buffer and unshuffled straight into the destination rows (no unshuffled temporary),
+    /// converted on the way by the engine's conversions; a caller's row converter gets a tile of unshuffled rows.
     /// </summary>
     private unsafe void ReadShuffledBlocks(ReadOnlySpan<byte> chunk, in ChunkHeader h, in ChunkLocation where, NdSelection sel,
-        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
+        ReadOnlySpan<long> chunkCoords, long[] outStrides, byte* dst, CodecContext ctx, in RowConversion conv)
     {
         var L = _layout;
         int nd = L.NDim;
@@ -701,20 +703,24 @@ public sealed partial class B2ndArray : IDisposable
             {
                 if (!IntersectBlock(sel, chunkCoords, b, blockCoords, outStrides, extent, srcStrides, out long srcOff, out long dstOff))
                     continue;
-                ChunkDecoder.DecodeStreams(chunk, h, b, planeSpan, ctx, where);
-                decoded++;
                 nint n = bnb / w;
                 nint count = (nint)extent[nd - 1];
                 nint rows = nd >= 2 ? (nint)extent[nd - 2] : 1;
                 nint rowStep = nd >= 2 ? (nint)(srcStrides[nd - 2] / w) : 0;
                 nint rowStride = nd >= 2 ? (nint)outStrides[nd - 2] : 0;
+                ChunkDecoder.DecodeStreams(chunk, h, b, planeSpan, ctx, where);
+                decoded++;
                 // Outer axes before the last two (one for 3-d arrays, none below).
                 var at = new OuterOffsets(srcStrides, outStrides, extent, idx[..Math.Max(nd - 2, 0)], srcOff, dstOff);
                 do
                 {
-                    if (convert == null)
+                    if (conv.Kind == RowConversionKind.Copy)
                     {
                         MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(at.Src / w), count, rows, rowStep, dst + at.Dst, rowStride);
+                    }
+                    else if (conv.IsFused)
+                    {
+                        conv.ShuffledRows(planes, n, (nint)(at.Src / w), count, rows, rowStep, dst + at.Dst, rowStride);
                     }
                     else
                     {
@@ -723,7 +729,7 @@ public sealed partial class B2ndArray : IDisposable
                         fixed (byte* tile = tileBuf)
                         {
                             MLArray.Blosc2.Filters.Shuffle.InverseRows(w, planes, n, (nint)(at.Src / w), count, rows, rowStep, tile, count * w);
-                            convert(tile, count * w, dst + at.Dst, rowStride, count, rows);
+                            conv.Callback(tile, count * w, dst + at.Dst, rowStride, count, rows);
                         }
                     }
                 }

@@ -218,14 +218,14 @@ internal static unsafe class NdCopy
     /// both innermost axes must be contiguous.
     /// </summary>
     public static void ConvertRows(byte* src, ReadOnlySpan<long> srcStrides, byte* dst, ReadOnlySpan<long> dstStrides, ReadOnlySpan<long> extent,
-        delegate*<byte*, nint, byte*, nint, nint, nint, void> convert)
+        in MLArray.Kernels.RowConversion convert)
     {
         int nd = extent.Length;
         for (int d = 0; d < nd; d++)
             if (extent[d] <= 0) return;
         if (nd <= 1)
         {
-            convert(src, 0, dst, 0, nd == 0 ? 1 : (nint)extent[0], 1);
+            convert.Rows(src, 0, dst, 0, nd == 0 ? 1 : (nint)extent[0], 1);
             return;
         }
         int outer = nd - 2;
@@ -233,7 +233,7 @@ internal static unsafe class NdCopy
         nint ss = (nint)srcStrides[nd - 2], ds = (nint)dstStrides[nd - 2];
         var at = new OuterOffsets(srcStrides, dstStrides, extent, stackalloc long[outer]);
         do
-            convert(src + at.Src, ss, dst + at.Dst, ds, count, rows);
+            convert.Rows(src + at.Src, ss, dst + at.Dst, ds, count, rows);
         while (at.MoveNext());
     }
 
