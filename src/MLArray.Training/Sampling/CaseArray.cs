@@ -14,6 +14,7 @@ internal sealed class CaseArray
         SpatialAxes = CaseAxes.SpatialAxes(file);
         SpatialShape = CaseAxes.SpatialShape(file, SpatialAxes);
         Channels = CaseAxes.ChannelCount(file, SpatialAxes);
+        BlockDepth = Math.Max(1, file.BlockShape.Length > 0 ? file.BlockShape[0] : 1);
     }
 
     /// <summary>The file (opened read-only by the dataset).</summary>
@@ -30,6 +31,9 @@ internal sealed class CaseArray
 
     /// <summary>Sizes of the spatial axes.</summary>
     public long[] SpatialShape { get; }
+
+    /// <summary>Block size along the first stored axis (the depth of the converting reads' slabs).</summary>
+    public int BlockDepth { get; }
 
     /// <summary>Product of the channel (non-spatial) axis sizes; 1 without channel axes.</summary>
     public long Channels { get; }

@@ -174,7 +174,7 @@ internal sealed class PatchReader
         where TOut : unmanaged
     {
         int n = sel.Length;
-        long depth = Math.Max(1, array.File.BlockShape[0]);
+        long depth = array.BlockDepth; // (cached: the file's BlockShape is a fresh array per call)
         long inner = 1;
         for (int d = 1; d < n; d++) inner *= counts[d];
         long first = sel[0].Start ?? 0, end = first + counts[0];
