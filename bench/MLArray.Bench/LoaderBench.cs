@@ -17,7 +17,11 @@ namespace MLArray.Bench;
 /// pairs (the order flips every pair) and the medians of wall time and process CPU time are reported with the load
 /// average. Also: GC bytes per steady-state batch, and whether the prefetch queue hides the read latency from a
 /// consumer that spends as long per batch as reading takes. <c>--profile</c>: thread CPU per patch of each piece of
-/// the loader's work, on one thread, on the same samples. The synthetic dataset (CT-like int16 images, uint8
+/// the loader's work, on one thread, on the same samples, and of whole jobs (patch reader with and without slab
+/// staging, raw reads into rotating or one reused buffer) in alternating runs. <c>--kernels</c>: the unshuffle
+/// kernels alone on a cached block. <c>--alloc</c>: which types the steady-state loader allocates.
+/// <c>--patchlist FILE</c>: the loader's boxes in case 0 (clamped inside) for <c>bench native --patches FILE</c>.
+/// The synthetic dataset (CT-like int16 images, uint8
 /// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
 /// directory) and reused.
 /// </summary>
@@ -65,6 +69,17 @@ public static class LoaderBench
         foreach (var (i, sg) in rawFiles) { i.DecodeThreads = 1; sg.DecodeThreads = 1; }
         try
         {
+            if (ArgS(args, "--patchlist") is { } listPath)
+            {
+                // The loader's boxes in case 0 (clamped inside the image: a native reader has no padding), one line
+                // per patch, for `bench native --file <case 0> --patches LIST --patch 128`.
+                var planned = Planned(ds, baseOptions with { BatchCount = Arg(args, "--batches", 100) * 10 }, 0);
+                var lines = planned.Where(p => p.Case == 0).Select(p => string.Join(" ", p.Start.Select((v, d) =>
+                    Math.Clamp(v, 0, rawFiles[0].Image.Shape[d] - patch).ToString(CultureInfo.InvariantCulture)))).ToArray();
+                File.WriteAllLines(listPath, lines);
+                Console.WriteLine($"{lines.Length} patches of case 0 ({ds.Cases[0].ImagePath}) written to {listPath}");
+                return 0;
+            }
             if (args.Contains("--profile"))
             {
                 Profile(ds, rawFiles, baseOptions with { Workers = 1, BatchCount = warm + batches }, warm);
