@@ -378,7 +378,7 @@ public static class LoaderBench
     }
 
     // Batches at the start of a loader run that are not timed (cases first read, the pool's buffers first touched).
-    private static int Skip(long batches) => (int)Math.Min(8, batches / 3);
+    private static int Skip(long batches) => (int)Math.Min(20, batches / 4);
 
     // Runs the loader; returns the wall seconds and process CPU seconds of the steady-state batches (those after batch
     // Skip arrived), GC bytes per steady-state batch, and the samples of exactly those batches (recorded into

@@ -42,13 +42,7 @@ public sealed class ShuffleConvertTests
             var conv = Conversion(kind, transform, seed);
             int w = conv.InItemSize, o = conv.OutItemSize;
             var rng = new Random(seed);
-            int rowStep = count + (rng.Next(3) == 0 ? 0 : rng.Next(0, 20));
-            int e0 = rng.Next(0, 30);
-            int n = e0 + (rows - 1) * rowStep + count + rng.Next(0, 10);
-            var block = new byte[n * w];
-            rng.NextBytes(block);
-            var shuffled = new byte[n * w + Shuffle.RowsReadSlack];
-            Shuffle.ForwardScalar(w, block, shuffled.AsSpan(0, n * w));
+            var (block, shuffled, n, e0, rowStep) = ShuffleRowsTests.RandomRuns(rng, w, count, rows);
             int dstStride = count * o + rng.Next(0, 9);
             var dst = new byte[rows * dstStride + 16];
             dst.AsSpan().Fill(0xEE);

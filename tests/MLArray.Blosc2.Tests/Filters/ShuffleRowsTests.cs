@@ -17,13 +17,7 @@ public sealed class ShuffleRowsTests
         Gen.Select(Gen.OneOfConst(1, 2, 3, 4, 5, 8, 16), Gen.OneOf(Gen.Int[1, 80], Gen.Const(16)), Gen.Int[1, 7], Gen.Int).Sample((w, count, rows, seed) =>
         {
             var rng = new Random(seed);
-            int rowStep = count + (rng.Next(3) == 0 ? 0 : rng.Next(0, 20));
-            int e0 = rng.Next(0, 30);
-            int n = e0 + (rows - 1) * rowStep + count + rng.Next(0, 10);
-            var block = new byte[n * w];
-            rng.NextBytes(block);
-            var shuffled = new byte[n * w + Shuffle.RowsReadSlack];
-            Shuffle.ForwardScalar(w, block, shuffled.AsSpan(0, n * w));
+            var (block, shuffled, n, e0, rowStep) = RandomRuns(rng, w, count, rows);
             int dstStride = count * w + rng.Next(0, 9);
             var dst = new byte[rows * dstStride + 16];
             dst.AsSpan().Fill(0xEE);
@@ -39,6 +33,23 @@ public sealed class ShuffleRowsTests
                 Assert.True(expected == dst[i], $"w {w} count {count} rows {rows} byte {i}: {dst[i]} != {expected}");
             }
         }, iter: 1000);
+    }
+
+    /// <summary>
+    /// A random block of <paramref name="rows"/> runs of <paramref name="count"/> items of width <paramref name="w"/>
+    /// (run r at item e0 + r·rowStep, uneven steps and margins) and its shuffled image, readable past its end as the
+    /// row kernels need.
+    /// </summary>
+    internal static (byte[] Block, byte[] Shuffled, int N, int E0, int RowStep) RandomRuns(Random rng, int w, int count, int rows)
+    {
+        int rowStep = count + (rng.Next(3) == 0 ? 0 : rng.Next(0, 20));
+        int e0 = rng.Next(0, 30);
+        int n = e0 + (rows - 1) * rowStep + count + rng.Next(0, 10);
+        var block = new byte[n * w];
+        rng.NextBytes(block);
+        var shuffled = new byte[n * w + Shuffle.RowsReadSlack];
+        Shuffle.ForwardScalar(w, block, shuffled.AsSpan(0, n * w));
+        return (block, shuffled, n, e0, rowStep);
     }
 
     [Fact]
