@@ -102,6 +102,7 @@ public static class LoaderBench
                 var workerMs = new List<double>();
                 var poolMs = new List<double>();
                 var otherMs = new List<double>();
+                var otherByName = new Dictionary<string, double>();
                 int grew = 0;
                 string load0 = LoadAverage();
                 for (int r = 0; r < rounds; r++)
@@ -132,6 +133,8 @@ public static class LoaderBench
                     workerMs.Add(groups.GetValueOrDefault("workers") * 1000 / samples.Count);
                     poolMs.Add(groups.GetValueOrDefault("thread pool") * 1000 / samples.Count);
                     otherMs.Add(groups.GetValueOrDefault("other") * 1000 / samples.Count);
+                    foreach (var (key, v) in groups.Where(kv => kv.Key.StartsWith("other: ", StringComparison.Ordinal)))
+                        otherByName[key[7..]] = otherByName.GetValueOrDefault(key[7..]) + v * 1000 / samples.Count / rounds;
                     loaderRates.Add(samples.Count / loaderSec);
                     rawRates.Add(samples.Count / rawSec);
                     loaderCpuMs.Add(loaderCpu * 1000 / samples.Count);
@@ -146,6 +149,7 @@ public static class LoaderBench
                     $"  CPU:  loader {Median(loaderCpuMs):F2} ms/patch, raw {Median(rawCpuMs):F2} ms/patch (process CPU, all threads), raw/loader {Median(cpu):F2} (pairs {Join(cpu)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  loader threads: workers {Median(workerMs):F2} ms/patch, thread pool (consumer) {Median(poolMs):F2}, other {Median(otherMs):F2}; GC {(gcs.Count > 0 ? Median(gcs).ToString("F0", CultureInfo.InvariantCulture) : "n/a")} B/batch (median of the {gcs.Count} pairs in which the pool did not grow; {grew} batch buffers added in all)"));
+                Console.WriteLine("  other threads (mean ms/patch): " + string.Join(", ", otherByName.OrderByDescending(kv => kv.Value).Take(4).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F2}"))));
             }
             if (rawBatchSeconds == 0) return 0;
             foreach (int t in threads)
@@ -154,10 +158,10 @@ public static class LoaderBench
                 foreach (bool busy in new[] { false, true })
                 {
                     var sw = Stopwatch.StartNew();
-                    double waited = ConsumeSlow(ds, options, TimeSpan.FromSeconds(rawBatchSeconds), busy);
+                    double waited = ConsumeSlow(ds, options, TimeSpan.FromSeconds(rawBatchSeconds), busy, out double worked);
                     double total = sw.Elapsed.TotalSeconds;
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"prefetch T={t}, consumer {(busy ? "computes (spins a core)" : "waits (sleeps, e.g. on a GPU)")} {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1): waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {batches * rawBatchSeconds:F2} s of consumer work; load {LoadAverage()}"));
+                        $"prefetch T={t}, consumer {(busy ? "computes (spins a core)" : "waits (sleeps, e.g. on a GPU)")} {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1): waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {worked:F2} s of consumer work; load {LoadAverage()}"));
                 }
             }
             return 0;
@@ -400,7 +404,7 @@ public static class LoaderBench
         var proc = Process.GetCurrentProcess();
         var sw = new Stopwatch();
         TimeSpan cpu0 = default;
-        long gc0 = 0, n = 0, k = 0;
+        long gc0 = 0, n = 0, k = 0, gcProbe = 0;
         int created0 = 0;
         Dictionary<string, double> threads0 = [], threads1 = [];
         var task = Task.Run(async () =>
@@ -418,7 +422,11 @@ public static class LoaderBench
                         sw.Start();
                     }
                     if (n == batches - Math.Min(8, batches / 4))
+                    {
+                        long g = GC.GetTotalAllocatedBytes(true);
                         threads1 = ThreadGroups(); // the workers are still alive (they end when the last batches are planned)
+                        gcProbe = GC.GetTotalAllocatedBytes(true) - g; // (not the loader's)
+                    }
                     if (n <= skip + 1) continue;
                     for (int j = 0; j < b.Samples.Count; j++) // indexed: foreach over IReadOnlyList would allocate an enumerator
                     {
@@ -433,12 +441,12 @@ public static class LoaderBench
         double sec = sw.Elapsed.TotalSeconds;
         proc.Refresh();
         cpuSeconds = (proc.TotalProcessorTime - cpu0).TotalSeconds;
-        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0) / (double)Math.Max(1, timed);
+        gcPerBatch = (GC.GetTotalAllocatedBytes(true) - gc0 - gcProbe) / (double)Math.Max(1, timed);
         samples = list;
         poolGrowth = loader.BuffersCreated - created0;
         // Shares of the window up to threads1, scaled to the whole timed window's process CPU.
         var delta = threads1.ToDictionary(kv => kv.Key, kv => kv.Value - threads0.GetValueOrDefault(kv.Key));
-        double sum = delta.Values.Sum();
+        double sum = delta.Where(kv => !kv.Key.StartsWith("other: ", StringComparison.Ordinal)).Sum(kv => kv.Value);
         double cpu = cpuSeconds;
         threadSeconds = delta.ToDictionary(kv => kv.Key, kv => sum > 0 ? kv.Value / sum * cpu : 0);
         return sec;
@@ -456,6 +464,7 @@ public static class LoaderBench
             {
                 string comm = File.ReadAllText(Path.Combine(task, "comm")).Trim();
                 string group = comm.StartsWith("PatchLoader", StringComparison.Ordinal) ? "workers" : comm.StartsWith(".NET TP", StringComparison.Ordinal) ? "thread pool" : "other";
+                if (group == "other") groups["other: " + comm] = groups.GetValueOrDefault("other: " + comm) + double.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture) / 1e9;
                 double ns = double.Parse(File.ReadAllText(Path.Combine(task, "schedstat")).Split(' ')[0], CultureInfo.InvariantCulture);
                 groups[group] = groups.GetValueOrDefault(group) + ns / 1e9;
             }
@@ -490,10 +499,10 @@ public static class LoaderBench
 
     // A consumer that spends `work` per batch, asleep (a training step waiting on a GPU) or spinning a core (a step
     // computing on the CPU); returns the seconds it waited for data.
-    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy)
+    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked)
     {
         using var loader = new PatchLoader<float, short>(ds, options);
-        double waited = 0;
+        double waited = 0, done = 0;
         Task.Run(async () =>
         {
             var e = loader.GetAsyncEnumerator();
@@ -506,13 +515,15 @@ public static class LoaderBench
                     waited += sw.Elapsed.TotalSeconds;
                     using (e.Current)
                     {
-                        if (!busy)
-                        {
-                            Thread.Sleep(work);
-                            continue;
-                        }
                         var spin = Stopwatch.StartNew();
-                        while (spin.Elapsed < work) Thread.SpinWait(64);
+                        if (!busy && work > TimeSpan.FromMilliseconds(2))
+                            Thread.Sleep(work - TimeSpan.FromMilliseconds(1)); // then the last ms by yielding (Sleep rounds down to ms)
+                        while (spin.Elapsed < work)
+                        {
+                            if (busy) Thread.SpinWait(64);
+                            else Thread.Yield();
+                        }
+                        done += spin.Elapsed.TotalSeconds;
                     }
                 }
             }
@@ -521,6 +532,7 @@ public static class LoaderBench
                 await e.DisposeAsync();
             }
         }).GetAwaiter().GetResult();
+        worked = done;
         return waited;
     }
 

@@ -104,6 +104,21 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         return b;
     }
 
+    // The buffers a steady stream needs (the prefetch depth, plus the one the consumer holds) are made and touched
+    // before the workers start, so neither their allocation (a collection of the large-object budget) nor the
+    // first-touch page faults land in the middle of an epoch.
+    private void Prefill(long wanted)
+    {
+        while (Volatile.Read(ref _created) < wanted)
+        {
+            var b = new PatchBatch<TImage, TSegmentation>(_imageShape, _segShape, _hasSeg, Return);
+            b.ImageSpan.Clear();
+            b.SegSpan.Clear();
+            Interlocked.Increment(ref _created);
+            lock (_pool) _pool.Push(b);
+        }
+    }
+
     private void Return(PatchBatch<TImage, TSegmentation> b)
     {
         Interlocked.Decrement(ref _outstanding);
@@ -123,6 +138,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         var run = new Run(this, stop.Token);
         try
         {
+            Prefill(Math.Min(_o.PrefetchDepth + 1, _o.BatchCount ?? long.MaxValue));
             run.Start();
             var reader = run.Output.Reader;
             while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
