@@ -20,7 +20,7 @@ internal static class StreamingImport
         int inItem = plan.InType.ItemSize, outItem = plan.OutType.ItemSize;
         long outBytes = checked(inBytes / inItem * outItem);
         if (outBytes > Array.MaxLength)
-            throw new MLArrayNotSupportedException($"{output}: the volume has {outBytes} bytes; one conversion handles at most {Array.MaxLength} bytes (one .NET array).");
+            throw new MLArrayNotSupportedException($"{output}: the volume has {outBytes} bytes; one conversion handles at most {Array.MaxLength} bytes (one buffer); convert a smaller volume, or crop it first.");
         using var dest = new VolumeBuffer((int)outBytes);
         var gate = new object();
         long ready = 0;
