@@ -146,15 +146,7 @@ public static class AzureBlobStorage
     /// <exception cref="MLArrayRemoteException">Missing container, access denied, no credentials, ...</exception>
     public static async Task<IReadOnlyList<string>> ListAsync(string prefixUrl, AzureBlobStorageOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefixUrl);
-        if (!IsAzureUrl(prefixUrl) || prefixUrl.Length <= 5 || prefixUrl[5] == '/')
-            throw new ArgumentException($"'{prefixUrl}' is not an az://container/prefix/ URL.", nameof(prefixUrl));
-        string rest = prefixUrl[5..];
-        int slash = rest.IndexOf('/', StringComparison.Ordinal);
-        string container = slash < 0 ? rest : rest[..slash];
-        string prefix = slash < 0 ? "" : rest[(slash + 1)..];
-        if (prefix.Length > 0 && !prefix.EndsWith('/'))
-            prefix += "/";
+        var (container, prefix) = StoreUrls.SplitFolder(prefixUrl, "az://", "az://container/prefix/");
         options ??= AzureBlobStorageOptions.Default;
         // The container client of a placeholder blob: the same account, credentials and pipeline as reads and writes.
         var (blobClient, _) = ClientFor($"az://{container}/{prefix}-", options, reads: false);

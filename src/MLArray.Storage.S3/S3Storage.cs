@@ -194,15 +194,7 @@ public static class S3Storage
     /// <exception cref="MLArrayRemoteException">Missing bucket, access denied, no credentials, ...</exception>
     public static async Task<IReadOnlyList<string>> ListAsync(string prefixUrl, S3StorageOptions? options = null, CancellationToken cancellationToken = default)
     {
-        ArgumentNullException.ThrowIfNull(prefixUrl);
-        if (!IsS3Url(prefixUrl) || prefixUrl.Length <= 5 || prefixUrl[5] == '/')
-            throw new ArgumentException($"'{prefixUrl}' is not an s3://bucket/prefix/ URL.", nameof(prefixUrl));
-        string rest = prefixUrl[5..];
-        int slash = rest.IndexOf('/', StringComparison.Ordinal);
-        string bucket = slash < 0 ? rest : rest[..slash];
-        string prefix = slash < 0 ? "" : rest[(slash + 1)..];
-        if (prefix.Length > 0 && !prefix.EndsWith('/'))
-            prefix += "/";
+        var (bucket, prefix) = StoreUrls.SplitFolder(prefixUrl, "s3://", "s3://bucket/prefix/");
         options ??= S3StorageOptions.Default;
         string name = DisplayName(bucket, prefix);
         var (client, owned) = ClientFor(options, reads: false);
