@@ -63,8 +63,9 @@ internal static partial class DisplayBench
         }
         finally
         {
-            if (keep) Console.WriteLine($"kept {path} (e.g. to time `mlarray view` on it)");
-            else File.Delete(path);
+            if (!keep) File.Delete(path);
+            else if (File.Exists(path)) Console.WriteLine($"kept {path} (e.g. to time `mlarray view` on it)");
+            else Console.WriteLine($"nothing kept: {path} was not written");
         }
     }
 

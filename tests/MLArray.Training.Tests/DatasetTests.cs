@@ -1,3 +1,4 @@
+using MLArray.Training.Sampling;
 using MLArray.Training.Data;
 
 namespace MLArray.Training.Tests;
@@ -88,6 +89,46 @@ public sealed class DatasetTests : IDisposable
             s.Save(Path.Combine(_dir, "a_seg.mla"));
         using (var ds = PatchDataset.FromFolder(_dir))
             Assert.Contains("integer labels", Assert.Throws<DatasetCaseException>(() => ds.Acquire(0)).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Unlabelled_image_with_one_more_axis_than_its_segmentation_has_leading_channels()
+    {
+        // nnU-Net's (c, z, y, x) written without axis labels (e.g. converted from a .npy): 2 channels of 6×8×10
+        long[] spatial = [6, 8, 10];
+        var rng = new Random(3);
+        var image = new short[2 * 6 * 8 * 10];
+        for (int i = 0; i < image.Length; i++) image[i] = (short)rng.Next(-500, 500);
+        var seg = new byte[6 * 8 * 10];
+        seg[(3 * 8 + 4) * 10 + 5] = 1;
+        using (var f = MLArrayFile.FromArray(image, [2, .. spatial])) f.Save(Path.Combine(_dir, "c.mla"));
+        using (var f = MLArrayFile.FromArray(seg, spatial)) f.Save(Path.Combine(_dir, "c_seg.mla"));
+        using (var ds = PatchDataset.FromFolder(_dir))
+        using (var loader = new PatchLoader<float, short>(ds, new PatchLoaderOptions { PatchSize = [4, 4, 4], BatchSize = 1, BatchCount = 3, Seed = 5 }))
+        {
+            int batches = 0;
+            foreach (var batch in loader.ToBlockingEnumerable())
+                using (batch)
+                {
+                    batches++;
+                    Assert.Equal([1L, 2, 4, 4, 4], batch.ImageShape.ToArray());
+                    long[] start = batch.Samples[0].Start.ToArray();
+                    var expected = new List<float>();
+                    for (int c = 0; c < 2; c++)
+                        expected.AddRange(Synthetic.Crop(image.Skip(c * 480).Take(480).ToArray(), spatial, start, [4, 4, 4], edge: false, (short)0).Select(v => (float)v));
+                    Assert.Equal(expected, batch.Image.ToArray());
+                }
+            Assert.Equal(3, batches);
+        }
+
+        // one more axis that does not end in the segmentation's shape: still an error, which says how to label channels
+        using (var f = MLArrayFile.FromArray(image, [6, 8, 10, 2])) f.Save(Path.Combine(_dir, "c.mla"));
+        using (var ds = PatchDataset.FromFolder(_dir))
+        {
+            var e = Assert.Throws<DatasetCaseException>(() => ds.Acquire(0));
+            Assert.Contains("spatial shapes", e.Message, StringComparison.Ordinal);
+            Assert.Contains("--axis-labels", e.Message, StringComparison.Ordinal);
+        }
     }
 
     [Fact]

@@ -36,7 +36,8 @@ internal interface IChunkPrefetch
     /// <paramref name="blockNeeded"/>(chunk, block) selects a minority of blocks, only those blocks. Returns per chunk
     /// either empty (read it through the frame as usual: whole chunks, now cached, and special chunks) or an image of
     /// the chunk, cbytes long, whose header, block starts and needed blocks (block 0 too for DELTA) hold the stored
-    /// bytes; the other blocks' bytes are not defined.
+    /// bytes; the other blocks' bytes are not defined. The images may live in a per-thread buffer: they are valid only
+    /// until the same thread's next call (decode them before fetching again; never keep them).
     /// </summary>
     ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded);
 }

@@ -275,6 +275,7 @@ public sealed class PatchDataset : IDisposable
             {
                 seg = OpenFile(info, info.SegmentationPath, "segmentation");
                 s = new CaseArray(seg);
+                img = ChannelsFromSegmentation(img, s);
                 Check(info, img, s);
             }
             return new OpenCase(index, info, img, s);
@@ -306,11 +307,26 @@ public sealed class PatchDataset : IDisposable
         }
     }
 
+    /// <summary>
+    /// An image without axis labels whose every axis counts as spatial but which has more axes than its segmentation,
+    /// the last of them of the segmentation's spatial shape (nnU-Net's (c, z, y, x) written without labels, e.g. from
+    /// a .npy): its leading axes are channels. Anything else is left to <see cref="Check"/>.
+    /// </summary>
+    private static CaseArray ChannelsFromSegmentation(CaseArray image, CaseArray seg)
+    {
+        int n = seg.SpatialShape.Length, extra = image.Shape.Length - n;
+        if (image.File.AxisLabels is { Count: > 0 } || extra <= 0 || image.SpatialShape.Length != image.Shape.Length
+            || !image.Shape.AsSpan(extra).SequenceEqual(seg.SpatialShape))
+            return image;
+        return new CaseArray(image.File, n);
+    }
+
     private static void Check(CaseInfo info, CaseArray image, CaseArray seg)
     {
         string Both() => $"case '{info.Id}': image '{info.ImagePath}' and segmentation '{info.SegmentationPath}'";
         if (!image.SpatialShape.AsSpan().SequenceEqual(seg.SpatialShape))
-            throw new DatasetCaseException(info.Id, $"{Both()} have different spatial shapes ({string.Join(", ", image.SpatialShape)}) and ({string.Join(", ", seg.SpatialShape)}); resample the segmentation onto the image grid.");
+            throw new DatasetCaseException(info.Id, $"{Both()} have different spatial shapes ({string.Join(", ", image.SpatialShape)}) and ({string.Join(", ", seg.SpatialShape)}); resample the segmentation onto the image grid" +
+                (image.Shape.Length != seg.Shape.Length ? ", or label the image's channel axes (axis_labels 'channel', e.g. `mlarray convert in.npy out.mla --axis-labels channel,spatial_z,spatial_y,spatial_x`)." : "."));
         try
         {
             ClassLocations.CheckSegmentation(seg);

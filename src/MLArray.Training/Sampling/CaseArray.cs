@@ -6,12 +6,15 @@ namespace MLArray.Training.Sampling;
 /// </summary>
 internal sealed class CaseArray
 {
-    public CaseArray(MLArrayFile file)
+    /// <param name="file">The open array.</param>
+    /// <param name="spatialNDim">Null: the spatial axes from the file (<see cref="CaseAxes.SpatialAxes"/>); else the
+    /// last <paramref name="spatialNDim"/> axes are spatial and the leading ones channels.</param>
+    public CaseArray(MLArrayFile file, int? spatialNDim = null)
     {
         File = file;
         Shape = file.Shape;
         DType = file.DType;
-        SpatialAxes = CaseAxes.SpatialAxes(file);
+        SpatialAxes = spatialNDim is int k ? Enumerable.Range(Shape.Length - k, k).ToArray() : CaseAxes.SpatialAxes(file);
         SpatialShape = CaseAxes.SpatialShape(file, SpatialAxes);
         Channels = CaseAxes.ChannelCount(file, SpatialAxes);
     }

@@ -3,7 +3,7 @@ using System.Text.RegularExpressions;
 namespace MLArray.Tests.Api;
 
 /// <summary>
-/// Every C# snippet of README.md is compiled and run: each <c>```csharp</c> block must be, line for line, a region
+/// Every C# snippet of README.md, the package READMEs (src/*/README.md) and docs/ is compiled and run: each <c>```csharp</c> block must be, line for line, a region
 /// marked <c>// README:begin NAME</c> … <c>// README:end</c> in a compiled file (samples/ or tests/), and the seed
 /// examples (samples/SeedExamples) run here.
 /// </summary>
@@ -50,15 +50,34 @@ public sealed partial class ReadmeTests : IDisposable
         return regions;
     }
 
-    [Fact]
-    public void Every_csharp_snippet_in_the_readme_is_a_compiled_region()
+    [GeneratedRegex(@"\A(?:using [A-Za-z0-9_.]+;\n)+\n?")]
+    private static partial Regex LeadingUsingDirectives();
+
+    /// <summary>Every Markdown file with C# snippets users read: the README, the package READMEs and docs/.</summary>
+    public static TheoryData<string> MarkdownFiles()
+    {
+        string root = RepoRoot();
+        var files = new TheoryData<string>("README.md");
+        foreach (string file in Directory.EnumerateFiles(Path.Combine(root, "src"), "README.md", SearchOption.AllDirectories)
+                     .Concat(Directory.EnumerateFiles(Path.Combine(root, "docs"), "*.md", SearchOption.AllDirectories))
+                     .Where(f => !f.Contains($"{Path.DirectorySeparatorChar}bin{Path.DirectorySeparatorChar}", StringComparison.Ordinal)
+                              && !f.Contains($"{Path.DirectorySeparatorChar}obj{Path.DirectorySeparatorChar}", StringComparison.Ordinal))
+                     .Order(StringComparer.Ordinal))
+            files.Add(Path.GetRelativePath(root, file).Replace(Path.DirectorySeparatorChar, '/'));
+        return files;
+    }
+
+    [Theory]
+    [MemberData(nameof(MarkdownFiles))]
+    public void Every_csharp_snippet_is_a_compiled_region(string markdown)
     {
         var regions = Regions().Values.ToHashSet(StringComparer.Ordinal);
-        string readme = File.ReadAllText(Path.Combine(RepoRoot(), "README.md")).Replace("\r\n", "\n", StringComparison.Ordinal);
-        var blocks = CSharpBlock().Matches(readme).Select(m => Normalise(m.Groups[1].Value)).ToList();
-        Assert.NotEmpty(blocks);
+        string text = File.ReadAllText(Path.Combine(RepoRoot(), markdown)).Replace("\r\n", "\n", StringComparison.Ordinal);
+        // a snippet may start with the using directives it needs; the rest is a region, line for line
+        var blocks = CSharpBlock().Matches(text).Select(m => LeadingUsingDirectives().Replace(Normalise(m.Groups[1].Value), "")).ToList();
+        if (markdown == "README.md") Assert.NotEmpty(blocks);
         foreach (string block in blocks)
-            Assert.True(regions.Contains(block), "this README snippet is not a '// README:begin' region of a compiled file (copy it from there):\n" + block);
+            Assert.True(regions.Contains(block), $"this C# snippet of {markdown} is not a '// README:begin' region of a compiled file (copy it from there):\n" + block);
     }
 
     [Fact]
