@@ -111,28 +111,52 @@ internal static class ConvertBench
     }
 
     /// <summary>
-    /// <c>convert --native PATH [pairs] [edge] [keep-folder]</c>: the whole <c>mlarray convert CT.nii.gz OUT.mla</c> process (.NET
-    /// start-up included; the CLI built at src/MLArray.Cli/bin/Release/net10.0) against a native pipeline program run
-    /// in interleaved pairs on the synthetic CT-like edge³ int16 volume. The program is called as
+    /// <c>convert --native PATH [--cli NAME=PROGRAM]... [pairs] [edge] [keep-folder]</c>: whole <c>mlarray convert CT.nii.gz OUT.mla</c>
+    /// processes (.NET start-up included) against a native pipeline program, in interleaved rounds (native, then each
+    /// CLI form once) on the synthetic CT-like edge³ int16 volume. A CLI form is an installed tool's <c>mlarray</c>
+    /// executable, or a <c>MLArray.Cli.dll</c> run through <c>dotnet</c>; without <c>--cli</c> the JIT build at
+    /// src/MLArray.Cli/bin/Release/net10.0 is measured. The native program is called as
     /// <c>PATH IN.nii.gz OUT CHUNKS BLOCKS CODEC CLEVEL 2</c> with the chunks, blocks, codec and level our conversion
     /// chose (read back from our output), and must inflate the file and compress the voxels with 2 threads. Prints
-    /// wall and CPU (user + system) medians of both whole processes.
+    /// wall and CPU (user + system) medians of the whole processes and checks that every CLI form wrote the same bytes.
     /// </summary>
     private static int CompareNative(string native, string[] args)
     {
-        int pairs = args.Length > 0 ? int.Parse(args[0], CultureInfo.InvariantCulture) : 10;
-        int edge = args.Length > 1 ? int.Parse(args[1], CultureInfo.InvariantCulture) : 256;
-        string cli = Path.Combine(MedicalDir(), "..", "..", "..", "src", "MLArray.Cli", "bin", "Release", "net10.0", "MLArray.Cli.dll");
-        if (!File.Exists(cli))
-            throw new FileNotFoundException($"build the CLI first (dotnet build src/MLArray.Cli -c Release): {cli}");
+        var forms = new List<(string Name, string Exe, string[] Prefix)>();
+        var rest = new List<string>();
+        for (int i = 0; i < args.Length; i++)
+        {
+            if (args[i] == "--cli" && i + 1 < args.Length)
+            {
+                string spec = args[++i];
+                int eq = spec.IndexOf('=', StringComparison.Ordinal);
+                string name = eq > 0 ? spec[..eq] : $"cli{forms.Count + 1}", program = Path.GetFullPath(eq > 0 ? spec[(eq + 1)..] : spec);
+                if (!File.Exists(program)) throw new FileNotFoundException($"--cli {spec}: no such file", program);
+                forms.Add(program.EndsWith(".dll", StringComparison.OrdinalIgnoreCase) ? (name, "dotnet", [program]) : (name, program, []));
+            }
+            else
+            {
+                rest.Add(args[i]);
+            }
+        }
+        if (forms.Count == 0)
+        {
+            string cli = Path.Combine(MedicalDir(), "..", "..", "..", "src", "MLArray.Cli", "bin", "Release", "net10.0", "MLArray.Cli.dll");
+            if (!File.Exists(cli))
+                throw new FileNotFoundException($"build the CLI first (dotnet build src/MLArray.Cli -c Release), or name one with --cli: {cli}");
+            forms.Add(("jit", "dotnet", [Path.GetFullPath(cli)]));
+        }
+        int pairs = rest.Count > 0 ? int.Parse(rest[0], CultureInfo.InvariantCulture) : 10;
+        int edge = rest.Count > 1 ? int.Parse(rest[1], CultureInfo.InvariantCulture) : 256;
         string folder = Directory.CreateTempSubdirectory("mlarray-convert-native-").FullName;
         try
         {
             // A third argument names a folder where the synthetic input is kept (and reused) for profiling.
-            string input = Path.Combine(args.Length > 2 ? args[2] : folder, $"ct{edge}.nii.gz");
+            string input = Path.Combine(rest.Count > 2 ? rest[2] : folder, $"ct{edge}.nii.gz");
             if (!File.Exists(input))
                 WriteCtLike(input, edge, edge, edge);
-            string ours = Path.Combine(folder, "ours.mla"), nativeOut = Path.Combine(folder, "native.b2nd");
+            string nativeOut = Path.Combine(folder, "native.b2nd");
+            string Out(int k) => Path.Combine(folder, $"ours{k}.mla");
             (double Wall, double Cpu) Whole(string exe, params string[] a)
             {
                 // Through bash, whose `times` reports the finished child's user and system CPU time (second line).
@@ -152,35 +176,50 @@ internal static class ConvertBench
                 });
                 return (wall, cpu);
             }
-            Whole("dotnet", cli, "convert", input, ours); // warm the file cache
+            (double Wall, double Cpu) Ours(int k)
+            {
+                File.Delete(Out(k));
+                return Whole(forms[k].Exe, [.. forms[k].Prefix, "convert", input, Out(k)]);
+            }
+            for (int k = 0; k < forms.Count; k++) Ours(k); // warm the file cache
             string chunks, blocks, codec;
             int level;
-            using (var f = MLArrayFile.Open(ours))
+            using (var f = MLArrayFile.Open(Out(0)))
             {
                 chunks = string.Join(",", f.ChunkShape);
                 blocks = string.Join(",", f.BlockShape);
                 codec = f.Compression.Codec.ToString().ToLowerInvariant();
                 level = f.Compression.CLevel;
             }
+            for (int k = 1; k < forms.Count; k++)
+                if (!File.ReadAllBytes(Out(k)).AsSpan().SequenceEqual(File.ReadAllBytes(Out(0))))
+                    throw new InvalidOperationException($"{forms[k].Name} wrote different bytes from {forms[0].Name}");
             string[] nativeArgs = [input, nativeOut, chunks, blocks, codec, level.ToString(CultureInfo.InvariantCulture), "2"];
             Whole(native, nativeArgs);
             var nat = new List<(double Wall, double Cpu)>();
-            var our = new List<(double Wall, double Cpu)>();
+            var our = forms.Select(_ => new List<(double Wall, double Cpu)>()).ToArray();
             for (int i = 0; i < pairs; i++)
             {
                 nat.Add(Whole(native, nativeArgs));
-                File.Delete(ours);
-                our.Add(Whole("dotnet", cli, "convert", input, ours));
-                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                    $"pair {i + 1,2}: ours {our[^1].Wall,6:F0} ms wall {our[^1].Cpu,6:F0} ms CPU   native {nat[^1].Wall,6:F0} ms wall {nat[^1].Cpu,6:F0} ms CPU"));
+                var line = new System.Text.StringBuilder(string.Create(CultureInfo.InvariantCulture, $"round {i + 1,2}: native {nat[^1].Wall,6:F0} ms wall {nat[^1].Cpu,6:F0} ms CPU"));
+                for (int k = 0; k < forms.Count; k++)
+                {
+                    our[k].Add(Ours(k));
+                    line.Append(CultureInfo.InvariantCulture, $"   {forms[k].Name} {our[k][^1].Wall,6:F0} / {our[k][^1].Cpu,6:F0}");
+                }
+                Console.WriteLine(line);
             }
             double M(IEnumerable<double> v) { var a = v.Order().ToArray(); return a.Length % 2 == 1 ? a[a.Length / 2] : (a[a.Length / 2 - 1] + a[a.Length / 2]) / 2; }
-            double nw = M(nat.Select(x => x.Wall)), ow = M(our.Select(x => x.Wall)), nc = M(nat.Select(x => x.Cpu)), oc = M(our.Select(x => x.Cpu));
-            Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}; {edge}^3 int16, chunks ({chunks}), blocks ({blocks}), {codec} {level}; files: ours {new FileInfo(ours).Length} B, native {new FileInfo(nativeOut).Length} B");
-            Console.WriteLine("| figure | native | ours | ratio |");
-            Console.WriteLine("|---|---|---|---|");
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| NIfTI .nii.gz → .mla, whole process, wall (ms, median of {pairs} pairs) | {nw:F0} | {ow:F0} | {nw / ow:F2}× |"));
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| same, CPU time user+sys (ms) | {nc:F0} | {oc:F0} | {nc / oc:F2}× |"));
+            double nw = M(nat.Select(x => x.Wall)), nc = M(nat.Select(x => x.Cpu));
+            Console.WriteLine($"load average {File.ReadAllText("/proc/loadavg").Trim()}; {edge}^3 int16, chunks ({chunks}), blocks ({blocks}), {codec} {level}; files: ours {new FileInfo(Out(0)).Length} B, native {new FileInfo(nativeOut).Length} B");
+            Console.WriteLine($"| NIfTI .nii.gz → .mla, whole process (medians of {pairs} interleaved rounds) | wall ms | CPU ms (user+sys) | wall ratio | CPU ratio |");
+            Console.WriteLine("|---|---|---|---|---|");
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| native (zlib-ng inflate, then C-Blosc2 2 threads) | {nw:F0} | {nc:F0} | | |"));
+            for (int k = 0; k < forms.Count; k++)
+            {
+                double ow = M(our[k].Select(x => x.Wall)), oc = M(our[k].Select(x => x.Cpu));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"| ours: {forms[k].Name} | {ow:F0} | {oc:F0} | {nw / ow:F2}× | {nc / oc:F2}× |"));
+            }
             return 0;
         }
         finally

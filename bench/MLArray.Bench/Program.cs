@@ -9,6 +9,7 @@ namespace MLArray.Bench;
 /// MLArrayFile open+metadata (small file and a built GB-sized one) and Load of the corpus volume;
 /// `lz4hc [file.mla] [level] [reps] [--dump FILE]` times the LZ4 HC block encoders alone;
 /// `convert [runs] [edge] [folder]` times NIfTI → .mla conversion against plain gzip inflate (target ratio ≤ 1.3);
+/// `convert --native PATH [--cli NAME=PROGRAM]... [pairs]` times whole `mlarray convert` processes against a native pipeline;
 /// `hostile-meta make|read FILE [entries]` builds and times the refusal of a .mla whose metadata inflates to a 53 MB pickle;
 /// `loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 24]` times the training patch loader against raw reads;
 /// `predict [edge] [patch] [batch] [model]` times sliding-window ONNX inference (see PredictBench);

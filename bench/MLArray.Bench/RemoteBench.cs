@@ -7,7 +7,7 @@ using MLArray.Tests.Remote;
 namespace MLArray.Bench;
 
 /// <summary>
-/// <c>remote [--file F.mla | --big GB [--out F.mla]] [--count N] [--latency MS] [--epochs-only]</c>: the file (default: the corpus volume; with
+/// <c>remote [--file F.mla | --big GB [--out F.mla]] [--count N] [--latency MS] [--levels 1,4,8,16] [--chunk-cache-mb 64] [--epochs-only | --curve-only]</c>: the file (default: the corpus volume; with
 /// <c>--big</c> a file of about GB gigabytes of float32 built here with 128³ chunks and 16×32×32 blocks, deleted
 /// afterwards) served by a real nginx on 127.0.0.1, each request delayed by MS ms (default 20; a DelegatingHandler).
 /// Reports open + metadata (requests, time in round trips), then N random 64³ patches: read locally (memory-mapped)
@@ -106,22 +106,42 @@ internal static class RemoteBench
         // times alternating with the local file (the machine is shared: the ratio of neighbouring runs is the signal).
         if (args.Contains("--epochs-only"))
             goto Epochs;
-        Console.WriteLine("concurrency | remote patches/s | local patches/s (same readers) | remote/local (median) | vs local 1 reader | requests/patch | bytes / touched | bound N/(latency*req/patch)");
-        foreach (int p in new[] { 1, 4, 8, 16 })
+        Console.WriteLine("concurrency | remote patches/s | local patches/s (same readers) | remote/local (median) | vs local 1 reader | requests/patch | bytes / touched | bound N/(latency*req/patch) | CPU ms/patch: client, nginx, local");
+        long cacheBytes = long.Parse(Arg(args, "--chunk-cache-mb") ?? "64", CultureInfo.InvariantCulture) << 20; // RemoteReadOptions.ChunkCacheBytes
+        var levels = (Arg(args, "--levels") ?? "1,4,8,16").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture));
+        // Warm-up of the remote path (JIT, connections) as the local one had: an array of its own, so every measured
+        // run still starts with nothing cached.
+        using (var warmRemote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = 8 }).GetAwaiter().GetResult())
+            for (int i = 0; i < 2; i++)
+                Rate(warmRemote, patches, 8);
+        foreach (int p in levels)
         {
-            var runs = new List<(double Remote, double Local, long Requests, long Bytes)>();
+            var runs = new List<(double Remote, double Local, long Requests, long Bytes, double ClientCpu, double NginxCpu, double LocalCpu)>();
             for (int rep = 0; rep < Reps; rep++)
             {
-                using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = p }).GetAwaiter().GetResult();
+                using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = p, ChunkCacheBytes = cacheBytes }).GetAwaiter().GetResult();
                 var t = remote.RemoteSource!.Traffic;
                 long r0 = t.Requests, b0 = t.Bytes;
-                double rate = Rate(remote, patches, p);
-                runs.Add((rate, Rate(local, patches, p), t.Requests - r0, t.Bytes - b0));
+                double nginx0 = CpuMs(nginx.ProcessId);
+                long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0), gc2 = GC.CollectionCount(2);
+                double rate = Rate(remote, patches, p, out double clientCpu);
+                double nginxCpu = (CpuMs(nginx.ProcessId) - nginx0) / count;
+                if (rep == 0 && args.Contains("--gc"))
+                    Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                        $"  remote, {p} readers: {(GC.GetTotalAllocatedBytes() - alloc0) / 1e6 / count:F2} MB allocated per patch, {GC.CollectionCount(0) - gc0} gen0 and {GC.CollectionCount(2) - gc2} gen2 collections for {count} patches, client CPU {clientCpu:F2} ms/patch"));
+                double localRate = Rate(local, patches, p, out double localCpu);
+                runs.Add((rate, localRate, t.Requests - r0, t.Bytes - b0, clientCpu, nginxCpu, localCpu));
             }
             var mid = runs.OrderBy(r => r.Remote / r.Local).ElementAt(Reps / 2);
             double perPatch = (double)mid.Requests / count;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{p,11} | {mid.Remote,16:F1} | {mid.Local,30:F1} | {mid.Remote / mid.Local,21:F3} | {mid.Remote / local1,17:F3} | {perPatch,14:F2} | {(double)mid.Bytes / touchedBytes,15:F3} | {p / (latencyMs / 1000.0 * perPatch),8:F0}"));
+                $"{p,11} | {mid.Remote,16:F1} | {mid.Local,30:F1} | {mid.Remote / mid.Local,21:F3} | {mid.Remote / local1,17:F3} | {perPatch,14:F2} | {(double)mid.Bytes / touchedBytes,15:F3} | {p / (latencyMs / 1000.0 * perPatch),8:F0} | {Median(runs.Select(r => r.ClientCpu)):F2}, {Median(runs.Select(r => r.NginxCpu)):F2}, {Median(runs.Select(r => r.LocalCpu)):F2}"));
+        }
+
+        if (args.Contains("--curve-only"))
+        {
+            Console.WriteLine($"load average at the end: {LoadAverage()}");
+            return 0;
         }
 
     Epochs:
@@ -172,6 +192,18 @@ internal static class RemoteBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                 $"{what} epoch 2, {readers} readers: {mid.Remote:F1} patches/s vs local {mid.Local:F1} = {mid.Remote / mid.Local:F3} (median of {Reps}); {mid.Requests} data requests; CPU ms/patch {cpu.RemoteCpu:F2} vs local {cpu.LocalCpu:F2} = {cpu.LocalCpu / cpu.RemoteCpu:F3}"));
         }
+    }
+
+    private static double Median(IEnumerable<double> xs) => xs.Order().ElementAt(Reps / 2);
+
+    /// <summary>User + system CPU time of a process in ms (from /proc; NaN where there is none).</summary>
+    private static double CpuMs(int pid)
+    {
+        string stat = $"/proc/{pid}/stat";
+        if (!File.Exists(stat))
+            return double.NaN;
+        var fields = File.ReadAllText(stat).Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        return (long.Parse(fields[11], CultureInfo.InvariantCulture) + long.Parse(fields[12], CultureInfo.InvariantCulture)) * 10.0; // utime, stime in 1/100 s
     }
 
     private static string LoadAverage() =>

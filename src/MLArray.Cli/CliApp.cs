@@ -62,23 +62,47 @@ internal static class CliApp
         ArgumentNullException.ThrowIfNull(stderr);
         if (TrainingCommands.WantsBenchLoader(args))
             return TrainingCommands.RunBenchLoader(args, stdout, stderr);
+        Command root = BuildRoot(args, stdout, stderr, steps, cancellationToken, onlyInvoked: true);
+        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+    }
+
+    /// <summary>
+    /// The command tree. With <paramref name="onlyInvoked"/>, when the first argument names a command, only that command
+    /// is built (its parsing, help and errors are the same: a subcommand's help and usage do not list its siblings), so
+    /// the options of the other nine commands are never constructed, which shortens the start of every command (a
+    /// conversion starts decoding sooner). Anything else (no arguments, --help, --version, an unknown or misspelt
+    /// command, a response file) gets the whole tree.
+    /// </summary>
+    internal static Command BuildRoot(string[] args, TextWriter stdout, TextWriter stderr, AtomicFileSteps? steps, CancellationToken cancellationToken, bool onlyInvoked)
+    {
+        (string Name, Func<Command> Create)[] commands =
+        [
+            ("header", () => HeaderCommand.Create(stdout, stderr)),
+            ("convert", () => ConvertCommand.Create(stdout, stderr, steps, cancellationToken)),
+            ("validate", () => ValidateCommand.Create(stdout, stderr)),
+            ("migrate", () => MigrateCommand.Create(stdout, stderr, steps)),
+            ("bench", () => BenchCommand.Create(stdout, stderr)),
+            ("preview", () => PreviewCommand.Create(stdout, stderr, steps)),
+            ("view", () => ViewCommand.Create(stdout, stderr, cancellationToken)),
+            ("index", () => TrainingCommands.CreateIndex(stdout, stderr)),
+            ("sample", () => TrainingCommands.CreateSample(stdout, stderr)),
+            ("predict", () => PredictCommand.Create(stdout, stderr)),
+        ];
+        string? invoked = onlyInvoked && args.Length > 0 && Array.Exists(commands, c => c.Name == args[0]) ? args[0] : null;
         // A plain command named "mlarray" rather than RootCommand, whose name is the executable's (MLArray.Cli).
         var root = new Command(Name, "Inspect and convert MLArray (.mla) files: Blosc2 N-dimensional arrays with standardized metadata.")
         {
             new HelpOption(),
             new VersionOption(),
-            HeaderCommand.Create(stdout, stderr),
-            ConvertCommand.Create(stdout, stderr, steps, cancellationToken),
-            ValidateCommand.Create(stdout, stderr),
-            MigrateCommand.Create(stdout, stderr, steps),
-            BenchCommand.Create(stdout, stderr),
-            PreviewCommand.Create(stdout, stderr, steps),
-            ViewCommand.Create(stdout, stderr, cancellationToken),
-            TrainingCommands.CreateIndex(stdout, stderr),
-            TrainingCommands.CreateSample(stdout, stderr),
-            PredictCommand.Create(stdout, stderr),
         };
-        return root.Parse(args).Invoke(new InvocationConfiguration { Output = stdout, Error = stderr });
+        foreach (var (name, create) in commands)
+        {
+            if (invoked is not null && name != invoked) continue;
+            Command c = create();
+            if (c.Name != name) throw new InvalidOperationException($"command table: '{name}' creates '{c.Name}'.");
+            root.Add(c);
+        }
+        return root;
     }
 
     /// <summary>The exit code for an exception thrown by the library (docs/errors.md); null for one that is a bug.</summary>

@@ -45,8 +45,27 @@ internal static class CliInput
     private static RemoteReadOptions? RemoteOptions(string? cacheDir) =>
         cacheDir is null ? null : new RemoteReadOptions { DiskCache = new RemoteDiskCache(cacheDir) };
 
-    private static Task<IByteRangeSource> OpenSourceAsync(string url, CancellationToken ct = default) =>
+    /// <summary>Opens an <c>s3://</c> or <c>az://</c> object as a byte-range source (its length and ETag learned).</summary>
+    public static Task<IByteRangeSource> OpenSourceAsync(string url, CancellationToken ct = default) =>
         S3Storage.IsS3Url(url) ? S3Storage.OpenSourceAsync(url, null, ct) : AzureBlobStorage.OpenSourceAsync(url, null, ct);
+
+    /// <summary><paramref name="url"/> (an object-store folder) ending with exactly one '/'.</summary>
+    public static string Prefix(string url) => url.TrimEnd('/') + "/";
+
+    /// <summary>The objects directly under the object-store prefix <paramref name="prefixUrl"/>, as URLs in ordinal order.</summary>
+    public static IReadOnlyList<string> List(string prefixUrl, CancellationToken ct = default) =>
+        Block(() => S3Storage.IsS3Url(prefixUrl) ? S3Storage.ListAsync(prefixUrl, null, ct) : AzureBlobStorage.ListAsync(prefixUrl, null, ct));
+
+    /// <summary>
+    /// Uploads the local file <paramref name="local"/> over the object <paramref name="url"/> only if the object still
+    /// has the ETag <paramref name="versionTag"/>; else <see cref="MLArrayRemoteChangedException"/> and nothing written.
+    /// </summary>
+    public static void Replace(string local, string url, string versionTag, CancellationToken ct) =>
+        Block(() => S3Storage.IsS3Url(url) ? S3Storage.ReplaceAsync(local, url, versionTag, null, ct) : AzureBlobStorage.ReplaceAsync(local, url, versionTag, null, ct));
+
+    /// <summary>A path, or a URL without its query string (which may hold credentials), for messages.</summary>
+    public static string Display(string pathOrUrl) =>
+        HttpRangeSource.IsHttpUrl(pathOrUrl) ? HttpRangeSource.Redact(new Uri(pathOrUrl)) : pathOrUrl;
 
     /// <summary>True when an object exists at <paramref name="url"/> (one ranged GET).</summary>
     public static bool Exists(string url)
@@ -84,9 +103,9 @@ internal static class CliInput
     public static string FileName(string url) => url[(url.LastIndexOf('/') + 1)..];
 
     /// <summary>The synchronous CLI blocks on the SDKs' asynchronous calls (on the thread pool, so no context deadlocks).</summary>
-    private static T Block<T>(Func<Task<T>> run) => Task.Run(run).GetAwaiter().GetResult();
+    public static T Block<T>(Func<Task<T>> run) => Task.Run(run).GetAwaiter().GetResult();
 
-    private static void Block(Func<Task> run) => Task.Run(run).GetAwaiter().GetResult();
+    public static void Block(Func<Task> run) => Task.Run(run).GetAwaiter().GetResult();
 
     /// <summary>A local path as given, or the path part of an http(s) URL (its query string, which may hold credentials, dropped).</summary>
     public static string PathPart(string pathOrUrl) => HttpRangeSource.IsHttpUrl(pathOrUrl) ? new Uri(pathOrUrl).AbsolutePath : pathOrUrl;

@@ -119,7 +119,55 @@ public static class AzureBlobStorage
     /// <exception cref="ArgumentException">Not a blob URL.</exception>
     /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
     /// <exception cref="MLArrayRemoteException">The upload failed (the blob was not created or replaced).</exception>
-    public static async Task UploadAsync(string path, string url, AzureBlobStorageOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task UploadAsync(string path, string url, AzureBlobStorageOptions? options = null, CancellationToken cancellationToken = default) =>
+        UploadCoreAsync(path, url, null, options, cancellationToken);
+
+    /// <summary>
+    /// Replaces the blob with the local file <paramref name="path"/> only if the blob still has the ETag
+    /// <paramref name="expectedVersionTag"/> (the <see cref="IByteRangeSource.VersionTag"/> of the read it was computed
+    /// from): the Put Blob, or the commit of the staged blocks, carries <c>If-Match</c>, which the service enforces. A
+    /// changed or deleted blob is left as it is.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not a blob URL, or an empty tag.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
+    /// <exception cref="MLArrayRemoteChangedException">The blob changed or disappeared since it was read (nothing was written).</exception>
+    /// <exception cref="MLArrayRemoteException">The upload failed (the blob was not replaced).</exception>
+    public static Task ReplaceAsync(string path, string url, string expectedVersionTag, AzureBlobStorageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(expectedVersionTag);
+        return UploadCoreAsync(path, url, expectedVersionTag, options, cancellationToken);
+    }
+
+    /// <summary>
+    /// The blobs directly under <c>az://container/prefix/</c> (not in deeper virtual folders), as <c>az://container/blob</c>
+    /// URLs in ordinal order. <c>az://container</c> or <c>az://container/</c> lists the top level of the container.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not an <c>az://container[/prefix/]</c> URL, or no account to resolve it against.</exception>
+    /// <exception cref="MLArrayRemoteException">Missing container, access denied, no credentials, ...</exception>
+    public static async Task<IReadOnlyList<string>> ListAsync(string prefixUrl, AzureBlobStorageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (container, prefix) = StoreUrls.SplitFolder(prefixUrl, "az://", "az://container/prefix/");
+        options ??= AzureBlobStorageOptions.Default;
+        // The container client of a placeholder blob: the same account, credentials and pipeline as reads and writes.
+        var (blobClient, _) = ClientFor($"az://{container}/{prefix}-", options, reads: false);
+        var client = blobClient.GetParentBlobContainerClient();
+        string name = $"az://{container}/{prefix}";
+        try
+        {
+            var blobs = new List<string>();
+            await foreach (var item in client.GetBlobsByHierarchyAsync(BlobTraits.None, BlobStates.None, "/", prefix, cancellationToken).ConfigureAwait(false))
+                if (item.IsBlob)
+                    blobs.Add($"az://{container}/{item.Blob.Name}");
+            blobs.Sort(StringComparer.Ordinal);
+            return blobs;
+        }
+        catch (Exception e) when (e is RequestFailedException or AuthenticationFailedException or CredentialUnavailableException)
+        {
+            throw Describe(name, e);
+        }
+    }
+
+    private static async Task UploadCoreAsync(string path, string url, string? ifMatch, AzureBlobStorageOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         options ??= AzureBlobStorageOptions.Default;
@@ -128,12 +176,13 @@ public static class AzureBlobStorage
         if (!File.Exists(path))
             throw new FileNotFoundException($"'{path}' does not exist.", path);
         var (client, name) = ClientFor(url, options, reads: false);
+        var conditions = ifMatch is null ? null : new BlobRequestConditions { IfMatch = new ETag(ifMatch) };
         try
         {
             await using var file = File.OpenRead(path);
             if (file.Length <= options.BlockSize)
             {
-                await client.UploadAsync(file, new BlobUploadOptions(), cancellationToken).ConfigureAwait(false);
+                await client.UploadAsync(file, new BlobUploadOptions { Conditions = conditions }, cancellationToken).ConfigureAwait(false);
                 return;
             }
             var ids = new List<string>();
@@ -149,7 +198,12 @@ public static class AzureBlobStorage
                 ids.Add(id);
                 options.BlockStaged?.Invoke(number);
             }
-            await client.CommitBlockListAsync(ids, new CommitBlockListOptions(), cancellationToken).ConfigureAwait(false);
+            await client.CommitBlockListAsync(ids, new CommitBlockListOptions { Conditions = conditions }, cancellationToken).ConfigureAwait(false);
+        }
+        catch (RequestFailedException e) when (ifMatch is not null && (e.Status == 412 || e.ErrorCode is "ConditionNotMet" or "BlobNotFound"))
+        {
+            // If-Match on a missing blob is a 412 too: the service does not say which of the two happened.
+            throw new MLArrayRemoteChangedException($"'{name}': the blob changed since it was read (it was replaced or deleted: its ETag is no longer {ifMatch}); nothing was written. Run again to work on the current blob.", 412);
         }
         catch (Exception e) when (e is RequestFailedException or AuthenticationFailedException or CredentialUnavailableException)
         {

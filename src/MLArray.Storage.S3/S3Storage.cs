@@ -132,7 +132,96 @@ public static class S3Storage
     /// <exception cref="ArgumentException">Not an <c>s3://bucket/key</c> URL.</exception>
     /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
     /// <exception cref="MLArrayRemoteException">The upload failed (no object was created).</exception>
-    public static async Task UploadAsync(string path, string url, S3StorageOptions? options = null, CancellationToken cancellationToken = default)
+    public static Task UploadAsync(string path, string url, S3StorageOptions? options = null, CancellationToken cancellationToken = default) =>
+        UploadCoreAsync(path, url, null, options, cancellationToken);
+
+    /// <summary>
+    /// Replaces the object at <c>s3://bucket/key</c> with the local file <paramref name="path"/> only if the object still has
+    /// the ETag <paramref name="expectedVersionTag"/> (the <see cref="IByteRangeSource.VersionTag"/> of the read it was
+    /// computed from): the current ETag is checked right before the upload (one HEAD request) and the upload itself
+    /// is conditional (<c>If-Match</c> on the PUT or on the completion of a multipart upload, which S3 enforces). A
+    /// changed or deleted object is left as it is.
+    /// </summary>
+    /// <remarks>
+    /// Stores that ignore <c>If-Match</c> on writes (s3rver) are protected by the check before the upload only: a
+    /// replacement that lands between that check and the upload is overwritten.
+    /// </remarks>
+    /// <exception cref="ArgumentException">Not an <c>s3://bucket/key</c> URL, or an empty tag.</exception>
+    /// <exception cref="FileNotFoundException"><paramref name="path"/> does not exist.</exception>
+    /// <exception cref="MLArrayRemoteChangedException">The object changed or disappeared since it was read (nothing was written).</exception>
+    /// <exception cref="MLArrayRemoteException">The upload failed (the object was not replaced).</exception>
+    public static async Task ReplaceAsync(string path, string url, string expectedVersionTag, S3StorageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrEmpty(expectedVersionTag);
+        var (bucket, key) = Parse(url);
+        options ??= S3StorageOptions.Default;
+        string name = DisplayName(bucket, key);
+        var (client, owned) = ClientFor(options, reads: false);
+        try
+        {
+            string? current;
+            try
+            {
+                current = (await client.GetObjectMetadataAsync(new GetObjectMetadataRequest { BucketName = bucket, Key = key }, cancellationToken).ConfigureAwait(false)).ETag;
+            }
+            catch (AmazonS3Exception e) when (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode != "NoSuchBucket")
+            {
+                current = null; // HEAD answers carry no error code: a 404 is a missing key (a missing bucket fails the upload)
+            }
+            catch (AmazonClientException e)
+            {
+                throw Describe(name, e);
+            }
+            if (current != expectedVersionTag)
+                throw Changed(name, expectedVersionTag, current);
+        }
+        finally
+        {
+            if (owned)
+                client.Dispose();
+        }
+        await UploadCoreAsync(path, url, expectedVersionTag, options, cancellationToken).ConfigureAwait(false);
+    }
+
+    private static MLArrayRemoteChangedException Changed(string name, string expected, string? current) =>
+        new($"'{name}': the object changed since it was read (its ETag is {(current is null ? "gone: it was deleted" : current)}, not {expected}); nothing was written. Run again to work on the current object.", 412);
+
+    /// <summary>
+    /// The objects directly under <c>s3://bucket/prefix/</c> (not in deeper "folders"), as <c>s3://bucket/key</c> URLs
+    /// in ordinal order. <c>s3://bucket</c> or <c>s3://bucket/</c> lists the top level of the bucket.
+    /// </summary>
+    /// <exception cref="ArgumentException">Not an <c>s3://bucket[/prefix/]</c> URL.</exception>
+    /// <exception cref="MLArrayRemoteException">Missing bucket, access denied, no credentials, ...</exception>
+    public static async Task<IReadOnlyList<string>> ListAsync(string prefixUrl, S3StorageOptions? options = null, CancellationToken cancellationToken = default)
+    {
+        var (bucket, prefix) = StoreUrls.SplitFolder(prefixUrl, "s3://", "s3://bucket/prefix/");
+        options ??= S3StorageOptions.Default;
+        string name = DisplayName(bucket, prefix);
+        var (client, owned) = ClientFor(options, reads: false);
+        try
+        {
+            var keys = new List<string>();
+            var request = new ListObjectsV2Request { BucketName = bucket, Prefix = prefix, Delimiter = "/" };
+            while (true)
+            {
+                var page = await Call(name, () => client.ListObjectsV2Async(request, cancellationToken)).ConfigureAwait(false);
+                foreach (var o in page.S3Objects ?? [])
+                    keys.Add(DisplayName(bucket, o.Key));
+                if (page.IsTruncated != true || string.IsNullOrEmpty(page.NextContinuationToken))
+                    break;
+                request.ContinuationToken = page.NextContinuationToken;
+            }
+            keys.Sort(StringComparer.Ordinal);
+            return keys;
+        }
+        finally
+        {
+            if (owned)
+                client.Dispose();
+        }
+    }
+
+    private static async Task UploadCoreAsync(string path, string url, string? ifMatch, S3StorageOptions? options, CancellationToken cancellationToken)
     {
         ArgumentNullException.ThrowIfNull(path);
         var (bucket, key) = Parse(url);
@@ -148,8 +237,8 @@ public static class S3Storage
             {
                 await Call(name, () => client.PutObjectAsync(new PutObjectRequest
                 {
-                    BucketName = bucket, Key = key, FilePath = path, UseChunkEncoding = false,
-                }, cancellationToken)).ConfigureAwait(false);
+                    BucketName = bucket, Key = key, FilePath = path, UseChunkEncoding = false, IfMatch = ifMatch,
+                }, cancellationToken), ifMatch).ConfigureAwait(false);
                 return;
             }
             var init = await Call(name, () => client.InitiateMultipartUploadAsync(new InitiateMultipartUploadRequest { BucketName = bucket, Key = key }, cancellationToken)).ConfigureAwait(false);
@@ -169,8 +258,8 @@ public static class S3Storage
                 }
                 await Call(name, () => client.CompleteMultipartUploadAsync(new CompleteMultipartUploadRequest
                 {
-                    BucketName = bucket, Key = key, UploadId = init.UploadId, PartETags = parts,
-                }, cancellationToken)).ConfigureAwait(false);
+                    BucketName = bucket, Key = key, UploadId = init.UploadId, PartETags = parts, IfMatch = ifMatch,
+                }, cancellationToken), ifMatch).ConfigureAwait(false);
             }
             catch
             {
@@ -247,11 +336,19 @@ public static class S3Storage
     private static string? NonEmpty(string variable) => Environment.GetEnvironmentVariable(variable) is { Length: > 0 } v ? v : null;
 
     /// <summary>Runs one SDK call, turning its failures into messages naming the object (never the credentials).</summary>
-    private static async Task<T> Call<T>(string name, Func<Task<T>> call)
+    /// <param name="name">The object, for messages.</param>
+    /// <param name="call">The call.</param>
+    /// <param name="ifMatch">The ETag a conditional write expected: a 412 then means the object changed (nothing written).</param>
+    private static async Task<T> Call<T>(string name, Func<Task<T>> call, string? ifMatch = null)
     {
         try
         {
             return await call().ConfigureAwait(false);
+        }
+        catch (AmazonS3Exception e) when (ifMatch is not null && (e.StatusCode == HttpStatusCode.PreconditionFailed || e.ErrorCode == "PreconditionFailed"
+            || (e.StatusCode == HttpStatusCode.NotFound && e.ErrorCode == "NoSuchKey")))
+        {
+            throw Changed(name, ifMatch, e.StatusCode == HttpStatusCode.NotFound ? null : "a different one");
         }
         catch (AmazonClientException e)
         {

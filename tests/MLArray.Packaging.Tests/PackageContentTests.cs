@@ -10,7 +10,10 @@ public sealed class PackageContentTests(PackedFeed feed)
 
     private static string? Value(XDocument nuspec, string name) => Elements(nuspec, name).FirstOrDefault()?.Value;
 
-    public static TheoryData<string> AllPackages() => new(PackedFeed.LibraryPackages.Append("MLArray.Cli"));
+    public static TheoryData<string> AllPackages() => new(PackedFeed.LibraryPackages.Append("MLArray.Cli").Concat(CliRidPackages));
+
+    /// <summary>The tool's RID-specific packages: ReadyToRun code for linux-x64, and the portable fallback.</summary>
+    private static readonly string[] CliRidPackages = ["MLArray.Cli.linux-x64", "MLArray.Cli.any"];
 
     [Theory]
     [MemberData(nameof(AllPackages))]
@@ -27,12 +30,18 @@ public sealed class PackageContentTests(PackedFeed feed)
         var entries = feed.Entries(id);
         Assert.Contains("README.md", entries);
         string readme = feed.ReadEntry(id, "README.md");
-        Assert.StartsWith("# " + id, readme, StringComparison.Ordinal);
+        bool cli = id.StartsWith("MLArray.Cli", StringComparison.Ordinal);
+        Assert.StartsWith("# " + (cli ? "MLArray.Cli" : id), readme, StringComparison.Ordinal);
         Assert.DoesNotContain("does not have a readme", feed.PackLog, StringComparison.OrdinalIgnoreCase);
 
-        // symbols: a .snupkg with the portable PDB next to the package
+        // symbols: a .snupkg with the portable PDB next to every package with code (the tool's pointer package has none)
+        if (id == "MLArray.Cli")
+        {
+            Assert.False(File.Exists(feed.PackagePath(id, ".snupkg")), "the pointer package holds no code, so no symbols package");
+            return;
+        }
         Assert.True(File.Exists(feed.PackagePath(id, ".snupkg")), id + ".snupkg missing");
-        Assert.Contains(feed.Entries(id, ".snupkg"), e => e.EndsWith("/" + (id == "MLArray.Cli" ? "MLArray.Cli" : id) + ".pdb", StringComparison.Ordinal));
+        Assert.Contains(feed.Entries(id, ".snupkg"), e => e.EndsWith("/" + (cli ? "MLArray.Cli" : id) + ".pdb", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -60,18 +69,45 @@ public sealed class PackageContentTests(PackedFeed feed)
     }
 
     [Fact]
-    public void Cli_IsADotnetTool_NamedMlarray()
+    public void Cli_IsADotnetTool_NamedMlarray_PointingToItsRidPackages()
     {
         var nuspec = feed.Nuspec("MLArray.Cli");
-        var type = Assert.Single(Elements(nuspec, "packageType"));
-        Assert.Equal("DotnetTool", type.Attribute("name")?.Value);
+        Assert.Equal("DotnetTool", Assert.Single(Elements(nuspec, "packageType")).Attribute("name")?.Value);
         var entries = feed.Entries("MLArray.Cli");
-        string settingsEntry = Assert.Single(entries, e => e.EndsWith("/DotnetToolSettings.xml", StringComparison.Ordinal));
-        var settings = XDocument.Parse(feed.ReadEntry("MLArray.Cli", settingsEntry));
-        var command = Assert.Single(settings.Descendants("Command"));
-        Assert.Equal("mlarray", command.Attribute("Name")?.Value);
-        Assert.Equal("MLArray.Cli.dll", command.Attribute("EntryPoint")?.Value);
+        Assert.DoesNotContain(entries, e => e.EndsWith(".dll", StringComparison.Ordinal)); // a pointer: code is in the RID packages
+        var settings = ToolSettings("MLArray.Cli");
+        Assert.Equal("mlarray", Assert.Single(settings.Descendants("Command")).Attribute("Name")?.Value);
+        var rids = settings.Descendants("RuntimeIdentifierPackage").ToDictionary(e => e.Attribute("RuntimeIdentifier")!.Value, e => e.Attribute("Id")!.Value);
+        Assert.Equal(new Dictionary<string, string> { ["linux-x64"] = "MLArray.Cli.linux-x64", ["any"] = "MLArray.Cli.any" }, rids);
     }
+
+    [Theory]
+    [InlineData("MLArray.Cli.linux-x64", "linux-x64", "MLArray.Cli", "executable", true)]
+    [InlineData("MLArray.Cli.any", "any", "MLArray.Cli.dll", "dotnet", false)]
+    public void Cli_RidPackages_CarryTheTool_ReadyToRunOnLinuxX64(string id, string rid, string entryPoint, string runner, bool readyToRun)
+    {
+        Assert.Equal("DotnetToolRidPackage", Assert.Single(Elements(feed.Nuspec(id), "packageType")).Attribute("name")?.Value);
+        var command = Assert.Single(ToolSettings(id).Descendants("Command"));
+        Assert.Equal("mlarray", command.Attribute("Name")?.Value);
+        Assert.Equal(entryPoint, command.Attribute("EntryPoint")?.Value);
+        Assert.Equal(runner, command.Attribute("Runner")?.Value);
+        // framework-dependent (the shared runtime is not shipped), and ReadyToRun code only in the linux-x64 package
+        var entries = feed.Entries(id);
+        Assert.DoesNotContain(entries, e => e.EndsWith("/System.Private.CoreLib.dll", StringComparison.Ordinal));
+        foreach (string assembly in (string[])["MLArray.Cli.dll", "MLArray.dll", "MLArray.Blosc2.dll"])
+        {
+            using var zip = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath(id));
+            using var copy = new MemoryStream();
+            using (var s = zip.GetEntry($"tools/net10.0/{rid}/{assembly}")!.Open()) s.CopyTo(copy);
+            copy.Position = 0;
+            using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
+            Assert.True(pe.PEHeaders.CorHeader is not null, assembly + " is not a .NET assembly");
+            Assert.Equal(readyToRun, pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0);
+        }
+    }
+
+    private XDocument ToolSettings(string id) =>
+        XDocument.Parse(feed.ReadEntry(id, Assert.Single(feed.Entries(id), e => e.EndsWith("/DotnetToolSettings.xml", StringComparison.Ordinal))));
 
     [Fact]
     public void EverySrcProjectButTheGenerator_IsAPackage()
@@ -79,6 +115,7 @@ public sealed class PackageContentTests(PackedFeed feed)
         // a new src/ project must be packable (and in MLArray.sln): the generator is the one that ships inside MLArray
         var expected = Directory.GetDirectories(Path.Combine(RepoRoot.Path, "src")).Select(Path.GetFileName)
             .Where(n => n != "MLArray.Generators" && File.Exists(Path.Combine(RepoRoot.Path, "src", n!, n + ".csproj")))
+            .Concat(CliRidPackages) // the tool's RID-specific packages
             .Select(n => $"{n}.{feed.Version}.nupkg").Order(StringComparer.Ordinal);
         var ids = Directory.GetFiles(feed.Feed, "*.nupkg").Select(Path.GetFileName).Order(StringComparer.Ordinal);
         Assert.Equal(expected, ids);

@@ -34,6 +34,15 @@ public sealed class AzureBlobStorageTests : ObjectStoreContract, IClassFixture<A
 
     protected override Task SaveAsync(MLArrayFile image, string key) => AzureBlobStorage.SaveAsync(image, Url(key), Options);
 
+    protected override Task ReplaceAsync(string path, string key, string expectedVersionTag, long? partSize = null) =>
+        AzureBlobStorage.ReplaceAsync(path, Url(key), expectedVersionTag, Options with { BlockSize = (int)(partSize ?? Options.BlockSize) });
+
+    protected override Task<IReadOnlyList<string>> ListAsync(string prefix) => AzureBlobStorage.ListAsync(Url(prefix), Options);
+
+    protected override Task<IByteRangeSource> OpenSourceAsync(string key) => AzureBlobStorage.OpenSourceAsync(Url(key), Options);
+
+    protected override Task DeleteAsync(string key) => new BlobClient(_server.ConnectionString, Container, key).DeleteAsync();
+
     protected override Task<MLArrayFile> OpenAsync(string key) => AzureBlobStorage.OpenAsync(Url(key), Options);
 
     protected override async Task<bool> ExistsAsync(string key) =>

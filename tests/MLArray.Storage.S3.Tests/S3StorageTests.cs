@@ -32,6 +32,20 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
 
     protected override Task SaveAsync(MLArrayFile image, string key) => S3Storage.SaveAsync(image, Url(key), Options);
 
+    protected override Task ReplaceAsync(string path, string key, string expectedVersionTag, long? partSize = null) =>
+        S3Storage.ReplaceAsync(path, Url(key), expectedVersionTag, Options with { PartSize = partSize ?? Options.PartSize });
+
+    protected override Task<IReadOnlyList<string>> ListAsync(string prefix) => S3Storage.ListAsync(Url(prefix), Options);
+
+    protected override Task<IByteRangeSource> OpenSourceAsync(string key) => S3Storage.OpenSourceAsync(Url(key), Options);
+
+    protected override async Task DeleteAsync(string key)
+    {
+        var (client, _) = S3Storage.ClientFor(Options, reads: false);
+        using (client)
+            await client.DeleteObjectAsync(S3rverServer.Bucket, key);
+    }
+
     protected override Task<MLArrayFile> OpenAsync(string key) => S3Storage.OpenAsync(Url(key), Options);
 
     private S3StorageOptions Options => new()

@@ -37,6 +37,76 @@ public abstract class ObjectStoreContract
     /// <summary>The smallest part size the store accepts.</summary>
     protected abstract long PartSize { get; }
 
+    /// <summary>The store's conditional replace (ReplaceAsync) of <paramref name="key"/> by a local file; <paramref name="partSize"/> forces multi-part uploads.</summary>
+    protected abstract Task ReplaceAsync(string path, string key, string expectedVersionTag, long? partSize = null);
+
+    /// <summary>The store's listing (ListAsync) of the URL of <paramref name="prefix"/>.</summary>
+    protected abstract Task<IReadOnlyList<string>> ListAsync(string prefix);
+
+    /// <summary>The store's OpenSourceAsync of <paramref name="key"/>.</summary>
+    protected abstract Task<IByteRangeSource> OpenSourceAsync(string key);
+
+    private async Task<string> VersionOf(string key)
+    {
+        using var source = await OpenSourceAsync(key);
+        return source.VersionTag!;
+    }
+
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Conditional_replace_writes_over_the_version_read_and_refuses_a_changed_or_deleted_object(bool multipart)
+    {
+        string dir = Directory.CreateTempSubdirectory("mla-store-").FullName;
+        string key = $"replace-{multipart}/case_seg.mla";
+        string a = RemoteTestFiles.Incompressible(dir, 1, "a.mla"), b = RemoteTestFiles.Incompressible(dir, multipart ? (int)(2 * PartSize >> 20) + 1 : 1, "b.mla", seed: 2);
+        long? part = multipart ? PartSize : null;
+        await UploadAsync(a, key);
+        string read = await VersionOf(key);
+
+        await ReplaceAsync(b, key, read, part); // unchanged since read: replaced
+        Assert.Equal(File.ReadAllBytes(b), await DownloadAsync(key));
+        string now = await VersionOf(key);
+        Assert.NotEqual(read, now);
+
+        // A writer holding the old version is refused: the object stays as it is, nothing half-written.
+        var e = await Assert.ThrowsAsync<MLArrayRemoteChangedException>(() => ReplaceAsync(a, key, read, part));
+        Assert.Contains(Url(key), e.Message);
+        Assert.Contains("changed since it was read", e.Message);
+        Assert.Contains("nothing was written", e.Message);
+        Assert.Equal(File.ReadAllBytes(b), await DownloadAsync(key));
+        Assert.Equal(now, await VersionOf(key));
+
+        await DeleteAsync(key);
+        var gone = await Assert.ThrowsAsync<MLArrayRemoteChangedException>(() => ReplaceAsync(a, key, now, part));
+        Assert.Contains("deleted", gone.Message);
+        Assert.False(await ExistsAsync(key));
+        Directory.Delete(dir, true);
+    }
+
+    [Fact]
+    public async Task Listing_a_prefix_names_the_objects_directly_under_it_in_order()
+    {
+        foreach (var k in new[] { "listing/b.mla", "listing/a_seg.mla", "listing/a.mla", "listing/sub/c.mla", "listingx/d.mla" })
+            await UploadAsync(RemoteTestFiles.Big, k);
+        var expected = new[] { Url("listing/a.mla"), Url("listing/a_seg.mla"), Url("listing/b.mla") };
+        Assert.Equal(expected, await ListAsync("listing/"));
+        Assert.Equal(expected, await ListAsync("listing")); // a folder, with or without its slash
+        Assert.Empty(await ListAsync("listing-none/"));
+    }
+
+    /// <summary>The object's bytes (through the store's source: every read checked against its ETag).</summary>
+    protected async Task<byte[]> DownloadAsync(string key)
+    {
+        using var source = await OpenSourceAsync(key);
+        var bytes = new byte[source.Length];
+        await source.ReadAsync(0, bytes);
+        return bytes;
+    }
+
+    /// <summary>Deletes the object.</summary>
+    protected abstract Task DeleteAsync(string key);
+
     [Fact]
     public async Task Uploaded_corpus_file_opens_in_two_requests_and_patches_match_the_local_read()
     {

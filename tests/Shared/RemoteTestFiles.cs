@@ -15,14 +15,14 @@ internal static class RemoteTestFiles
     /// Writes an incompressible float32 <c>.mla</c> of about <paramref name="megabytes"/> MB (random values, fixed seed)
     /// into <paramref name="dir"/>: larger than a multipart part size.
     /// </summary>
-    public static string Incompressible(string dir, int megabytes)
+    public static string Incompressible(string dir, int megabytes, string name = "incompressible.mla", int seed = 7)
     {
         long z = megabytes * (1L << 20) / (4 * 128 * 128) + 1;
-        var rng = new Random(7);
+        var rng = new Random(seed);
         var data = new float[z * 128 * 128];
         for (int i = 0; i < data.Length; i++)
             data[i] = (float)rng.NextDouble();
-        string path = Path.Combine(dir, "incompressible.mla");
+        string path = Path.Combine(dir, name);
         using var img = MLArrayFile.FromArray(data, [z, 128, 128]);
         img.Save(path);
         return path;

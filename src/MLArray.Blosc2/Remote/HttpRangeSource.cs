@@ -327,7 +327,7 @@ public sealed class HttpRangeSource : IByteRangeSource
                 _singleRanges = true;
             return reason is null ? (null, true) : reason == Unsupported ? (null, false) : (reason, false);
         }
-        catch (Exception e) when (e is IOException or HttpRequestException && !ct.IsCancellationRequested)
+        catch (Exception e) when (e is (IOException and not MLArrayException) or HttpRequestException && !ct.IsCancellationRequested)
         {
             return ("connection cut in a multipart body", false);
         }
@@ -551,41 +551,62 @@ public sealed class HttpRangeSource : IByteRangeSource
 
         public long BytesRead { get; private set; }
 
-        private async ValueTask<bool> FillAsync(CancellationToken ct)
+        /// <summary>
+        /// Bytes read into the buffer at a time: enough for a part's delimiter and headers (about 100 bytes), little of
+        /// the part's data, which <see cref="ReadExactlyAsync"/> then reads straight into its destination.
+        /// </summary>
+        private const int FillBytes = 512;
+
+        private async ValueTask<bool> FillAsync(CancellationToken ct, bool small = true)
         {
             if (_pos < _len)
                 return true;
             _pos = 0;
-            _len = await stream.ReadAsync(_buffer, ct).ConfigureAwait(false);
+            _len = await stream.ReadAsync(small ? _buffer.AsMemory(0, FillBytes) : _buffer, ct).ConfigureAwait(false);
             BytesRead += _len;
             if (BytesRead > limit)
                 throw new MLArrayRemoteException($"'{name}': a multipart answer is larger than the ranges asked (more than {limit} bytes).", 206);
             return _len > 0;
         }
 
+        private const int MaxLine = 4096;
+
         /// <summary>The next line without its CRLF (lines are short: part headers), or null at the end of the body.</summary>
-        public async ValueTask<string?> ReadLineAsync(CancellationToken ct)
+        public ValueTask<string?> ReadLineAsync(CancellationToken ct)
         {
-            var line = new System.Text.StringBuilder();
+            // Usually the whole line is in the buffer already: no state machine, no copy but the string.
+            int n = _buffer.AsSpan(_pos, _len - _pos).IndexOf((byte)'\n');
+            if (n < 0 || n > MaxLine)
+                return ReadLineSlowAsync(ct);
+            string line = Line(_buffer.AsSpan(_pos, n));
+            _pos += n + 1;
+            return new ValueTask<string?>(line);
+        }
+
+        private async ValueTask<string?> ReadLineSlowAsync(CancellationToken ct)
+        {
+            var line = new List<byte>();
             while (await FillAsync(ct).ConfigureAwait(false))
             {
                 byte b = _buffer[_pos++];
                 if (b == (byte)'\n')
-                    return line.ToString().TrimEnd('\r');
-                if (line.Length >= 4096)
-                    throw new MLArrayRemoteException($"'{name}': a multipart answer has a header line longer than 4096 bytes.", 206);
-                line.Append((char)b);
+                    return Line(System.Runtime.InteropServices.CollectionsMarshal.AsSpan(line));
+                if (line.Count >= MaxLine)
+                    throw new MLArrayRemoteException($"'{name}': a multipart answer has a header line longer than {MaxLine} bytes.", 206);
+                line.Add(b);
             }
             return null;
         }
+
+        private static string Line(ReadOnlySpan<byte> bytes) => System.Text.Encoding.Latin1.GetString(bytes).TrimEnd('\r');
 
         public async ValueTask<bool> ReadExactlyAsync(Memory<byte> destination, CancellationToken ct)
         {
             while (destination.Length > 0)
             {
-                if (_pos == _len && destination.Length >= _buffer.Length / 4)
+                if (_pos == _len)
                 {
-                    // Large parts go straight from the stream into the destination (no copy through the buffer).
+                    // Once the buffered bytes are used, the part goes straight from the stream into the destination.
                     int r = await stream.ReadAsync(destination, ct).ConfigureAwait(false);
                     BytesRead += r;
                     if (BytesRead > limit)
@@ -609,7 +630,7 @@ public sealed class HttpRangeSource : IByteRangeSource
         {
             while (count > 0)
             {
-                if (!await FillAsync(ct).ConfigureAwait(false))
+                if (!await FillAsync(ct, small: false).ConfigureAwait(false))
                     return false;
                 int n = (int)Math.Min(count, _len - _pos);
                 _pos += n;

@@ -10,6 +10,8 @@ namespace MLArray.Cli.Commands;
 /// Batch mode of <c>mlarray convert</c> (<c>IN… OUTDIR --to FORMAT</c>): expands folders and globs, refuses output
 /// names that two inputs share and existing outputs (without <c>--overwrite</c>) before converting anything, then
 /// converts in parallel with live progress on a terminal and plain lines when redirected, and prints a summary.
+/// The output folder may be an object-store prefix (<c>s3://bucket/prefix/</c>, <c>az://container/prefix/</c>): each
+/// output is then written locally and uploaded by the conversion delegate, existing objects found by one listing.
 /// </summary>
 internal static class BatchConvert
 {
@@ -23,16 +25,23 @@ internal static class BatchConvert
         !MLArray.Remote.HttpRangeSource.IsHttpUrl(arg) // a URL's '?' starts its query string
         && (arg.Contains('*', StringComparison.Ordinal) || arg.Contains('?', StringComparison.Ordinal));
 
-    /// <summary>The jobs of a batch: each input file (folders and globs expanded) with its output in <paramref name="outDir"/>.</summary>
+    /// <summary>
+    /// The jobs of a batch: each input file (folders and globs expanded) with its output in <paramref name="outDir"/>
+    /// (a local folder, or an <c>s3://bucket/prefix/</c> or <c>az://container/prefix/</c> URL: outputs named under it).
+    /// </summary>
     /// <exception cref="ArgumentException">No input, no <c>--to</c>, or two inputs map to one output (all such collisions are listed).</exception>
     public static List<(string In, string Out)> Plan(IEnumerable<string> inputs, string outDir, string? toFormat)
     {
         string ext = MedicalFormats.TargetExtension(toFormat ?? throw new ArgumentException($"batch conversion needs --to {string.Join("|", MedicalFormats.TargetNames)}."));
-        var jobs = inputs.SelectMany(Expand).Distinct(StringComparer.Ordinal)
-            .Select(input => (In: input, Out: Path.Combine(outDir, MedicalFormats.StripExtension(Path.GetFileName(input)) + ext)))
-            .ToList();
+        bool store = CliInput.IsObjectStoreUrl(outDir);
+        string Output(string input)
+        {
+            string name = MedicalFormats.StripExtension(Path.GetFileName(input)) + ext;
+            return store ? CliInput.Prefix(outDir) + name : Path.Combine(outDir, name);
+        }
+        var jobs = inputs.SelectMany(Expand).Distinct(StringComparer.Ordinal).Select(input => (In: input, Out: Output(input))).ToList();
         if (jobs.Count == 0) throw new ArgumentException("no input files found.");
-        var collisions = jobs.GroupBy(j => Path.GetFullPath(j.Out), PathComparer).Where(g => g.Count() > 1).ToList();
+        var collisions = jobs.GroupBy(j => store ? j.Out : Path.GetFullPath(j.Out), store ? StringComparer.Ordinal : PathComparer).Where(g => g.Count() > 1).ToList();
         if (collisions.Count > 0)
         {
             throw new ArgumentException(
@@ -46,12 +55,16 @@ internal static class BatchConvert
 
     /// <summary>Refuses outputs that exist unless <paramref name="overwrite"/> (all of them are listed).</summary>
     /// <exception cref="ArgumentException">An output exists and <paramref name="overwrite"/> is false.</exception>
-    public static void CheckNotExisting(IReadOnlyList<string> outputs, bool overwrite)
+    /// <param name="outputs">Local paths, or object-store URLs under <paramref name="storePrefix"/>.</param>
+    /// <param name="overwrite">--overwrite.</param>
+    /// <param name="storePrefix">The object-store prefix the outputs are under (listed once), or null for local outputs.</param>
+    public static void CheckNotExisting(IReadOnlyList<string> outputs, bool overwrite, string? storePrefix = null)
     {
         if (overwrite) return;
         // A pair or a detached NRRD is two files: either one existing is a file that would be replaced.
+        var listed = storePrefix is null ? null : CliInput.List(storePrefix).ToHashSet(StringComparer.Ordinal);
         var existing = outputs.SelectMany(MedicalFormats.WrittenFiles).Distinct(StringComparer.Ordinal)
-            .Where(o => File.Exists(o) || Directory.Exists(o)).ToList();
+            .Where(o => listed?.Contains(o) ?? (File.Exists(o) || Directory.Exists(o))).ToList();
         if (existing.Count == 1)
             throw new ArgumentException($"{existing[0]} already exists; pass --overwrite to replace it.");
         if (existing.Count > 1)
@@ -71,8 +84,10 @@ internal static class BatchConvert
             if (files.Count == 0)
                 return CliApp.Ok;
         }
-        CheckNotExisting(files.Select(f => f.Out).ToList(), overwrite);
-        Directory.CreateDirectory(outDir);
+        bool store = CliInput.IsObjectStoreUrl(outDir);
+        CheckNotExisting(files.Select(f => f.Out).ToList(), overwrite, store ? outDir : null);
+        if (!store)
+            Directory.CreateDirectory(outDir);
         var results = new ConcurrentDictionary<int, Result>();
         bool live = ReferenceEquals(stdout, Console.Out) && !Console.IsOutputRedirected && AnsiConsole.Profile.Capabilities.Interactive;
         var output = TextWriter.Synchronized(stdout);

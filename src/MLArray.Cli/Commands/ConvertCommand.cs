@@ -4,6 +4,7 @@ using MLArray.Blosc2;
 using MLArray.Conversion;
 using MLArray.IO;
 using MLArray.Layout;
+using MLArray.Remote;
 
 namespace MLArray.Cli.Commands;
 
@@ -114,9 +115,12 @@ internal static class ConvertCommand
             var sh = Shard.Parse(pr.GetValue(shard));
             if (batch)
             {
-                if (CliInput.IsObjectStoreUrl(ps[^1]))
-                    throw new ArgumentException($"a batch writes into a local folder, not into {ps[^1]}; convert into a folder, or convert files one by one to object-store URLs.");
-                return BatchConvert.Run(ps[..^1], ps[^1], toFmt, Math.Max(1, pr.GetValue(jobs) ?? Environment.ProcessorCount / 2), (i, o, progress) => ConvertOne(i, o, settings, progress, steps, ct), settings.Overwrite, stdout, stderr, ct, sh);
+                if (HttpRangeSource.IsHttpUrl(ps[^1]))
+                    throw new ArgumentException($"a batch cannot write to {CliInput.Display(ps[^1])}: http(s) is read-only; give a local folder or an s3://bucket/prefix/ or az://container/prefix/ URL.");
+                BatchConvert.ConvertOne one = CliInput.IsObjectStoreUrl(ps[^1])
+                    ? (i, o, progress) => ConvertAndUpload(i, o, settings, progress, steps, ct).What
+                    : (i, o, progress) => ConvertOne(i, o, settings, progress, steps, ct);
+                return BatchConvert.Run(ps[..^1], ps[^1], toFmt, Math.Max(1, pr.GetValue(jobs) ?? Environment.ProcessorCount / 2), one, settings.Overwrite, stdout, stderr, ct, sh);
             }
             if (sh is not null)
                 throw new ArgumentException("--shard applies to batch conversion (IN… OUTDIR --to FORMAT).");
@@ -149,13 +153,9 @@ internal static class ConvertCommand
     {
         if (!settings.Overwrite && CliInput.Exists(output))
             throw new ArgumentException($"{output} already exists; pass --overwrite to replace it.");
-        string dir = Directory.CreateTempSubdirectory("mlarray-convert-").FullName;
         try
         {
-            string local = Path.Combine(dir, CliInput.FileName(output));
-            string what = ConvertOne(input, local, settings, stdout, steps, ct);
-            long bytes = MedicalFormats.WrittenFiles(local).Sum(f => new FileInfo(f).Length);
-            CliInput.Upload(local, output, ct);
+            var (what, bytes) = ConvertAndUpload(input, output, settings, stdout, steps, ct);
             stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {what}, {bytes} bytes (uploaded)"));
             return CliApp.Ok;
         }
@@ -163,6 +163,24 @@ internal static class ConvertCommand
         {
             stderr.WriteLine($"mlarray: cancelled; {output} was not written.");
             return CliApp.Cancelled;
+        }
+    }
+
+    /// <summary>
+    /// Converts <paramref name="input"/> into a local temporary folder and uploads the result to the object-store URL
+    /// <paramref name="output"/> (a failed conversion uploads nothing); the folder is always deleted. Returns what
+    /// <see cref="ConvertOne"/> returns and the bytes uploaded.
+    /// </summary>
+    internal static (string What, long Bytes) ConvertAndUpload(string input, string output, Settings settings, TextWriter progress, AtomicFileSteps? steps, CancellationToken ct)
+    {
+        string dir = Directory.CreateTempSubdirectory("mlarray-convert-").FullName;
+        try
+        {
+            string local = Path.Combine(dir, CliInput.FileName(output));
+            string what = ConvertOne(input, local, settings, progress, steps, ct);
+            long bytes = MedicalFormats.WrittenFiles(local).Sum(f => new FileInfo(f).Length);
+            CliInput.Upload(local, output, ct);
+            return (what, bytes);
         }
         finally
         {

@@ -22,7 +22,7 @@ internal static class TrainingCommands
 
     public static Command CreateIndex(TextWriter stdout, TextWriter stderr)
     {
-        var dataset = new Argument<string>("dataset") { Description = "A folder of NAME.mla + NAME_seg.mla, a dataset.json manifest or a glob." };
+        var dataset = new Argument<string>("dataset") { Description = "A folder of NAME.mla + NAME_seg.mla, a dataset.json manifest, a glob, or an s3://bucket/prefix/ or az://container/prefix/ URL of such files (updated objects are replaced only if unchanged since read)." };
         var force = new Option<bool>("--force") { Description = "Recompute cases that already have class locations." };
         var threads = new Option<int>("--threads") { Description = "Cases indexed in parallel (default: all cores).", DefaultValueFactory = _ => Environment.ProcessorCount };
         var seed = new Option<long>("--seed") { Description = $"Seed of the sampling (default {ClassLocations.DefaultSeed}, nnU-Net's).", DefaultValueFactory = _ => ClassLocations.DefaultSeed };
@@ -36,8 +36,14 @@ internal static class TrainingCommands
             int t = pr.GetValue(threads);
             if (t <= 0) throw new ArgumentException($"--threads must be positive, got {t}.");
             var sh = Shard.Parse(pr.GetValue(shard));
+            string where = pr.GetValue(dataset)!;
+            if (MLArray.Remote.HttpRangeSource.IsHttpUrl(where))
+                throw new ArgumentException($"cannot index {CliInput.Display(where)}: http(s) is read-only and index writes the class locations into each segmentation; index the files in a folder or an object store (s3://bucket/prefix/, az://container/prefix/).");
             List<CaseInfo> cases;
-            using (var ds = PatchDataset.Open(pr.GetValue(dataset)!)) cases = [.. ds.Cases];
+            if (CliInput.IsObjectStoreUrl(where))
+                cases = RemoteIndex.Cases(where);
+            else
+                using (var ds = PatchDataset.Open(where)) cases = [.. ds.Cases];
             var todo = cases.Where(c => c.SegmentationPath is not null).ToList();
             int withoutSegmentation = cases.Count - todo.Count;
             if (sh is { } s)
@@ -55,11 +61,23 @@ internal static class TrainingCommands
                 try
                 {
                     ClassLocations? locations = null;
-                    using (var seg = MLArrayFile.Open(c.SegmentationPath!))
+                    string segPath = c.SegmentationPath!;
+                    if (MLArray.Remote.HttpRangeSource.IsHttpUrl(segPath))
+                        throw new ArgumentException($"{CliInput.Display(segPath)} is read-only (http(s)): the class locations cannot be written into it; index the files where they can be written (a folder, s3://, az://).");
+                    if (CliInput.IsObjectStoreUrl(segPath))
                     {
-                        seg.DecodeThreads = 1;
-                        if (pr.GetValue(force) || !ClassLocations.IsStored(seg))
-                            locations = ClassLocations.Compute(seg, pr.GetValue(seed));
+                        // Read, indexed from a local copy, uploaded only if the object did not change meanwhile.
+                        locations = RemoteIndex.IndexOne(segPath, pr.GetValue(force), pr.GetValue(seed), CancellationToken.None);
+                    }
+                    else
+                    {
+                        using (var seg = MLArrayFile.Open(segPath))
+                        {
+                            seg.DecodeThreads = 1;
+                            if (pr.GetValue(force) || !ClassLocations.IsStored(seg))
+                                locations = ClassLocations.Compute(seg, pr.GetValue(seed));
+                        }
+                        locations?.Store(segPath);
                     }
                     if (locations is null)
                     {
@@ -68,7 +86,6 @@ internal static class TrainingCommands
                     }
                     else
                     {
-                        locations.Store(c.SegmentationPath!);
                         Interlocked.Increment(ref computed);
                         status = $"{locations.Labels.Count} labels";
                     }

@@ -11,7 +11,8 @@ internal static class StreamingImport
 {
     /// <summary>
     /// Decodes the voxels on a producer thread into the stored array's buffer (scaling slab by slab) while
-    /// <see cref="MLArrayFile.WriteNew"/> compresses every chunk whose bytes have arrived.
+    /// <see cref="MLArrayFile.WriteNew"/> compresses every chunk whose bytes have arrived. The buffer is native memory
+    /// (<see cref="VolumeBuffer"/>), freed only after the producer has stopped, on every path.
     /// </summary>
     internal static void Run(ReadSlab read, long inBytes, ImportPlan plan, string output, MedicalToMLArrayOptions options, CancellationToken ct)
     {
@@ -19,8 +20,8 @@ internal static class StreamingImport
         int inItem = plan.InType.ItemSize, outItem = plan.OutType.ItemSize;
         long outBytes = checked(inBytes / inItem * outItem);
         if (outBytes > Array.MaxLength)
-            throw new MLArrayNotSupportedException($"{output}: the volume has {outBytes} bytes; one conversion handles at most {Array.MaxLength} bytes (one .NET array).");
-        byte[] dest = GC.AllocateUninitializedArray<byte>((int)outBytes);
+            throw new MLArrayNotSupportedException($"{output}: the volume has {outBytes} bytes; one conversion handles at most {Array.MaxLength} bytes (one buffer); convert a smaller volume, or crop it first.");
+        using var dest = new VolumeBuffer((int)outBytes);
         var gate = new object();
         long ready = 0;
         Exception? failed = null;
@@ -41,12 +42,12 @@ internal static class StreamingImport
                     int m = n / inItem * outItem;
                     if (plan.Scale is not (double slope, double inter))
                     {
-                        read(dest.AsSpan((int)outPos, n));
+                        read(dest.Span.Slice((int)outPos, n));
                     }
                     else
                     {
                         read(scratch.AsSpan(0, n));
-                        ElementConvert.Scale(scratch.AsSpan(0, n), plan.InType, slope, inter, dest.AsSpan((int)outPos, m), plan.OutType);
+                        ElementConvert.Scale(scratch.AsSpan(0, n), plan.InType, slope, inter, dest.Span.Slice((int)outPos, m), plan.OutType);
                     }
 
                     inPos += n;
@@ -83,7 +84,7 @@ internal static class StreamingImport
 
         try
         {
-            MLArrayFile.WriteNew(output, dest, plan.Shape, plan.OutType, opts, WaitFor, token);
+            MLArrayFile.WriteNew(output, dest.Span, plan.Shape, plan.OutType, opts, WaitFor, token);
             producer.Wait(CancellationToken.None);
             if (failed is not null) throw new OperationCanceledException("the reader stopped.", failed);
         }

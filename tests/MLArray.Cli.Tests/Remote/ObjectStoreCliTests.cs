@@ -1,7 +1,10 @@
 using System.Text.Json;
 using MLArray.Cli.Tests.Cli;
 using MLArray.IO;
+using MLArray.Cli.Commands;
+using MLArray.Remote;
 using MLArray.TestSupport;
+using MLArray.Training.Data;
 
 namespace MLArray.Cli.Tests.Remote;
 
@@ -118,9 +121,149 @@ public sealed class ObjectStoreCliTests : IClassFixture<S3rverServer>, IClassFix
         Assert.Equal(0, CliRun.Run("convert", npy, localMla).Code);
         Assert.Equal(0, CliRun.Run("preview", localMla, "-o", localPng).Code);
         Assert.Equal(File.ReadAllBytes(localPng), File.ReadAllBytes(png));
-        var batch = CliRun.Run("convert", npy, npy.Replace("ct.npy", "big.npy", StringComparison.Ordinal), "s3://b/out", "--to", "mla");
+        var batch = CliRun.Run("convert", npy, npy.Replace("ct.npy", "big.npy", StringComparison.Ordinal), "http://127.0.0.1:9/out?sig=secret", "--to", "mla");
         Assert.Equal(CliApp.InvalidInput, batch.Code);
-        Assert.Contains("batch writes into a local folder", batch.Err, StringComparison.Ordinal);
+        Assert.Contains("http(s) is read-only", batch.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", batch.Err, StringComparison.Ordinal);
+    }
+
+    /// <summary>Five small cases NAME.mla (and NAME_seg.mla with a label in a different slice each) in a new local folder.</summary>
+    private string Cases(string name, int count, bool segmentations)
+    {
+        string dir = Path.Combine(_dir, name);
+        Directory.CreateDirectory(dir);
+        long[] shape = [6, 8, 8];
+        for (int k = 0; k < count; k++)
+        {
+            var img = Enumerable.Range(0, 6 * 8 * 8).Select(i => (short)(i * (k + 1))).ToArray();
+            using (var f = MLArrayFile.FromArray(img, shape))
+                f.Save(Path.Combine(dir, $"case_{k:D2}.mla"));
+            if (!segmentations)
+                continue;
+            var seg = new byte[img.Length];
+            for (int i = 0; i < seg.Length; i++)
+                seg[i] = (byte)(i % 8 < 3 && i / 64 == k % 6 ? 1 : i % 8 == 7 ? 2 : 0);
+            using (var f = MLArrayFile.FromArray(seg, shape))
+                f.Save(Path.Combine(dir, $"case_{k:D2}_seg.mla"));
+        }
+        return dir;
+    }
+
+    /// <summary>Uploads every file of a local folder under an object-store prefix.</summary>
+    private static void UploadAll(string dir, string prefix)
+    {
+        foreach (var f in Directory.GetFiles(dir))
+            CliInput.Upload(f, $"{prefix}/{Path.GetFileName(f)}", CancellationToken.None);
+    }
+
+    /// <summary>An object's bytes (every read checked against its ETag).</summary>
+    private static byte[] Download(string url)
+    {
+        using var source = CliInput.Block(() => CliInput.OpenSourceAsync(url));
+        var bytes = new byte[source.Length];
+        CliInput.Block(() => source.ReadAsync(0, bytes).AsTask());
+        return bytes;
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public void Batch_convert_into_a_prefix_uploads_every_output_and_shards_partition_the_inputs(string prefix)
+    {
+        string inDir = Cases("batch-in", 5, segmentations: false);
+        string outUrl = $"{prefix}/batch-out/";
+        for (int i = 0; i < 2; i++)
+        {
+            var r = CliRun.Run("convert", inDir, outUrl, "--to", "nhdr", "--shard", $"{i}/2");
+            Assert.True(r.Code == 0, r.Err + r.Out);
+            Assert.Contains($"shard {i}/2: {(i == 0 ? 3 : 2)} of 5 inputs", r.Out, StringComparison.Ordinal);
+            Assert.Contains($"{(i == 0 ? 3 : 2)} of {(i == 0 ? 3 : 2)} converted, 0 failed", r.Out, StringComparison.Ordinal);
+        }
+        // A detached NRRD is two objects (the data file uploaded before its header); the same bytes as a local batch.
+        string local = Path.Combine(_dir, "batch-local");
+        Assert.Equal(0, CliRun.Run("convert", inDir, local, "--to", "nhdr").Code);
+        var names = Directory.GetFiles(local).Select(f => Path.GetFileName(f)).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(10, names.Length);
+        Assert.Equal(names.Select(n => outUrl + n), CliInput.List(outUrl));
+        foreach (var n in names.Where(n => n.EndsWith(".nhdr", StringComparison.Ordinal)))
+            Assert.Equal(File.ReadAllText(Path.Combine(local, n)), System.Text.Encoding.UTF8.GetString(Download(outUrl + n)));
+
+        var again = CliRun.Run("convert", inDir, outUrl.TrimEnd('/'), "--to", "nhdr");
+        Assert.Equal(CliApp.InvalidInput, again.Code);
+        Assert.Contains("10 output files already exist", again.Err, StringComparison.Ordinal);
+        Assert.Contains(outUrl + "case_00.raw.gz", again.Err, StringComparison.Ordinal);
+        var over = CliRun.Run("convert", inDir, outUrl, "--to", "nhdr", "--shard", "1/2", "--overwrite");
+        Assert.True(over.Code == 0, over.Err);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public void Index_of_a_dataset_in_an_object_store_writes_class_locations_back_resumably_by_shard(string prefix)
+    {
+        string ds = Cases("index-ds", 3, segmentations: true), url = $"{prefix}/index-ds";
+        UploadAll(ds, url);
+        bool[] Indexed() => Enumerable.Range(0, 3).Select(k =>
+        {
+            using var f = CliInput.OpenFile($"{url}/case_{k:D2}_seg.mla");
+            return ClassLocations.IsStored(f);
+        }).ToArray();
+
+        var r0 = CliRun.Run("index", url + "/", "--shard", "0/2");
+        Assert.True(r0.Code == 0, r0.Err + r0.Out);
+        Assert.Contains("shard 0/2: 2 of 3 segmentations", r0.Out, StringComparison.Ordinal);
+        Assert.Contains("indexed 2, skipped 0", r0.Out, StringComparison.Ordinal);
+        Assert.Equal([true, false, true], Indexed());
+        var r1 = CliRun.Run("index", url, "--shard", "1/2");
+        Assert.True(r1.Code == 0, r1.Err + r1.Out);
+        Assert.Contains("indexed 1, skipped 0", r1.Out, StringComparison.Ordinal);
+        Assert.Contains("indexed 0, skipped 3", CliRun.Run("index", url).Out, StringComparison.Ordinal);
+
+        // The same locations as a local index of the same files, and the arrays untouched.
+        Assert.Equal(0, CliRun.Run("index", ds).Code);
+        for (int k = 0; k < 3; k++)
+        {
+            using var remote = CliInput.OpenFile($"{url}/case_{k:D2}_seg.mla");
+            using var local = MLArrayFile.Open(Path.Combine(ds, $"case_{k:D2}_seg.mla"));
+            Assert.Equal(local.Meta.ToMetaValue().ToJson(), remote.Meta.ToMetaValue().ToJson());
+            Assert.Equal(local.ToArray<byte>(), remote.ToArray<byte>());
+            Assert.Equal(2, ClassLocations.Read(remote)!.Labels.Count);
+        }
+        var forced = CliRun.Run("index", url, "--force");
+        Assert.Contains("indexed 3, skipped 0", forced.Out, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
+    public void Index_refuses_to_write_over_a_segmentation_replaced_after_it_was_read(string prefix)
+    {
+        string ds = Cases("index-race", 2, segmentations: true), url = $"{prefix}/index-race";
+        UploadAll(ds, url);
+        string seg = $"{url}/case_00_seg.mla", replacement = Path.Combine(ds, "case_01_seg.mla");
+        var e = Assert.Throws<MLArrayRemoteChangedException>(() =>
+            RemoteIndex.IndexOne(seg, force: false, seed: 1, CancellationToken.None, beforeWriteBack: () => CliInput.Upload(replacement, seg, CancellationToken.None)));
+        Assert.Contains(seg, e.Message, StringComparison.Ordinal);
+        Assert.Contains("changed since it was read", e.Message, StringComparison.Ordinal);
+        Assert.Equal(File.ReadAllBytes(replacement), Download(seg)); // the other writer's object, whole; nothing of ours
+
+        // A run after the race indexes the current object.
+        var r = CliRun.Run("index", url);
+        Assert.True(r.Code == 0, r.Err + r.Out);
+        Assert.Contains("indexed 2, skipped 0", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Index_refuses_http_datasets_and_cases_as_read_only()
+    {
+        var r = CliRun.Run("index", "http://127.0.0.1:9/ds/?sig=secret");
+        Assert.Equal(CliApp.InvalidInput, r.Code);
+        Assert.Contains("http(s) is read-only", r.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("secret", r.Err, StringComparison.Ordinal);
+
+        string manifest = Path.Combine(_dir, "dataset.json");
+        File.WriteAllText(manifest, """{"format": "mlarray-dataset", "version": 1, "cases": [{"image": "http://127.0.0.1:9/a.mla", "seg": "http://127.0.0.1:9/a_seg.mla"}]}""");
+        var m = CliRun.Run("index", manifest);
+        Assert.Equal(CliApp.Unreadable, m.Code);
+        Assert.Contains("is read-only (http(s))", m.Err, StringComparison.Ordinal);
+        Assert.Contains("indexed 0, skipped 0 already indexed, 0 without segmentation, 1 failed", m.Out, StringComparison.Ordinal);
     }
 
     private static long[] NpyShape(string path) => MLArray.IO.Npy.Read(path).Shape;

@@ -262,4 +262,62 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
             Assert.True(t200.Bytes - b0 < new FileInfo(BigLocal).Length, $"{t200.Bytes - b0} bytes: the 200 body was read");
         }
     }
+    [Fact]
+    public async Task Multipart_answers_arriving_in_small_pieces_decode_exactly_and_a_part_outside_the_ranges_is_an_error()
+    {
+        using var local = MLArrayFile.Open(BigLocal);
+        var slab = new[] { NdIndex.At(0) }; // every chunk of the first slab: one multi-range request
+        // Part headers split across reads (a line in several pieces) and data in 7-byte reads: parsed the same.
+        int multi = 0;
+        var (trickle, tt) = await OpenWithFault(async (n, req, resp) =>
+        {
+            if (req.Headers.Range?.Ranges.Count is not > 1)
+                return resp;
+            Interlocked.Increment(ref multi);
+            var body = await resp.Content.ReadAsByteArrayAsync();
+            var type = resp.Content.Headers.ContentType;
+            resp.Content = new StreamContent(new TrickleStream(body, 7));
+            resp.Content.Headers.ContentType = type;
+            return resp;
+        });
+        using (trickle)
+            Assert.Equal(local.Read<float>(slab), trickle.Read<float>(slab));
+        Assert.True(multi >= 1);
+        Assert.Equal(0, tt.Retries);
+
+        // A part announcing bytes that were not asked for: a definitive error naming the URL.
+        var (outside, _) = await OpenWithFault(async (n, req, resp) =>
+        {
+            if (req.Headers.Range?.Ranges.Count is not > 1)
+                return resp;
+            string text = System.Text.Encoding.Latin1.GetString(await resp.Content.ReadAsByteArrayAsync());
+            int at = text.IndexOf("Content-Range: bytes ", StringComparison.OrdinalIgnoreCase);
+            int end = text.IndexOf('\r', at);
+            string total = text[(text.LastIndexOf('/', end) + 1)..end];
+            var type = resp.Content.Headers.ContentType;
+            resp.Content = new ByteArrayContent(System.Text.Encoding.Latin1.GetBytes(text[..at] + $"Content-Range: bytes 0-9/{total}" + text[end..]));
+            resp.Content.Headers.ContentType = type;
+            return resp;
+        });
+        using (outside)
+        {
+            var e = Assert.Throws<MLArrayRemoteException>(() => outside.Read<float>(slab));
+            Assert.Contains("outside the ranges asked", e.Message, StringComparison.Ordinal);
+            Assert.Contains(Big.AbsolutePath, e.Message, StringComparison.Ordinal);
+        }
+    }
+
+    /// <summary>A body that hands out at most a few bytes per read.</summary>
+    private sealed class TrickleStream(byte[] data, int step) : MemoryStream(data, writable: false)
+    {
+        public override int Read(byte[] buffer, int offset, int count) => base.Read(buffer, offset, Math.Min(count, step));
+
+        public override int Read(Span<byte> buffer) => base.Read(buffer[..Math.Min(buffer.Length, step)]);
+
+        public override Task<int> ReadAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            base.ReadAsync(buffer, offset, Math.Min(count, step), cancellationToken);
+
+        public override ValueTask<int> ReadAsync(Memory<byte> buffer, CancellationToken cancellationToken = default) =>
+            base.ReadAsync(buffer[..Math.Min(buffer.Length, step)], cancellationToken);
+    }
 }

@@ -57,6 +57,9 @@ public sealed class NginxServer : IDisposable
 
     public int Port { get; }
 
+    /// <summary>The nginx process (one process: no master, one worker), for its CPU time.</summary>
+    public int ProcessId => _process.Id;
+
     public string Root { get; }
 
     public Uri Url(string relative) => new($"http://127.0.0.1:{Port}/{relative}");
