@@ -176,7 +176,8 @@ internal static class TrainingCommands
     private static int RunSample(SampleArgs a, TextWriter stdout, TextWriter stderr)
     {
         if (a.Batches <= 0) throw new ArgumentException($"--batches must be positive, got {a.Batches}.");
-        using var ds = PatchDataset.Open(a.Dataset);
+        // cases in object stores (a manifest listing s3:// or az:// URLs) open through the storage packages
+        using var ds = PatchDataset.Open(a.Dataset, new DatasetOptions { Opener = url => CliInput.OpenFile(url) });
         DType imageType, segType = DType.Int16;
         long[] imageShape;
         long[]? segShape = null;

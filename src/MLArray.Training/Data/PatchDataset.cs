@@ -15,6 +15,14 @@ public sealed record DatasetOptions
 
     /// <summary>Every case must have a segmentation (default false: cases without one sample uniformly).</summary>
     public bool RequireSegmentation { get; init; }
+
+    /// <summary>
+    /// Opens a case that is neither a local file nor an http(s) URL, such as an object in a store the core package
+    /// has no SDK for: <c>Opener = url =&gt; S3Storage.OpenAsync(url).GetAwaiter().GetResult()</c> (MLArray.Storage.S3)
+    /// or <c>AzureBlobStorage.OpenAsync</c>. It is called from worker threads (it must be thread-safe), and the dataset
+    /// owns and disposes what it returns. Null (the default): such cases are refused with a message saying so.
+    /// </summary>
+    public Func<string, MLArrayFile>? Opener { get; init; }
 }
 
 /// <summary>Which part of a manifest fold to use.</summary>
@@ -288,24 +296,44 @@ public sealed class PatchDataset : IDisposable
         }
     }
 
-    /// <summary>A manifest entry: an http(s) URL as is (a remote case), else a path relative to the manifest's folder.</summary>
+    /// <summary>A manifest entry: a URL (http(s), s3://, az://...) as is (a remote case), else a path relative to the manifest's folder.</summary>
     private static string Resolve(string root, string entry) =>
-        MLArray.Remote.HttpRangeSource.IsHttpUrl(entry) ? entry : Path.GetFullPath(Path.Combine(root, entry));
+        MLArray.Remote.HttpRangeSource.IsHttpUrl(entry) || OtherUrlScheme(entry) is not null ? entry : Path.GetFullPath(Path.Combine(root, entry));
 
-    private static MLArrayFile OpenFile(CaseInfo info, string path, string what)
+    /// <summary>The scheme of a URL that is neither http(s) nor file (e.g. <c>s3</c>, <c>az</c>); null for paths.</summary>
+    private static string? OtherUrlScheme(string path)
     {
+        int colon = path.IndexOf("://", StringComparison.Ordinal);
+        if (colon < 2) return null; // "C:\..." and relative paths
+        string scheme = path[..colon];
+        if (!scheme.All(c => char.IsAsciiLetterOrDigit(c) || c is '+' or '-' or '.') || !char.IsAsciiLetter(scheme[0])) return null;
+        return scheme is "http" or "https" or "file" ? null : scheme;
+    }
+
+    private MLArrayFile OpenFile(CaseInfo info, string path, string what)
+    {
+        string? scheme = OtherUrlScheme(path);
+        if (scheme is not null && Options.Opener is null)
+            throw new DatasetCaseException(info.Id,
+                $"case '{info.Id}': the {what} '{Display(path)}' is a {scheme}:// URL, which the dataset opens only through DatasetOptions.Opener " +
+                "(e.g. url => S3Storage.OpenAsync(url).GetAwaiter().GetResult() from MLArray.Storage.S3, or AzureBlobStorage.OpenAsync from MLArray.Storage.Azure).");
         try
         {
-            var f = MLArrayFile.Open(path);
+            var f = scheme is null ? MLArrayFile.Open(path) : Options.Opener!(path);
             f.DecodeThreads = 1; // one decode context per worker thread: parallelism comes from the workers
             return f;
         }
-        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or MLArray.Remote.MLArrayRemoteException)
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or MLArray.Remote.MLArrayRemoteException
+                                  || (scheme is not null && e is not OperationCanceledException and not DatasetCaseException))
         {
-            string name = MLArray.Remote.HttpRangeSource.IsHttpUrl(path) ? MLArray.Remote.HttpRangeSource.Redact(new Uri(path)) : path;
-            throw new DatasetCaseException(info.Id, $"case '{info.Id}': cannot open the {what} '{name}': {e.Message}", e);
+            throw new DatasetCaseException(info.Id, $"case '{info.Id}': cannot open the {what} '{Display(path)}': {e.Message}", e);
         }
     }
+
+    /// <summary>A case path for messages: URLs without their query (presigned and SAS tokens are never shown).</summary>
+    private static string Display(string path) =>
+        MLArray.Remote.HttpRangeSource.IsHttpUrl(path) ? MLArray.Remote.HttpRangeSource.Redact(new Uri(path))
+        : OtherUrlScheme(path) is not null && path.IndexOf('?', StringComparison.Ordinal) is int q and >= 0 ? path[..q] + "?…" : path;
 
     /// <summary>
     /// An image without axis labels whose every axis counts as spatial but which has more axes than its segmentation,
