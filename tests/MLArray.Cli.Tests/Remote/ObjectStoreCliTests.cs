@@ -233,6 +233,37 @@ public sealed class ObjectStoreCliTests : IClassFixture<S3rverServer>, IClassFix
 
     [Theory]
     [MemberData(nameof(Stores))]
+    public void A_local_manifest_of_object_store_cases_is_indexed_and_sampled_as_the_local_files(string prefix)
+    {
+        string ds = Cases("manifest-ds", 3, segmentations: true), url = $"{prefix}/manifest-ds";
+        UploadAll(ds, url);
+        string localManifest = Path.Combine(ds, "dataset.json");
+        using (var d = PatchDataset.FromFolder(ds)) d.WriteManifest(localManifest, folds: 2, seed: 1);
+        string remoteManifest = Path.Combine(_dir, "remote-dataset.json");
+        File.WriteAllText(remoteManifest, File.ReadAllText(localManifest).Replace("\"case_", $"\"{url}/case_", StringComparison.Ordinal));
+
+        var index = CliRun.Run("index", remoteManifest);
+        Assert.True(index.Code == 0, index.Err + index.Out);
+        Assert.Contains("indexed 3, skipped 0", index.Out, StringComparison.Ordinal);
+        Assert.Equal(0, CliRun.Run("index", localManifest).Code);
+
+        string[] args = ["--patch", "4,6,6", "--batch-size", "2", "--batches", "3", "--oversample-foreground", "0.5", "--seed", "7"];
+        string outRemote = Path.Combine(_dir, "out-remote"), outLocal = Path.Combine(_dir, "out-local");
+        var remote = CliRun.Run(["sample", remoteManifest, .. args, "--out", outRemote]);
+        Assert.True(remote.Code == 0, remote.Err + remote.Out);
+        var local = CliRun.Run(["sample", localManifest, .. args, "--out", outLocal]);
+        Assert.True(local.Code == 0, local.Err + local.Out);
+        // the same samples (cases named by their URLs there) and byte-identical patches
+        Assert.Equal(File.ReadAllText(Path.Combine(outLocal, "samples.jsonl")),
+            File.ReadAllText(Path.Combine(outRemote, "samples.jsonl")).Replace($"{url}/", "", StringComparison.Ordinal));
+        var files = Directory.GetFiles(outLocal, "*.npy").Select(Path.GetFileName).Order(StringComparer.Ordinal).ToArray();
+        Assert.Equal(12, files.Length);
+        foreach (var f in files)
+            Assert.Equal(File.ReadAllBytes(Path.Combine(outLocal, f!)), File.ReadAllBytes(Path.Combine(outRemote, f!)));
+    }
+
+    [Theory]
+    [MemberData(nameof(Stores))]
     public void Index_refuses_to_write_over_a_segmentation_replaced_after_it_was_read(string prefix)
     {
         string ds = Cases("index-race", 2, segmentations: true), url = $"{prefix}/index-race";
