@@ -62,20 +62,30 @@ public sealed class SliceTests : IDisposable
                 block[d] = rng.Next(1, chunk[d] + 1);
             }
             var dtype = DType.All[rng.Next(DType.All.Count)];
-            long items = shape.Aggregate(1L, (a, b) => a * b);
-            var data = RandomData(rng, items, dtype.ItemSize);
             var p = new CompressionParams { Codec = Codecs[rng.Next(Codecs.Length)], CLevel = 5, Filters = Pipelines[rng.Next(Pipelines.Length)] };
-            var frame = B2ndWriter.WriteToArray(data, shape, dtype, new B2ndWriteOptions { ChunkShape = chunk, BlockShape = block, Compression = p });
-            using var a = B2ndArray.Open(frame, $"nd{nd}-iter{iter}");
-            Assert.Equal(data, a.ReadBytes());
-            for (int s = 0; s < 10; s++)
-            {
-                var sel = NaiveSlice.RandomSelection(rng, shape);
-                var expected = NaiveSlice.Read(data, shape, dtype.ItemSize, sel);
-                var got = new byte[expected.Length];
-                a.Read(sel, got, threads: 1);
-                Assert.True(expected.AsSpan().SequenceEqual(got), $"iter {iter} shape ({string.Join(",", shape)}) chunk ({string.Join(",", chunk)}) block ({string.Join(",", block)}) {string.Join(",", p.Filters)} selection [{string.Join(", ", sel)}]");
-            }
+            AssertRandomSelections(rng, $"nd{nd}-iter{iter}", shape, chunk, block, dtype, p, selections: 10, threads: () => 1);
+        }
+    }
+
+    /// <summary>
+    /// Writes random data of <paramref name="dtype"/> with the layout and compression given, then checks
+    /// <paramref name="selections"/> random selections (bytes and selection shape) against <see cref="NaiveSlice"/>.
+    /// </summary>
+    private static void AssertRandomSelections(Random rng, string name, long[] shape, int[] chunk, int[] block, DType dtype, CompressionParams p, int selections, Func<int> threads)
+    {
+        long items = shape.Aggregate(1L, (a, b) => a * b);
+        var data = RandomData(rng, items, dtype.ItemSize);
+        var frame = B2ndWriter.WriteToArray(data, shape, dtype, new B2ndWriteOptions { ChunkShape = chunk, BlockShape = block, Compression = p });
+        using var a = B2ndArray.Open(frame, name);
+        Assert.Equal(data, a.ReadBytes());
+        for (int s = 0; s < selections; s++)
+        {
+            var sel = NaiveSlice.RandomSelection(rng, shape);
+            var expected = NaiveSlice.Read(data, shape, dtype.ItemSize, sel);
+            var got = new byte[expected.Length];
+            a.Read(sel, got, threads: threads());
+            Assert.True(expected.AsSpan().SequenceEqual(got), $"{name} shape ({string.Join(",", shape)}) chunk ({string.Join(",", chunk)}) block ({string.Join(",", block)}) {p.Codec} {string.Join(",", p.Filters)} selection [{string.Join(", ", sel)}]");
+            Assert.Equal(NaiveSlice.Normalize(shape, sel).Where(x => !x.Drop).Select(x => x.Count), a.GetSelectionShape(sel));
         }
     }
 
@@ -87,21 +97,8 @@ public sealed class SliceTests : IDisposable
         {
             var (shape, chunk, block) = RandomLayout(rng);
             var dtype = DType.All[rng.Next(DType.All.Count)];
-            long items = shape.Aggregate(1L, (a, b) => a * b);
-            var data = RandomData(rng, items, dtype.ItemSize);
             var p = new CompressionParams { Codec = Codecs[rng.Next(Codecs.Length)], CLevel = rng.Next(0, 10), Filters = Pipelines[rng.Next(Pipelines.Length)] };
-            var frame = B2ndWriter.WriteToArray(data, shape, dtype, new B2ndWriteOptions { ChunkShape = chunk, BlockShape = block, Compression = p });
-            using var a = B2ndArray.Open(frame, $"iter{iter}");
-            Assert.Equal(data, a.ReadBytes());
-            for (int s = 0; s < 15; s++)
-            {
-                var sel = NaiveSlice.RandomSelection(rng, shape);
-                var expected = NaiveSlice.Read(data, shape, dtype.ItemSize, sel);
-                var got = new byte[expected.Length];
-                a.Read(sel, got, threads: rng.Next(1, 4));
-                Assert.True(expected.AsSpan().SequenceEqual(got), $"iter {iter} shape ({string.Join(",", shape)}) chunk ({string.Join(",", chunk)}) block ({string.Join(",", block)}) {p.Codec} {string.Join(",", p.Filters)} selection [{string.Join(", ", sel)}]");
-                Assert.Equal(NaiveSlice.Normalize(shape, sel).Where(x => !x.Drop).Select(x => x.Count), a.GetSelectionShape(sel));
-            }
+            AssertRandomSelections(rng, $"iter{iter}", shape, chunk, block, dtype, p, selections: 15, threads: () => rng.Next(1, 4));
         }
     }
 
