@@ -86,11 +86,7 @@ public sealed class PackageContentTests(PackedFeed feed)
     public void Cli_LinuxX64Package_IsTheNativeAotExecutable()
     {
         const string id = "MLArray.Cli.linux-x64";
-        Assert.Equal("DotnetToolRidPackage", Assert.Single(Elements(feed.Nuspec(id), "packageType")).Attribute("name")?.Value);
-        var command = Assert.Single(ToolSettings(id).Descendants("Command"));
-        Assert.Equal("mlarray", command.Attribute("Name")?.Value);
-        Assert.Equal("MLArray.Cli", command.Attribute("EntryPoint")?.Value);
-        Assert.Equal("executable", command.Attribute("Runner")?.Value);
+        AssertRidToolPackage(id, "MLArray.Cli", "executable");
         // One ELF executable with everything compiled in, and the ONNX Runtime libraries it loads for `mlarray predict`;
         // no managed assemblies, runtimeconfig, IL symbols, XML docs or native debug file.
         var files = feed.Entries(id).Where(e => e.StartsWith("tools/", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
@@ -106,11 +102,7 @@ public sealed class PackageContentTests(PackedFeed feed)
     public void Cli_AnyPackage_IsThePortableFrameworkDependentTool()
     {
         const string id = "MLArray.Cli.any";
-        Assert.Equal("DotnetToolRidPackage", Assert.Single(Elements(feed.Nuspec(id), "packageType")).Attribute("name")?.Value);
-        var command = Assert.Single(ToolSettings(id).Descendants("Command"));
-        Assert.Equal("mlarray", command.Attribute("Name")?.Value);
-        Assert.Equal("MLArray.Cli.dll", command.Attribute("EntryPoint")?.Value);
-        Assert.Equal("dotnet", command.Attribute("Runner")?.Value);
+        AssertRidToolPackage(id, "MLArray.Cli.dll", "dotnet");
         // framework-dependent (the shared runtime is not shipped), IL only (no ReadyToRun code: it runs on every platform)
         var entries = feed.Entries(id);
         Assert.DoesNotContain(entries, e => e.EndsWith("/System.Private.CoreLib.dll", StringComparison.Ordinal));
@@ -124,6 +116,16 @@ public sealed class PackageContentTests(PackedFeed feed)
             Assert.True(pe.PEHeaders.CorHeader is not null, assembly + " is not a .NET assembly");
             Assert.Equal(0, pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size);
         }
+    }
+
+    /// <summary>A RID-specific tool package whose one command <c>mlarray</c> starts <paramref name="entryPoint"/> with <paramref name="runner"/>.</summary>
+    private void AssertRidToolPackage(string id, string entryPoint, string runner)
+    {
+        Assert.Equal("DotnetToolRidPackage", Assert.Single(Elements(feed.Nuspec(id), "packageType")).Attribute("name")?.Value);
+        var command = Assert.Single(ToolSettings(id).Descendants("Command"));
+        Assert.Equal("mlarray", command.Attribute("Name")?.Value);
+        Assert.Equal(entryPoint, command.Attribute("EntryPoint")?.Value);
+        Assert.Equal(runner, command.Attribute("Runner")?.Value);
     }
 
     private XDocument ToolSettings(string id) =>
