@@ -176,23 +176,25 @@ internal static class RemoteBench
     /// </summary>
     private static int Loop(Uri url, HttpRangeSourceOptions http, int nginxPid, NdIndex[][] patches, int readers, double seconds)
     {
-        using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = readers }).GetAwaiter().GetResult())
-            for (int i = 0; i < 2; i++)
-                Rate(warm, patches, readers);
+        bool cold = Environment.GetEnvironmentVariable("MLA_BENCH_COLD") == "1"; // no warm-up: the thread pool as a new process has it
+        if (!cold)
+            using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = readers }).GetAwaiter().GetResult())
+                for (int i = 0; i < 2; i++)
+                    Rate(warm, patches, readers);
         Console.WriteLine($"loop start, pid {Environment.ProcessId}");
         var total = Stopwatch.StartNew();
         while (total.Elapsed.TotalSeconds < seconds)
         {
             using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = readers }).GetAwaiter().GetResult();
             var (faults0, switches0) = ProcessCounters();
-            long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0);
+            long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0), items0 = ThreadPool.CompletedWorkItemCount;
             double nginx0 = CpuMs(nginxPid);
             double rate = Rate(remote, patches, readers, out double cpu);
             var (faults1, switches1) = ProcessCounters();
             int n = patches.Length;
             double nginxCpu = (CpuMs(nginxPid) - nginx0) / n;
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                $"{readers} readers: {rate:F1} patches/s, CPU {cpu:F2} ms (nginx {nginxCpu:F2} ms), {(double)(faults1 - faults0) / n:F0} page faults, {(double)(switches1 - switches0) / n:F1} context switches, {(GC.GetTotalAllocatedBytes() - alloc0) / 1e6 / n:F2} MB allocated per patch; {GC.CollectionCount(0) - gc0} gen0 collections; load {LoadAverage()}"));
+                $"{readers} readers: {rate:F1} patches/s, CPU {cpu:F2} ms (nginx {nginxCpu:F2} ms), {(double)(faults1 - faults0) / n:F0} page faults, {(double)(switches1 - switches0) / n:F1} context switches, {(GC.GetTotalAllocatedBytes() - alloc0) / 1e6 / n:F2} MB allocated per patch; {GC.CollectionCount(0) - gc0} gen0 collections; {(double)(ThreadPool.CompletedWorkItemCount - items0) / n:F1} thread-pool work items per patch, {ThreadPool.ThreadCount} pool threads; load {LoadAverage()}"));
         }
         return 0;
     }

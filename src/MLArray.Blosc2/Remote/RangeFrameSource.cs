@@ -237,6 +237,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private async Task LoadAsync(List<Target> targets)
     {
         var fetch = new List<Target>();
+        var onDisk = new List<Target>();
         foreach (var t in targets)
         {
             var u = t.Unit;
@@ -259,11 +260,32 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                     }
                 }
             }
-            else if (_cache.TryCopy(_key, u.Offset, t.Slot) || (_disk is not null && Cacheable(u) && _disk.TryRead(u.Offset, t.Slot)))
+            else if (_cache.TryCopy(_key, u.Offset, t.Slot))
             {
-                continue; // a positioned read straight into the image: no copy, no request
+                continue;
+            }
+            else if (_disk is not null && Cacheable(u))
+            {
+                onDisk.Add(t);
+                continue;
             }
             fetch.Add(t);
+        }
+        // Blocks from the disk cache: positioned reads straight into the image (no copy, no request), one per run of
+        // blocks adjacent both in the object and in the image.
+        for (int i = 0; i < onDisk.Count;)
+        {
+            int j = i + 1;
+            while (j < onDisk.Count && onDisk[j].Owner == onDisk[i].Owner && onDisk[j].Unit.Offset == onDisk[j - 1].Unit.Offset + onDisk[j - 1].Unit.Length
+                   && onDisk[j].Start == onDisk[j - 1].Start + onDisk[j - 1].Unit.Length)
+                j++;
+            var last = onDisk[j - 1];
+            int runLength = (int)(last.Unit.Offset + last.Unit.Length - onDisk[i].Unit.Offset);
+            if (!_disk!.TryRead(onDisk[i].Unit.Offset, onDisk[i].Owner!.Array.AsSpan(onDisk[i].Start, runLength)))
+                for (int k = i; k < j; k++)
+                    if (!_disk.TryRead(onDisk[k].Unit.Offset, onDisk[k].Slot))
+                        fetch.Add(onDisk[k]);
+            i = j;
         }
         if (fetch.Count > 0)
             await FetchTargetsAsync(fetch).ConfigureAwait(false);
