@@ -230,6 +230,34 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public async Task A_second_epoch_reads_blocks_from_the_disk_cache_into_the_images_and_fetches_only_what_it_lacks()
+    {
+        string path = MakeFile("disk.mla", seed: 5);
+        using var local = B2ndArray.Open(path);
+        var url = nginx.Serve(path, "blocks/disk.mla");
+        var cache = new RemoteDiskCache(Path.Combine(_dir, "cache"));
+        var options = new RemoteReadOptions { DiskCache = cache };
+        var patches = new[] { Box(40, 40, 40, 32), Box(10, 100, 20, 30), Box(60, 60, 60, 40) };
+        using (var first = await B2ndArray.OpenAsync(url, options: options))
+            foreach (var p in patches)
+                Assert.Equal(local.Read<float>(p), first.Read<float>(p));
+
+        // A new array (empty memory pool): runs of adjacent blocks come from the disk cache, no data request.
+        using (var second = await B2ndArray.OpenAsync(url, options: options))
+        {
+            foreach (var p in patches.Reverse())
+                Assert.Equal(local.Read<float>(p), second.Read<float>(p));
+            Assert.Equal(2, second.RemoteSource!.Traffic.Requests);
+        }
+        // Patches overlapping the cached ones: the cached blocks from disk, the others fetched, all decoded exactly.
+        using var third = await B2ndArray.OpenAsync(url, options: options);
+        var overlapping = new[] { Box(40, 40, 56, 32), Box(20, 100, 20, 30) };
+        foreach (var p in overlapping)
+            Assert.Equal(local.Read<float>(p), third.Read<float>(p));
+        Assert.InRange(third.RemoteSource!.Traffic.Requests, 3, 2 + overlapping.Length);
+    }
+
+    [Fact]
     public async Task A_shared_memory_pool_serves_a_reopened_object_without_requests_and_never_an_old_version()
     {
         string path = MakeFile("pooled.mla");
