@@ -20,6 +20,8 @@ namespace MLArray.Bench;
 /// the loader's work, on one thread, on the same samples, and of whole jobs (patch reader with and without slab
 /// staging, raw reads into rotating or one reused buffer) in alternating runs. <c>--kernels</c>: the unshuffle
 /// kernels alone on a cached block. <c>--alloc</c>: which types the steady-state loader allocates.
+/// <c>--breakdown</c>: the image read of in-bounds patches split into slab decode and conversion pass, against raw
+/// reads and a minimal conversion loop (with and without non-temporal stores).
 /// <c>--patchlist FILE</c>: the loader's boxes in case 0 (clamped inside) for <c>bench native --patches FILE</c>.
 /// The synthetic dataset (CT-like int16 images, uint8
 /// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
@@ -415,7 +417,9 @@ public static class LoaderBench
         int counted = 0, warmPatches = Math.Min(warm * options.BatchSize, samples.Count / 2);
         var conv = MLArray.Kernels.RowConversion.Fused(MLArray.Kernels.RowConversionKind.Int16ToSingle);
         var copy = MLArray.Kernels.RowConversion.Copy(2);
-        var slab = GC.AllocateUninitializedArray<short>(32 * size[1] is var e ? (int)(e * size[2]) : 0, pinned: true);
+        int slabDepth;
+        using (var first = ds.Acquire(0)) slabDepth = first.Case.Image.BlockDepth;
+        var slab = GC.AllocateUninitializedArray<short>((int)(slabDepth * size[1] * size[2]), pinned: true);
         for (int k = 0; k < samples.Count; k++)
         {
             var (c, s) = samples[k];
@@ -467,8 +471,8 @@ public static class LoaderBench
                         fixed (float* to0 = floats[dst])
                         {
                             long inner = size[1] * size[2];
-                            for (long z0 = 0; z0 < size[0]; z0 += 32)
-                                FlatConvert(src, to0 + z0 * inner, (int)(32 * inner), w == 8);
+                            for (long z0 = 0; z0 < size[0]; z0 += slabDepth)
+                                FlatConvert(src, to0 + z0 * inner, (int)(Math.Min(slabDepth, size[0] - z0) * inner), w == 8);
                         }
                         break;
                 }
