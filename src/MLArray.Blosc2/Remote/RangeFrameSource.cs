@@ -16,7 +16,9 @@ namespace MLArray.Remote;
 /// </summary>
 /// <remarks>
 /// A large chunk read block by block reaches the decoder as a packed image: its header and block starts, rewritten
-/// to point at the fetched blocks laid out one after the other (and its compressed size at their end). The synchronous
+/// to point at the fetched blocks laid out one after the other (and its compressed size at their end). The image is a
+/// pooled, reference-counted buffer laid out before the request: the blocks are received from the network (or read from
+/// the disk cache) straight into their places, and the memory pool keeps slices of it. The synchronous
 /// <see cref="Read"/> of the frame reader blocks on the asynchronous source when the bytes are not cached yet.
 /// </remarks>
 internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch

@@ -12,7 +12,10 @@ namespace MLArray.Remote;
 /// Entries are keyed by the object's name without credentials, its version tag and its length, and the offset:
 /// a replaced object (another tag) never sees the entries of its old version. Objects without a version tag get
 /// entries private to the array that fetched them. Thread-safe; lookups take no lock (each entry records its last use,
-/// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass).
+/// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass). Blocks of large
+/// chunks are kept as slices of the pooled buffers they were received into (the packed images the reads decode); such
+/// a buffer returns to the shared array pool once the read is over and all its blocks are evicted, so the bound counts
+/// the blocks' bytes while a buffer may stay in memory a little longer.
 /// </remarks>
 public sealed class RemoteMemoryCache
 {
