@@ -20,6 +20,8 @@ namespace MLArray.Bench;
 /// the loader's work, on one thread, on the same samples, and of whole jobs (patch reader with and without slab
 /// staging, raw reads into rotating or one reused buffer) in alternating runs. <c>--kernels</c>: the unshuffle
 /// kernels alone on a cached block. <c>--alloc</c>: which types the steady-state loader allocates.
+/// <c>--breakdown</c>: the image read of in-bounds patches split into slab decode and conversion pass, against raw
+/// reads and a minimal conversion loop (with and without non-temporal stores).
 /// <c>--patchlist FILE</c>: the loader's boxes in case 0 (clamped inside) for <c>bench native --patches FILE</c>.
 /// The synthetic dataset (CT-like int16 images, uint8
 /// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
@@ -78,6 +80,11 @@ public static class LoaderBench
                     Math.Clamp(v, 0, rawFiles[0].Image.Shape[d] - patch).ToString(CultureInfo.InvariantCulture)))).ToArray();
                 File.WriteAllLines(listPath, lines);
                 Console.WriteLine($"{lines.Length} patches of case 0 ({ds.Cases[0].ImagePath}) written to {listPath}");
+                return 0;
+            }
+            if (args.Contains("--breakdown"))
+            {
+                Breakdown(ds, baseOptions with { Workers = 1, BatchCount = warm + batches }, warm);
                 return 0;
             }
             if (args.Contains("--profile"))
@@ -321,7 +328,15 @@ public static class LoaderBench
         }
         // Whole jobs as the loader and the raw bench run them: runs of 50 patches each (a cold source for every job),
         // the jobs in rotating order, one thread. Destinations: 4 rotating ones (as the loader's pool) or one reused.
-        string[] jobs = ["patch reader f32+i16 (as the loader)", "patch reader f32+i16, no staging", "patch reader i16+u8 (copies)", "raw i16+u8, 4 rotating buffers", "raw i16+u8, one buffer"];
+        var variants = new (string Name, PatchReader? Reader)[]
+        {
+            ("patch reader f32+i16 (as the loader)", reader),
+            ("patch reader f32+i16, no staging", direct),
+            ("patch reader f32+i16, one buffer", reader),
+            ("raw i16+u8, 4 rotating buffers", null),
+            ("raw i16+u8, one buffer", null),
+        };
+        string[] jobs = variants.Select(v => v.Name).ToArray();
         var runs = new double[jobs.Length];
         int runPatches = 0;
         for (int from = warmPatches; from + 50 <= samples.Count; from += 50)
@@ -334,21 +349,16 @@ public static class LoaderBench
                 {
                     var (c, s) = samples[k];
                     int dst = k % Rot;
-                    if (which <= 2)
+                    if (variants[which].Reader is { } r)
                     {
                         using var lease = ds.Acquire(c);
-                        if (which == 2)
-                        {
-                            reader.Read(lease.Case.Image, s, size, rawImg[dst].AsSpan(), PadMode.Constant, (short)0);
-                            reader.Read(lease.Case.Segmentation!, s, size, rawSeg[dst].AsSpan(), PadMode.Constant, (byte)0);
-                            continue;
-                        }
-                        var r = which == 0 ? reader : direct;
-                        r.Read(lease.Case.Image, s, size, images[dst].AsSpan(), PadMode.Constant, 0f);
-                        r.Read(lease.Case.Segmentation!, s, size, segs[dst].AsSpan(), PadMode.Constant, (short)-1);
+                        int to = variants[which].Name.EndsWith("one buffer", StringComparison.Ordinal) ? 0 : dst;
+                        r.Read(lease.Case.Image, s, size, images[to].AsSpan(), PadMode.Constant, 0f);
+                        r.Read(lease.Case.Segmentation!, s, size, segs[to].AsSpan(), PadMode.Constant, (short)-1);
                     }
                     else
                     {
+                        bool rot = variants[which].Name.Contains("rotating", StringComparison.Ordinal);
                         var cs = rawFiles[c].Image.Shape;
                         long count = 1;
                         for (int d = 0; d < sn; d++)
@@ -357,8 +367,8 @@ public static class LoaderBench
                             sel[d] = NdIndex.Slice(l, h);
                             count *= h - l;
                         }
-                        rawFiles[c].Image.Read<short>(sel, (which == 3 ? rawImg[dst] : oneImg).AsSpan(0, (int)count));
-                        rawFiles[c].Seg.Read<byte>(sel, (which == 3 ? rawSeg[dst] : oneSeg).AsSpan(0, (int)count));
+                        rawFiles[c].Image.Read<short>(sel, (rot ? rawImg[dst] : oneImg).AsSpan(0, (int)count));
+                        rawFiles[c].Seg.Read<byte>(sel, (rot ? rawSeg[dst] : oneSeg).AsSpan(0, (int)count));
                     }
                 }
                 runs[which] += ThreadCpu.Milliseconds() - cpu0;
@@ -373,6 +383,142 @@ public static class LoaderBench
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {names[p],-16} {t[p] / counted,6:F3} ms"));
         double loader = t[0] + t[1] + t[2] + t[3], raw = t[5] + t[6];
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  loader pieces (lease + plan + image + seg) {loader / counted:F3} ms vs raw (rotating) {raw / counted:F3} ms: raw/loader {raw / loader:F2}"));
+    }
+
+    /// <summary>
+    /// The image read of the in-bounds patches of a loader run, split into its pieces on one thread (thread CPU per
+    /// patch, pieces interleaved patch by patch): raw <c>Read&lt;short&gt;</c> into one or 10 rotating buffers (10: the
+    /// loader's pool of 5 batches × 2), the staged read's decode into the block-deep slabs alone, its conversion pass
+    /// alone (from a slab that stays hot, into one or 10 rotating float32 patches), both together, and the fused
+    /// conversion straight from each block (no staging).
+    /// </summary>
+    private static unsafe void Breakdown(PatchDataset ds, PatchLoaderOptions options, int warm)
+    {
+        var size = options.PatchSize!;
+        var samples = Planned(ds, options, 0).Where(p =>
+        {
+            using var lease = ds.Acquire(p.Case);
+            var shape = lease.Case.Image.SpatialShape;
+            return p.Start.Select((v, d) => v >= 0 && v + size[d] <= shape[d]).All(b => b);
+        }).ToList();
+        int n = (int)size.Aggregate(1L, (a, b) => a * b), sn = size.Length;
+        const int Rot = 10;
+        var floats = Enumerable.Range(0, Rot).Select(_ => GC.AllocateUninitializedArray<float>(n, pinned: true)).ToArray();
+        var shorts = Enumerable.Range(0, Rot).Select(_ => GC.AllocateUninitializedArray<short>(n, pinned: true)).ToArray();
+        foreach (var f in floats) f.AsSpan().Clear();
+        foreach (var f in shorts) f.AsSpan().Clear();
+        var oneShort = shorts[0];
+        var oneFloat = floats[0];
+        var reader = new PatchReader();
+        var direct = new PatchReader { Staging = false };
+        var sel = new NdIndex[sn];
+        string[] names = ["raw i16 (1 buf)", "raw i16 (10 rot)", "slab decode only", "convert pass (1 buf)", "convert pass (10 rot)", "staged f32 (10 rot)", "direct f32 (10 rot)", "staged f32 (1 buf)", "convert NT (10 rot)", "convert plain loop (10 rot)"];
+        var t = new double[names.Length];
+        int counted = 0, warmPatches = Math.Min(warm * options.BatchSize, samples.Count / 2);
+        var conv = MLArray.Kernels.RowConversion.Fused(MLArray.Kernels.RowConversionKind.Int16ToSingle);
+        var copy = MLArray.Kernels.RowConversion.Copy(2);
+        int slabDepth;
+        using (var first = ds.Acquire(0)) slabDepth = first.Case.Image.BlockDepth;
+        var slab = GC.AllocateUninitializedArray<short>((int)(slabDepth * size[1] * size[2]), pinned: true);
+        for (int k = 0; k < samples.Count; k++)
+        {
+            var (c, s) = samples[k];
+            int dst = k % Rot;
+            using var lease = ds.Acquire(c);
+            var file = lease.Case.Image.File;
+            for (int d = 0; d < sn; d++) sel[d] = NdIndex.Slice(s[d], s[d] + size[d]);
+            long depth = lease.Case.Image.BlockDepth;
+            for (int p = 0; p < names.Length; p++)
+            {
+                int w = (p + k) % names.Length;
+                double cpu0 = ThreadCpu.Milliseconds();
+                switch (w)
+                {
+                    case 0: file.Read<short>(sel, oneShort); break;
+                    case 1: file.Read<short>(sel, shorts[dst]); break;
+                    case 2:
+                    case 3:
+                    case 4:
+                        {
+                            long inner = size[1] * size[2];
+                            long[] natural = [inner, size[2], 1], srcBytes = [inner * 2, size[2] * 2, 2], dstBytes = [inner * 4, size[2] * 4, 4];
+                            var sub = (NdIndex[])sel.Clone();
+                            fixed (short* src = slab)
+                            fixed (float* to = w == 3 ? oneFloat : floats[dst])
+                                for (long z0 = s[0]; z0 < s[0] + size[0];)
+                                {
+                                    long z1 = Math.Min(s[0] + size[0], (z0 / depth + 1) * depth);
+                                    if (w == 2)
+                                    {
+                                        sub[0] = NdIndex.Slice(z0, z1);
+                                        file.ReadStrided<short>(sub, slab.AsSpan(0, (int)((z1 - z0) * inner)), natural, copy);
+                                    }
+                                    else
+                                    {
+                                        long[] ext = [z1 - z0, size[1], size[2]];
+                                        MLArray.Blosc2.NdCopy.ConvertRows((byte*)src, srcBytes, (byte*)(to + (z0 - s[0]) * inner), dstBytes, ext, conv);
+                                    }
+                                    z0 = z1;
+                                }
+                            break;
+                        }
+                    case 5: reader.Read(lease.Case.Image, s, size, floats[dst].AsSpan(), PadMode.Constant, 0f); break;
+                    case 6: direct.Read(lease.Case.Image, s, size, floats[dst].AsSpan(), PadMode.Constant, 0f); break;
+                    case 7: reader.Read(lease.Case.Image, s, size, oneFloat.AsSpan(), PadMode.Constant, 0f); break;
+                    case 8:
+                    case 9:
+                        fixed (short* src = slab)
+                        fixed (float* to0 = floats[dst])
+                        {
+                            long inner = size[1] * size[2];
+                            for (long z0 = 0; z0 < size[0]; z0 += slabDepth)
+                                FlatConvert(src, to0 + z0 * inner, (int)(Math.Min(slabDepth, size[0] - z0) * inner), w == 8);
+                        }
+                        break;
+                }
+                if (k >= warmPatches) t[w] += ThreadCpu.Milliseconds() - cpu0;
+            }
+            if (k >= warmPatches) counted++;
+        }
+        fixed (short* src = slab)
+        fixed (float* to = oneFloat)
+        {
+            for (int round = 0; round < 3; round++)
+            {
+                double a0 = ThreadCpu.Milliseconds();
+                for (int r = 0; r < 20000; r++) conv.Rows((byte*)src, 0, (byte*)to, 0, 8192, 1);
+                double a1 = ThreadCpu.Milliseconds();
+                for (int r = 0; r < 20000; r++) FlatConvert(src, to, 8192, false);
+                double a2 = ThreadCpu.Milliseconds();
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"hot 8192 items: engine {(a1 - a0) * 1e6 / 20000 / 8192:F3} ns/item, plain loop {(a2 - a1) * 1e6 / 20000 / 8192:F3} ns/item"));
+            }
+        }
+        Console.WriteLine($"image 128³ int16 → float32, inside patches only, thread CPU per patch, mean of {counted} patches after {warmPatches} (pieces interleaved); load {LoadAverage()}:");
+        for (int p = 0; p < names.Length; p++)
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"  {names[p],-22} {t[p] / counted,6:F3} ms"));
+    }
+
+    private static unsafe void FlatConvert(short* src, float* dst, int count, bool nt)
+    {
+        int i = 0;
+        while (i < count && ((nint)(dst + i) & 31) != 0) { dst[i] = src[i]; i++; }
+        for (; i + 16 <= count; i += 16)
+        {
+            var a = System.Runtime.Intrinsics.X86.Avx.ConvertToVector256Single(System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(Vector128.Load(src + i)));
+            var b = System.Runtime.Intrinsics.X86.Avx.ConvertToVector256Single(System.Runtime.Intrinsics.X86.Avx2.ConvertToVector256Int32(Vector128.Load(src + i + 8)));
+            if (nt)
+            {
+                System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal(dst + i, a);
+                System.Runtime.Intrinsics.X86.Avx.StoreAlignedNonTemporal(dst + i + 8, b);
+            }
+            else
+            {
+                a.Store(dst + i);
+                b.Store(dst + i + 8);
+            }
+        }
+        for (; i < count; i++) dst[i] = src[i];
+        if (nt) System.Runtime.Intrinsics.X86.Sse.StoreFence();
     }
 
     private static double Median(List<double> xs)

@@ -104,6 +104,16 @@ internal static partial class Shuffle
     private static unsafe void Rows<TC>(bool shuffled, byte* s, nint n, nint count, nint rows, nint step, byte* dst, nint dstStride, in Affine x, ConvertLevel level)
         where TC : struct, IConvertGroup
     {
+        // The transform's presence is a type parameter so the identity loops carry no loads or branches of it (the
+        // JIT cannot keep an `in` struct's fields in registers across stores through pointers).
+        if (x.IsIdentity) Rows<TC, NoTransform>(shuffled, s, n, count, rows, step, dst, dstStride, x, level);
+        else Rows<TC, Transformed>(shuffled, s, n, count, rows, step, dst, dstStride, x, level);
+    }
+
+    private static unsafe void Rows<TC, TT>(bool shuffled, byte* s, nint n, nint count, nint rows, nint step, byte* dst, nint dstStride, Affine x, ConvertLevel level)
+        where TC : struct, IConvertGroup
+        where TT : struct, ITransformMode
+    {
         if (count <= 0)
             return;
         bool vector = level != ConvertLevel.Scalar && (level != ConvertLevel.Vector128 || IsV128Supported) && (level != ConvertLevel.Avx2 || Avx2.IsSupported);
@@ -115,22 +125,23 @@ internal static partial class Shuffle
             byte* tile = stackalloc byte[16 * 4];
             for (nint r = 0; r < rows; r++)
             {
-                Group<TC>(shuffled: true, s + r * step, n, tile, x, wide);
+                Group<TC, TT>(shuffled: true, s + r * step, n, tile, x, wide);
                 CopySmall(dst + r * dstStride, tile, count * TC.OutWidth);
             }
             return;
         }
+        if (!shuffled && rows > 1 && step == count * TC.InWidth && dstStride == count * TC.OutWidth)
+        {
+            // Rows contiguous on both sides (a whole slab of a patch): one long run.
+            count *= rows;
+            rows = 1;
+        }
         if (vector && count >= 16)
         {
-            for (nint r = 0; r < rows; r++)
-            {
-                byte* sr = s + r * step, dr = dst + r * dstStride;
-                nint k = 0;
-                for (; k + 16 <= count; k += 16)
-                    Group<TC>(shuffled, sr + k * (shuffled ? 1 : TC.InWidth), n, dr + k * TC.OutWidth, x, wide);
-                if (k < count) // the last group overlaps the previous one
-                    Group<TC>(shuffled, sr + (count - 16) * (shuffled ? 1 : TC.InWidth), n, dr + (count - 16) * TC.OutWidth, x, wide);
-            }
+            if (shuffled && wide) Runs<TC, TT>(true, true, s, n, count, rows, step, dst, dstStride, x);
+            else if (shuffled) Runs<TC, TT>(true, false, s, n, count, rows, step, dst, dstStride, x);
+            else if (wide) Runs<TC, TT>(false, true, s, n, count, rows, step, dst, dstStride, x);
+            else Runs<TC, TT>(false, false, s, n, count, rows, step, dst, dstStride, x);
             return;
         }
         for (nint r = 0; r < rows; r++)
@@ -146,9 +157,38 @@ internal static partial class Shuffle
         }
     }
 
+    // Rows of at least 16 items, 16 at a time (the last group of a row overlaps the previous one); shuffled and wide
+    // are constants at each call site, so every combination gets its own branch-free loop.
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static unsafe void Runs<TC, TT>(bool shuffled, bool wide, byte* s, nint n, nint count, nint rows, nint step, byte* dst, nint dstStride, in Affine x)
+        where TC : struct, IConvertGroup
+        where TT : struct, ITransformMode
+    {
+        nint inStep = shuffled ? 1 : TC.InWidth;
+        for (nint r = 0; r < rows; r++)
+        {
+            byte* sr = s + r * step, dr = dst + r * dstStride;
+            nint k = 0;
+            nint skew = ((nint)dr & 31) / TC.OutWidth;
+            if (count >= 64 && skew != 0 && (nint)dr % TC.OutWidth == 0)
+            {
+                // A long run (a contiguous slab): one unaligned group, then groups whose stores start on 32-byte
+                // boundaries (the first overlaps it and writes the same values again).
+                Group<TC, TT>(shuffled, sr, n, dr, x, wide);
+                k = 32 / TC.OutWidth - skew;
+            }
+            for (; k + 16 <= count; k += 16)
+                Group<TC, TT>(shuffled, sr + k * inStep, n, dr + k * TC.OutWidth, x, wide);
+            if (k < count) // the last group overlaps the previous one
+                Group<TC, TT>(shuffled, sr + (count - 16) * inStep, n, dr + (count - 16) * TC.OutWidth, x, wide);
+        }
+    }
+
     /// <summary>Loads 16 items (their bytes in item order: 16 in <c>e0</c>, for 2-byte items 16 more in <c>e1</c>) and converts them to <paramref name="d"/>.</summary>
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void Group<TC>(bool shuffled, byte* s, nint n, byte* d, in Affine x, bool wide) where TC : struct, IConvertGroup
+    private static unsafe void Group<TC, TT>(bool shuffled, byte* s, nint n, byte* d, in Affine x, bool wide)
+        where TC : struct, IConvertGroup
+        where TT : struct, ITransformMode
     {
         Vector128<byte> e0, e1 = default;
         if (TC.InWidth == 1)
@@ -166,17 +206,39 @@ internal static partial class Shuffle
             e0 = Vector128.Load(s);
             e1 = Vector128.Load(s + 16);
         }
-        if (wide) TC.Wide(e0, e1, d, x);
-        else TC.Narrow(e0, e1, d, x);
+        if (wide) TC.Wide<TT>(e0, e1, d, x);
+        else TC.Narrow<TT>(e0, e1, d, x);
     }
+
+    /// <summary>Whether a conversion applies its <see cref="Affine"/> (a constant per instantiation).</summary>
+    private interface ITransformMode
+    {
+        static abstract bool Active { get; }
+    }
+
+    private struct NoTransform : ITransformMode
+    {
+        public static bool Active => false;
+    }
+
+    private struct Transformed : ITransformMode
+    {
+        public static bool Active => true;
+    }
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector256<float> Apply<TT>(in Affine x, Vector256<float> v) where TT : struct, ITransformMode => TT.Active ? x.Apply(v) : v;
+
+    [MethodImpl(MethodImplOptions.AggressiveInlining)]
+    private static Vector128<float> Apply<TT>(in Affine x, Vector128<float> v) where TT : struct, ITransformMode => TT.Active ? x.Apply(v) : v;
 
     /// <summary>One conversion: 16 items at a time in 256-bit (AVX2) or 128-bit vectors, or one at a time.</summary>
     private interface IConvertGroup
     {
         static abstract int InWidth { get; }
         static abstract int OutWidth { get; }
-        static abstract unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x);
-        static abstract unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x);
+        static abstract unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode;
+        static abstract unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode;
         static abstract unsafe void Scalar(uint bits, byte* d, in Affine x);
     }
 
@@ -185,17 +247,17 @@ internal static partial class Shuffle
         public static int InWidth => 2;
         public static int OutWidth => 4;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsInt16()))).Store((float*)d);
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e1.AsInt16()))).Store((float*)d + 8);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsInt16()))).Store((float*)d);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e1.AsInt16()))).Store((float*)d + 8);
         }
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (a, b) = Vector128.Widen(e0.AsInt16());
             var (c, e) = Vector128.Widen(e1.AsInt16());
-            StoreSingles(a, b, c, e, (float*)d, x);
+            StoreSingles<TT>(a, b, c, e, (float*)d, x);
         }
 
         public static unsafe void Scalar(uint bits, byte* d, in Affine x) => *(float*)d = x.Apply((short)bits);
@@ -206,17 +268,17 @@ internal static partial class Shuffle
         public static int InWidth => 2;
         public static int OutWidth => 4;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsUInt16()))).Store((float*)d);
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e1.AsUInt16()))).Store((float*)d + 8);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsUInt16()))).Store((float*)d);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e1.AsUInt16()))).Store((float*)d + 8);
         }
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (a, b) = Vector128.Widen(e0.AsUInt16());
             var (c, e) = Vector128.Widen(e1.AsUInt16());
-            StoreSingles(a.AsInt32(), b.AsInt32(), c.AsInt32(), e.AsInt32(), (float*)d, x);
+            StoreSingles<TT>(a.AsInt32(), b.AsInt32(), c.AsInt32(), e.AsInt32(), (float*)d, x);
         }
 
         public static unsafe void Scalar(uint bits, byte* d, in Affine x) => *(float*)d = x.Apply((ushort)bits);
@@ -227,18 +289,18 @@ internal static partial class Shuffle
         public static int InWidth => 1;
         public static int OutWidth => 4;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0))).Store((float*)d);
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(e0, 8)))).Store((float*)d + 8);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0))).Store((float*)d);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(e0, 8)))).Store((float*)d + 8);
         }
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (lo, hi) = Vector128.Widen(e0);
             var (a, b) = Vector128.Widen(lo);
             var (c, e) = Vector128.Widen(hi);
-            StoreSingles(a.AsInt32(), b.AsInt32(), c.AsInt32(), e.AsInt32(), (float*)d, x);
+            StoreSingles<TT>(a.AsInt32(), b.AsInt32(), c.AsInt32(), e.AsInt32(), (float*)d, x);
         }
 
         public static unsafe void Scalar(uint bits, byte* d, in Affine x) => *(float*)d = x.Apply((byte)bits);
@@ -249,18 +311,18 @@ internal static partial class Shuffle
         public static int InWidth => 1;
         public static int OutWidth => 4;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsSByte()))).Store((float*)d);
-            x.Apply(Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(e0, 8).AsSByte()))).Store((float*)d + 8);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(e0.AsSByte()))).Store((float*)d);
+            Apply<TT>(x, Avx.ConvertToVector256Single(Avx2.ConvertToVector256Int32(Sse2.ShiftRightLogical128BitLane(e0, 8).AsSByte()))).Store((float*)d + 8);
         }
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (lo, hi) = Vector128.Widen(e0.AsSByte());
             var (a, b) = Vector128.Widen(lo);
             var (c, e) = Vector128.Widen(hi);
-            StoreSingles(a, b, c, e, (float*)d, x);
+            StoreSingles<TT>(a, b, c, e, (float*)d, x);
         }
 
         public static unsafe void Scalar(uint bits, byte* d, in Affine x) => *(float*)d = x.Apply((sbyte)bits);
@@ -271,13 +333,13 @@ internal static partial class Shuffle
         public static int InWidth => 2;
         public static int OutWidth => 4;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             HalfBitsToSingle(Avx2.ConvertToVector256Int32(e0.AsUInt16()).AsUInt32()).Store((float*)d);
             HalfBitsToSingle(Avx2.ConvertToVector256Int32(e1.AsUInt16()).AsUInt32()).Store((float*)d + 8);
         }
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (a, b) = Vector128.Widen(e0.AsUInt16());
             var (c, e) = Vector128.Widen(e1.AsUInt16());
@@ -296,10 +358,10 @@ internal static partial class Shuffle
         public static int InWidth => 1;
         public static int OutWidth => 2;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) =>
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode =>
             Avx2.ConvertToVector256Int16(e0).Store((short*)d);
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (a, b) = Vector128.Widen(e0);
             a.Store((ushort*)d);
@@ -314,10 +376,10 @@ internal static partial class Shuffle
         public static int InWidth => 1;
         public static int OutWidth => 2;
 
-        public static unsafe void Wide(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) =>
+        public static unsafe void Wide<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode =>
             Avx2.ConvertToVector256Int16(e0.AsSByte()).Store((short*)d);
 
-        public static unsafe void Narrow(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x)
+        public static unsafe void Narrow<TT>(Vector128<byte> e0, Vector128<byte> e1, byte* d, in Affine x) where TT : struct, ITransformMode
         {
             var (a, b) = Vector128.Widen(e0.AsSByte());
             a.Store((short*)d);
@@ -328,12 +390,12 @@ internal static partial class Shuffle
     }
 
     [MethodImpl(MethodImplOptions.AggressiveInlining)]
-    private static unsafe void StoreSingles(Vector128<int> a, Vector128<int> b, Vector128<int> c, Vector128<int> e, float* f, in Affine x)
+    private static unsafe void StoreSingles<TT>(Vector128<int> a, Vector128<int> b, Vector128<int> c, Vector128<int> e, float* f, in Affine x) where TT : struct, ITransformMode
     {
-        x.Apply(Vector128.ConvertToSingle(a)).Store(f);
-        x.Apply(Vector128.ConvertToSingle(b)).Store(f + 4);
-        x.Apply(Vector128.ConvertToSingle(c)).Store(f + 8);
-        x.Apply(Vector128.ConvertToSingle(e)).Store(f + 12);
+        Apply<TT>(x, Vector128.ConvertToSingle(a)).Store(f);
+        Apply<TT>(x, Vector128.ConvertToSingle(b)).Store(f + 4);
+        Apply<TT>(x, Vector128.ConvertToSingle(c)).Store(f + 8);
+        Apply<TT>(x, Vector128.ConvertToSingle(e)).Store(f + 12);
     }
 
     // float16 bits (zero-extended to 32) → float32, exactly: the exponent and mantissa move up 13 bits and the exponent

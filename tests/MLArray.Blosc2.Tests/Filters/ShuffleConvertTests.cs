@@ -78,6 +78,36 @@ public sealed class ShuffleConvertTests
     }
 
     [Theory]
+    [MemberData(nameof(KindsAndLevels))]
+    public unsafe void Long_and_merged_contiguous_runs_convert_at_every_destination_alignment(string kindName, string levelName)
+    {
+        var kind = Enum.Parse<RowConversionKind>(kindName);
+        var level = Enum.Parse<Shuffle.ConvertLevel>(levelName);
+        // Runs of 64+ items (a slab's rows, or rows contiguous on both sides that become one run) start on every
+        // item-aligned offset from a 32-byte boundary: the kernel's first unaligned group overlaps the aligned ones.
+        Gen.Select(Gen.Int[1, 700], Gen.Int[1, 3], Gen.Int, Gen.Bool).Sample((count, rows, seed, transform) =>
+        {
+            var conv = Conversion(kind, transform, seed);
+            int w = conv.InItemSize, o = conv.OutItemSize;
+            var rng = new Random(seed);
+            bool gaps = rng.Next(2) == 0;
+            int rowStep = count + (gaps ? rng.Next(1, 7) : 0);
+            int dstStride = count * o + (gaps ? o * rng.Next(1, 5) : 0);
+            var src = new byte[rows * rowStep * w];
+            rng.NextBytes(src);
+            var dst = GC.AllocateArray<byte>(rows * dstStride + 96, pinned: true);
+            dst.AsSpan().Fill(0xEE);
+            fixed (byte* s = src)
+            fixed (byte* d = dst)
+            {
+                int at = (int)((32 - ((nint)d & 31)) & 31) + o * rng.Next(0, 32 / o);
+                conv.Rows(s, rowStep * w, d + at, dstStride, count, rows, level);
+                Check(conv, src, 0, rowStep, count, rows, dst, at, dstStride, $"{kind} {level} count {count} rows {rows} at {at % 32}");
+            }
+        }, iter: 120);
+    }
+
+    [Theory]
     [InlineData("Scalar")]
     [InlineData("Vector128")]
     [InlineData("Avx2")]
