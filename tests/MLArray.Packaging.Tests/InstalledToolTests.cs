@@ -50,6 +50,28 @@ public sealed class InstalledToolTests(PackedFeed feed) : IDisposable
     }
 
     /// <summary>
+    /// <c>mlarray bench --json</c> says how each form runs the library's kernels: the Native AOT tool (linux-x64) with its
+    /// compile-time 128-bit SIMD, the portable package JIT-compiled with the widest vectors of this CPU (as this test process).
+    /// </summary>
+    [Fact]
+    public void Bench_reports_native_aot_and_simd_width_of_each_form()
+    {
+        bool aot = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier == "linux-x64";
+        string jitSimd = System.Runtime.Intrinsics.Vector512.IsHardwareAccelerated ? "512-bit"
+            : System.Runtime.Intrinsics.Vector256.IsHardwareAccelerated ? "256-bit" : "128-bit";
+        foreach (var form in Forms())
+        {
+            var r = Run(form, "bench", Data("blosc2", "mlarray_big_f4_volume_lz4hc8.mla"), "--count", "8", "--patch", "32", "--json");
+            Assert.True(r.ExitCode == 0, $"{form.Name}: {r.Output}");
+            using var doc = JsonDocument.Parse(r.Output);
+            bool expectAot = form.Name == "installed" && aot;
+            Assert.Equal(expectAot, doc.RootElement.GetProperty("native_aot").GetBoolean());
+            Assert.Equal(expectAot ? "128-bit" : jitSimd, doc.RootElement.GetProperty("simd").GetString());
+            Assert.True(doc.RootElement.GetProperty("mb_per_s").GetDouble() > 0, r.Output);
+        }
+    }
+
+    /// <summary>
     /// header, validate (a good and a corrupt file), convert (NIfTI, NRRD and .npy to .mla; .mla to .npy, NIfTI and NRRD),
     /// migrate, preview, index and sample on a small dataset, predict with a test ONNX model: same exit codes, same
     /// printed header and validation, same output files.

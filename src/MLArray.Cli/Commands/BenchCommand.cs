@@ -1,6 +1,8 @@
 using System.CommandLine;
 using System.Diagnostics;
 using System.Globalization;
+using System.Runtime.CompilerServices;
+using System.Runtime.Intrinsics;
 using System.Text;
 using System.Text.Json;
 using MLArray.Blosc2;
@@ -55,6 +57,16 @@ internal static class BenchCommand
     internal sealed record BenchResult(string File, long[] Shape, string DType, long[] Patch, int Count, int Threads, int Seed,
         double MedianUs, double MeanUs, double P95Us, double MbPerS, double FullDecodeMs)
     {
+        /// <summary>
+        /// How this process runs the library's code: widest SIMD vectors its kernels use and whether it is a Native AOT
+        /// build (the linux-x64 tool package: x86-64 baseline, 128-bit paths) or JIT-compiled (AVX2/AVX-512 picked at run
+        /// time), so that numbers from the tool and from an application can be compared.
+        /// </summary>
+        public static string Simd => Vector512.IsHardwareAccelerated ? "512-bit" : Vector256.IsHardwareAccelerated ? "256-bit" : Vector128.IsHardwareAccelerated ? "128-bit" : "none";
+
+        /// <summary>True in a Native AOT build (no JIT: SIMD width fixed when the tool was compiled).</summary>
+        public static bool NativeAot => !RuntimeFeature.IsDynamicCodeSupported;
+
         public string ToJson()
         {
             using var ms = new MemoryStream();
@@ -73,6 +85,8 @@ internal static class BenchCommand
                 w.WriteNumber("p95_us", Math.Round(P95Us, 1));
                 w.WriteNumber("mb_per_s", Math.Round(MbPerS, 1));
                 w.WriteNumber("full_decode_ms", Math.Round(FullDecodeMs, 3));
+                w.WriteString("simd", Simd);
+                w.WriteBoolean("native_aot", NativeAot);
                 w.WriteEndObject();
             }
             return Encoding.UTF8.GetString(ms.ToArray());
@@ -89,6 +103,7 @@ internal static class BenchCommand
                 patch mean      {MeanUs:F1} µs (p95 {P95Us:F1} µs)
                 throughput      {MbPerS:F1} MB/s of decoded patch data
                 full decode     {FullDecodeMs:F2} ms
+                code            {(NativeAot ? "Native AOT (x86-64 baseline)" : "JIT-compiled")}, SIMD vectors up to {Simd}{(NativeAot ? " (an application's JIT-compiled library uses the CPU's widest vectors)" : "")}
                 """);
         }
     }
