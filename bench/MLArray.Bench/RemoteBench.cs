@@ -96,6 +96,8 @@ internal static class RemoteBench
 
         using var local = B2ndArray.Open(file);
         var patches = Patches(local.Shape, count, new Random(7));
+        if (Arg(args, "--loop") is { } loopSeconds)
+            return Loop(url, http, nginx.ProcessId, patches, int.Parse(Arg(args, "--levels") ?? "8", CultureInfo.InvariantCulture), double.Parse(loopSeconds, CultureInfo.InvariantCulture));
         var touched = new TouchedBlocks(file);
         long touchedBytes = patches.Sum(p => touched.Of(local, p).Bytes);
         Rate(local, patches, 1); // warm-up (JIT, page cache)
@@ -166,6 +168,59 @@ internal static class RemoteBench
     }
 
     private const int Reps = 3;
+
+    /// <summary>
+    /// <c>--loop S</c>: only remote first-epoch reads (fresh arrays, <c>--levels</c> readers) for about S seconds, one
+    /// line per pass with the process's CPU, page faults, context switches and allocations per patch (for profilers
+    /// attached to the process; nothing local is read).
+    /// </summary>
+    private static int Loop(Uri url, HttpRangeSourceOptions http, int nginxPid, NdIndex[][] patches, int readers, double seconds)
+    {
+        bool cold = Environment.GetEnvironmentVariable("MLA_BENCH_COLD") == "1"; // no warm-up: the thread pool as a new process has it
+        if (!cold)
+            using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = readers }).GetAwaiter().GetResult())
+                for (int i = 0; i < 2; i++)
+                    Rate(warm, patches, readers);
+        Console.WriteLine($"loop start, pid {Environment.ProcessId}");
+        var total = Stopwatch.StartNew();
+        while (total.Elapsed.TotalSeconds < seconds)
+        {
+            using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = readers }).GetAwaiter().GetResult();
+            var (faults0, switches0) = ProcessCounters();
+            long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0), items0 = ThreadPool.CompletedWorkItemCount;
+            double nginx0 = CpuMs(nginxPid);
+            double rate = Rate(remote, patches, readers, out double cpu);
+            var (faults1, switches1) = ProcessCounters();
+            int n = patches.Length;
+            double nginxCpu = (CpuMs(nginxPid) - nginx0) / n;
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"{readers} readers: {rate:F1} patches/s, CPU {cpu:F2} ms (nginx {nginxCpu:F2} ms), {(double)(faults1 - faults0) / n:F0} page faults, {(double)(switches1 - switches0) / n:F1} context switches, {(GC.GetTotalAllocatedBytes() - alloc0) / 1e6 / n:F2} MB allocated per patch; {GC.CollectionCount(0) - gc0} gen0 collections; {(double)(ThreadPool.CompletedWorkItemCount - items0) / n:F1} thread-pool work items per patch, {ThreadPool.ThreadCount} pool threads; load {LoadAverage()}"));
+        }
+        return 0;
+    }
+
+    /// <summary>Minor page faults and context switches (voluntary + involuntary, of the threads alive now) of this process so far (Linux /proc; 0 elsewhere).</summary>
+    private static (long Faults, long Switches) ProcessCounters()
+    {
+        if (!File.Exists("/proc/self/stat"))
+            return (0, 0);
+        var fields = File.ReadAllText("/proc/self/stat").Split(')')[1].Split(' ', StringSplitOptions.RemoveEmptyEntries);
+        long switches = 0;
+        foreach (string task in Directory.EnumerateDirectories("/proc/self/task"))
+        {
+            try
+            {
+                foreach (string line in File.ReadLines(Path.Combine(task, "status")))
+                    if (line.Contains("ctxt_switches", StringComparison.Ordinal))
+                        switches += long.Parse(line.Split(':')[1].Trim(), CultureInfo.InvariantCulture);
+            }
+            catch (IOException)
+            {
+                // the thread ended meanwhile
+            }
+        }
+        return (long.Parse(fields[7], CultureInfo.InvariantCulture), switches);
+    }
 
     private static double Best(Func<double> run) => Enumerable.Range(0, Reps).Max(_ => run());
 

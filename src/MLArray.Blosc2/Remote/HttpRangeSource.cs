@@ -545,7 +545,7 @@ public sealed class HttpRangeSource : IByteRangeSource
     /// <summary>A multipart body read line by line and part by part, bounded (a server sending more than asked is an error).</summary>
     private sealed class MultipartBody(Stream stream, long limit, string name) : IDisposable
     {
-        private readonly byte[] _buffer = new byte[64 << 10];
+        private readonly byte[] _buffer = System.Buffers.ArrayPool<byte>.Shared.Rent(64 << 10); // given back at Dispose
         private int _pos;
         private int _len;
 
@@ -639,7 +639,11 @@ public sealed class HttpRangeSource : IByteRangeSource
             return true;
         }
 
-        public void Dispose() => stream.Dispose();
+        public void Dispose()
+        {
+            stream.Dispose();
+            System.Buffers.ArrayPool<byte>.Shared.Return(_buffer);
+        }
     }
 
     private MLArrayRemoteException Error(string what, int? status) => new($"'{DisplayName}': {what}.", status);

@@ -16,7 +16,9 @@ namespace MLArray.Remote;
 /// </summary>
 /// <remarks>
 /// A large chunk read block by block reaches the decoder as a packed image: its header and block starts, rewritten
-/// to point at the fetched blocks laid out one after the other (and its compressed size at their end). The synchronous
+/// to point at the fetched blocks laid out one after the other (and its compressed size at their end). The image is a
+/// pooled, reference-counted buffer laid out before the request: the blocks are received from the network (or read from
+/// the disk cache) straight into their places, and the memory pool keeps slices of it. The synchronous
 /// <see cref="Read"/> of the frame reader blocks on the asynchronous source when the bytes are not cached yet.
 /// </remarks>
 internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
@@ -35,9 +37,10 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly long _tailStart;
     private readonly DiskCachedObject? _disk;
     private readonly RemoteMemoryCache _cache;
+    private readonly bool _privateCache;
     private readonly string _key;
     private readonly ConcurrentDictionary<long, BlockTable?> _tables = new(); // by chunk start; null: read the chunk whole
-    private readonly ConcurrentDictionary<Unit, Task<byte[]>> _inFlight = new();
+    private readonly ConcurrentDictionary<Unit, Task<byte[]?>> _inFlight = new(); // the array for whole units, null for blocks
     private readonly ThreadLocal<ImageBuffers> _images = new(() => new ImageBuffers());
     private readonly object _lock = new();
     private Task? _allTables;
@@ -54,6 +57,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         _tail = tail;
         _tailStart = tailStart;
         _disk = options.DiskCache?.For(source);
+        _privateCache = options.MemoryCache is null;
         _cache = options.MemoryCache ?? RemoteMemoryCache.Private(options.ChunkCacheBytes);
         _key = RemoteMemoryCache.ObjectKey(source);
     }
@@ -205,134 +209,226 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     private readonly record struct Unit(long Offset, int Length);
 
     /// <summary>
-    /// The bytes of every unit (at least the unit's length, starting at its offset): from the memory cache, else the
-    /// disk cache, else the network; the fetched ones are cached.
+    /// A unit a read needs. Without <see cref="Owner"/>: its bytes in an array of their own (<see cref="Result"/>, the
+    /// cached array itself when cached: whole chunks, chunk headers). With one: the bytes go into the pooled packed image
+    /// <see cref="Owner"/> at <see cref="Start"/> (blocks: received there straight from the network), and the memory
+    /// pool keeps that slice.
     /// </summary>
-    /// <param name="units">The units.</param>
-    /// <param name="scratch">
-    /// Buffers of the calling read for units served from the disk cache (valid until that thread's next read); null:
-    /// new arrays.
-    /// </param>
-    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units, ImageBuffers? scratch = null)
+    private sealed class Target(Unit unit, SharedBuffer? owner = null, int start = 0)
     {
-        var result = new ReadOnlyMemory<byte>[units.Count];
-        var missing = new List<int>();
-        for (int i = 0; i < units.Count; i++)
+        public readonly Unit Unit = unit;
+        public readonly SharedBuffer? Owner = owner;
+        public readonly int Start = start;
+        public byte[]? Result;
+
+        public Span<byte> Slot => Owner!.Array.AsSpan(Start, Unit.Length);
+    }
+
+    /// <summary>The bytes of whole units (at least the unit's length, starting at its offset), in arrays of their own.</summary>
+    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units)
+    {
+        var targets = units.Select(u => new Target(u)).ToList();
+        await LoadAsync(targets).ConfigureAwait(false);
+        return targets.Select(t => (ReadOnlyMemory<byte>)t.Result!).ToArray();
+    }
+
+    /// <summary>
+    /// Brings every target's bytes from the memory pool, else the disk cache, else the network (one wave for all the
+    /// fetched ones, which are then cached).
+    /// </summary>
+    private async Task LoadAsync(List<Target> targets)
+    {
+        var fetch = new List<Target>();
+        var onDisk = new List<Target>();
+        foreach (var t in targets)
         {
-            var u = units[i];
-            if (_cache.TryGet(_key, u.Offset, u.Length, out var data))
+            var u = t.Unit;
+            if (t.Owner is null)
             {
-                result[i] = data;
-                continue;
-            }
-            if (_disk is not null && Cacheable(u))
-            {
-                // A positioned read (no per-read open). Whole chunks, which the next patches are likely to touch again,
-                // go to the memory pool too; blocks go into reused buffers (no fresh pages to fault in).
-                bool keep = scratch is null || IsWholeChunk(u);
-                var buffer = keep ? GC.AllocateUninitializedArray<byte>(u.Length) : scratch!.Get(u.Length);
-                if (_disk.TryRead(u.Offset, buffer.AsSpan(0, u.Length)))
+                if (_cache.TryGet(_key, u.Offset, u.Length, out var data))
                 {
-                    if (keep)
-                        _cache.Add(_key, u.Offset, buffer);
-                    result[i] = buffer.AsMemory(0, u.Length);
+                    t.Result = data;
                     continue;
                 }
+                if (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length))
+                {
+                    // Whole chunks, which the next patches are likely to touch again, go to the memory pool too.
+                    var buffer = GC.AllocateUninitializedArray<byte>(u.Length);
+                    if (_disk.TryRead(u.Offset, buffer))
+                    {
+                        _cache.Add(_key, u.Offset, buffer);
+                        t.Result = buffer;
+                        continue;
+                    }
+                }
             }
-            missing.Add(i);
+            else if (_cache.TryCopy(_key, u.Offset, t.Slot))
+            {
+                continue;
+            }
+            else if (_disk is not null && Cacheable(u))
+            {
+                onDisk.Add(t);
+                continue;
+            }
+            fetch.Add(t);
         }
-        if (missing.Count == 0)
-            return result;
-        // Units another read is fetching right now are awaited, not fetched twice (concurrent readers of one chunk).
-        var mine = new List<(int Slot, TaskCompletionSource<byte[]> Done)>();
-        var theirs = new List<(int Slot, Task<byte[]> Task)>();
-        foreach (int i in missing)
+        // Blocks from the disk cache: positioned reads straight into the image (no copy, no request), one per run of
+        // blocks adjacent both in the object and in the image.
+        for (int i = 0; i < onDisk.Count;)
         {
-            var done = new TaskCompletionSource<byte[]>(TaskCreationOptions.RunContinuationsAsynchronously);
-            var running = _inFlight.GetOrAdd(units[i], done.Task);
+            int j = i + 1;
+            while (j < onDisk.Count && onDisk[j].Owner == onDisk[i].Owner && onDisk[j].Unit.Offset == onDisk[j - 1].Unit.Offset + onDisk[j - 1].Unit.Length
+                   && onDisk[j].Start == onDisk[j - 1].Start + onDisk[j - 1].Unit.Length)
+                j++;
+            var last = onDisk[j - 1];
+            int runLength = (int)(last.Unit.Offset + last.Unit.Length - onDisk[i].Unit.Offset);
+            if (!_disk!.TryRead(onDisk[i].Unit.Offset, onDisk[i].Owner!.Array.AsSpan(onDisk[i].Start, runLength)))
+                for (int k = i; k < j; k++)
+                    if (!_disk.TryRead(onDisk[k].Unit.Offset, onDisk[k].Slot))
+                        fetch.Add(onDisk[k]);
+            i = j;
+        }
+        if (fetch.Count > 0)
+            await FetchTargetsAsync(fetch).ConfigureAwait(false);
+    }
+
+    /// <summary>
+    /// Fetches the targets in one wave and caches them. Units another read is fetching right now are awaited, not fetched
+    /// twice (concurrent readers of one chunk): whole ones are shared, blocks copied from the memory pool (fetched again
+    /// if evicted meanwhile).
+    /// </summary>
+    private async Task FetchTargetsAsync(List<Target> targets)
+    {
+        var mine = new List<(Target Target, TaskCompletionSource<byte[]?> Done)>();
+        var theirs = new List<(Target Target, Task<byte[]?> Task)>();
+        foreach (var t in targets)
+        {
+            var done = new TaskCompletionSource<byte[]?>(TaskCreationOptions.RunContinuationsAsynchronously);
+            var running = _inFlight.GetOrAdd(t.Unit, done.Task);
             if (running == done.Task)
-                mine.Add((i, done));
+                mine.Add((t, done));
             else
-                theirs.Add((i, running));
+                theirs.Add((t, running));
         }
         if (mine.Count > 0)
         {
-            var fetchUnits = mine.Select(m => units[m.Slot]).ToArray();
-            var buffers = fetchUnits.Select(u => GC.AllocateUninitializedArray<byte>(u.Length)).ToArray();
+            var units = new Unit[mine.Count];
+            var destinations = new Memory<byte>[mine.Count];
+            for (int k = 0; k < mine.Count; k++)
+            {
+                var t = mine[k].Target;
+                units[k] = t.Unit;
+                destinations[k] = t.Owner is { } owner ? owner.Array.AsMemory(t.Start, t.Unit.Length) : t.Result = GC.AllocateUninitializedArray<byte>(t.Unit.Length);
+            }
             try
             {
-                await FetchAsync(fetchUnits, buffers).ConfigureAwait(false);
+                await FetchAsync(units, destinations).ConfigureAwait(false);
             }
             catch (Exception e)
             {
-                foreach (var (slot, done) in mine)
+                foreach (var (t, done) in mine)
                 {
-                    _inFlight.TryRemove(units[slot], out _);
+                    _inFlight.TryRemove(t.Unit, out _);
                     done.SetException(e);
                     _ = done.Task.Exception; // observed: the caller rethrows it
                 }
                 throw;
             }
-            for (int k = 0; k < mine.Count; k++)
+            try
             {
-                var (slot, done) = mine[k];
-                result[slot] = buffers[k];
-                _cache.Add(_key, fetchUnits[k].Offset, buffers[k]);
-                if (_disk is not null && Cacheable(fetchUnits[k]))
-                    _disk.Store(fetchUnits[k].Offset, buffers[k]);
-                _inFlight.TryRemove(units[slot], out _);
-                done.SetResult(buffers[k]);
+                for (int k = 0; k < mine.Count; k++)
+                {
+                    var t = mine[k].Target;
+                    if (t.Owner is { } owner)
+                        _cache.Add(_key, t.Unit.Offset, owner, t.Start, t.Unit.Length);
+                    else
+                        _cache.Add(_key, t.Unit.Offset, t.Result!);
+                    if (_disk is not null && Cacheable(t.Unit))
+                        _disk.Store(t.Unit.Offset, destinations[k].Span);
+                }
+            }
+            finally
+            {
+                // Whatever happened while caching, the waiting readers go on (blocks not cached are fetched by them again).
+                foreach (var (t, done) in mine)
+                {
+                    _inFlight.TryRemove(t.Unit, out _);
+                    done.TrySetResult(t.Result);
+                }
             }
         }
-        foreach (var (slot, task) in theirs)
-            result[slot] = await task.ConfigureAwait(false);
-        return result;
+        List<Target>? again = null;
+        foreach (var (t, task) in theirs)
+        {
+            var data = await task.ConfigureAwait(false);
+            if (t.Owner is null && data is not null)
+                t.Result = data;
+            else if (t.Owner is null || !_cache.TryCopy(_key, t.Unit.Offset, t.Slot))
+                (again ??= []).Add(t);
+        }
+        if (again is not null)
+            await FetchTargetsAsync(again).ConfigureAwait(false);
     }
-
-    private bool IsWholeChunk(Unit u) => ChunkExtent(u.Offset) is var (start, end) && start == u.Offset && end - start == u.Length;
 
     private bool Cacheable(Unit u) => u.Offset + u.Length > _head.Length && u.Offset < _tailStart;
 
     /// <summary>
-    /// Fetches the units into their buffers in one wave: sorted, merged into ranges where they are closer than the
+    /// Fetches the units into their destinations in one wave: sorted, merged into ranges where they are closer than the
     /// gap threshold (across chunks too), the ranges grouped into requests of up to
     /// <see cref="IByteRangeSource.MaxRangesPerRequest"/>, all requests concurrent (bounded by MaxConcurrency).
     /// </summary>
-    private async Task FetchAsync(IReadOnlyList<Unit> units, byte[][] buffers)
+    private async Task FetchAsync(Unit[] units, Memory<byte>[] destinations)
     {
-        var order = Enumerable.Range(0, units.Count).OrderBy(i => units[i].Offset).ToArray();
+        var order = Enumerable.Range(0, units.Length).OrderBy(i => units[i].Offset).ToArray();
         int perRequest = Math.Max(1, _source.MaxRangesPerRequest);
         bool multiRange = perRequest > 1;
         var ranges = new List<(long From, long To, int First, int Count)>(); // over `order`
         for (int k = 0; k < order.Length; k++)
         {
             var u = units[order[k]];
-            // Multi-range sources take every unit as a part of its own (read straight into its buffer, no gap bytes).
+            // Multi-range sources take every unit as a part of its own (read straight into its destination, no gap bytes).
             if (!multiRange && ranges.Count > 0 && ranges[^1] is var last && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From
                 && Math.Max(last.To, u.Offset + u.Length) - last.From <= MaxMergedRange)
                 ranges[^1] = (last.From, Math.Max(last.To, u.Offset + u.Length), last.First, last.Count + 1);
             else
                 ranges.Add((u.Offset, u.Offset + u.Length, k, 1));
         }
-        // A range holding exactly one unit is read straight into the unit's buffer; merged ranges into a scratch.
-        var targets = ranges.Select(r => r.Count == 1 && units[order[r.First]].Length == r.To - r.From
-            ? buffers[order[r.First]]
-            : GC.AllocateUninitializedArray<byte>((int)(r.To - r.From))).ToArray();
-        var requests = new List<Task>();
-        for (int g = 0; g < ranges.Count; g += perRequest)
+        // A range holding exactly one unit is read straight into the unit's destination; merged ranges into a pooled scratch.
+        var scratch = new byte[]?[ranges.Count];
+        try
         {
-            var group = new ByteRangeRead[Math.Min(perRequest, ranges.Count - g)];
-            for (int i = 0; i < group.Length; i++)
-                group[i] = new ByteRangeRead(ranges[g + i].From, targets[g + i]);
-            requests.Add(SendAsync(group));
+            var targets = new Memory<byte>[ranges.Count];
+            for (int r = 0; r < ranges.Count; r++)
+            {
+                int length = (int)(ranges[r].To - ranges[r].From);
+                if (ranges[r].Count == 1 && units[order[ranges[r].First]].Length == length)
+                    targets[r] = destinations[order[ranges[r].First]];
+                else
+                    targets[r] = (scratch[r] = System.Buffers.ArrayPool<byte>.Shared.Rent(length)).AsMemory(0, length);
+            }
+            var requests = new List<Task>();
+            for (int g = 0; g < ranges.Count; g += perRequest)
+            {
+                var group = new ByteRangeRead[Math.Min(perRequest, ranges.Count - g)];
+                for (int i = 0; i < group.Length; i++)
+                    group[i] = new ByteRangeRead(ranges[g + i].From, targets[g + i]);
+                requests.Add(SendAsync(group));
+            }
+            await Task.WhenAll(requests).ConfigureAwait(false);
+            for (int r = 0; r < ranges.Count; r++)
+            {
+                if (scratch[r] is not { } merged)
+                    continue;
+                for (int k = ranges[r].First; k < ranges[r].First + ranges[r].Count; k++)
+                    merged.AsSpan((int)(units[order[k]].Offset - ranges[r].From), units[order[k]].Length).CopyTo(destinations[order[k]].Span);
+            }
         }
-        await Task.WhenAll(requests).ConfigureAwait(false);
-        for (int r = 0; r < ranges.Count; r++)
+        finally
         {
-            if (ReferenceEquals(targets[r], buffers[order[ranges[r].First]]))
-                continue;
-            for (int k = ranges[r].First; k < ranges[r].First + ranges[r].Count; k++)
-                targets[r].AsSpan((int)(units[order[k]].Offset - ranges[r].From), units[order[k]].Length).CopyTo(buffers[order[k]]);
+            foreach (var b in scratch)
+                if (b is not null)
+                    System.Buffers.ArrayPool<byte>.Shared.Return(b);
         }
     }
 
@@ -356,8 +452,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     // ------------------------------------------------------------------ reads: one wave per selection
 
     /// <remarks>
-    /// The images of chunks read block by block live in buffers of the calling thread, reused by its next call: they
-    /// are valid until then (the array decodes them before it reads again).
+    /// The images of chunks read block by block live in pooled buffers held by the calling thread until its next call:
+    /// they are valid until then (the array decodes them before it reads again).
     /// </remarks>
     public ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded)
     {
@@ -371,25 +467,26 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>
-    /// Buffers for the packed images (and disk-cached units) of one thread's read, rented from the shared array pool and
-    /// returned at that thread's next read (so arrays opened for a few patches each, as a training loop does, reuse
-    /// the same buffers instead of allocating new ones).
+    /// The packed images of one thread's read (pooled buffers, <see cref="SharedBuffer"/>), let go at that thread's
+    /// next read. The memory pool holds the fetched blocks' slices of them, so an image goes back to the shared array
+    /// pool once the read is over and its blocks are evicted; arrays opened for a few patches each, as a training loop
+    /// does, receive into reused memory instead of fresh pages.
     /// </summary>
     private sealed class ImageBuffers
     {
-        private readonly List<byte[]> _rented = [];
+        private readonly List<SharedBuffer> _held = [];
 
         public void Reset()
         {
-            foreach (var b in _rented)
-                System.Buffers.ArrayPool<byte>.Shared.Return(b);
-            _rented.Clear();
+            foreach (var b in _held)
+                b.Release();
+            _held.Clear();
         }
 
-        public byte[] Get(int size)
+        public SharedBuffer Get(int size)
         {
-            var b = System.Buffers.ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
-            _rented.Add(b);
+            var b = SharedBuffer.Rent(size);
+            _held.Add(b);
             return b;
         }
     }
@@ -399,7 +496,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     {
         // Which chunks are read block by block (large, a minority of their blocks needed, not cached whole).
         var blockMode = new List<(int Slot, long Start, long End, List<int> Needed)>();
-        var whole = new List<(int Slot, Unit Unit)>();
+        var whole = new List<(int Slot, Target Target)>();
         long budget = _options.ChunkCacheBytes / 2;
         for (int k = 0; k < chunks.Count; k++)
         {
@@ -421,7 +518,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 }
             }
             if ((budget -= u.Length) >= 0)
-                whole.Add((k, u)); // beyond the budget: fetched when read
+                whole.Add((k, new Target(u))); // beyond the budget: fetched when read
         }
         if (blockMode.Count > 0)
             await LoadTablesAsync(blockMode.Select(m => (m.Start, m.End)).ToList(), blocksPerChunk, blockNBytes).ConfigureAwait(false);
@@ -429,39 +526,31 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         // Chunks that turned out not to be readable block by block are fetched whole, in the same wave.
         foreach (var m in blockMode)
             if (_tables[m.Start] is null && (budget -= m.End - m.Start) >= 0)
-                whole.Add((m.Slot, new Unit(m.Start, (int)(m.End - m.Start))));
-        // The data wave: whole chunks and the missing blocks of all block-read chunks together.
-        var units = whole.Select(w => w.Unit).ToList();
-        var blockUnits = new List<(int Mode, int Block, int Unit)>();
-        for (int i = 0; i < blockMode.Count; i++)
+                whole.Add((m.Slot, new Target(new Unit(m.Start, (int)(m.End - m.Start)))));
+        // The data wave: whole chunks and the blocks of all block-read chunks together, each block received into its
+        // place in the chunk's packed image.
+        var targets = whole.Select(w => w.Target).ToList();
+        var packed = new List<(int Slot, BlockTable Table, SharedBuffer Image, int Size, List<(int Block, int Pos)> Blocks)>();
+        foreach (var m in blockMode)
         {
-            var m = blockMode[i];
             if (_tables[m.Start] is not { } table)
                 continue;
             if (table.Delta && !m.Needed.Contains(0))
                 m.Needed.Insert(0, 0);
-            var seen = new HashSet<int>();
-            foreach (int b in m.Needed)
-                if (seen.Add(table.BlockStart[b]))
-                {
-                    blockUnits.Add((i, b, units.Count));
-                    units.Add(new Unit(m.Start + table.BlockStart[b], table.BlockEnd[b] - table.BlockStart[b]));
-                }
+            var (image, size, blocks) = PackedImage(table, m.Needed, images);
+            foreach (var (b, pos) in blocks)
+                targets.Add(new Target(new Unit(m.Start + table.BlockStart[b], table.BlockEnd[b] - table.BlockStart[b]), image, pos));
+            packed.Add((m.Slot, table, image, size, blocks));
         }
-        if (units.Count == 0)
+        if (targets.Count == 0)
             return;
-        var data = await GetUnitsAsync(units, images).ConfigureAwait(false);
-        int unitIndex = 0;
-        foreach (var (slot, _) in whole)
-            result[slot] = data[unitIndex++];
-        foreach (var group in blockUnits.GroupBy(x => x.Mode))
-        {
-            var m = blockMode[group.Key];
-            var table = _tables[m.Start]!;
-            // Chunks whose blocks do not check out get an empty result: read (whole) and checked as usual.
-            if (PackedImage(table, group.Select(x => (x.Block, data[x.Unit])).ToList(), images) is { } image)
-                result[m.Slot] = image;
-        }
+        await LoadAsync(targets).ConfigureAwait(false);
+        foreach (var (slot, target) in whole)
+            result[slot] = target.Result;
+        // Chunks whose blocks do not check out get an empty result: read (whole) and checked as usual.
+        foreach (var (slot, table, image, size, blocks) in packed)
+            if (table.Memcpyed || blocks.All(x => StreamsFit(table.Header, x.Block, image.Array.AsSpan(x.Pos, table.BlockEnd[x.Block] - table.BlockStart[x.Block]))))
+                result[slot] = image.Array.AsMemory(0, size);
     }
 
     /// <summary>
@@ -533,43 +622,42 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>
-    /// The image handed to the decoder for a chunk read block by block, or null when a block's streams run outside its
-    /// extent (the chunk is then read whole, and checked, as usual). Regular chunks: the header and block starts
-    /// followed by the fetched blocks packed, starts rewritten to point at them (blocks not fetched point at the first
-    /// fetched one: never decoded), the compressed size set to the packed length. Memcpyed chunks (blocks at fixed
-    /// places): an image of the chunk's size with the fetched blocks in place.
+    /// The image handed to the decoder for a chunk read block by block, laid out before any block arrives (a pooled
+    /// buffer held by the reading thread), and where each needed block goes in it (blocks with the same stored start
+    /// once). Regular chunks: the header and block starts followed by the needed blocks packed, starts rewritten to point
+    /// at them (blocks not fetched point at the first fetched one: never decoded), the compressed size set to the packed
+    /// length. Memcpyed chunks (blocks at fixed places): an image of the chunk's size with the blocks in place.
     /// </summary>
-    private static ReadOnlyMemory<byte>? PackedImage(BlockTable table, List<(int Block, ReadOnlyMemory<byte> Data)> blocks, ImageBuffers images)
+    private static (SharedBuffer Image, int Size, List<(int Block, int Pos)> Blocks) PackedImage(BlockTable table, List<int> needed, ImageBuffers images)
     {
-        var h = table.Header;
+        var blocks = new List<(int Block, int Pos)>(needed.Count);
         if (table.Memcpyed)
         {
             var full = images.Get(table.CBytes);
-            table.Head.AsSpan(0, Math.Min(table.Head.Length, table.CBytes)).CopyTo(full);
-            foreach (var (b, data) in blocks)
-                data.Span[..(table.BlockEnd[b] - table.BlockStart[b])].CopyTo(full.AsSpan(table.BlockStart[b]));
-            return full.AsMemory(0, table.CBytes);
+            table.Head.AsSpan(0, Math.Min(table.Head.Length, table.CBytes)).CopyTo(full.Array);
+            foreach (int b in needed)
+                blocks.Add((b, table.BlockStart[b]));
+            return (full, table.CBytes, blocks);
         }
         int afterStarts = table.HeaderLength + 4 * table.BlockStart.Length;
-        int size = (int)(afterStarts + blocks.Sum(x => (long)(table.BlockEnd[x.Block] - table.BlockStart[x.Block])));
-        var buffer = images.Get(size);
-        var image = buffer.AsSpan(0, size);
-        table.Head.AsSpan(0, afterStarts).CopyTo(image);
         var placed = new Dictionary<int, int>(); // stored start → packed start
         int pos = afterStarts;
-        foreach (var (b, data) in blocks)
+        foreach (int b in needed)
         {
-            var block = data.Span[..(table.BlockEnd[b] - table.BlockStart[b])];
-            if (!StreamsFit(h, b, block))
-                return null;
-            block.CopyTo(image[pos..]);
+            if (placed.ContainsKey(table.BlockStart[b]))
+                continue;
             placed[table.BlockStart[b]] = pos;
-            pos += block.Length;
+            blocks.Add((b, pos));
+            pos += table.BlockEnd[b] - table.BlockStart[b];
         }
+        int size = pos;
+        var buffer = images.Get(size);
+        var image = buffer.Array.AsSpan(0, size);
+        table.Head.AsSpan(0, afterStarts).CopyTo(image);
         for (int b = 0; b < table.BlockStart.Length; b++)
             BinaryPrimitives.WriteInt32LittleEndian(image[(table.HeaderLength + 4 * b)..], placed.GetValueOrDefault(table.BlockStart[b], afterStarts));
         BinaryPrimitives.WriteInt32LittleEndian(image[12..], size); // cbytes
-        return buffer.AsMemory(0, size);
+        return (buffer, size, blocks);
     }
 
     /// <summary>True when the streams of block <paramref name="b"/> (spec §5.2) end inside its extent <paramref name="block"/>.</summary>
@@ -651,6 +739,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             return;
         _source.Dispose();
         _disk?.Dispose();
+        if (_privateCache)
+            _cache.Clear(); // its pooled images go back for the next array's reads
         _gate.Dispose();
         _images.Dispose();
     }

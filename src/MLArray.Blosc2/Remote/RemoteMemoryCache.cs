@@ -12,7 +12,10 @@ namespace MLArray.Remote;
 /// Entries are keyed by the object's name without credentials, its version tag and its length, and the offset:
 /// a replaced object (another tag) never sees the entries of its old version. Objects without a version tag get
 /// entries private to the array that fetched them. Thread-safe; lookups take no lock (each entry records its last use,
-/// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass).
+/// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass). Blocks of large
+/// chunks are kept as slices of the pooled buffers they were received into (the packed images the reads decode); such
+/// a buffer returns to the shared array pool once the read is over and all its blocks are evicted, so the bound counts
+/// the blocks' bytes while a buffer may stay in memory a little longer.
 /// </remarks>
 public sealed class RemoteMemoryCache
 {
@@ -21,9 +24,16 @@ public sealed class RemoteMemoryCache
     private long _bytes;
     private long _clock;
 
-    private sealed class Entry(byte[] data, long use)
+    /// <summary>
+    /// Cached bytes: a whole array of their own (chunks, chunk headers), or a slice of a pooled buffer shared with other
+    /// entries and with the read that received them (blocks, in the packed image they were fetched into).
+    /// </summary>
+    private sealed class Entry(byte[] array, int start, int length, SharedBuffer? owner, long use)
     {
-        public readonly byte[] Data = data;
+        public readonly byte[] Array = array;
+        public readonly int Start = start;
+        public readonly int Length = length;
+        public readonly SharedBuffer? Owner = owner;
         public long LastUse = use;
     }
 
@@ -54,36 +64,87 @@ public sealed class RemoteMemoryCache
             ? "untagged\n" + Guid.NewGuid().ToString("N")
             : source.DisplayName + "\n" + source.VersionTag + "\n" + source.Length.ToString(System.Globalization.CultureInfo.InvariantCulture);
 
-    /// <summary>The entry at <paramref name="offset"/> when it holds at least <paramref name="length"/> bytes (it may hold more).</summary>
+    /// <summary>
+    /// The entry at <paramref name="offset"/> when it holds at least <paramref name="length"/> bytes (it may hold more)
+    /// in an array of its own (never reused: the caller may keep it).
+    /// </summary>
     internal bool TryGet(string obj, long offset, int length, out byte[] data)
     {
-        if (_map.TryGetValue((obj, offset), out var entry) && entry.Data.Length >= length)
+        if (_map.TryGetValue((obj, offset), out var entry) && entry.Owner is null && entry.Length >= length)
         {
             // A plain store: use times only order evictions, a lost race costs nothing.
             entry.LastUse = Interlocked.Increment(ref _clock);
-            data = entry.Data;
+            data = entry.Array;
             return true;
         }
         data = [];
         return false;
     }
 
-    /// <summary>Keeps <paramref name="data"/> (the object's bytes at <paramref name="offset"/>) unless a longer entry is there already.</summary>
-    internal void Add(string obj, long offset, byte[] data)
+    /// <summary>
+    /// Copies the entry at <paramref name="offset"/> into <paramref name="destination"/> when it holds at least as many
+    /// bytes (a pooled entry is held while it is copied, so an eviction meanwhile cannot hand its buffer to another read).
+    /// </summary>
+    internal bool TryCopy(string obj, long offset, Span<byte> destination)
     {
-        if (data.Length == 0)
+        if (!_map.TryGetValue((obj, offset), out var entry) || entry.Length < destination.Length)
+            return false;
+        if (entry.Owner is { } owner)
+        {
+            if (!owner.TryAddRef())
+                return false; // evicted and given back meanwhile
+            try
+            {
+                owner.Array.AsSpan(entry.Start, destination.Length).CopyTo(destination);
+            }
+            finally
+            {
+                owner.Release();
+            }
+        }
+        else
+        {
+            entry.Array.AsSpan(entry.Start, destination.Length).CopyTo(destination);
+        }
+        entry.LastUse = Interlocked.Increment(ref _clock);
+        return true;
+    }
+
+    /// <summary>Keeps <paramref name="data"/> (the object's bytes at <paramref name="offset"/>) unless a longer entry is there already.</summary>
+    internal void Add(string obj, long offset, byte[] data) => Add(obj, offset, data, 0, data.Length, null);
+
+    /// <summary>
+    /// Keeps <paramref name="length"/> bytes of <paramref name="owner"/> from <paramref name="start"/> (the object's bytes
+    /// at <paramref name="offset"/>), holding a reference on the buffer until the entry is evicted; the caller must hold
+    /// one itself during the call.
+    /// </summary>
+    internal void Add(string obj, long offset, SharedBuffer owner, int start, int length)
+    {
+        if (length > 0 && owner.TryAddRef())
+            Add(obj, offset, owner.Array, start, length, owner);
+    }
+
+    private void Add(string obj, long offset, byte[] array, int start, int length, SharedBuffer? owner)
+    {
+        if (length == 0)
+        {
+            owner?.Release();
             return;
+        }
         lock (_evictLock)
         {
             var key = (obj, offset);
             if (_map.TryGetValue(key, out var old))
             {
-                if (old.Data.Length >= data.Length)
+                if (old.Length >= length)
+                {
+                    owner?.Release();
                     return;
-                Interlocked.Add(ref _bytes, -old.Data.Length);
+                }
+                Remove(key, old);
             }
-            _map[key] = new Entry(data, Interlocked.Increment(ref _clock));
-            Interlocked.Add(ref _bytes, data.Length);
+            _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock));
+            Interlocked.Add(ref _bytes, length);
             if (_bytes <= MaxBytes || _map.Count <= 1)
                 return;
             // Least recently used first, down to 90 % of the bound; the entry just added stays, whatever its size.
@@ -92,11 +153,27 @@ public sealed class RemoteMemoryCache
             {
                 if (_bytes <= target)
                     break;
-                if (k == key)
-                    continue;
-                if (_map.TryRemove(k, out _))
-                    Interlocked.Add(ref _bytes, -e.Data.Length);
+                if (k != key)
+                    Remove(k, e);
             }
         }
+    }
+
+    /// <summary>Removes an entry (caller holds the eviction lock) and lets go of its buffer.</summary>
+    private void Remove((string, long) key, Entry entry)
+    {
+        if (_map.TryRemove(new KeyValuePair<(string, long), Entry>(key, entry)))
+        {
+            Interlocked.Add(ref _bytes, -entry.Length);
+            entry.Owner?.Release();
+        }
+    }
+
+    /// <summary>Drops every entry (a private pool whose array is closed), giving pooled buffers back.</summary>
+    internal void Clear()
+    {
+        lock (_evictLock)
+            foreach (var (k, e) in _map.ToList())
+                Remove(k, e);
     }
 }

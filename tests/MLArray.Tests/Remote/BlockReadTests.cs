@@ -198,6 +198,66 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public async Task Concurrent_readers_with_small_memory_pools_read_exactly_the_local_values_while_pooled_images_are_evicted_and_reused()
+    {
+        // Blocks are received straight into pooled packed images, which the memory pools keep slices of; with pools
+        // far smaller than the working set, images are evicted and reused by other reads all the time while other
+        // readers copy blocks out of them or decode them.
+        string path = MakeFile("churn.mla", seed: 11);
+        using var local = B2ndArray.Open(path);
+        var url = nginx.Serve(path, "blocks/churn.mla");
+        var rng = new Random(3);
+        var patches = Enumerable.Range(0, 64).Select(_ => Box(rng.Next(0, N - 24), rng.Next(0, N - 24), rng.Next(0, N - 24), 24)).ToArray();
+        var expected = patches.Select(p => local.Read<float>(p)).ToArray();
+        var shared = new RemoteMemoryCache(1 << 20);
+        using var own = await B2ndArray.OpenAsync(url, options: new RemoteReadOptions { ChunkCacheBytes = 1 << 20 });
+        using var first = await B2ndArray.OpenAsync(url, options: new RemoteReadOptions { MemoryCache = shared });
+        using var second = await B2ndArray.OpenAsync(url, options: new RemoteReadOptions { MemoryCache = shared });
+        var arrays = new[] { own, first, second };
+        var wrong = new System.Collections.Concurrent.ConcurrentBag<string>();
+        for (int round = 0; round < 2; round++)
+        {
+            Parallel.For(0, patches.Length * arrays.Length, new ParallelOptions { MaxDegreeOfParallelism = 12 }, i =>
+            {
+                int p = (i * 7 + round) % patches.Length;
+                if (!arrays[i % arrays.Length].Read<float>(patches[p]).AsSpan().SequenceEqual(expected[p]))
+                    wrong.Add($"round {round}, array {i % arrays.Length}, patch {p}");
+            });
+        }
+        Assert.Empty(wrong);
+        Assert.InRange(shared.Bytes, 1, (1 << 20) + (256 << 10)); // bounded (the newest entry may exceed it by one block)
+        Assert.True(own.RemoteSource!.Traffic.Requests > patches.Length / 2, "the small pool was expected to evict and refetch");
+    }
+
+    [Fact]
+    public async Task A_second_epoch_reads_blocks_from_the_disk_cache_into_the_images_and_fetches_only_what_it_lacks()
+    {
+        string path = MakeFile("disk.mla", seed: 5);
+        using var local = B2ndArray.Open(path);
+        var url = nginx.Serve(path, "blocks/disk.mla");
+        var cache = new RemoteDiskCache(Path.Combine(_dir, "cache"));
+        var options = new RemoteReadOptions { DiskCache = cache };
+        var patches = new[] { Box(40, 40, 40, 32), Box(10, 100, 20, 30), Box(60, 60, 60, 40) };
+        using (var first = await B2ndArray.OpenAsync(url, options: options))
+            foreach (var p in patches)
+                Assert.Equal(local.Read<float>(p), first.Read<float>(p));
+
+        // A new array (empty memory pool): runs of adjacent blocks come from the disk cache, no data request.
+        using (var second = await B2ndArray.OpenAsync(url, options: options))
+        {
+            foreach (var p in patches.Reverse())
+                Assert.Equal(local.Read<float>(p), second.Read<float>(p));
+            Assert.Equal(2, second.RemoteSource!.Traffic.Requests);
+        }
+        // Patches overlapping the cached ones: the cached blocks from disk, the others fetched, all decoded exactly.
+        using var third = await B2ndArray.OpenAsync(url, options: options);
+        var overlapping = new[] { Box(40, 40, 56, 32), Box(20, 100, 20, 30) };
+        foreach (var p in overlapping)
+            Assert.Equal(local.Read<float>(p), third.Read<float>(p));
+        Assert.InRange(third.RemoteSource!.Traffic.Requests, 3, 2 + overlapping.Length);
+    }
+
+    [Fact]
     public async Task A_shared_memory_pool_serves_a_reopened_object_without_requests_and_never_an_old_version()
     {
         string path = MakeFile("pooled.mla");

@@ -31,6 +31,8 @@ public sealed class NginxServer : IDisposable
             events { worker_connections 256; }
             http {
                 access_log off;
+                sendfile on;
+                tcp_nopush on;
                 client_body_temp_path {{_dir}}/tmp_body;
                 proxy_temp_path {{_dir}}/tmp_proxy;
                 fastcgi_temp_path {{_dir}}/tmp_fastcgi;
