@@ -12,7 +12,7 @@ public sealed class PackageContentTests(PackedFeed feed)
 
     public static TheoryData<string> AllPackages() => new(PackedFeed.LibraryPackages.Append("MLArray.Cli").Concat(CliRidPackages));
 
-    /// <summary>The tool's RID-specific packages: ReadyToRun code for linux-x64, and the portable fallback.</summary>
+    /// <summary>The tool's RID-specific packages: a Native AOT executable for linux-x64, and the portable fallback.</summary>
     private static readonly string[] CliRidPackages = ["MLArray.Cli.linux-x64", "MLArray.Cli.any"];
 
     [Theory]
@@ -34,10 +34,11 @@ public sealed class PackageContentTests(PackedFeed feed)
         Assert.StartsWith("# " + (cli ? "MLArray.Cli" : id), readme, StringComparison.Ordinal);
         Assert.DoesNotContain("does not have a readme", feed.PackLog, StringComparison.OrdinalIgnoreCase);
 
-        // symbols: a .snupkg with the portable PDB next to every package with code (the tool's pointer package has none)
-        if (id == "MLArray.Cli")
+        // symbols: a .snupkg with the portable PDB next to every package with IL code (the tool's pointer package has no
+        // code; its Native AOT package has native code, which IL PDBs do not describe)
+        if (id is "MLArray.Cli" or "MLArray.Cli.linux-x64")
         {
-            Assert.False(File.Exists(feed.PackagePath(id, ".snupkg")), "the pointer package holds no code, so no symbols package");
+            Assert.False(File.Exists(feed.PackagePath(id, ".snupkg")), id + " has no IL code, so no symbols package");
             return;
         }
         Assert.True(File.Exists(feed.PackagePath(id, ".snupkg")), id + ".snupkg missing");
@@ -81,29 +82,61 @@ public sealed class PackageContentTests(PackedFeed feed)
         Assert.Equal(new Dictionary<string, string> { ["linux-x64"] = "MLArray.Cli.linux-x64", ["any"] = "MLArray.Cli.any" }, rids);
     }
 
-    [Theory]
-    [InlineData("MLArray.Cli.linux-x64", "linux-x64", "MLArray.Cli", "executable", true)]
-    [InlineData("MLArray.Cli.any", "any", "MLArray.Cli.dll", "dotnet", false)]
-    public void Cli_RidPackages_CarryTheTool_ReadyToRunOnLinuxX64(string id, string rid, string entryPoint, string runner, bool readyToRun)
+    [Fact]
+    public void Cli_LinuxX64Package_IsTheNativeAotExecutable()
+    {
+        const string id = "MLArray.Cli.linux-x64";
+        AssertRidToolPackage(id, "MLArray.Cli", "executable");
+        if (System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier != "linux-x64")
+        {
+            // Native AOT does not cross-compile: packed elsewhere, the package carries ReadyToRun code (see MLArray.Cli.csproj).
+            Assert.True(HasReadyToRunCode(id, "tools/net10.0/linux-x64/MLArray.dll"), "packed on another platform: ReadyToRun code expected");
+            return;
+        }
+
+        // One ELF executable with everything compiled in, and the ONNX Runtime libraries it loads for `mlarray predict`;
+        // no managed assemblies, runtimeconfig, IL symbols, XML docs or native debug file.
+        var files = feed.Entries(id).Where(e => e.StartsWith("tools/", StringComparison.Ordinal)).Order(StringComparer.Ordinal);
+        Assert.Equal(["tools/any/linux-x64/DotnetToolSettings.xml", "tools/any/linux-x64/MLArray.Cli", "tools/any/linux-x64/libonnxruntime.so",
+            "tools/any/linux-x64/libonnxruntime_providers_shared.so"], files);
+        using var zip = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath(id));
+        var magic = new byte[4];
+        using (var s = zip.GetEntry("tools/any/linux-x64/MLArray.Cli")!.Open()) s.ReadExactly(magic);
+        Assert.Equal("\u007fELF"u8.ToArray(), magic);
+    }
+
+    [Fact]
+    public void Cli_AnyPackage_IsThePortableFrameworkDependentTool()
+    {
+        const string id = "MLArray.Cli.any";
+        AssertRidToolPackage(id, "MLArray.Cli.dll", "dotnet");
+        // framework-dependent (the shared runtime is not shipped), IL only (no ReadyToRun code: it runs on every platform)
+        var entries = feed.Entries(id);
+        Assert.DoesNotContain(entries, e => e.EndsWith("/System.Private.CoreLib.dll", StringComparison.Ordinal));
+        foreach (string assembly in (string[])["MLArray.Cli.dll", "MLArray.dll", "MLArray.Blosc2.dll"])
+            Assert.False(HasReadyToRunCode(id, $"tools/net10.0/any/{assembly}"), assembly + " has ReadyToRun code");
+    }
+
+    /// <summary>Whether a package's assembly carries ReadyToRun code (a managed native header in its PE headers).</summary>
+    private bool HasReadyToRunCode(string id, string entry)
+    {
+        using var zip = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath(id));
+        using var copy = new MemoryStream();
+        using (var s = zip.GetEntry(entry)!.Open()) s.CopyTo(copy);
+        copy.Position = 0;
+        using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
+        Assert.True(pe.PEHeaders.CorHeader is not null, entry + " is not a .NET assembly");
+        return pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0;
+    }
+
+    /// <summary>A RID-specific tool package whose one command <c>mlarray</c> starts <paramref name="entryPoint"/> with <paramref name="runner"/>.</summary>
+    private void AssertRidToolPackage(string id, string entryPoint, string runner)
     {
         Assert.Equal("DotnetToolRidPackage", Assert.Single(Elements(feed.Nuspec(id), "packageType")).Attribute("name")?.Value);
         var command = Assert.Single(ToolSettings(id).Descendants("Command"));
         Assert.Equal("mlarray", command.Attribute("Name")?.Value);
         Assert.Equal(entryPoint, command.Attribute("EntryPoint")?.Value);
         Assert.Equal(runner, command.Attribute("Runner")?.Value);
-        // framework-dependent (the shared runtime is not shipped), and ReadyToRun code only in the linux-x64 package
-        var entries = feed.Entries(id);
-        Assert.DoesNotContain(entries, e => e.EndsWith("/System.Private.CoreLib.dll", StringComparison.Ordinal));
-        foreach (string assembly in (string[])["MLArray.Cli.dll", "MLArray.dll", "MLArray.Blosc2.dll"])
-        {
-            using var zip = System.IO.Compression.ZipFile.OpenRead(feed.PackagePath(id));
-            using var copy = new MemoryStream();
-            using (var s = zip.GetEntry($"tools/net10.0/{rid}/{assembly}")!.Open()) s.CopyTo(copy);
-            copy.Position = 0;
-            using var pe = new System.Reflection.PortableExecutable.PEReader(copy);
-            Assert.True(pe.PEHeaders.CorHeader is not null, assembly + " is not a .NET assembly");
-            Assert.Equal(readyToRun, pe.PEHeaders.CorHeader!.ManagedNativeHeaderDirectory.Size > 0);
-        }
     }
 
     private XDocument ToolSettings(string id) =>

@@ -29,6 +29,7 @@ public sealed class PackedFeed : IDisposable
         WorkTree = Path.Combine(Root, "repo");
         PackagesFolder = Path.Combine(Root, "packages");
         Version = "0.0.1-packtest.g" + Guid.NewGuid().ToString("N");
+        _tool = new Lazy<InstalledTool>(InstallTool);
         try
         {
             Directory.CreateDirectory(Feed);
@@ -79,6 +80,24 @@ public sealed class PackedFeed : IDisposable
         ["MLArrayPackageVersion"] = Version,
         ["NUGET_PACKAGES"] = PackagesFolder,
     };
+
+    /// <summary>The tool installed from the feed with <c>dotnet tool install</c> (once per run), and the portable package's
+    /// MLArray.Cli.dll extracted, to be run through <c>dotnet</c> as the reference the installed tool is compared with.</summary>
+    public InstalledTool Tool => _tool.Value;
+
+    private readonly Lazy<InstalledTool> _tool;
+
+    private InstalledTool InstallTool()
+    {
+        string tools = Path.Combine(Root, "tools");
+        var install = Dotnet.Run(WorkTree, ["tool", "install", "MLArray.Cli", "--tool-path", tools, "--version", Version, "--add-source", Feed],
+            ConsumerEnvironment());
+        if (install.ExitCode != 0) throw new InvalidOperationException("dotnet tool install failed:\n" + install.Output);
+        string portable = Path.Combine(Root, "cli-any");
+        ZipFile.ExtractToDirectory(PackagePath("MLArray.Cli.any"), portable);
+        return new InstalledTool(Path.Combine(tools, OperatingSystem.IsWindows() ? "mlarray.exe" : "mlarray"),
+            Path.Combine(tools, ".store", "mlarray.cli", Version), Path.Combine(portable, "tools", "net10.0", "any", "MLArray.Cli.dll"));
+    }
 
     public string PackagePath(string id, string extension = ".nupkg") => Path.Combine(Feed, $"{id}.{Version}{extension}");
 
@@ -142,6 +161,9 @@ internal static class RepoRoot
         throw new InvalidOperationException("repository root (MLArray.sln) not found above " + AppContext.BaseDirectory);
     }
 }
+
+/// <summary>The installed <c>mlarray</c> (<see cref="Exe"/>; its package under <see cref="Store"/>) and the portable package's entry assembly.</summary>
+public sealed record InstalledTool(string Exe, string Store, string PortableDll);
 
 internal sealed record ProcessResult(int ExitCode, string Output);
 

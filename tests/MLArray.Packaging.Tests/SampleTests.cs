@@ -4,7 +4,7 @@ namespace MLArray.Packaging.Tests;
 
 /// <summary>
 /// Every project under samples/ (found automatically) restores, builds and runs against the packed packages only,
-/// as a NuGet user's project would; the CLI installs from the feed as a dotnet tool.
+/// as a NuGet user's project would (the installed tool: <see cref="InstalledToolTests"/>).
 /// </summary>
 [Collection(PackedFeedCollection.Name)]
 public sealed class SampleTests(PackedFeed feed)
@@ -61,57 +61,5 @@ public sealed class SampleTests(PackedFeed feed)
             && f.Replace('\\', '/').Contains("/MLArray.Generators/", StringComparison.Ordinal));
         Assert.Contains(Path.Combine(feed.PackagesFolder, "mlarray", feed.Version, "analyzers", "dotnet", "cs", "MLArray.Generators.dll"),
             Directory.GetFiles(feed.PackagesFolder, "MLArray.Generators.dll", SearchOption.AllDirectories));
-    }
-
-    [Fact]
-    public void Cli_InstallsAsATool_AndRuns()
-    {
-        string tools = Path.Combine(feed.Root, "tools");
-        var env = feed.ConsumerEnvironment();
-        var install = Dotnet.Run(feed.WorkTree, ["tool", "install", "MLArray.Cli", "--tool-path", tools, "--version", feed.Version,
-            "--add-source", feed.Feed], env);
-        Assert.True(install.ExitCode == 0, install.Output);
-        string exe = Path.Combine(tools, OperatingSystem.IsWindows() ? "mlarray.exe" : "mlarray");
-        var header = Dotnet.Run(feed.WorkTree, ["header", Path.Combine(RepoRoot.Path, "samples", "sample_f4_3d.mla"), "--json"], env, fileName: exe);
-        Assert.True(header.ExitCode == 0, header.Output);
-        using var json = JsonDocument.Parse(header.Output);
-        Assert.Equal("<f4", json.RootElement.GetProperty("dtype").GetString());
-        Assert.Equal(3, json.RootElement.GetProperty("shape").GetArrayLength());
-
-        // The installed package is the one for this platform: ReadyToRun code on linux-x64, the portable one elsewhere.
-        string store = Path.Combine(tools, ".store", "mlarray.cli", feed.Version);
-        string expected = System.Runtime.InteropServices.RuntimeInformation.RuntimeIdentifier == "linux-x64" ? "mlarray.cli.linux-x64" : "mlarray.cli.any";
-        Assert.True(Directory.Exists(Path.Combine(store, expected)), $"{expected} not installed; the store has: {string.Join(", ", Directory.GetDirectories(store).Select(Path.GetFileName))}");
-
-        // It converts a NIfTI volume, and writes the same bytes as the portable package run through `dotnet`.
-        string installed = ConvertNifti(exe, [], "installed.mla");
-        string portable = Path.Combine(feed.Root, "cli-any");
-        System.IO.Compression.ZipFile.ExtractToDirectory(feed.PackagePath("MLArray.Cli.any"), portable);
-        string any = ConvertNifti("dotnet", [Path.Combine(portable, "tools", "net10.0", "any", "MLArray.Cli.dll")], "any.mla");
-        Assert.Equal(File.ReadAllBytes(any), File.ReadAllBytes(installed));
-    }
-
-    /// <summary>Converts tests/data/medical/niivue/shear.nii.gz with a CLI; checks the stored shape against the NIfTI header (dims reversed).</summary>
-    private string ConvertNifti(string fileName, string[] prefix, string name)
-    {
-        string nii = Path.Combine(RepoRoot.Path, "tests", "data", "medical", "niivue", "shear.nii.gz");
-        string mla = Path.Combine(feed.Root, name);
-        var env = feed.ConsumerEnvironment();
-        var convert = Dotnet.Run(feed.WorkTree, [.. prefix, "convert", nii, mla], env, fileName: fileName);
-        Assert.True(convert.ExitCode == 0, convert.Output);
-        var header = Dotnet.Run(feed.WorkTree, [.. prefix, "header", mla, "--json"], env, fileName: fileName);
-        Assert.True(header.ExitCode == 0, header.Output);
-        using var json = JsonDocument.Parse(header.Output);
-        Assert.Equal("<f4", json.RootElement.GetProperty("dtype").GetString());
-        // NIfTI-1 header: dim[0..7] are int16 at byte 40 (little-endian here); the stored uint8 voxels have a scl_slope, so float32
-        var hdr = new byte[348];
-        using (var gz = new System.IO.Compression.GZipStream(File.OpenRead(nii), System.IO.Compression.CompressionMode.Decompress))
-            gz.ReadExactly(hdr);
-        Assert.Equal(2, BitConverter.ToInt16(hdr, 70));
-        Assert.NotEqual(0f, BitConverter.ToSingle(hdr, 112));
-        int nd = BitConverter.ToInt16(hdr, 40);
-        long[] dims = Enumerable.Range(1, nd).Select(i => (long)BitConverter.ToInt16(hdr, 40 + (2 * i))).Reverse().ToArray();
-        Assert.Equal(dims, json.RootElement.GetProperty("shape").EnumerateArray().Select(e => e.GetInt64()).ToArray());
-        return mla;
     }
 }
