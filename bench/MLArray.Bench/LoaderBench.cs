@@ -33,14 +33,7 @@ public static class LoaderBench
     {
         if (args.Contains("--alloc"))
         {
-            // Which types the steady-state loader allocates (GC allocation ticks, one per ~100 KB allocated).
-            string dirA = Path.Combine(Path.GetTempPath(), "mla-loader-bench-20-256x256x200-p128");
-            using var dsA = PatchDataset.FromFolder(dirA);
-            var o = new PatchLoaderOptions { PatchSize = [128, 128, 128], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4, Workers = Arg(args, "--workers", 2), BatchCount = 100 };
-            Consume(dsA, o with { Seed = 99 }, out _, out _, out _);
-            using var listener = new AllocationListener();
-            Consume(dsA, o, out double gcPer, out _, out _);
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"GC {gcPer:F0} B/batch; allocation ticks by type: {string.Join(", ", listener.Ticks.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} ×{kv.Value}"))}"));
+            AllocationReport(args);
             return 0;
         }
         if (args.Contains("--kernels"))
@@ -177,6 +170,30 @@ public static class LoaderBench
         {
             foreach (var (i, sg) in rawFiles) { i.Dispose(); sg.Dispose(); }
         }
+    }
+
+    // `--alloc [--workers 2] [--busy 0] [--batches 100] [--rounds 3]`: GC bytes per steady-state batch, with `--busy N`
+    // threads of this process spinning (a loaded machine), and which types and threads allocate (GC allocation ticks:
+    // one per ~100 KB, with the allocating thread), plus the thread pool's and the process's thread counts.
+    private static void AllocationReport(string[] args)
+    {
+        string dirA = Path.Combine(Path.GetTempPath(), "mla-loader-bench-20-256x256x200-p128");
+        using var dsA = PatchDataset.FromFolder(dirA);
+        int batches = Arg(args, "--batches", 100), busy = Arg(args, "--busy", 0), rounds = Arg(args, "--rounds", 3);
+        var o = new PatchLoaderOptions { PatchSize = [128, 128, 128], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4, Workers = Arg(args, "--workers", 2), BatchCount = batches };
+        Consume(dsA, o with { Seed = 99, BatchCount = 100 }, out _, out _, out _);
+        using var spin = new BusyThreads(busy);
+        using var listener = args.Contains("--ticks") ? new AllocationListener() : null;
+        for (int r = 0; r < rounds; r++)
+        {
+            int tp0 = ThreadPool.ThreadCount, pr0 = Directory.GetDirectories("/proc/self/task").Length;
+            long items0 = ThreadPool.CompletedWorkItemCount;
+            Consume(dsA, o with { Seed = 1 + r }, out double gcPer, out _, out _, out _, out int growth);
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                $"round {r}: GC {gcPer:F0} B/batch (pool grew by {growth}); thread pool threads {tp0} → {ThreadPool.ThreadCount}, process threads {pr0} → {Directory.GetDirectories("/proc/self/task").Length}, work items {ThreadPool.CompletedWorkItemCount - items0}; load {LoadAverage()}"));
+        }
+        if (listener is not null)
+            Console.WriteLine("allocation ticks by type and thread: " + string.Join(", ", listener.Ticks.OrderByDescending(kv => kv.Value).Select(kv => $"{kv.Key} ×{kv.Value}")));
     }
 
     // The unshuffle kernels alone on one cache-resident block (32×16×16 int16, rows of 16): copy vs fused conversions.
@@ -562,9 +579,9 @@ public static class LoaderBench
                     {
                         threads0 = ThreadGroups();
                         created0 = loader.BuffersCreated;
-                        gc0 = GC.GetTotalAllocatedBytes(true);
                         proc.Refresh();
                         cpu0 = proc.TotalProcessorTime;
+                        gc0 = GC.GetTotalAllocatedBytes(true); // after reading the process's CPU time (which allocates)
                         sw.Start();
                     }
                     if (n == batches - Math.Min(8, batches / 4))
@@ -791,7 +808,35 @@ internal sealed class AllocationListener : System.Diagnostics.Tracing.EventListe
         if (e.EventName?.StartsWith("GCAllocationTick", StringComparison.Ordinal) != true || e.PayloadNames is null) return;
         int i = e.PayloadNames.IndexOf("TypeName");
         string type = i >= 0 ? e.Payload![i]?.ToString() ?? "?" : "?";
-        Ticks.AddOrUpdate(type, 1, (_, v) => v + 1);
+        string thread;
+        try
+        {
+            thread = File.ReadAllText($"/proc/self/task/{e.OSThreadId}/comm").Trim();
+        }
+        catch (IOException)
+        {
+            thread = "?";
+        }
+        Ticks.AddOrUpdate($"{type} on '{thread}'", 1, (_, v) => v + 1);
+    }
+}
+
+/// <summary>Threads that spin at normal priority until disposed (a loaded machine).</summary>
+internal sealed class BusyThreads : IDisposable
+{
+    private readonly Thread[] _threads;
+    private volatile bool _stop;
+
+    public BusyThreads(int count)
+    {
+        _threads = Enumerable.Range(0, count).Select(i => new Thread(() => { while (!_stop) Thread.SpinWait(100); }) { IsBackground = true, Name = "busy " + i }).ToArray();
+        foreach (var t in _threads) t.Start();
+    }
+
+    public void Dispose()
+    {
+        _stop = true;
+        foreach (var t in _threads) t.Join();
     }
 }
 

@@ -393,14 +393,14 @@ public sealed partial class MLArrayFile : IDisposable
     /// patch readers: a box lands straight in its place in a padded, converted patch.
     /// </summary>
     internal unsafe void ReadStrided<TOut>(ReadOnlySpan<NdIndex> selection, Span<TOut> destination, ReadOnlySpan<long> strides,
-        in MLArray.Kernels.RowConversion conv) where TOut : unmanaged
+        in MLArray.Kernels.RowConversion conv, MLArray.Blosc2.Codecs.CodecContext? context = null) where TOut : unmanaged
     {
         int size = Unsafe.SizeOf<TOut>();
         if (conv.OutItemSize != size)
             throw new ArgumentException($"the conversion writes {conv.OutItemSize}-byte items, but {typeof(TOut).Name} has {size} bytes.", nameof(conv));
         Span<long> bytes = stackalloc long[strides.Length];
         for (int d = 0; d < strides.Length; d++) bytes[d] = strides[d] * size;
-        Data.ReadStrided(selection, MemoryMarshal.AsBytes(destination), bytes, conv);
+        Data.ReadStrided(selection, MemoryMarshal.AsBytes(destination), bytes, conv, context);
     }
 
     /// <summary>Writes <paramref name="source"/> (C order over the selection shape) into the selection.</summary>

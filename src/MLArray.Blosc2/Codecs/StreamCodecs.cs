@@ -188,18 +188,34 @@ internal sealed class CodecContext : IDisposable
     }
 }
 
-/// <summary>A small pool of <see cref="CodecContext"/> instances owned by one array, frame or operation.</summary>
+/// <summary>
+/// A small pool of <see cref="CodecContext"/> instances owned by one array, frame or operation. A locked stack, not a
+/// ConcurrentBag: a bag gives every thread that touches it its own queue (a few hundred bytes per thread and array,
+/// plus the growth of that thread's ThreadLocal slot table), so loader threads meeting a file for the first time
+/// allocated in what should be a steady state. Rent and Return take the lock once per read (not per block).
+/// </summary>
 internal sealed class CodecContextPool : IDisposable
 {
-    private readonly System.Collections.Concurrent.ConcurrentBag<CodecContext> _items = [];
+    private readonly Stack<CodecContext> _items = new();
 
-    public CodecContext Rent() => _items.TryTake(out var c) ? c : new CodecContext();
+    public CodecContext Rent()
+    {
+        lock (_items)
+            if (_items.TryPop(out var c)) return c;
+        return new CodecContext();
+    }
 
-    public void Return(CodecContext context) => _items.Add(context);
+    public void Return(CodecContext context)
+    {
+        lock (_items) _items.Push(context);
+    }
 
     public void Dispose()
     {
-        while (_items.TryTake(out var c))
-            c.Dispose();
+        lock (_items)
+        {
+            while (_items.TryPop(out var c))
+                c.Dispose();
+        }
     }
 }

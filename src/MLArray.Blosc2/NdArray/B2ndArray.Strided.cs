@@ -11,10 +11,12 @@ public sealed partial class B2ndArray
     /// <paramref name="conv"/> says into <see cref="RowConversion.OutItemSize"/>-byte items. The engine's conversions
     /// (int16 → float32, uint8 → int16, ...) run while each block is unshuffled into the destination rows; a caller's
     /// row converter gets tiles of just-unshuffled rows (still in cache). Serial, pooled: steady-state calls allocate
-    /// nothing.
+    /// nothing. A caller that reads from many arrays on its own threads (the training loader's workers) passes its
+    /// own <paramref name="context"/>, so no array's pool has to grow when two threads read it at once.
     /// </summary>
     /// <exception cref="ArgumentException">Strides of the wrong rank, negative or overlapping the destination's end, a stepped selection, or a wrong item size.</exception>
-    internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, in RowConversion conv)
+    internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, in RowConversion conv,
+        CodecContext? context = null)
     {
         ThrowIfDisposed();
         int outItemSize = conv.OutItemSize;
@@ -28,7 +30,7 @@ public sealed partial class B2ndArray
         if (conv.IsFused && conv.InItemSize != DType.ItemSize)
             throw new ArgumentException($"'{Name}': {conv.Kind} reads {conv.InItemSize}-byte items, but {DType.Name} items have {DType.ItemSize} bytes.", nameof(conv));
         WriteBackAll(commit: false);
-        var ctx = _contexts.Rent();
+        var ctx = context ?? _contexts.Rent();
         try
         {
             var plan = ctx.ReadPlan is { } existing && existing.Rank == nd ? existing : ctx.ReadPlan = new ReadPlan(nd);
@@ -57,7 +59,7 @@ public sealed partial class B2ndArray
         }
         finally
         {
-            _contexts.Return(ctx);
+            if (context is null) _contexts.Return(ctx);
         }
     }
 }

@@ -75,7 +75,7 @@ public sealed class ClassLocations
         for (int d = 1; d < shape.Length; d++) plane *= shape[d];
         long slab = Math.Max(1, Math.Min(shape[0], (8L << 20) / Math.Max(1, plane)));
         var buffer = new int[slab * plane];
-        var reader = new PatchReader();
+        using var reader = new PatchReader();
 
         // Pass 1: voxels per label.
         var counts = new SortedDictionary<int, long>();

@@ -136,12 +136,16 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             throw new InvalidOperationException("this loader is already being enumerated; create one loader per consumer.");
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var run = new Run(this, stop.Token);
+        // The consumer waits without a token: a cancellable WaitToReadAsync allocates a waiter (and a registration)
+        // every time the queue is empty, i.e. per batch when the consumer is faster than the workers. Cancelling
+        // completes the queue instead (one registration per enumeration), and the loop below throws.
+        using var wake = cancellationToken.UnsafeRegister(static r => ((Run)r!).Output.Writer.TryComplete(), run);
         try
         {
             Prefill(Math.Min(_o.PrefetchDepth + 1, _o.BatchCount ?? long.MaxValue));
             run.Start();
             var reader = run.Output.Reader;
-            while (await reader.WaitToReadAsync(cancellationToken).ConfigureAwait(false))
+            while (await reader.WaitToReadAsync(CancellationToken.None).ConfigureAwait(false))
             {
                 while (reader.TryRead(out var batch))
                 {
@@ -154,6 +158,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     yield return batch;
                 }
             }
+            cancellationToken.ThrowIfCancellationRequested();
         }
         finally
         {
@@ -223,7 +228,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
 
         private void Work()
         {
-            var worker = new Worker(_l);
+            using var worker = new Worker(_l);
             while (!_ct.IsCancellationRequested)
             {
                 try
@@ -280,8 +285,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         }
     }
 
-    /// <summary>Per-thread state: a patch reader (scratch buffer) and the per-channel scaling of the current case.</summary>
-    private sealed class Worker
+    /// <summary>Per-thread state: a patch reader (scratch buffers, decode contexts) and the per-channel scaling of the current case.</summary>
+    private sealed class Worker : IDisposable
     {
         private readonly PatchLoader<TImage, TSegmentation> _l;
         private readonly PatchReader _reader = new();
@@ -295,6 +300,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             _bias = new TImage[loader._channels];
             _start = new long[loader._sampler.ReadSize.Length];
         }
+
+        public void Dispose() => _reader.Dispose();
 
         public void Fill(PatchBatch<TImage, TSegmentation> batch, long k)
         {

@@ -4,6 +4,7 @@ using System.Runtime.CompilerServices;
 using System.Runtime.InteropServices;
 using MLArray.Blosc2.Filters;
 using MLArray.Blosc2;
+using MLArray.Blosc2.Codecs;
 using MLArray.Kernels;
 
 namespace MLArray.Training.Sampling;
@@ -20,13 +21,29 @@ namespace MLArray.Training.Sampling;
 /// into its place in the destination: each decoded row is converted while it is still in cache (no intermediate box,
 /// no second pass over memory). Padding and per-channel transforms then work in place. Arrays whose last stored axis is
 /// a channel axis (channels-last, e.g. RGB) cannot be written row by row into [C, spatial…] and go through a scratch
-/// box (grow-only, per instance). One instance per thread; steady-state reads allocate nothing.
+/// box (grow-only, per instance). One instance per thread; steady-state reads allocate nothing. The instance owns
+/// its decode contexts (one per array rank met: a context keeps the read plan of one rank), so reading a file that
+/// another thread is reading at the same moment never makes that file's own context pool grow (which allocated a
+/// context and its scratch at random points of an epoch, whenever two loader workers first met on one case).
 /// </remarks>
-internal sealed class PatchReader
+internal sealed class PatchReader : IDisposable
 {
     private const int MaxRank = 32;
     private byte[] _scratch = [];
     private byte[] _staging = [];
+    private readonly CodecContext?[] _contexts = new CodecContext?[MaxRank + 1];
+
+    private CodecContext Context(int rank) => _contexts[rank] ??= new CodecContext();
+
+    /// <summary>Releases the decode contexts (codec state).</summary>
+    public void Dispose()
+    {
+        for (int i = 0; i < _contexts.Length; i++)
+        {
+            _contexts[i]?.Dispose();
+            _contexts[i] = null;
+        }
+    }
 
     /// <summary>Reads one patch. <paramref name="destination"/> must hold exactly channels × Π size elements.</summary>
     /// <param name="array">The case array.</param>
@@ -141,7 +158,7 @@ internal sealed class PatchReader
         if (strides[n - 1] == 1 && conv.IsFused && Staging && conv.OutItemSize >= 4)
             ReadStaged<TSrc, TOut>(array, sel, counts, destination[(int)offset..], strides, conv);
         else if (strides[n - 1] == 1)
-            array.File.ReadStrided(sel, destination[(int)offset..], strides, conv);
+            array.File.ReadStrided(sel, destination[(int)offset..], strides, conv, Context(sel.Length));
         else
             ReadScattered(array.File, sel, counts, destination[(int)offset..], strides, conv);
 
@@ -197,7 +214,7 @@ internal sealed class PatchReader
                 long z1 = Math.Min(end, (z0 / depth + 1) * depth);
                 sel[0] = NdIndex.Slice(z0, z1);
                 extent[0] = z1 - z0;
-                array.File.ReadStrided(sel, staging[..(int)(extent[0] * inner)], natural, copy);
+                array.File.ReadStrided(sel, staging[..(int)(extent[0] * inner)], natural, copy, Context(sel.Length));
                 NdCopy.ConvertRows((byte*)src, srcBytes, (byte*)(dst + (z0 - first) * strides[0]), dstBytes, extent, conv);
                 z0 = z1;
             }
@@ -226,7 +243,7 @@ internal sealed class PatchReader
             items *= count[d];
         }
         var box = Scratch<TOut>(items);
-        file.ReadStrided(sel, box, natural, convert);
+        file.ReadStrided(sel, box, natural, convert, Context(sel.Length));
         idx.Clear();
         for (long i = 0; i < items; i++)
         {

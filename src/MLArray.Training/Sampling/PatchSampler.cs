@@ -23,6 +23,7 @@ internal sealed class PatchSampler
     {
         _o = options;
         _cases = caseCount;
+        for (int i = 0; i < _perms.Length; i++) _perms[i] = (-1, new int[caseCount]); // made here, not at the 4th epoch of a stream
         if (options.WorldSize < 1) throw new ArgumentOutOfRangeException(nameof(options), options.WorldSize, "WorldSize must be ≥ 1.");
         if (options.Rank < 0 || options.Rank >= options.WorldSize)
             throw new ArgumentOutOfRangeException(nameof(options), options.Rank, $"Rank must be in [0, WorldSize) = [0, {options.WorldSize}); got {options.Rank}.");
@@ -72,7 +73,7 @@ internal sealed class PatchSampler
             foreach (var (e, p) in _perms)
                 if (p is not null && e == epoch) return p;
             int slot = _nextPerm++ % _perms.Length;
-            var perm = _perms[slot].Perm ?? new int[_cases];
+            var perm = _perms[slot].Perm;
             for (int i = 0; i < perm.Length; i++) perm[i] = i;
             var rng = new Rng(_o.Seed, epoch, -1);
             rng.Shuffle(perm.AsSpan());
