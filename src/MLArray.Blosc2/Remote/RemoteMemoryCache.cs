@@ -14,8 +14,9 @@ namespace MLArray.Remote;
 /// entries private to the array that fetched them. Thread-safe; lookups take no lock (each entry records its last use,
 /// and adding past the bound evicts the least recently used entries down to 90 % of it in one pass). Blocks of large
 /// chunks are kept as slices of the pooled buffers they were received into (the packed images the reads decode); such
-/// a buffer returns to the shared array pool once the read is over and all its blocks are evicted, so the bound counts
-/// the blocks' bytes while a buffer may stay in memory a little longer.
+/// a buffer returns to the shared array pool once the read is over and all its blocks are evicted. The bound counts
+/// the memory held: a pooled buffer counts whole (its rented length) while any of its slices is kept, so one hot block
+/// cannot keep a large image alive outside the bound.
 /// </remarks>
 public sealed class RemoteMemoryCache
 {
@@ -144,7 +145,7 @@ public sealed class RemoteMemoryCache
                 Remove(key, old);
             }
             _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock));
-            Interlocked.Add(ref _bytes, length);
+            Interlocked.Add(ref _bytes, Held(owner, length, +1));
             if (_bytes <= MaxBytes || _map.Count <= 1)
                 return;
             // Least recently used first, down to 90 % of the bound; the entry just added stays, whatever its size.
@@ -164,9 +165,23 @@ public sealed class RemoteMemoryCache
     {
         if (_map.TryRemove(new KeyValuePair<(string, long), Entry>(key, entry)))
         {
-            Interlocked.Add(ref _bytes, -entry.Length);
+            Interlocked.Add(ref _bytes, -Held(entry.Owner, entry.Length, -1));
             entry.Owner?.Release();
         }
+    }
+
+    /// <summary>
+    /// The bytes an entry adds to (<paramref name="change"/> +1) or frees from (−1) the memory held: its length for an
+    /// array of its own; for a slice of a pooled buffer the buffer's whole capacity when it is the buffer's first (last)
+    /// entry, else nothing. Caller holds the eviction lock.
+    /// </summary>
+    private static long Held(SharedBuffer? owner, int length, int change)
+    {
+        if (owner is null)
+            return length;
+        int before = owner.CacheEntries;
+        owner.CacheEntries = before + change;
+        return (change > 0 ? before == 0 : before == 1) ? owner.Capacity : 0;
     }
 
     /// <summary>Drops every entry (a private pool whose array is closed), giving pooled buffers back.</summary>

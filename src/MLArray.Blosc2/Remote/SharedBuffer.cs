@@ -20,8 +20,21 @@ internal sealed class SharedBuffer
 
     private SharedBuffer(byte[] array) => _array = array;
 
+    /// <summary>
+    /// How many entries of the one memory pool this buffer's reads add to hold slices of it (changed only under that
+    /// pool's eviction lock): the pool counts the whole buffer against its bound while this is above 0.
+    /// </summary>
+    internal int CacheEntries;
+
+    /// <summary>The size the buffer occupies (the rented array's length, fixed for the holder's life).</summary>
+    public int Capacity { get; private set; }
+
     /// <summary>A buffer of at least <paramref name="size"/> bytes (contents undefined), held once by the caller.</summary>
-    public static SharedBuffer Rent(int size) => new(ArrayPool<byte>.Shared.Rent(Math.Max(size, 1)));
+    public static SharedBuffer Rent(int size)
+    {
+        var array = ArrayPool<byte>.Shared.Rent(Math.Max(size, 1));
+        return new SharedBuffer(array) { Capacity = array.Length };
+    }
 
     /// <summary>The bytes; only valid while the caller holds a reference.</summary>
     public byte[] Array => _array ?? throw new ObjectDisposedException(nameof(SharedBuffer), "a pooled buffer was used after its last reference was released (an internal error of the remote read path).");

@@ -17,7 +17,8 @@ public sealed class RemoteMemoryCacheTests
         image.Array.AsSpan(0, 4096).Fill(7);
         image.Array[100] = 9;
         cache.Add("object", 1000, image, 100, 50);
-        Assert.Equal(50, cache.Bytes);
+        Assert.Equal(image.Capacity, cache.Bytes); // the memory held: the whole pooled buffer, not the slice
+        Assert.True(image.Capacity >= 4096);
 
         var copy = new byte[50];
         Assert.True(cache.TryCopy("object", 1000, copy));
@@ -48,7 +49,8 @@ public sealed class RemoteMemoryCacheTests
         cache.Add("object", 0, image, 0, 10);
         cache.Add("object", 0, image, 0, 20); // longer: replaces (one reference dropped, one taken)
         cache.Add("object", 0, image, 0, 5);  // shorter: ignored
-        Assert.Equal(20, cache.Bytes);
+        cache.Add("object", 500, image, 500, 100); // a second slice of the same buffer: the buffer counts once
+        Assert.Equal(image.Capacity, cache.Bytes);
         cache.Clear();
         Assert.Equal(0, cache.Bytes);
         Assert.True(image.TryAddRef()); // the renter's reference is still there
@@ -57,5 +59,33 @@ public sealed class RemoteMemoryCacheTests
         image.Release();
         Assert.False(image.TryAddRef());
         Assert.Throws<InvalidOperationException>(image.Release); // released more often than held
+    }
+
+    /// <summary>
+    /// The bound is on memory held: slices that stay hot cannot keep many large images alive beyond it (each pooled
+    /// buffer counts whole while any slice of it is kept), and evicting every slice of an image frees its whole buffer.
+    /// </summary>
+    [Fact]
+    public void Hot_slices_of_many_images_stay_within_the_bound()
+    {
+        const int Bound = 4 << 20, ImageSize = 1 << 20;
+        var cache = new RemoteMemoryCache(Bound);
+        var images = new List<SharedBuffer>();
+        for (int i = 0; i < 40; i++)
+        {
+            var image = SharedBuffer.Rent(ImageSize);
+            images.Add(image);
+            for (int b = 0; b < 4; b++)
+                cache.Add("object", ((long)i << 24) + (b << 16), image, b << 16, 1 << 16);
+            image.Release(); // the read is over
+            for (int j = 0; j <= i; j++) // block 0 of every image so far is read again (kept hot while it is cached)
+                cache.TryCopy("object", (long)j << 24, new byte[16]);
+            Assert.True(cache.TryCopy("object", ((long)i << 24) + (3 << 16), new byte[1 << 16])); // the newest image's blocks are there
+            Assert.True(cache.Bytes <= Bound, $"{cache.Bytes} bytes held after image {i}, bound {Bound}");
+        }
+        int alive = images.Count(b => b.TryAddRef());
+        Assert.InRange(alive, 1, Bound / ImageSize); // the buffers still referenced fit the bound (counting slices alone kept all 40)
+        cache.Clear();
+        Assert.Equal(0, cache.Bytes);
     }
 }
