@@ -22,6 +22,9 @@ namespace MLArray.Bench;
 /// kernels alone on a cached block. <c>--alloc</c>: which types the steady-state loader allocates.
 /// <c>--breakdown</c>: the image read of in-bounds patches split into slab decode and conversion pass, against raw
 /// reads and a minimal conversion loop (with and without non-temporal stores).
+/// <c>--seg int8</c>: segmentation batches as int8 (<c>PatchLoader&lt;float, sbyte&gt;</c>: the uint8 labels are checked
+/// to fit once per case, the −1 padding fits too) instead of int16, in the main bench, <c>--alloc</c> and <c>--profile</c>.
+/// <c>--depth N</c>: the loader's prefetch depth (default 4).
 /// <c>--patchlist FILE</c>: the loader's boxes in case 0 (clamped inside) for <c>bench native --patches FILE</c>.
 /// The synthetic dataset (CT-like int16 images, uint8
 /// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
@@ -29,8 +32,17 @@ namespace MLArray.Bench;
 /// </summary>
 public static class LoaderBench
 {
+    // Segmentation batch type of the loader runs: int8 (`--seg int8`) or int16 (default).
+    private static bool s_int8Seg;
+
     public static int Run(string[] args)
     {
+        s_int8Seg = ArgS(args, "--seg") switch
+        {
+            null or "int16" => false,
+            "int8" => true,
+            var other => throw new ArgumentException($"--seg takes int16 or int8, not '{other}'."),
+        };
         if (args.Contains("--alloc"))
         {
             AllocationReport(args);
@@ -48,7 +60,7 @@ public static class LoaderBench
         string dir = ArgS(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"mla-loader-bench-{cases}-{string.Join("x", shape)}-p{patch}");
         Build(dir, cases, shape, patch);
         using var ds = PatchDataset.FromFolder(dir);
-        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → float32, uint8 → int16 (pad −1)");
+        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → float32, uint8 → {(s_int8Seg ? "int8" : "int16")} (pad −1)");
         using (var f = MLArrayFile.Open(ds.Cases[0].ImagePath))
         using (var g = MLArrayFile.Open(ds.Cases[0].SegmentationPath!))
             Console.WriteLine($"layout: image chunks ({string.Join(",", f.ChunkShape)}) blocks ({string.Join(",", f.BlockShape)}) {f.Compression.Codec} {f.Compression.CLevel} [{string.Join(",", f.Compression.Filters)}]; seg chunks ({string.Join(",", g.ChunkShape)}) blocks ({string.Join(",", g.BlockShape)}) {g.Compression.Codec} {g.Compression.CLevel} [{string.Join(",", g.Compression.Filters)}]");
@@ -59,7 +71,7 @@ public static class LoaderBench
             using (var lease = ds.Acquire(i))
                 _ = lease.ClassLocations;
         Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"first open of every case (image + seg, class locations parsed and validated): {open.Elapsed.TotalMilliseconds / ds.Count:F0} ms per case"));
-        var baseOptions = new PatchLoaderOptions { PatchSize = [patch, patch, patch], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = 4 };
+        var baseOptions = new PatchLoaderOptions { PatchSize = [patch, patch, patch], BatchSize = 2, ForegroundFraction = 0.33, Seed = 1, PrefetchDepth = Arg(args, "--depth", 4) };
         var rawFiles = ds.Cases.Select(c => (Image: MLArrayFile.Open(c.ImagePath), Seg: MLArrayFile.Open(c.SegmentationPath!))).ToArray();
         foreach (var (i, sg) in rawFiles) { i.DecodeThreads = 1; sg.DecodeThreads = 1; }
         try
@@ -261,6 +273,7 @@ public static class LoaderBench
         const int Rot = 4;
         var images = Enumerable.Range(0, Rot).Select(_ => new float[n]).ToArray();
         var segs = Enumerable.Range(0, Rot).Select(_ => new short[n]).ToArray();
+        var segs8 = Enumerable.Range(0, Rot).Select(_ => new sbyte[n]).ToArray();
         var rawImg = Enumerable.Range(0, Rot).Select(_ => new short[n]).ToArray();
         var rawSeg = Enumerable.Range(0, Rot).Select(_ => new byte[n]).ToArray();
         var oneImg = new short[n];
@@ -270,7 +283,7 @@ public static class LoaderBench
         var sampler = new PatchSampler(options, ds.Count);
         var sel = new NdIndex[sn];
         long[] lo = new long[sn], hi = new long[sn], blo = new long[sn], bhi = new long[sn], start = new long[sn];
-        string[] names = ["lease", "plan", "image→f32", "seg→i16", "pad (both)", "raw img (rot)", "raw seg (rot)", "raw img (1 buf)", "raw seg (1 buf)", "image→i16 (copy)", "image→f32 no staging"];
+        string[] names = ["lease", "plan", "image→f32", "seg→i16", "pad (both)", "raw img (rot)", "raw seg (rot)", "raw img (1 buf)", "raw seg (1 buf)", "image→i16 (copy)", "image→f32 no staging", "seg→i8"];
         var t = new double[names.Length];
         int counted = 0;
         int warmPatches = warm * options.BatchSize;
@@ -338,6 +351,10 @@ public static class LoaderBench
                         using (var lease = ds.Acquire(c))
                             direct.Read(lease.Case.Image, s, size, images[dst].AsSpan(), PadMode.Constant, 0f);
                         break;
+                    case 11:
+                        using (var lease = ds.Acquire(c))
+                            reader.Read(lease.Case.Segmentation!, s, size, segs8[dst].AsSpan(), PadMode.Constant, (sbyte)-1);
+                        break;
                 }
                 if (k >= warmPatches) t[w] += ThreadCpu.Milliseconds() - cpu0;
             }
@@ -348,6 +365,7 @@ public static class LoaderBench
         var variants = new (string Name, PatchReader? Reader)[]
         {
             ("patch reader f32+i16 (as the loader)", reader),
+            ("patch reader f32+i8 (int8 seg)", reader),
             ("patch reader f32+i16, no staging", direct),
             ("patch reader f32+i16, one buffer", reader),
             ("raw i16+u8, 4 rotating buffers", null),
@@ -371,7 +389,10 @@ public static class LoaderBench
                         using var lease = ds.Acquire(c);
                         int to = variants[which].Name.EndsWith("one buffer", StringComparison.Ordinal) ? 0 : dst;
                         r.Read(lease.Case.Image, s, size, images[to].AsSpan(), PadMode.Constant, 0f);
-                        r.Read(lease.Case.Segmentation!, s, size, segs[to].AsSpan(), PadMode.Constant, (short)-1);
+                        if (variants[which].Name.Contains("i8", StringComparison.Ordinal))
+                            r.Read(lease.Case.Segmentation!, s, size, segs8[to].AsSpan(), PadMode.Constant, (sbyte)-1);
+                        else
+                            r.Read(lease.Case.Segmentation!, s, size, segs[to].AsSpan(), PadMode.Constant, (short)-1);
                     }
                     else
                     {
@@ -556,14 +577,20 @@ public static class LoaderBench
     // ... and the CPU seconds of each group of threads (loader workers, thread pool, others: /proc schedstat) over the
     // same window, and how many batch buffers the pool created during it.
     private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
-        out Dictionary<string, double> threadSeconds, out int poolGrowth)
+        out Dictionary<string, double> threadSeconds, out int poolGrowth) =>
+        s_int8Seg
+            ? Consume<sbyte>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth)
+            : Consume<short>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth);
+
+    private static double Consume<TSeg>(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
+        out Dictionary<string, double> threadSeconds, out int poolGrowth) where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
     {
         int batches = (int)(options.BatchCount ?? 0);
         int skip = Skip(batches);
         int timed = batches - skip - 1;
         var list = new List<(int, long[])>(timed * options.BatchSize);
         for (int i = 0; i < timed * options.BatchSize; i++) list.Add((0, new long[options.PatchSize!.Length]));
-        using var loader = new PatchLoader<float, short>(ds, options);
+        using var loader = new PatchLoader<float, TSeg>(ds, options);
         var proc = Process.GetCurrentProcess();
         var sw = new Stopwatch();
         TimeSpan cpu0 = default;
@@ -662,9 +689,13 @@ public static class LoaderBench
 
     // A consumer that spends `work` per batch, asleep (a training step waiting on a GPU) or spinning a core (a step
     // computing on the CPU); returns the seconds it waited for data.
-    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked)
+    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked) =>
+        s_int8Seg ? ConsumeSlow<sbyte>(ds, options, work, busy, out worked) : ConsumeSlow<short>(ds, options, work, busy, out worked);
+
+    private static double ConsumeSlow<TSeg>(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked)
+        where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
     {
-        using var loader = new PatchLoader<float, short>(ds, options);
+        using var loader = new PatchLoader<float, TSeg>(ds, options);
         double waited = 0, done = 0;
         Task.Run(async () =>
         {

@@ -17,12 +17,18 @@ public sealed class AllocationTests(ITestOutputHelper output) : IDisposable
     // Steady state: batch buffers come from the pool, patches are decoded straight into them (no per-patch arrays),
     // and MLArrayFile's span reads allocate nothing; what is left per batch is rare bookkeeping (a new epoch's case
     // order reuses its array). Patches straddle the border (padding) and cases change every sample.
-    [Fact]
-    public async Task Steady_state_allocates_nothing_per_batch()
+    // Also with int8 segmentation batches of the uint8 segmentations (their labels checked once per case).
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public Task Steady_state_allocates_nothing_per_batch(bool int8Segmentation) =>
+        int8Segmentation ? SteadyState<sbyte>() : SteadyState<short>();
+
+    private async Task SteadyState<TSeg>() where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
     {
         IndexedDataset(4);
         using var ds = PatchDataset.FromFolder(_dir);
-        using var loader = new PatchLoader<float, short>(ds, new PatchLoaderOptions { PatchSize = [12, 20, 20], BatchSize = 2, Workers = 2, PrefetchDepth = 2, Seed = 1 });
+        using var loader = new PatchLoader<float, TSeg>(ds, new PatchLoaderOptions { PatchSize = [12, 20, 20], BatchSize = 2, Workers = 2, PrefetchDepth = 2, Seed = 1 });
         // Three windows of 200 batches; the least of them is the steady state (GC counters are process-wide, so the
         // JIT's background compilations and other tests' threads can add to one window, never take away).
         const int Warmup = 100, Window = 200, Windows = 3;

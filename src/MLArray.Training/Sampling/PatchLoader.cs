@@ -30,6 +30,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private readonly Stack<PatchBatch<TImage, TSegmentation>> _pool = new();
     private readonly ConcurrentDictionary<string, bool> _unindexed = new(StringComparer.Ordinal);
     private readonly TImage[]? _fixedScale, _fixedBias;
+    private readonly int[] _labelsFit; // per case: 1 once its segmentation's labels are known to fit TSegmentation
     private int _created;
     private int _outstanding;
     private int _running;
@@ -54,6 +55,14 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             _channels = checked((int)img.Channels);
         }
         _hasSeg = dataset.Cases.Any(c => c.SegmentationPath is not null);
+        _labelsFit = new int[dataset.Count];
+        if (_hasSeg && options.SegmentationPadMode == PadMode.Constant)
+        {
+            double pad = options.SegmentationPadValue;
+            if (double.CreateTruncating(TSegmentation.CreateSaturating(pad)) != pad)
+                throw new ArgumentException(
+                    $"the segmentation pad value {pad} does not fit the segmentation batch type {typeof(TSegmentation).Name}; use a signed type (e.g. short or sbyte) or another SegmentationPadValue.");
+        }
         long spatial = _sampler.ReadSize.Aggregate(1L, (a, b) => a * b);
         _imagePer = spatial * _channels;
         _segPer = spatial;
@@ -339,6 +348,11 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 var c = lease.Case;
                 if (c.Image.Channels != _l._channels || c.Image.SpatialAxes.Length != _start.Length)
                     throw new DatasetCaseException(info.Id, $"case '{info.Id}' has {c.Image.Channels} channels and {c.Image.SpatialAxes.Length} spatial axes; the batch expects {_l._channels} and {_start.Length} (as the first case).");
+                if (c.Segmentation is not null && Volatile.Read(ref _l._labelsFit[caseIndex]) == 0)
+                {
+                    CheckLabels(info.Id, c);
+                    Volatile.Write(ref _l._labelsFit[caseIndex], 1);
+                }
                 var rng = _l._sampler.SampleRng(epoch, pos, attempt);
                 bool forced = _l._sampler.Forced(i, ref rng);
                 ClassLocations? locations = null;
@@ -394,6 +408,58 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 throw new DatasetCaseException(info.Id, $"case '{info.Id}' ('{info.ImagePath}') could not be read: {e.Message}", e);
             }
         }
+    }
+
+    /// <summary>
+    /// Checks once per case that the segmentation's labels fit <typeparamref name="TSegmentation"/> (a narrower batch
+    /// type, e.g. <c>sbyte</c> for a uint8 segmentation, halves the bytes written per patch): always when the stored
+    /// type's range fits; else by the range in <c>meta.stats</c> (min and max) or, for unsigned stored types, by the
+    /// largest label of the class locations. A label that does not fit, or labels that nothing tells, are an error
+    /// naming the case, never a silently wrapped label. (The stats and the class locations are trusted as stored: they
+    /// describe the file they are in.)
+    /// </summary>
+    internal static void CheckLabels(string caseId, OpenCase c)
+    {
+        var segmentation = c.Segmentation!;
+        double lo = double.CreateTruncating(TSegmentation.CreateSaturating(double.NegativeInfinity));
+        double hi = double.CreateTruncating(TSegmentation.CreateSaturating(double.PositiveInfinity));
+        var dtype = segmentation.DType;
+        var (storedLo, storedHi, unsigned) = dtype.Code switch
+        {
+            DTypeCode.Bool => (0d, 1d, true),
+            DTypeCode.UInt8 => (byte.MinValue, byte.MaxValue, true),
+            DTypeCode.Int8 => (sbyte.MinValue, sbyte.MaxValue, false),
+            DTypeCode.UInt16 => (ushort.MinValue, ushort.MaxValue, true),
+            DTypeCode.Int16 => (short.MinValue, short.MaxValue, false),
+            DTypeCode.UInt32 => (uint.MinValue, uint.MaxValue, true),
+            DTypeCode.Int32 => (int.MinValue, int.MaxValue, false),
+            DTypeCode.UInt64 => (0d, ulong.MaxValue, true),
+            DTypeCode.Int64 => ((double)long.MinValue, (double)long.MaxValue, false),
+            _ => (double.NegativeInfinity, double.PositiveInfinity, false),
+        };
+        if (storedLo >= lo && storedHi <= hi) return;
+        string type = typeof(TSegmentation).Name, stored = dtype.Code.ToString().ToLowerInvariant();
+        var stats = segmentation.File.Meta.Stats;
+        string source;
+        double min, max;
+        if (stats.Min is { } smin && stats.Max is { } smax && double.IsFinite(smin.ToDouble()) && double.IsFinite(smax.ToDouble()))
+        {
+            (min, max, source) = (smin.ToDouble(), smax.ToDouble(), "meta.stats min/max");
+        }
+        else if (unsigned && c.Locations is { } known)
+        {
+            (min, max, source) = (0, known.Labels.Count > 0 ? known.Labels[^1] : 0, "largest label of the class locations");
+        }
+        else
+        {
+            throw new DatasetCaseException(caseId,
+                $"case '{caseId}': its segmentation is stored as {stored}, whose values may not fit the segmentation batch type {type} [{lo}, {hi}], " +
+                $"and neither meta.stats (min and max){(unsigned ? " nor class locations" : "")} tell its labels; " +
+                $"index the dataset ('mlarray index'{(unsigned ? "" : ", for unsigned segmentations")}), store the stats, or use a wider segmentation type (e.g. short).");
+        }
+        if (min < lo || max > hi)
+            throw new DatasetCaseException(caseId,
+                $"case '{caseId}': its segmentation ({stored}) holds labels in [{min}, {max}] ({source}), which do not fit the segmentation batch type {type} [{lo}, {hi}]; use a wider segmentation type (e.g. short).");
     }
 
     private static void SetZScore(double mean, double std, string what, out TImage scale, out TImage bias)
