@@ -12,7 +12,9 @@ namespace MLArray.Bench;
 /// <c>loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 100] [--rounds 5] [--warm 150] [--threads 1,2]
 /// [--profile] [--dir DIR]</c>: the training loader (MLArray.Training.PatchLoader, batch 2 × patch³, foreground 0.33,
 /// int16 → float32 image, uint8 → int16 segmentation padded with −1) against raw <c>MLArrayFile.Read</c> of exactly the
-/// same boxes (image as int16, segmentation as uint8, the in-bounds part of every patch) with T = 1 and 2 threads.
+/// same boxes (image as int16, segmentation as uint8, the in-bounds part of every patch; one buffer per thread,
+/// allocated and touched before the timing) with T = 1 and 2 threads, and against a second baseline that reads the same
+/// boxes into as many rotating buffers as the loader's pool holds patches.
 /// Both paths are first warmed past JIT tiering (<c>--warm</c> batches each); then loader and raw runs alternate in
 /// pairs (the order flips every pair) and the medians of wall time and process CPU time are reported with the load
 /// average. Also: GC bytes per steady-state batch, and whether the prefetch queue hides the read latency from a
@@ -103,8 +105,17 @@ public static class LoaderBench
                 var options = baseOptions with { Workers = t, BatchCount = batches };
                 // Warm-up past JIT tiering (both paths; another seed), untimed.
                 Consume(ds, options with { Seed = 99, BatchCount = warm }, out _, out _, out var warmSamples);
-                Raw(rawFiles, warmSamples, t, baseOptions.PatchSize);
+                // The baseline reads into one buffer per thread (it stays in cache); a second baseline reads into as
+                // many rotating buffers as the loader's pool holds patches (its destinations leave the cache as the
+                // loader's do), so the share of the gap that is destination residency shows.
+                int rotate = Math.Max(1, (baseOptions.PrefetchDepth + 1) * baseOptions.BatchSize / t);
+                var oneBuffer = RawBuffers(t, 1, baseOptions.PatchSize);
+                var rotating = RawBuffers(t, rotate, baseOptions.PatchSize);
+                Raw(rawFiles, warmSamples, baseOptions.PatchSize, oneBuffer);
+                Raw(rawFiles, warmSamples, baseOptions.PatchSize, rotating);
                 var wall = new List<double>();
+                var wallRot = new List<double>();
+                var rotRates = new List<double>();
                 var cpu = new List<double>();
                 var gcs = new List<double>();
                 var loaderRates = new List<double>();
@@ -122,23 +133,27 @@ public static class LoaderBench
                     // One pair: the loader, and raw reads of exactly the boxes it produced; the order flips every pair.
                     var opt = options with { Seed = 1 + r };
                     List<(int Case, long[] Start)> samples;
-                    double loaderSec, loaderCpu, gcPerBatch, rawSec, rawCpu;
+                    double loaderSec, loaderCpu, gcPerBatch, rawSec, rawCpu, rotSec;
                     Dictionary<string, double> groups;
                     int growth;
                     if (r % 2 == 0)
                     {
                         loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out samples, out groups, out growth);
-                        (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
+                        (rawSec, rawCpu) = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer);
+                        rotSec = Raw(rawFiles, samples, baseOptions.PatchSize, rotating).Wall;
                     }
                     else
                     {
                         // Raw first: the boxes the loader will produce (the sampler is deterministic; checked below).
                         samples = Planned(ds, opt, Skip(batches) + 1);
-                        (rawSec, rawCpu) = Raw(rawFiles, samples, t, baseOptions.PatchSize);
+                        rotSec = Raw(rawFiles, samples, baseOptions.PatchSize, rotating).Wall;
+                        (rawSec, rawCpu) = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer);
                         loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out var again, out groups, out growth);
                         CheckSame(samples, again);
                     }
                     wall.Add(rawSec / loaderSec);
+                    wallRot.Add(rotSec / loaderSec);
+                    rotRates.Add(samples.Count / rotSec);
                     cpu.Add(rawCpu / loaderCpu);
                     if (growth == 0) gcs.Add(gcPerBatch); // a new batch buffer (the pool reaching its peak) is not steady state
                     grew += growth;
@@ -157,6 +172,8 @@ public static class LoaderBench
                     $"T={t} (medians of {rounds} interleaved pairs, {batches} batches each, after {warm} warm-up batches; load {load0} → {LoadAverage()}):"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  wall: loader {Median(loaderRates),6:F1} patches/s, raw {Median(rawRates),6:F1} patches/s, loader/raw {Median(wall):F2} (pairs {Join(wall)})"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  wall, second baseline: raw into {rotate} rotating buffers per thread (the pool's footprint) {Median(rotRates),6:F1} patches/s, loader/raw-rotating {Median(wallRot):F2} (pairs {Join(wallRot)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  CPU:  loader {Median(loaderCpuMs):F2} ms/patch, raw {Median(rawCpuMs):F2} ms/patch (process CPU, all threads), raw/loader {Median(cpu):F2} (pairs {Join(cpu)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -733,19 +750,35 @@ public static class LoaderBench
     // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or conversion.
     // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or
     // conversion; returns wall seconds and the process CPU seconds of the reads alone.
-    private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, int threads, long[] size)
+    private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, int threads, long[] size) =>
+        Raw(files, samples, size, RawBuffers(threads, 1, size));
+
+    // Destinations of the raw reads: per thread `rotate` image (int16) and segmentation (uint8) patches, allocated and
+    // touched before the timing starts (as the loader's pool is prefilled before its workers start).
+    private static (short[][] Image, byte[][] Seg)[] RawBuffers(int threads, int rotate, long[] size)
     {
-        long n = size.Aggregate(1L, (a, b) => a * b);
+        int n = (int)size.Aggregate(1L, (a, b) => a * b);
+        return Enumerable.Range(0, threads).Select(_ => (
+            Enumerable.Range(0, rotate).Select(_ => { var a = GC.AllocateUninitializedArray<short>(n, pinned: true); a.AsSpan().Fill(1); return a; }).ToArray(),
+            Enumerable.Range(0, rotate).Select(_ => { var a = GC.AllocateUninitializedArray<byte>(n, pinned: true); a.AsSpan().Fill(1); return a; }).ToArray())).ToArray();
+    }
+
+    // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with one thread per entry of
+    // `buffers`, no padding or conversion, thread t cycling through its buffers (one: a destination that stays in
+    // cache); returns wall seconds and the process CPU seconds of the reads alone.
+    private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, long[] size,
+        (short[][] Image, byte[][] Seg)[] buffers)
+    {
+        int threads = buffers.Length;
         var proc = Process.GetCurrentProcess();
         proc.Refresh();
         var cpu0 = proc.TotalProcessorTime;
         var sw = Stopwatch.StartNew();
         Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, t =>
         {
-            var img = new short[n];
-            var seg = new byte[n];
+            var (imgs, segs) = buffers[t];
             var sel = new NdIndex[size.Length];
-            for (int k = t; k < samples.Count; k += threads)
+            for (int k = t, j = 0; k < samples.Count; k += threads, j++)
             {
                 var (c, start) = samples[k];
                 var shape = files[c].Image.Shape;
@@ -756,8 +789,8 @@ public static class LoaderBench
                     sel[d] = NdIndex.Slice(lo, hi);
                     count *= hi - lo;
                 }
-                files[c].Image.Read<short>(sel, img.AsSpan(0, (int)count));
-                files[c].Seg.Read<byte>(sel, seg.AsSpan(0, (int)count));
+                files[c].Image.Read<short>(sel, imgs[j % imgs.Length].AsSpan(0, (int)count));
+                files[c].Seg.Read<byte>(sel, segs[j % segs.Length].AsSpan(0, (int)count));
             }
         });
         double wall = sw.Elapsed.TotalSeconds;

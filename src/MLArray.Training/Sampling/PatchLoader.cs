@@ -14,7 +14,7 @@ namespace MLArray.Training.Sampling;
 /// allocates no batch memory. The output is identical for identical seed, epoch and rank whatever the worker count.
 /// </summary>
 /// <typeparam name="TImage">Element type of image batches (e.g. float; stored values are converted).</typeparam>
-/// <typeparam name="TSegmentation">Element type of segmentation batches (e.g. short, or sbyte/byte).</typeparam>
+/// <typeparam name="TSegmentation">Element type of segmentation batches: <c>short</c> holds any uint8/int8 label and the −1 padding; a narrower type (<c>sbyte</c>: half the bytes) is checked once per case against <c>meta.stats</c> or the class locations, and a label or pad value that does not fit is an error, never a wrapped value.</typeparam>
 public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchBatch<TImage, TSegmentation>>, IDisposable
     where TImage : unmanaged, INumberBase<TImage>
     where TSegmentation : unmanaged, INumberBase<TSegmentation>
@@ -36,7 +36,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private int _running;
 
     /// <summary>Creates a loader over <paramref name="dataset"/> (not owned: dispose the dataset yourself).</summary>
-    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation).</exception>
+    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation, a segmentation pad value <typeparamref name="TSegmentation"/> cannot hold).</exception>
     public PatchLoader(PatchDataset dataset, PatchLoaderOptions options)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -138,7 +138,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     /// Starts the workers and yields batches in stream order. Cancelling (or leaving the loop) stops the workers and
     /// returns every queued buffer; batches already yielded return when disposed. One enumeration at a time.
     /// </summary>
-    /// <exception cref="DatasetCaseException">A case could not be read (with <see cref="PatchLoaderOptions.SkipUnreadable"/> off).</exception>
+    /// <exception cref="DatasetCaseException">A case could not be read, or its segmentation labels do not fit (or are not known to fit) <typeparamref name="TSegmentation"/> (with <see cref="PatchLoaderOptions.SkipUnreadable"/> off).</exception>
     public async IAsyncEnumerator<PatchBatch<TImage, TSegmentation>> GetAsyncEnumerator(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _running, 1) == 1)
