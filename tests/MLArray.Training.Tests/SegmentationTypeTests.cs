@@ -141,6 +141,7 @@ public sealed class SegmentationTypeTests : IDisposable
         var e = await Assert.ThrowsAsync<DatasetCaseException>(() => Collect<sbyte>(ds, Options(2)));
         Assert.Equal("case_0000.mla", e.CaseId);
         Assert.Contains("int16", e.Message, StringComparison.Ordinal);
+        Assert.Contains("meta.stats min and max", e.Message, StringComparison.Ordinal);
         Assert.Equal(2, (await Collect<short>(ds, Options(2))).Count);
     }
 

@@ -58,8 +58,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         _labelsFit = new int[dataset.Count];
         if (_hasSeg && options.SegmentationPadMode == PadMode.Constant)
         {
-            double pad = options.SegmentationPadValue;
-            if (double.CreateTruncating(TSegmentation.CreateSaturating(pad)) != pad)
+            double pad = options.SegmentationPadValue, held = double.CreateTruncating(TSegmentation.CreateSaturating(pad));
+            if (held != pad && !(double.IsNaN(pad) && double.IsNaN(held)))
                 throw new ArgumentException(
                     $"the segmentation pad value {pad} does not fit the segmentation batch type {typeof(TSegmentation).Name}; use a signed type (e.g. short or sbyte) or another SegmentationPadValue.");
         }
@@ -454,8 +454,10 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         {
             throw new DatasetCaseException(caseId,
                 $"case '{caseId}': its segmentation is stored as {stored}, whose values may not fit the segmentation batch type {type} [{lo}, {hi}], " +
-                $"and neither meta.stats (min and max){(unsigned ? " nor class locations" : "")} tell its labels; " +
-                $"index the dataset ('mlarray index'{(unsigned ? "" : ", for unsigned segmentations")}), store the stats, or use a wider segmentation type (e.g. short).");
+                (unsigned
+                    ? "and neither meta.stats (min and max) nor class locations tell its labels; index the dataset ('mlarray index'), store meta.stats min and max, "
+                    : "and no meta.stats (min and max) tell its labels (class locations list only labels > 0); store meta.stats min and max ") +
+                "or use a wider segmentation type (e.g. short).");
         }
         if (min < lo || max > hi)
             throw new DatasetCaseException(caseId,
