@@ -438,7 +438,9 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             _ => (double.NegativeInfinity, double.PositiveInfinity, false),
         };
         if (storedLo >= lo && storedHi <= hi) return;
-        string type = typeof(TSegmentation).Name, stored = dtype.Code.ToString().ToLowerInvariant();
+        // (names only in the messages: a check that passes allocates nothing, as the steady state must not)
+        string Type() => typeof(TSegmentation).Name;
+        string Stored() => dtype.Code.ToString().ToLowerInvariant();
         var stats = segmentation.File.Meta.Stats;
         string source;
         double min, max;
@@ -453,7 +455,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         else
         {
             throw new DatasetCaseException(caseId,
-                $"case '{caseId}': its segmentation is stored as {stored}, whose values may not fit the segmentation batch type {type} [{lo}, {hi}], " +
+                $"case '{caseId}': its segmentation is stored as {Stored()}, whose values may not fit the segmentation batch type {Type()} [{lo}, {hi}], " +
                 (unsigned
                     ? "and neither meta.stats (min and max) nor class locations tell its labels; index the dataset ('mlarray index'), store meta.stats min and max, "
                     : "and no meta.stats (min and max) tell its labels (class locations list only labels > 0); store meta.stats min and max ") +
@@ -461,7 +463,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         }
         if (min < lo || max > hi)
             throw new DatasetCaseException(caseId,
-                $"case '{caseId}': its segmentation ({stored}) holds labels in [{min}, {max}] ({source}), which do not fit the segmentation batch type {type} [{lo}, {hi}]; use a wider segmentation type (e.g. short).");
+                $"case '{caseId}': its segmentation ({Stored()}) holds labels in [{min}, {max}] ({source}), which do not fit the segmentation batch type {Type()} [{lo}, {hi}]; use a wider segmentation type (e.g. short).");
     }
 
     private static void SetZScore(double mean, double std, string what, out TImage scale, out TImage bias)
