@@ -7,13 +7,16 @@ using MLArray.Tests.Remote;
 namespace MLArray.Bench;
 
 /// <summary>
-/// <c>remote [--file F.mla | --big GB [--out F.mla]] [--count N] [--latency MS] [--levels 1,4,8,16] [--chunk-cache-mb 64] [--epochs-only | --curve-only]</c>: the file (default: the corpus volume; with
+/// <c>remote [--file F.mla | --big GB [--out F.mla]] [--count N] [--latency MS] [--levels 1,4,8,16] [--chunk-cache-mb 64] [--epochs-only | --curve-only | --readahead-only] [--no-readahead]
+/// [--decode-threads 1,2] [--group 2] [--window W] [--pool-mb MB]</c>: the file (default: the corpus volume; with
 /// <c>--big</c> a file of about GB gigabytes of float32 built here with 128³ chunks and 16×32×32 blocks, deleted
 /// afterwards) served by a real nginx on 127.0.0.1, each request delayed by MS ms (default 20; a DelegatingHandler).
 /// Reports open + metadata (requests, time in round trips), then N random 64³ patches: read locally (memory-mapped)
 /// and remotely with 1/4/8/16 concurrent readers and as many concurrent requests (each level on a freshly opened
-/// array, default options), bytes transferred vs the compressed bytes of the blocks the patches touch, and two epochs
-/// through the disk cache (the second from disk) vs local.
+/// array, default options), bytes transferred vs the compressed bytes of the blocks the patches touch; the same
+/// patches read in order by 1 and 2 decode threads with read-ahead (<see cref="B2ndArray.PrefetchAsync"/> of the next
+/// patches, the levels now being MaxConcurrency; <c>MLA_BENCH_AHEAD_STATS=1</c> prints where the readers waited); and
+/// second epochs from a shared memory pool and through the disk cache vs local.
 /// </summary>
 internal static class RemoteBench
 {
@@ -97,7 +100,8 @@ internal static class RemoteBench
         using var local = B2ndArray.Open(file);
         var patches = Patches(local.Shape, count, new Random(7));
         if (Arg(args, "--loop") is { } loopSeconds)
-            return Loop(url, http, nginx.ProcessId, patches, int.Parse(Arg(args, "--levels") ?? "8", CultureInfo.InvariantCulture), double.Parse(loopSeconds, CultureInfo.InvariantCulture));
+            return Loop(url, http, nginx.ProcessId, patches, int.Parse(Arg(args, "--levels") ?? "8", CultureInfo.InvariantCulture), double.Parse(loopSeconds, CultureInfo.InvariantCulture),
+                args.Contains("--readahead-only") ? int.Parse((Arg(args, "--decode-threads") ?? "1").Split(',')[0], CultureInfo.InvariantCulture) : 0);
         var touched = new TouchedBlocks(file);
         long touchedBytes = patches.Sum(p => touched.Of(local, p).Bytes);
         Rate(local, patches, 1); // warm-up (JIT, page cache)
@@ -108,6 +112,8 @@ internal static class RemoteBench
         // times alternating with the local file (the machine is shared: the ratio of neighbouring runs is the signal).
         if (args.Contains("--epochs-only"))
             goto Epochs;
+        if (args.Contains("--readahead-only"))
+            goto ReadAhead;
         Console.WriteLine("concurrency | remote patches/s | local patches/s (same readers) | remote/local (median) | vs local 1 reader | requests/patch | bytes / touched | bound N/(latency*req/patch) | CPU ms/patch: client, nginx, local");
         long cacheBytes = long.Parse(Arg(args, "--chunk-cache-mb") ?? "64", CultureInfo.InvariantCulture) << 20; // RemoteReadOptions.ChunkCacheBytes
         var levels = (Arg(args, "--levels") ?? "1,4,8,16").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture));
@@ -140,6 +146,10 @@ internal static class RemoteBench
                 $"{p,11} | {mid.Remote,16:F1} | {mid.Local,30:F1} | {mid.Remote / mid.Local,21:F3} | {mid.Remote / local1,17:F3} | {perPatch,14:F2} | {(double)mid.Bytes / touchedBytes,15:F3} | {p / (latencyMs / 1000.0 * perPatch),8:F0} | {Median(runs.Select(r => r.ClientCpu)):F2}, {Median(runs.Select(r => r.NginxCpu)):F2}, {Median(runs.Select(r => r.LocalCpu)):F2}"));
         }
 
+    ReadAhead:
+        if (!args.Contains("--no-readahead"))
+            ReadAheadCurve(url, http, nginx.ProcessId, local, patches, local1, touchedBytes, latencyMs, args);
+
         if (args.Contains("--curve-only"))
         {
             Console.WriteLine($"load average at the end: {LoadAverage()}");
@@ -167,14 +177,116 @@ internal static class RemoteBench
         return 0;
     }
 
+    /// <summary>
+    /// Read-ahead: T decode threads read the patches in order while <see cref="B2ndArray.PrefetchAsync"/> keeps the next
+    /// patches (groups of <c>--group</c>, default 2, one wave each) in flight, up to MaxConcurrency requests (the level):
+    /// what a training loader does, which knows its next patches. Against the local memory-mapped rate with 1 reader
+    /// and with T readers.
+    /// </summary>
+    private static void ReadAheadCurve(Uri url, HttpRangeSourceOptions http, int nginxPid, B2ndArray local, NdIndex[][] patches, double local1,
+        long touchedBytes, int latencyMs, string[] args)
+    {
+        int group = int.Parse(Arg(args, "--group") ?? "2", CultureInfo.InvariantCulture);
+        var levels = (Arg(args, "--levels") ?? "1,4,8,16").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        var threads = (Arg(args, "--decode-threads") ?? "1,2").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
+        int count = patches.Length;
+        Console.WriteLine($"read-ahead (PrefetchAsync of the next patches in groups of {group}, window 2 x requests patches):");
+        Console.WriteLine("requests | decode threads | remote patches/s | local patches/s (same threads) | remote/local same threads | vs local 1 reader | requests/patch | bytes / touched | CPU ms/patch: client, nginx");
+        using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = 8 }).GetAwaiter().GetResult())
+            RateAhead(warm, patches, 1, 16, group, out _);
+        foreach (int t in threads)
+            foreach (int p in levels)
+            {
+                int window = Arg(args, "--window") is { } w ? int.Parse(w, CultureInfo.InvariantCulture) : 2 * p;
+                long pool = Arg(args, "--pool-mb") is { } mb ? long.Parse(mb, CultureInfo.InvariantCulture) << 20 : Math.Max(64L << 20, window * (4L << 20));
+                var runs = new List<(double Remote, double Local, long Requests, long Bytes, double ClientCpu, double NginxCpu)>();
+                for (int rep = 0; rep < Reps; rep++)
+                {
+                    using var remote = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = p, ChunkCacheBytes = pool })
+                        .GetAwaiter().GetResult();
+                    var traffic = remote.RemoteSource!.Traffic;
+                    long r0 = traffic.Requests, b0 = traffic.Bytes;
+                    double nginx0 = CpuMs(nginxPid);
+                    double rate = RateAhead(remote, patches, t, window, group, out double clientCpu);
+                    double nginxCpu = (CpuMs(nginxPid) - nginx0) / count;
+                    runs.Add((rate, Rate(local, patches, t), traffic.Requests - r0, traffic.Bytes - b0, clientCpu, nginxCpu));
+                }
+                var mid = runs.OrderBy(r => r.Remote / r.Local).ElementAt(Reps / 2);
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"{p,8} | {t,14} | {mid.Remote,16:F1} | {mid.Local,30:F1} | {mid.Remote / mid.Local,25:F3} | {mid.Remote / local1,17:F3} | {(double)mid.Requests / count,14:F2} | {(double)mid.Bytes / touchedBytes,15:F3} | {Median(runs.Select(r => r.ClientCpu)):F2}, {Median(runs.Select(r => r.NginxCpu)):F2}"));
+            }
+        Console.WriteLine($"load average: {LoadAverage()}");
+    }
+
+    /// <summary>
+    /// Patches per second read in order by <paramref name="threads"/> threads, each read preceded by the prefetch of
+    /// the patches up to <paramref name="window"/> ahead (groups of <paramref name="group"/>, one call each).
+    /// </summary>
+    private static double RateAhead(B2ndArray a, NdIndex[][] patches, int threads, int window, int group, out double cpuMsPerPatch)
+    {
+        long n = patches[0].Select((s, d) => s.Stop!.Value - s.Start!.Value).Aggregate(1L, (x, y) => x * y);
+        var cpu0 = Process.GetCurrentProcess().TotalProcessorTime;
+        var sw = Stopwatch.StartNew();
+        int issued = 0, next = -1;
+        var gate = new object();
+        var prefetches = new List<Task>();
+        var durations = new List<double>();
+        var ready = new int[patches.Length];
+        int stallReady = 0, stallNotReady = 0;
+        bool stats = Environment.GetEnvironmentVariable("MLA_BENCH_AHEAD_STATS") == "1";
+        void Ahead(int upTo)
+        {
+            lock (gate)
+                while (issued < Math.Min(upTo, patches.Length))
+                {
+                    int from = issued, to = Math.Min(patches.Length, from + group);
+                    var issuedAt = Stopwatch.GetTimestamp();
+                    prefetches.Add(a.PrefetchAsync(patches[from..to]).ContinueWith(t => { lock (durations) durations.Add(Stopwatch.GetElapsedTime(issuedAt).TotalMilliseconds); for (int k = from; k < to; k++) Volatile.Write(ref ready[k], 1); t.GetAwaiter().GetResult(); }, TaskScheduler.Default));
+                    issued = to;
+                }
+        }
+        Parallel.For(0, threads, new ParallelOptions { MaxDegreeOfParallelism = threads }, _ =>
+        {
+            var buffer = new byte[n * a.DType.ItemSize];
+            var w = new Stopwatch();
+            double ahead = 0, read = 0, slow = 0;
+            int slowCount = 0;
+            for (int i = Interlocked.Increment(ref next); i < patches.Length; i = Interlocked.Increment(ref next))
+            {
+                w.Restart();
+                Ahead(i + 1 + window);
+                ahead += w.Elapsed.TotalMilliseconds;
+                w.Restart();
+                bool wasReady = Volatile.Read(ref ready[i]) == 1;
+                a.Read(patches[i], buffer, 1);
+                double ms = w.Elapsed.TotalMilliseconds;
+                if (ms > 10) Interlocked.Increment(ref wasReady ? ref stallReady : ref stallNotReady);
+                read += ms;
+                if (ms > 10) { slow += ms; slowCount++; }
+            }
+            if (stats)
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   thread: ahead {ahead:F0} ms, read {read:F0} ms, of which {slowCount} reads over 10 ms: {slow:F0} ms"));
+        });
+        double seconds = sw.Elapsed.TotalSeconds;
+        cpuMsPerPatch = (Process.GetCurrentProcess().TotalProcessorTime - cpu0).TotalMilliseconds / patches.Length;
+        Task.WaitAll(prefetches); // every prefetch has finished (a failure would show here)
+        if (stats)
+        {
+            durations.Sort();
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   stalls with the prefetch done {stallReady}, not done {stallNotReady}; prefetch calls: {durations.Count}, duration p10 {durations[durations.Count / 10]:F1} p50 {durations[durations.Count / 2]:F1} p90 {durations[durations.Count * 9 / 10]:F1} max {durations[^1]:F1} ms"));
+        }
+        return patches.Length / seconds;
+    }
+
     private const int Reps = 3;
 
     /// <summary>
-    /// <c>--loop S</c>: only remote first-epoch reads (fresh arrays, <c>--levels</c> readers) for about S seconds, one
+    /// <c>--loop S</c>: only remote first-epoch reads (fresh arrays, <c>--levels</c> readers, or with <c>--readahead-only</c>
+    /// the first <c>--decode-threads</c> value reading ahead with <c>--levels</c> requests) for about S seconds, one
     /// line per pass with the process's CPU, page faults, context switches and allocations per patch (for profilers
     /// attached to the process; nothing local is read).
     /// </summary>
-    private static int Loop(Uri url, HttpRangeSourceOptions http, int nginxPid, NdIndex[][] patches, int readers, double seconds)
+    private static int Loop(Uri url, HttpRangeSourceOptions http, int nginxPid, NdIndex[][] patches, int readers, double seconds, int aheadThreads)
     {
         bool cold = Environment.GetEnvironmentVariable("MLA_BENCH_COLD") == "1"; // no warm-up: the thread pool as a new process has it
         if (!cold)
@@ -189,7 +301,7 @@ internal static class RemoteBench
             var (faults0, switches0) = ProcessCounters();
             long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0), items0 = ThreadPool.CompletedWorkItemCount;
             double nginx0 = CpuMs(nginxPid);
-            double rate = Rate(remote, patches, readers, out double cpu);
+            double rate = aheadThreads > 0 ? RateAhead(remote, patches, aheadThreads, 2 * readers, 2, out double cpu) : Rate(remote, patches, readers, out cpu);
             var (faults1, switches1) = ProcessCounters();
             int n = patches.Length;
             double nginxCpu = (CpuMs(nginxPid) - nginx0) / n;

@@ -47,6 +47,20 @@ public sealed partial class MLArrayFile
         }
     }
 
+    /// <summary>
+    /// Read-ahead for remote images: fetches what reads of <paramref name="selections"/> will need into the image's
+    /// memory pool with concurrent requests, so those reads then decode without waiting on the network. Call it for the
+    /// next patches while reading the current ones (see <see cref="B2ndArray.PrefetchAsync"/> for what is fetched and the bound).
+    /// Local files and images in memory need nothing fetched: the task is complete at once.
+    /// </summary>
+    /// <param name="selections">The selections that will be read (per axis an index, a range or a slice).</param>
+    /// <param name="cancellationToken">Cancels the requests.</param>
+    /// <exception cref="ArgumentException">A selection does not fit the array.</exception>
+    /// <exception cref="InvalidOperationException">The image has no array (metadata only).</exception>
+    /// <exception cref="MLArrayRemoteException">A request failed (reported by the task).</exception>
+    public Task PrefetchAsync(IReadOnlyList<NdIndex[]> selections, CancellationToken cancellationToken = default) =>
+        Data.PrefetchAsync(selections, cancellationToken);
+
     /// <summary>Requests and bytes of a remote image (null for local files and images in memory).</summary>
     public TrafficCounters? RemoteTraffic => _array?.RemoteSource?.Traffic;
 

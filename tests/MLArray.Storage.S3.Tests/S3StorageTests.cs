@@ -83,11 +83,14 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
         var spacing = ct.Spacing;                                                           // metadata: no request
         short[] patch = ct.Read<short>(NdIndex.Slice(0, 8), NdIndex.Slice(0, 32), NdIndex.Slice(0, 32)); // the chunks it touches
         Console.WriteLine($"{patch.Length} voxels, spacing {string.Join(" x ", spacing ?? [])}: {ct.RemoteTraffic}");
+        NdIndex[] next = [NdIndex.Slice(8, 16), NdIndex.Slice(0, 32), NdIndex.Slice(0, 32)];
+        await ct.PrefetchAsync([next]); // read-ahead (while decoding the current patch): the next one's Read needs no request
         await S3Storage.SaveAsync(ct, "s3://mlarray-test/readme/copy.mla", options); // a local temp file, then uploaded
         // README:end
         using var local = MLArrayFile.Open(RemoteTestFiles.WithMeta);
         Assert.Equal(local.Read<short>(NdIndex.Slice(0, 8), NdIndex.Slice(0, 32), NdIndex.Slice(0, 32)), patch);
         Assert.Equal(local.Spacing, spacing);
+        Assert.Equal(local.Read<short>(next), ct.Read<short>(next));
         using var copy = await OpenAsync("readme/copy.mla");
         Assert.Equal(local.ToArray<short>(), copy.ToArray<short>());
         Assert.Equal(local.Meta.ToMetaValue().ToJson(), copy.Meta.ToMetaValue().ToJson());

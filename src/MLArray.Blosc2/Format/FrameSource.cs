@@ -40,6 +40,12 @@ internal interface IChunkPrefetch
     /// until the same thread's next call (decode them before fetching again; never keep them).
     /// </summary>
     ReadOnlyMemory<byte>[] FetchForRead(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded);
+
+    /// <summary>
+    /// Fetches ahead into the memory pool what reads of the listed chunks will need (as <see cref="FetchForRead"/>
+    /// chooses: whole chunks, or the needed blocks of large chunks), skipping what is held or in flight already.
+    /// </summary>
+    Task PrefetchAsync(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded, CancellationToken cancellationToken);
 }
 
 /// <summary>A file opened for positional reads (<see cref="RandomAccess"/>).</summary>

@@ -146,7 +146,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             return;
         }
         var buffer = new byte[destination.Length];
-        Wait(FetchAsync([new Unit(offset, buffer.Length)], [buffer]));
+        Wait(FetchAsync([new Unit(offset, buffer.Length)], [buffer], default));
         buffer.CopyTo(destination);
     }
 
@@ -225,10 +225,10 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>The bytes of whole units (at least the unit's length, starting at its offset), in arrays of their own.</summary>
-    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units)
+    private async Task<ReadOnlyMemory<byte>[]> GetUnitsAsync(IReadOnlyList<Unit> units, CancellationToken ct = default)
     {
         var targets = units.Select(u => new Target(u)).ToList();
-        await LoadAsync(targets).ConfigureAwait(false);
+        await LoadAsync(targets, ct).ConfigureAwait(false);
         return targets.Select(t => (ReadOnlyMemory<byte>)t.Result!).ToArray();
     }
 
@@ -236,7 +236,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// Brings every target's bytes from the memory pool, else the disk cache, else the network (one wave for all the
     /// fetched ones, which are then cached).
     /// </summary>
-    private async Task LoadAsync(List<Target> targets)
+    private async Task LoadAsync(List<Target> targets, CancellationToken ct = default)
     {
         var fetch = new List<Target>();
         var onDisk = new List<Target>();
@@ -290,7 +290,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             i = j;
         }
         if (fetch.Count > 0)
-            await FetchTargetsAsync(fetch).ConfigureAwait(false);
+            await FetchTargetsAsync(fetch, ct).ConfigureAwait(false);
     }
 
     /// <summary>
@@ -298,7 +298,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// twice (concurrent readers of one chunk): whole ones are shared, blocks copied from the memory pool (fetched again
     /// if evicted meanwhile).
     /// </summary>
-    private async Task FetchTargetsAsync(List<Target> targets)
+    private async Task FetchTargetsAsync(List<Target> targets, CancellationToken ct = default, bool ahead = false)
     {
         var mine = new List<(Target Target, TaskCompletionSource<byte[]?> Done)>();
         var theirs = new List<(Target Target, Task<byte[]?> Task)>();
@@ -323,7 +323,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             }
             try
             {
-                await FetchAsync(units, destinations).ConfigureAwait(false);
+                await FetchAsync(units, destinations, ct).ConfigureAwait(false);
             }
             catch (Exception e)
             {
@@ -341,9 +341,9 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 {
                     var t = mine[k].Target;
                     if (t.Owner is { } owner)
-                        _cache.Add(_key, t.Unit.Offset, owner, t.Start, t.Unit.Length);
+                        _cache.Add(_key, t.Unit.Offset, owner, t.Start, t.Unit.Length, ahead);
                     else
-                        _cache.Add(_key, t.Unit.Offset, t.Result!);
+                        _cache.Add(_key, t.Unit.Offset, t.Result!, ahead);
                     if (_disk is not null && Cacheable(t.Unit))
                         _disk.Store(t.Unit.Offset, destinations[k].Span);
                 }
@@ -361,14 +361,23 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         List<Target>? again = null;
         foreach (var (t, task) in theirs)
         {
-            var data = await task.ConfigureAwait(false);
+            byte[]? data;
+            try
+            {
+                data = await task.ConfigureAwait(false);
+            }
+            catch (OperationCanceledException) when (!ct.IsCancellationRequested)
+            {
+                (again ??= []).Add(t); // the other fetch (a prefetch) was cancelled, not this read
+                continue;
+            }
             if (t.Owner is null && data is not null)
                 t.Result = data;
             else if (t.Owner is null || !_cache.TryCopy(_key, t.Unit.Offset, t.Slot))
                 (again ??= []).Add(t);
         }
         if (again is not null)
-            await FetchTargetsAsync(again).ConfigureAwait(false);
+            await FetchTargetsAsync(again, ct, ahead).ConfigureAwait(false);
     }
 
     private bool Cacheable(Unit u) => u.Offset + u.Length > _head.Length && u.Offset < _tailStart;
@@ -378,23 +387,37 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     /// gap threshold (across chunks too), the ranges grouped into requests of up to
     /// <see cref="IByteRangeSource.MaxRangesPerRequest"/>, all requests concurrent (bounded by MaxConcurrency).
     /// </summary>
-    private async Task FetchAsync(Unit[] units, Memory<byte>[] destinations)
+    private async Task FetchAsync(Unit[] units, Memory<byte>[] destinations, CancellationToken ct)
     {
         var order = Enumerable.Range(0, units.Length).OrderBy(i => units[i].Offset).ToArray();
         int perRequest = Math.Max(1, _source.MaxRangesPerRequest);
         bool multiRange = perRequest > 1;
-        var ranges = new List<(long From, long To, int First, int Count)>(); // over `order`
+        // Per range: the units it covers (over `order`), and whether they are laid out one after the other in one
+        // destination array (then the range is received straight into them: no scratch, no copy).
+        var ranges = new List<(long From, long To, int First, int Count, bool Direct)>();
         for (int k = 0; k < order.Length; k++)
         {
             var u = units[order[k]];
-            // Multi-range sources take every unit as a part of its own (read straight into its destination, no gap bytes).
-            if (!multiRange && ranges.Count > 0 && ranges[^1] is var last && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From
-                && Math.Max(last.To, u.Offset + u.Length) - last.From <= MaxMergedRange)
-                ranges[^1] = (last.From, Math.Max(last.To, u.Offset + u.Length), last.First, last.Count + 1);
-            else
-                ranges.Add((u.Offset, u.Offset + u.Length, k, 1));
+            if (ranges.Count > 0 && ranges[^1] is var last)
+            {
+                long to = Math.Max(last.To, u.Offset + u.Length);
+                if (last.Direct && u.Offset == last.To && to - last.From <= MaxMergedRange
+                    && Follows(destinations[order[last.First + last.Count - 1]], destinations[order[k]]))
+                {
+                    ranges[^1] = (last.From, to, last.First, last.Count + 1, true);
+                    continue;
+                }
+                // Single-range sources also merge units closer than the gap threshold (through a scratch buffer); multi-range
+                // sources take every other unit as a part of its own (no gap bytes).
+                if (!multiRange && u.Offset - last.To <= _options.BlockGapBytes && u.Offset >= last.From && to - last.From <= MaxMergedRange)
+                {
+                    ranges[^1] = (last.From, to, last.First, last.Count + 1, false);
+                    continue;
+                }
+            }
+            ranges.Add((u.Offset, u.Offset + u.Length, k, 1, true));
         }
-        // A range holding exactly one unit is read straight into the unit's destination; merged ranges into a pooled scratch.
+        // A direct range is read straight into its units' destinations; merged ranges into a pooled scratch.
         var scratch = new byte[]?[ranges.Count];
         try
         {
@@ -402,8 +425,8 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             for (int r = 0; r < ranges.Count; r++)
             {
                 int length = (int)(ranges[r].To - ranges[r].From);
-                if (ranges[r].Count == 1 && units[order[ranges[r].First]].Length == length)
-                    targets[r] = destinations[order[ranges[r].First]];
+                if (ranges[r].Direct)
+                    targets[r] = Spanning(destinations[order[ranges[r].First]], length);
                 else
                     targets[r] = (scratch[r] = System.Buffers.ArrayPool<byte>.Shared.Rent(length)).AsMemory(0, length);
             }
@@ -413,7 +436,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 var group = new ByteRangeRead[Math.Min(perRequest, ranges.Count - g)];
                 for (int i = 0; i < group.Length; i++)
                     group[i] = new ByteRangeRead(ranges[g + i].From, targets[g + i]);
-                requests.Add(SendAsync(group));
+                requests.Add(SendAsync(group, ct));
             }
             await Task.WhenAll(requests).ConfigureAwait(false);
             for (int r = 0; r < ranges.Count; r++)
@@ -432,16 +455,31 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         }
     }
 
-    /// <summary>One request (a multi-range one when the group has several ranges), within the concurrency bound.</summary>
-    private async Task SendAsync(ByteRangeRead[] group)
+    /// <summary>True when <paramref name="next"/> starts right where <paramref name="previous"/> ends, in the same array.</summary>
+    private static bool Follows(Memory<byte> previous, Memory<byte> next) =>
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(previous, out var a)
+        && System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(next, out var b)
+        && ReferenceEquals(a.Array, b.Array) && a.Offset + a.Count == b.Offset;
+
+    /// <summary><paramref name="length"/> bytes of the array behind <paramref name="first"/>, from its start (a direct range's units).</summary>
+    private static Memory<byte> Spanning(Memory<byte> first, int length)
     {
-        await _gate.WaitAsync().ConfigureAwait(false);
+        if (first.Length == length)
+            return first;
+        System.Runtime.InteropServices.MemoryMarshal.TryGetArray<byte>(first, out var a);
+        return a.Array.AsMemory(a.Offset, length);
+    }
+
+    /// <summary>One request (a multi-range one when the group has several ranges), within the concurrency bound.</summary>
+    private async Task SendAsync(ByteRangeRead[] group, CancellationToken ct)
+    {
+        await _gate.WaitAsync(ct).ConfigureAwait(false);
         try
         {
             if (group.Length == 1)
-                await _source.ReadAsync(group[0].Offset, group[0].Destination).ConfigureAwait(false);
+                await _source.ReadAsync(group[0].Offset, group[0].Destination, ct).ConfigureAwait(false);
             else
-                await _source.ReadRangesAsync(group).ConfigureAwait(false);
+                await _source.ReadRangesAsync(group, ct).ConfigureAwait(false);
         }
         finally
         {
@@ -491,13 +529,17 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         }
     }
 
-    private async Task FetchForReadAsync(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded,
-        ReadOnlyMemory<byte>[] result, ImageBuffers images)
+    /// <summary>
+    /// How a read of <paramref name="chunks"/> fetches them: whole (small chunks, chunks cached whole or of which the read
+    /// needs half the blocks or more, chunks whose block table does not check out), or block by block (with their
+    /// block tables loaded); chunks without bytes to fetch are in neither list. Whole chunks count against
+    /// <paramref name="budget"/>; those beyond it are left to the frame reads.
+    /// </summary>
+    private async Task<(List<(int Slot, long Start, BlockTable Table, List<int> Needed)> Blocks, List<(int Slot, Target Target)> Whole)> PlanAsync(
+        IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded, long budget, CancellationToken ct)
     {
-        // Which chunks are read block by block (large, a minority of their blocks needed, not cached whole).
         var blockMode = new List<(int Slot, long Start, long End, List<int> Needed)>();
         var whole = new List<(int Slot, Target Target)>();
-        long budget = _options.ChunkCacheBytes / 2;
         for (int k = 0; k < chunks.Count; k++)
         {
             long c = chunks[k];
@@ -520,23 +562,37 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             if ((budget -= u.Length) >= 0)
                 whole.Add((k, new Target(u))); // beyond the budget: fetched when read
         }
-        if (blockMode.Count > 0)
-            await LoadTablesAsync(blockMode.Select(m => (m.Start, m.End)).ToList(), blocksPerChunk, blockNBytes).ConfigureAwait(false);
-
-        // Chunks that turned out not to be readable block by block are fetched whole, in the same wave.
+        var blocks = new List<(int Slot, long Start, BlockTable Table, List<int> Needed)>(blockMode.Count);
+        if (blockMode.Count == 0)
+            return (blocks, whole);
+        await LoadTablesAsync(blockMode.Select(m => (m.Start, m.End)).ToList(), blocksPerChunk, blockNBytes, ct).ConfigureAwait(false);
         foreach (var m in blockMode)
-            if (_tables[m.Start] is null && (budget -= m.End - m.Start) >= 0)
-                whole.Add((m.Slot, new Target(new Unit(m.Start, (int)(m.End - m.Start)))));
+        {
+            if (_tables[m.Start] is { } table)
+            {
+                if (table.Delta && !m.Needed.Contains(0))
+                    m.Needed.Insert(0, 0);
+                blocks.Add((m.Slot, m.Start, table, m.Needed));
+            }
+            else if ((budget -= m.End - m.Start) >= 0)
+            {
+                whole.Add((m.Slot, new Target(new Unit(m.Start, (int)(m.End - m.Start))))); // not readable block by block
+            }
+        }
+        return (blocks, whole);
+    }
+
+    private async Task FetchForReadAsync(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded,
+        ReadOnlyMemory<byte>[] result, ImageBuffers images)
+    {
+        var (blockMode, whole) = await PlanAsync(chunks, blocksPerChunk, blockNBytes, blockNeeded, _options.ChunkCacheBytes / 2, default).ConfigureAwait(false);
         // The data wave: whole chunks and the blocks of all block-read chunks together, each block received into its
         // place in the chunk's packed image.
         var targets = whole.Select(w => w.Target).ToList();
         var packed = new List<(int Slot, BlockTable Table, SharedBuffer Image, int Size, List<(int Block, int Pos)> Blocks)>();
         foreach (var m in blockMode)
         {
-            if (_tables[m.Start] is not { } table)
-                continue;
-            if (table.Delta && !m.Needed.Contains(0))
-                m.Needed.Insert(0, 0);
+            var table = m.Table;
             var (image, size, blocks) = PackedImage(table, m.Needed, images);
             foreach (var (b, pos) in blocks)
                 targets.Add(new Target(new Unit(m.Start + table.BlockStart[b], table.BlockEnd[b] - table.BlockStart[b]), image, pos));
@@ -554,10 +610,80 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>
+    /// Read-ahead: fetches into the memory pool what reads of <paramref name="chunks"/> will need, in one wave, within
+    /// half the pool's bound; units held in memory or on disk, or being fetched, are skipped. The blocks are received
+    /// into one pooled buffer, laid out in object order (so adjacent blocks go out as one range), whose slices the pool
+    /// keeps, marked as fetched ahead (evicted after what was read); the reads then copy them into their packed images
+    /// without a request.
+    /// </summary>
+    public async Task PrefetchAsync(IReadOnlyList<long> chunks, int blocksPerChunk, int blockNBytes, Func<long, int, bool> blockNeeded,
+        CancellationToken cancellationToken)
+    {
+        ObjectDisposedException.ThrowIf(_disposed != 0, this);
+        long budget = _cache.MaxBytes / 2;
+        var (blockMode, whole) = await PlanAsync(chunks, blocksPerChunk, blockNBytes, blockNeeded, budget, cancellationToken).ConfigureAwait(false);
+        var targets = new List<Target>();
+        foreach (var (_, t) in whole)
+            if (!Held(t.Unit))
+            {
+                targets.Add(t);
+                budget -= t.Unit.Length;
+            }
+        // The blocks go into one pooled buffer, laid out chunk after chunk in object order.
+        var blocks = new List<Unit>();
+        long size = 0;
+        foreach (var m in blockMode)
+        {
+            int before = blocks.Count;
+            long chunkBytes = 0;
+            foreach (int b in m.Needed)
+            {
+                var u = new Unit(m.Start + m.Table.BlockStart[b], m.Table.BlockEnd[b] - m.Table.BlockStart[b]);
+                if (!Held(u) && blocks.IndexOf(u, before) < 0)
+                {
+                    blocks.Add(u);
+                    chunkBytes += u.Length;
+                }
+            }
+            if ((budget -= chunkBytes) < 0 || size + chunkBytes > int.MaxValue / 2)
+            {
+                blocks.RemoveRange(before, blocks.Count - before);
+                break;
+            }
+            size += chunkBytes;
+        }
+        SharedBuffer? buffer = null;
+        try
+        {
+            if (blocks.Count > 0)
+            {
+                blocks.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+                buffer = SharedBuffer.Rent((int)size);
+                int pos = 0;
+                foreach (var u in blocks)
+                {
+                    targets.Add(new Target(u, buffer, pos));
+                    pos += u.Length;
+                }
+            }
+            if (targets.Count > 0)
+                await FetchTargetsAsync(targets, cancellationToken, ahead: true).ConfigureAwait(false);
+        }
+        finally
+        {
+            buffer?.Release(); // the memory pool holds the slices it keeps
+        }
+    }
+
+    /// <summary>True when <paramref name="u"/> needs no request: in the memory pool (kept there until read), on disk, or being fetched.</summary>
+    private bool Held(Unit u) =>
+        _cache.Reserve(_key, u.Offset, u.Length) || _inFlight.ContainsKey(u) || (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length));
+
+    /// <summary>
     /// Makes sure the block tables of <paramref name="chunks"/> are known: where the source takes multi-range
     /// requests and they are small enough, the tables of every large chunk of the array, once; else those asked.
     /// </summary>
-    private async Task LoadTablesAsync(List<(long Start, long End)> chunks, int blocksPerChunk, int blockNBytes)
+    private async Task LoadTablesAsync(List<(long Start, long End)> chunks, int blocksPerChunk, int blockNBytes, CancellationToken ct = default)
     {
         int tableBytes = ChunkFormat.ExtendedHeaderLength + 4 * blocksPerChunk;
         if (chunks.All(c => _tables.ContainsKey(c.Start)))
@@ -582,9 +708,9 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             {
                 try
                 {
-                    await load.ConfigureAwait(false);
+                    await load.WaitAsync(ct).ConfigureAwait(false);
                 }
-                catch
+                catch when (load.IsFaulted || load.IsCanceled)
                 {
                     lock (_lock)
                         if (_allTables == load)
@@ -595,15 +721,15 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         }
         var missing = chunks.Where(c => !_tables.ContainsKey(c.Start)).Distinct().ToList();
         if (missing.Count > 0)
-            await FetchTablesAsync(missing, blocksPerChunk, blockNBytes).ConfigureAwait(false);
+            await FetchTablesAsync(missing, blocksPerChunk, blockNBytes, ct).ConfigureAwait(false);
     }
 
-    private async Task FetchTablesAsync(List<(long Start, long End)> chunks, int blocksPerChunk, int blockNBytes)
+    private async Task FetchTablesAsync(List<(long Start, long End)> chunks, int blocksPerChunk, int blockNBytes, CancellationToken ct = default)
     {
         await Task.Yield(); // never run the requests under the caller's lock
         int tableBytes = ChunkFormat.ExtendedHeaderLength + 4 * blocksPerChunk;
         var units = chunks.Select(c => new Unit(c.Start, (int)Math.Min(tableBytes, c.End - c.Start))).ToList();
-        var heads = await GetUnitsAsync(units).ConfigureAwait(false);
+        var heads = await GetUnitsAsync(units, ct).ConfigureAwait(false);
         for (int i = 0; i < chunks.Count; i++)
             _tables[chunks[i].Start] = ParseTable(chunks[i].Start, chunks[i].End, heads[i].Span[..units[i].Length].ToArray(), blocksPerChunk, blockNBytes);
     }

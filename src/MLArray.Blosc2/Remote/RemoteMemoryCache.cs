@@ -36,6 +36,9 @@ public sealed class RemoteMemoryCache
         public readonly int Length = length;
         public readonly SharedBuffer? Owner = owner;
         public long LastUse = use;
+
+        /// <summary>Fetched ahead of a read (read-ahead) and not read yet: evicted only after every entry that was read.</summary>
+        public volatile bool Ahead;
     }
 
     /// <summary>Creates an empty pool.</summary>
@@ -75,11 +78,25 @@ public sealed class RemoteMemoryCache
         {
             // A plain store: use times only order evictions, a lost race costs nothing.
             entry.LastUse = Interlocked.Increment(ref _clock);
+            entry.Ahead = false;
             data = entry.Array;
             return true;
         }
         data = [];
         return false;
+    }
+
+    /// <summary>
+    /// True when an entry at <paramref name="offset"/> holds at least <paramref name="length"/> bytes; it is then kept as
+    /// if fetched ahead (evicted after the entries that were read) until it is read again.
+    /// </summary>
+    internal bool Reserve(string obj, long offset, int length)
+    {
+        if (!_map.TryGetValue((obj, offset), out var entry) || entry.Length < length)
+            return false;
+        entry.Ahead = true;
+        entry.LastUse = Interlocked.Increment(ref _clock);
+        return true;
     }
 
     /// <summary>
@@ -108,24 +125,29 @@ public sealed class RemoteMemoryCache
             entry.Array.AsSpan(entry.Start, destination.Length).CopyTo(destination);
         }
         entry.LastUse = Interlocked.Increment(ref _clock);
+        entry.Ahead = false;
         return true;
     }
 
     /// <summary>Keeps <paramref name="data"/> (the object's bytes at <paramref name="offset"/>) unless a longer entry is there already.</summary>
-    internal void Add(string obj, long offset, byte[] data) => Add(obj, offset, data, 0, data.Length, null);
+    internal void Add(string obj, long offset, byte[] data, bool ahead = false) => Add(obj, offset, data, 0, data.Length, null, ahead);
 
     /// <summary>
     /// Keeps <paramref name="length"/> bytes of <paramref name="owner"/> from <paramref name="start"/> (the object's bytes
     /// at <paramref name="offset"/>), holding a reference on the buffer until the entry is evicted; the caller must hold
     /// one itself during the call.
     /// </summary>
-    internal void Add(string obj, long offset, SharedBuffer owner, int start, int length)
+    internal void Add(string obj, long offset, SharedBuffer owner, int start, int length, bool ahead = false)
     {
         if (length > 0 && owner.TryAddRef())
-            Add(obj, offset, owner.Array, start, length, owner);
+            Add(obj, offset, owner.Array, start, length, owner, ahead);
     }
 
-    private void Add(string obj, long offset, byte[] array, int start, int length, SharedBuffer? owner)
+    /// <remarks>
+    /// <paramref name="ahead"/>: fetched by a read-ahead; such entries are evicted after all others until they are read
+    /// (plain LRU would evict them first: the entries of the patches just read are used more recently).
+    /// </remarks>
+    private void Add(string obj, long offset, byte[] array, int start, int length, SharedBuffer? owner, bool ahead)
     {
         if (length == 0)
         {
@@ -144,13 +166,14 @@ public sealed class RemoteMemoryCache
                 }
                 Remove(key, old);
             }
-            _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock));
+            _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock)) { Ahead = ahead };
             Interlocked.Add(ref _bytes, Held(owner, length, +1));
             if (_bytes <= MaxBytes || _map.Count <= 1)
                 return;
-            // Least recently used first, down to 90 % of the bound; the entry just added stays, whatever its size.
+            // Least recently used first (entries fetched ahead and not read yet last), down to 90 % of the bound; the
+            // entry just added stays, whatever its size.
             long target = MaxBytes * 9 / 10;
-            foreach (var (k, e) in _map.OrderBy(kv => kv.Value.LastUse).ToList())
+            foreach (var (k, e) in _map.OrderBy(kv => kv.Value.Ahead).ThenBy(kv => kv.Value.LastUse).ToList())
             {
                 if (_bytes <= target)
                     break;

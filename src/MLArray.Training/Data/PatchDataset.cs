@@ -17,10 +17,13 @@ public sealed record DatasetOptions
     public bool RequireSegmentation { get; init; }
 
     /// <summary>
-    /// Opens a case that is neither a local file nor an http(s) URL, such as an object in a store the core package
-    /// has no SDK for: <c>Opener = url =&gt; S3Storage.OpenAsync(url).GetAwaiter().GetResult()</c> (MLArray.Storage.S3)
-    /// or <c>AzureBlobStorage.OpenAsync</c>. It is called from worker threads (it must be thread-safe), and the dataset
-    /// owns and disposes what it returns. Null (the default): such cases are refused with a message saying so.
+    /// Opens a case given as a URL. Needed for objects in a store the core package has no SDK for:
+    /// <c>Opener = url =&gt; S3Storage.OpenAsync(url).GetAwaiter().GetResult()</c> (MLArray.Storage.S3) or
+    /// <c>AzureBlobStorage.OpenAsync</c>; optional for http(s) URLs (without it they open with the default HTTP and
+    /// remote-read options; with it, e.g. <c>url =&gt; MLArrayFile.OpenAsync(new Uri(url), http: ..., options: new
+    /// RemoteReadOptions { MemoryCache = pool }).GetAwaiter().GetResult()</c>, with your own client, a memory pool shared
+    /// across epochs or a disk cache). It is called from worker threads (it must be thread-safe), and the dataset owns
+    /// and disposes what it returns. Null (the default): URLs other than http(s) are refused with a message saying so.
     /// </summary>
     public Func<string, MLArrayFile>? Opener { get; init; }
 }
@@ -300,6 +303,10 @@ public sealed class PatchDataset : IDisposable
     private static string Resolve(string root, string entry) =>
         MLArray.Remote.HttpRangeSource.IsHttpUrl(entry) || OtherUrlScheme(entry) is not null ? entry : Path.GetFullPath(Path.Combine(root, entry));
 
+    /// <summary>True for a case path that is a URL (http(s), s3://, az://...): read over the network.</summary>
+    internal static bool IsRemote(string? path) =>
+        path is not null && (MLArray.Remote.HttpRangeSource.IsHttpUrl(path) || OtherUrlScheme(path) is not null);
+
     /// <summary>The scheme of a URL that is neither http(s) nor file (e.g. <c>s3</c>, <c>az</c>); null for paths.</summary>
     private static string? OtherUrlScheme(string path)
     {
@@ -319,12 +326,14 @@ public sealed class PatchDataset : IDisposable
                 "(e.g. url => S3Storage.OpenAsync(url).GetAwaiter().GetResult() from MLArray.Storage.S3, or AzureBlobStorage.OpenAsync from MLArray.Storage.Azure).");
         try
         {
-            var f = scheme is null ? MLArrayFile.Open(path) : Options.Opener!(path);
+            bool viaOpener = Options.Opener is not null && (scheme is not null || MLArray.Remote.HttpRangeSource.IsHttpUrl(path));
+            var f = viaOpener ? Options.Opener!(path) : MLArrayFile.Open(path);
             f.DecodeThreads = 1; // one decode context per worker thread: parallelism comes from the workers
             return f;
         }
         catch (Exception e) when (e is IOException or UnauthorizedAccessException or ArgumentException or MLArray.Remote.MLArrayRemoteException
-                                  || (scheme is not null && e is not OperationCanceledException and not DatasetCaseException))
+                                  || (Options.Opener is not null && (scheme is not null || MLArray.Remote.HttpRangeSource.IsHttpUrl(path))
+                                      && e is not OperationCanceledException and not DatasetCaseException))
         {
             throw new DatasetCaseException(info.Id, $"case '{info.Id}': cannot open the {what} '{Display(path)}': {e.Message}", e);
         }

@@ -31,6 +31,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private readonly ConcurrentDictionary<string, bool> _unindexed = new(StringComparer.Ordinal);
     private readonly TImage[]? _fixedScale, _fixedBias;
     private readonly int[] _labelsFit; // per case: 1 once its segmentation's labels are known to fit TSegmentation
+    private readonly bool[] _remoteCases;
+    private readonly int _readAhead; // batches fetched ahead beyond the one read (remote datasets), −1: none
     private int _created;
     private int _outstanding;
     private int _running;
@@ -46,6 +48,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         _sampler = new PatchSampler(options, dataset.Count);
         if (options.Workers < 1) throw new ArgumentOutOfRangeException(nameof(options), options.Workers, "Workers must be ≥ 1.");
         if (options.PrefetchDepth < 1) throw new ArgumentOutOfRangeException(nameof(options), options.PrefetchDepth, "PrefetchDepth must be ≥ 1.");
+        if (options.RemoteReadAheadBatches < 0) throw new ArgumentOutOfRangeException(nameof(options), options.RemoteReadAheadBatches, "RemoteReadAheadBatches must be ≥ 0 (0: no read-ahead).");
         if (options.SegmentationPadMode == PadMode.Edge) throw new ArgumentException("segmentations are padded with a constant (or not at all), not by edge replication.");
         using (var first = dataset.Acquire(0))
         {
@@ -63,6 +66,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 throw new ArgumentException(
                     $"the segmentation pad value {pad} does not fit the segmentation batch type {typeof(TSegmentation).Name}; use a signed type (e.g. short or sbyte) or another SegmentationPadValue.");
         }
+        _remoteCases = dataset.Cases.Select(c => PatchDataset.IsRemote(c.ImagePath) || PatchDataset.IsRemote(c.SegmentationPath)).ToArray();
+        _readAhead = _remoteCases.Contains(true) ? options.RemoteReadAheadBatches : -1;
         long spatial = _sampler.ReadSize.Aggregate(1L, (a, b) => a * b);
         _imagePer = spatial * _channels;
         _segPer = spatial;
@@ -188,6 +193,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         private readonly object _gate = new();
         private long _next;
         private long _published;
+        private long _aheadNext; // the next batch whose patches are not fetched ahead yet (remote datasets)
         private readonly long _count;
 
         public Run(PatchLoader<TImage, TSegmentation> loader, CancellationToken ct)
@@ -254,6 +260,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     Permits.Release();
                     return;
                 }
+                if (_l._readAhead >= 0)
+                    ReadAhead(worker, k);
                 var batch = _l.Rent();
                 object result;
                 try
@@ -269,6 +277,16 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 }
                 Publish(k, result);
             }
+        }
+
+        // Remote datasets: fetches the patches of the batches up to k + RemoteReadAheadBatches (batch k itself included)
+        // that no worker has claimed yet, so their requests are in flight together while the workers decode.
+        private void ReadAhead(Worker worker, long k)
+        {
+            long upTo = Math.Min(_count - 1, k + _l._readAhead);
+            for (long a = Volatile.Read(ref _aheadNext); a <= upTo && !_ct.IsCancellationRequested; a = Volatile.Read(ref _aheadNext))
+                if (Interlocked.CompareExchange(ref _aheadNext, a + 1, a) == a)
+                    worker.Prefetch(a, _ct);
         }
 
         // Puts batch k (or its error) into the ring and moves every batch that is next in stream order to the output.
@@ -300,7 +318,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         private readonly PatchLoader<TImage, TSegmentation> _l;
         private readonly PatchReader _reader = new();
         private readonly TImage[] _scale, _bias;
-        private readonly long[] _start;
+        private readonly long[] _start, _aheadStart;
 
         public Worker(PatchLoader<TImage, TSegmentation> loader)
         {
@@ -308,6 +326,71 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             _scale = new TImage[loader._channels];
             _bias = new TImage[loader._channels];
             _start = new long[loader._sampler.ReadSize.Length];
+            _aheadStart = new long[_start.Length];
+        }
+
+        /// <summary>
+        /// Plans the samples of batch <paramref name="k"/> as <see cref="Fill"/> will (first attempt) and fetches the
+        /// in-bounds boxes of the remote cases ahead. Failures are left to the read, which reports them with the case.
+        /// </summary>
+        public void Prefetch(long k, CancellationToken ct)
+        {
+            var o = _l._o;
+            for (int i = 0; i < o.BatchSize; i++)
+            {
+                var (caseIndex, epoch, pos) = _l._sampler.CaseOf(k * o.BatchSize + i);
+                if (!_l._remoteCases[caseIndex])
+                    continue;
+                try
+                {
+                    using var lease = _l._dataset.Acquire(caseIndex);
+                    var c = lease.Case;
+                    PlanSample(c, _l._dataset.Cases[caseIndex], i, epoch, pos, 0, _aheadStart, out _);
+                    Ahead(c.Image, ct);
+                    if (c.Segmentation is { } seg)
+                        Ahead(seg, ct);
+                }
+                catch (Exception e) when (e is MLArrayException or IOException or UnauthorizedAccessException or ArgumentException)
+                {
+                    // The read of this sample meets the same failure and reports it (or skips the case when asked).
+                }
+            }
+        }
+
+        private void Ahead(CaseArray array, CancellationToken ct)
+        {
+            var size = _l._sampler.ReadSize;
+            var sel = new NdIndex[array.Shape.Length];
+            for (int d = 0; d < sel.Length; d++)
+                sel[d] = NdIndex.Slice(0, array.Shape[d]); // channel axes whole
+            for (int j = 0; j < array.SpatialAxes.Length; j++)
+            {
+                int d = array.SpatialAxes[j];
+                long lo = Math.Max(0, _aheadStart[j]), hi = Math.Min(array.Shape[d], _aheadStart[j] + size[j]);
+                if (lo >= hi)
+                    return; // all padding
+                sel[d] = NdIndex.Slice(lo, hi);
+            }
+            var fetch = array.File.PrefetchAsync([sel], ct);
+            if (!fetch.IsCompleted)
+                _ = fetch.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        }
+
+        /// <summary>The read box of sample <paramref name="i"/> (seeded by epoch, position and attempt): its start into <paramref name="start"/>; returns the label it was centred on.</summary>
+        private long PlanSample(OpenCase c, CaseInfo info, int i, long epoch, long pos, int attempt, Span<long> start, out bool forced)
+        {
+            var o = _l._o;
+            var rng = _l._sampler.SampleRng(epoch, pos, attempt);
+            forced = _l._sampler.Forced(i, ref rng);
+            ClassLocations? locations = null;
+            if (forced || o.LabelWeights is not null)
+            {
+                locations = c.Locations;
+                if (locations is null && c.Segmentation is not null && _l._unindexed.TryAdd(info.Id, true))
+                    o.Log?.Invoke($"case '{info.Id}' has no class locations: foreground sampling falls back to uniform for it (run 'mlarray index').");
+            }
+            bool padding = o.ImagePadMode != PadMode.None && (c.Segmentation is null || o.SegmentationPadMode != PadMode.None);
+            return _l._sampler.Plan(ref rng, forced, c.Image.SpatialShape, locations, padding, start, info.Id);
         }
 
         public void Dispose() => _reader.Dispose();
@@ -353,17 +436,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     CheckLabels(info.Id, c);
                     Volatile.Write(ref _l._labelsFit[caseIndex], 1);
                 }
-                var rng = _l._sampler.SampleRng(epoch, pos, attempt);
-                bool forced = _l._sampler.Forced(i, ref rng);
-                ClassLocations? locations = null;
-                if (forced || o.LabelWeights is not null)
-                {
-                    locations = c.Locations;
-                    if (locations is null && c.Segmentation is not null && _l._unindexed.TryAdd(info.Id, true))
-                        o.Log?.Invoke($"case '{info.Id}' has no class locations: foreground sampling falls back to uniform for it (run 'mlarray index').");
-                }
-                bool padding = o.ImagePadMode != PadMode.None && (c.Segmentation is null || o.SegmentationPadMode != PadMode.None);
-                long label = _l._sampler.Plan(ref rng, forced, c.Image.SpatialShape, locations, padding, _start, info.Id);
+                long label = PlanSample(c, info, i, epoch, pos, attempt, _start, out bool forced);
                 var size = _l._sampler.ReadSize;
 
                 var image = batch.ImageSpan.Slice((int)(i * _l._imagePer), (int)_l._imagePer);

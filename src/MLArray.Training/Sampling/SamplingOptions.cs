@@ -87,6 +87,16 @@ public sealed record PatchLoaderOptions
     /// <summary>Batches prepared ahead of the consumer at most (default 4).</summary>
     public int PrefetchDepth { get; init; } = 4;
 
+    /// <summary>
+    /// Remote cases (URLs): the workers fetch the patches of this many batches beyond the one they read
+    /// (<see cref="MLArrayFile.PrefetchAsync"/>: one wave per array, up to the arrays' concurrent requests), so the
+    /// requests of several batches are in flight together and the network latency is hidden behind the decoding; each
+    /// batch's own patches are fetched together too. Default 2; 0 fetches each patch when it is read. Local cases are
+    /// never planned ahead (memory-mapped: nothing to fetch). Size the cases' memory pool for it (the default 64 MiB per
+    /// array holds several 128³ patches).
+    /// </summary>
+    public int RemoteReadAheadBatches { get; init; } = 2;
+
     /// <summary>Skip cases that cannot be read (logged through <see cref="Log"/>) and take the next case instead of failing.</summary>
     public bool SkipUnreadable { get; init; }
 

@@ -288,4 +288,106 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
             Assert.Equal(newLocal.Read<float>(p), c.Read<float>(p));
         Assert.True(c.RemoteSource!.Traffic.Requests > 2);
     }
+
+    [Fact]
+    public async Task Prefetched_patches_arrive_in_one_wave_and_are_then_read_without_requests_exactly_as_the_local_file()
+    {
+        string path = MakeFile("ahead.mla", seed: 8);
+        using var local = B2ndArray.Open(path);
+        var touched = new TouchedBlocks(path);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/ahead.mla"));
+        var t = remote.RemoteSource!.Traffic;
+        var rng = new Random(4);
+        var patches = Enumerable.Range(0, 6).Select(_ => Box(rng.Next(0, N - 24), rng.Next(0, N - 24), rng.Next(0, N - 24), 24)).ToArray();
+        Assert.Equal(local.Read<float>(patches[0]), remote.Read<float>(patches[0])); // learns the block tables
+
+        long r0 = t.Requests, b0 = t.Bytes;
+        await remote.PrefetchAsync(patches[1..]);
+        long requests = t.Requests - r0, bytes = t.Bytes - b0;
+        // One wave: the blocks of 5 patches, adjacent blocks as one part, at most 64 parts per multi-range request.
+        Assert.InRange(requests, 1, 3);
+        long want = patches[1..].Sum(p => touched.Of(local, p).Bytes);
+        Assert.True(bytes <= 1.25 * want, $"{bytes} bytes for {want} compressed bytes of the blocks touched");
+        Assert.True(bytes >= want / 2, $"{bytes} bytes: the prefetch did not fetch the patches' blocks ({want} bytes)");
+
+        r0 = t.Requests;
+        foreach (var p in patches[1..])
+            Assert.Equal(local.Read<float>(p), remote.Read<float>(p));
+        Assert.Equal(0, t.Requests - r0);
+
+        // Prefetching what is held costs nothing; local arrays complete at once; bad selections fail at the call.
+        await remote.PrefetchAsync(patches[1..]);
+        Assert.Equal(0, t.Requests - r0);
+        Assert.True(local.PrefetchAsync(patches).IsCompletedSuccessfully);
+        Assert.Throws<ArgumentException>(() => { _ = remote.PrefetchAsync([[.. Box(0, 0, 0, 8), NdIndex.Slice(0, 1)]]); }); // 4 axes of 3: at the call
+        Assert.Throws<ArgumentException>(() => { _ = local.PrefetchAsync([null!]); });
+    }
+
+    [Fact]
+    public async Task Readers_that_prefetch_ahead_read_exactly_the_local_values_and_fetch_every_block_once()
+    {
+        string path = MakeFile("ahead2.mla", seed: 9);
+        using var local = B2ndArray.Open(path);
+        var touched = new TouchedBlocks(path);
+        using var latency = new LatencyHandler(TimeSpan.FromMilliseconds(5));
+        using var client = new HttpClient(latency);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/ahead2.mla"), new HttpRangeSourceOptions { Client = client },
+            new RemoteReadOptions { MaxConcurrency = 4, ChunkCacheBytes = 256L << 20 });
+        var t = remote.RemoteSource!.Traffic;
+        var rng = new Random(6);
+        var patches = Enumerable.Range(0, 48).Select(_ => Box(rng.Next(0, N - 20), rng.Next(0, N - 20), rng.Next(0, N - 20), 20)).ToArray();
+        var expected = patches.Select(p => local.Read<float>(p)).ToArray();
+        long b0 = t.Bytes;
+        int next = -1, issued = 0;
+        var gate = new object();
+        var prefetches = new System.Collections.Concurrent.ConcurrentBag<Task>();
+        var wrong = new System.Collections.Concurrent.ConcurrentBag<int>();
+        Parallel.For(0, 2, new ParallelOptions { MaxDegreeOfParallelism = 2 }, _ =>
+        {
+            for (int i = Interlocked.Increment(ref next); i < patches.Length; i = Interlocked.Increment(ref next))
+            {
+                lock (gate)
+                    for (; issued < Math.Min(patches.Length, i + 8); issued += 2)
+                        prefetches.Add(remote.PrefetchAsync(patches[issued..Math.Min(patches.Length, issued + 2)]));
+                if (!remote.Read<float>(patches[i]).AsSpan().SequenceEqual(expected[i]))
+                    wrong.Add(i);
+            }
+        });
+        await Task.WhenAll(prefetches);
+        Assert.Empty(wrong);
+        // Distinct blocks once (patches overlap; the tables come on top).
+        var blocks = new HashSet<(long, long)>();
+        long distinct = 0;
+        foreach (var p in patches)
+            foreach (var (offset, length) in touched.Extents(local, p))
+                if (blocks.Add((offset, length)))
+                    distinct += length;
+        Assert.True(t.Bytes - b0 <= 1.25 * distinct + (64 << 10), $"{t.Bytes - b0} bytes for {distinct} distinct block bytes: blocks fetched twice");
+        Assert.InRange(latency.MaxInFlight, 2, 4);
+    }
+
+    [Fact]
+    public async Task A_cancelled_prefetch_fails_with_its_token_and_a_read_waiting_for_its_blocks_fetches_them_itself()
+    {
+        string path = MakeFile("cancel.mla", seed: 10);
+        using var local = B2ndArray.Open(path);
+        using var latency = new LatencyHandler(TimeSpan.FromMilliseconds(400));
+        using var client = new HttpClient(latency);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/cancel.mla"), new HttpRangeSourceOptions { Client = client });
+        var box = Box(30, 30, 30, 24);
+        Assert.Equal(local.Read<float>(Box(0, 0, 0, 8)), remote.Read<float>(Box(0, 0, 0, 8))); // block tables known
+
+        using (var cancelled = new CancellationTokenSource())
+        {
+            cancelled.Cancel();
+            await Assert.ThrowsAnyAsync<OperationCanceledException>(() => remote.PrefetchAsync([box], cancelled.Token));
+        }
+        using var cts = new CancellationTokenSource();
+        var prefetch = remote.PrefetchAsync([box], cts.Token);
+        var read = Task.Run(() => remote.Read<float>(box)); // waits for the prefetch's blocks
+        await Task.Delay(100);
+        cts.Cancel();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => prefetch);
+        Assert.Equal(local.Read<float>(box), await read);
+    }
 }

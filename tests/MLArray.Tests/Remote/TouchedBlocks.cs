@@ -15,6 +15,15 @@ public sealed class TouchedBlocks(string file)
     /// <summary>Compressed bytes of the blocks (of the chunks) that <paramref name="box"/> (unit-step slices) touches, and their count.</summary>
     public (long Bytes, int Blocks) Of(B2ndArray local, NdIndex[] box)
     {
+        var (extents, blocks) = Walk(local, box);
+        return (extents.Sum(e => e.Length), blocks);
+    }
+
+    /// <summary>The byte extents (offset in the file, length) of the stored blocks <paramref name="box"/> touches (a special chunk's stored bytes as one).</summary>
+    public IReadOnlyList<(long Offset, long Length)> Extents(B2ndArray local, NdIndex[] box) => Walk(local, box).Extents;
+
+    private (List<(long Offset, long Length)> Extents, int Blocks) Walk(B2ndArray local, NdIndex[] box)
+    {
         var layout = local.Layout;
         int nd = layout.NDim;
         long[] lo = new long[nd], hi = new long[nd], chunksPerDim = new long[nd];
@@ -24,7 +33,7 @@ public sealed class TouchedBlocks(string file)
             hi[d] = box[d].Stop!.Value;
             chunksPerDim[d] = (layout.Shape[d] + layout.ChunkShape[d] - 1) / layout.ChunkShape[d];
         }
-        long bytes = 0;
+        var extents = new List<(long Offset, long Length)>();
         int blocks = 0;
         var blockCoords = new int[nd];
         for (long c = 0; c < local.NChunks; c++)
@@ -59,9 +68,15 @@ public sealed class TouchedBlocks(string file)
             int pos = checked((int)(local.Frame.HeaderLength + offset));
             int cbytes = BinaryPrimitives.ReadInt32LittleEndian(_bytes.AsSpan(pos + 12));
             bool memcpyed = (_bytes[pos + 2] & 0x02) != 0, special = ((_bytes[pos + 31] >> 4) & 7) != 0;
-            if (special || memcpyed)
+            if (special)
             {
-                bytes += special ? cbytes : touched.Count * (long)layout.BlockNBytes;
+                extents.Add((pos, cbytes));
+                continue;
+            }
+            if (memcpyed)
+            {
+                foreach (int b in touched)
+                    extents.Add((pos + 32 + (long)b * layout.BlockNBytes, layout.BlockNBytes));
                 continue;
             }
             var starts = Enumerable.Range(0, layout.BlocksPerChunk)
@@ -70,9 +85,9 @@ public sealed class TouchedBlocks(string file)
             foreach (int b in touched)
             {
                 int i = Array.BinarySearch(sorted, starts[b]);
-                bytes += (i + 1 < sorted.Length ? sorted[i + 1] : cbytes) - starts[b];
+                extents.Add((pos + starts[b], (i + 1 < sorted.Length ? sorted[i + 1] : cbytes) - starts[b]));
             }
         }
-        return (bytes, blocks);
+        return (extents, blocks);
     }
 }
