@@ -273,7 +273,7 @@ internal static class RemoteBench
         if (stats)
         {
             durations.Sort();
-            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   stalls with the prefetch done {stallReady}, not done {stallNotReady}; prefetch calls: {durations.Count}, duration p10 {durations[durations.Count / 10]:F1} p50 {durations[durations.Count / 2]:F1} p90 {durations[durations.Count * 9 / 10]:F1} max {durations[^1]:F1} ms"));
+            Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"   stalls with the prefetch done {stallReady}, not done {stallNotReady}; evictions {a.RemoteMemoryPool?.Evictions}; prefetch calls: {durations.Count}, duration p10 {durations[durations.Count / 10]:F1} p50 {durations[durations.Count / 2]:F1} p90 {durations[durations.Count * 9 / 10]:F1} max {durations[^1]:F1} ms"));
         }
         return patches.Length / seconds;
     }

@@ -108,6 +108,9 @@ public sealed partial class B2ndArray
     /// <summary>The remote source (traffic counters), or null for files and memory.</summary>
     internal IByteRangeSource? RemoteSource => (_frame.Source as RangeFrameSource)?.Source;
 
+    /// <summary>The memory pool of a remote array (shared or private), or null for files and memory.</summary>
+    internal RemoteMemoryCache? RemoteMemoryPool => (_frame.Source as RangeFrameSource)?.Cache;
+
     private static B2ndArray OpenUrl(string url, B2ndOpenMode mode, FrameLimits? limits)
     {
         var uri = new Uri(url);

@@ -68,6 +68,9 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
 
     public IByteRangeSource Source => _source;
 
+    /// <summary>The memory pool the fetched units go to (shared, or private to the array).</summary>
+    public RemoteMemoryCache Cache => _cache;
+
     /// <summary>Fetches the head and the tail of the frame: 2 requests (1 for objects that fit in the head read).</summary>
     public static async Task<RangeFrameSource> OpenAsync(IByteRangeSource source, RemoteReadOptions? options, CancellationToken ct)
     {
@@ -546,7 +549,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             if (Fetchable(c) is not var (start, end))
                 continue;
             var u = new Unit(start, (int)(end - start));
-            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !_cache.TryGet(_key, start, u.Length, out _)
+            if (end - start >= _options.BlockReadMinChunkBytes && blocksPerChunk > 1 && !_cache.Holds(_key, start, u.Length)
                 && !(_disk is not null && Cacheable(u) && _disk.Covers(start, u.Length)))
             {
                 var needed = new List<int>();
@@ -629,8 +632,9 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
                 targets.Add(t);
                 budget -= t.Unit.Length;
             }
-        // The blocks go into one pooled buffer, laid out chunk after chunk in object order.
-        var blocks = new List<Unit>();
+        // The blocks go into one pooled buffer in object order: those to fetch, and those the pool holds as slices of
+        // other buffers, moved here (left where they are, each would pin its whole buffer while it waits to be read).
+        var blocks = new List<(Unit Unit, bool Move)>();
         long size = 0;
         foreach (var m in blockMode)
         {
@@ -639,11 +643,11 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             foreach (int b in m.Needed)
             {
                 var u = new Unit(m.Start + m.Table.BlockStart[b], m.Table.BlockEnd[b] - m.Table.BlockStart[b]);
-                if (!Held(u) && blocks.IndexOf(u, before) < 0)
-                {
-                    blocks.Add(u);
-                    chunkBytes += u.Length;
-                }
+                int held = _cache.Reserve(_key, u.Offset, u.Length);
+                if (held == 1 || (held == 0 && Held(u)) || blocks.FindIndex(before, x => x.Unit == u) >= 0)
+                    continue;
+                blocks.Add((u, held == 2));
+                chunkBytes += u.Length;
             }
             if ((budget -= chunkBytes) < 0 || size + chunkBytes > int.MaxValue / 2)
             {
@@ -657,12 +661,13 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
         {
             if (blocks.Count > 0)
             {
-                blocks.Sort((a, b) => a.Offset.CompareTo(b.Offset));
+                blocks.Sort((a, b) => a.Unit.Offset.CompareTo(b.Unit.Offset));
                 buffer = SharedBuffer.Rent((int)size);
                 int pos = 0;
-                foreach (var u in blocks)
+                foreach (var (u, move) in blocks)
                 {
-                    targets.Add(new Target(u, buffer, pos));
+                    if (!move || !_cache.MoveInto(_key, u.Offset, buffer, pos, u.Length))
+                        targets.Add(new Target(u, buffer, pos));
                     pos += u.Length;
                 }
             }
@@ -677,7 +682,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
 
     /// <summary>True when <paramref name="u"/> needs no request: in the memory pool (kept there until read), on disk, or being fetched.</summary>
     private bool Held(Unit u) =>
-        _cache.Reserve(_key, u.Offset, u.Length) || _inFlight.ContainsKey(u) || (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length));
+        _cache.Reserve(_key, u.Offset, u.Length) != 0 || _inFlight.ContainsKey(u) || (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length));
 
     /// <summary>
     /// Makes sure the block tables of <paramref name="chunks"/> are known: where the source takes multi-range

@@ -24,6 +24,10 @@ public sealed class RemoteMemoryCache
     private readonly ConcurrentDictionary<(string Object, long Offset), Entry> _map = new();
     private long _bytes;
     private long _clock;
+    private long _evicted, _evictedAhead;
+
+    /// <summary>Entries evicted so far, and of them entries fetched ahead that were not read yet (a read-ahead window larger than the pool).</summary>
+    internal (long Evicted, long EvictedAhead) Evictions => (Interlocked.Read(ref _evicted), Interlocked.Read(ref _evictedAhead));
 
     /// <summary>
     /// Cached bytes: a whole array of their own (chunks, chunk headers), or a slice of a pooled buffer shared with other
@@ -37,8 +41,24 @@ public sealed class RemoteMemoryCache
         public readonly SharedBuffer? Owner = owner;
         public long LastUse = use;
 
-        /// <summary>Fetched ahead of a read (read-ahead) and not read yet: evicted only after every entry that was read.</summary>
-        public volatile bool Ahead;
+        /// <summary>
+        /// Reads announced by read-aheads (each prefetch that fetched or found the entry) and not done yet: while above 0
+        /// the entry is evicted only after every entry without such reads. A read takes one off.
+        /// </summary>
+        public int Ahead;
+
+        /// <summary>One announced read done (never below 0: reads without a read-ahead count nothing).</summary>
+        public void ReadOnce()
+        {
+            int n = Volatile.Read(ref Ahead);
+            while (n > 0)
+            {
+                int seen = Interlocked.CompareExchange(ref Ahead, n - 1, n);
+                if (seen == n)
+                    return;
+                n = seen;
+            }
+        }
     }
 
     /// <summary>Creates an empty pool.</summary>
@@ -78,7 +98,7 @@ public sealed class RemoteMemoryCache
         {
             // A plain store: use times only order evictions, a lost race costs nothing.
             entry.LastUse = Interlocked.Increment(ref _clock);
-            entry.Ahead = false;
+            entry.ReadOnce();
             data = entry.Array;
             return true;
         }
@@ -86,16 +106,37 @@ public sealed class RemoteMemoryCache
         return false;
     }
 
+    /// <summary>True when an entry of its own at <paramref name="offset"/> holds at least <paramref name="length"/> bytes (no use counted).</summary>
+    internal bool Holds(string obj, long offset, int length) =>
+        _map.TryGetValue((obj, offset), out var entry) && entry.Owner is null && entry.Length >= length;
+
     /// <summary>
-    /// True when an entry at <paramref name="offset"/> holds at least <paramref name="length"/> bytes; it is then kept as
-    /// if fetched ahead (evicted after the entries that were read) until it is read again.
+    /// For a read-ahead: 0 when no entry at <paramref name="offset"/> holds <paramref name="length"/> bytes; 1 when one
+    /// does in an array of its own (it then counts one more announced read: kept as if fetched ahead, evicted after
+    /// the entries without announced reads); 2 when one does as a slice of a pooled buffer (move it with
+    /// <see cref="MoveInto"/>: kept where it is, it would pin that whole buffer).
     /// </summary>
-    internal bool Reserve(string obj, long offset, int length)
+    internal int Reserve(string obj, long offset, int length)
     {
         if (!_map.TryGetValue((obj, offset), out var entry) || entry.Length < length)
-            return false;
-        entry.Ahead = true;
+            return 0;
+        if (entry.Owner is not null)
+            return 2;
+        Interlocked.Increment(ref entry.Ahead);
         entry.LastUse = Interlocked.Increment(ref _clock);
+        return 1;
+    }
+
+    /// <summary>
+    /// Copies the entry at <paramref name="offset"/> into <paramref name="owner"/> at <paramref name="start"/> and keeps
+    /// that copy instead, with one more announced read than the entry had, so the buffer the entry was in is not pinned
+    /// by it; false when the entry is gone (fetch it). The caller holds <paramref name="owner"/>.
+    /// </summary>
+    internal bool MoveInto(string obj, long offset, SharedBuffer owner, int start, int length)
+    {
+        if (!TryCopy(obj, offset, owner.Array.AsSpan(start, length), read: false) || !owner.TryAddRef())
+            return false;
+        Add(obj, offset, owner.Array, start, length, owner, ahead: true, replace: true);
         return true;
     }
 
@@ -103,7 +144,10 @@ public sealed class RemoteMemoryCache
     /// Copies the entry at <paramref name="offset"/> into <paramref name="destination"/> when it holds at least as many
     /// bytes (a pooled entry is held while it is copied, so an eviction meanwhile cannot hand its buffer to another read).
     /// </summary>
-    internal bool TryCopy(string obj, long offset, Span<byte> destination)
+    internal bool TryCopy(string obj, long offset, Span<byte> destination) => TryCopy(obj, offset, destination, read: true);
+
+    /// <summary>Copies the entry out: for a read (<paramref name="read"/>: it takes one announced read off and counts as a use) or a move of the entry.</summary>
+    private bool TryCopy(string obj, long offset, Span<byte> destination, bool read)
     {
         if (!_map.TryGetValue((obj, offset), out var entry) || entry.Length < destination.Length)
             return false;
@@ -124,13 +168,16 @@ public sealed class RemoteMemoryCache
         {
             entry.Array.AsSpan(entry.Start, destination.Length).CopyTo(destination);
         }
-        entry.LastUse = Interlocked.Increment(ref _clock);
-        entry.Ahead = false;
+        if (read)
+        {
+            entry.LastUse = Interlocked.Increment(ref _clock);
+            entry.ReadOnce();
+        }
         return true;
     }
 
     /// <summary>Keeps <paramref name="data"/> (the object's bytes at <paramref name="offset"/>) unless a longer entry is there already.</summary>
-    internal void Add(string obj, long offset, byte[] data, bool ahead = false) => Add(obj, offset, data, 0, data.Length, null, ahead);
+    internal void Add(string obj, long offset, byte[] data, bool ahead = false) => Add(obj, offset, data, 0, data.Length, null, ahead, replace: false);
 
     /// <summary>
     /// Keeps <paramref name="length"/> bytes of <paramref name="owner"/> from <paramref name="start"/> (the object's bytes
@@ -140,14 +187,15 @@ public sealed class RemoteMemoryCache
     internal void Add(string obj, long offset, SharedBuffer owner, int start, int length, bool ahead = false)
     {
         if (length > 0 && owner.TryAddRef())
-            Add(obj, offset, owner.Array, start, length, owner, ahead);
+            Add(obj, offset, owner.Array, start, length, owner, ahead, replace: false);
     }
 
     /// <remarks>
+    /// <paramref name="replace"/>: the new entry replaces one already there, even a longer one.
     /// <paramref name="ahead"/>: fetched by a read-ahead; such entries are evicted after all others until they are read
     /// (plain LRU would evict them first: the entries of the patches just read are used more recently).
     /// </remarks>
-    private void Add(string obj, long offset, byte[] array, int start, int length, SharedBuffer? owner, bool ahead)
+    private void Add(string obj, long offset, byte[] array, int start, int length, SharedBuffer? owner, bool ahead, bool replace)
     {
         if (length == 0)
         {
@@ -157,40 +205,46 @@ public sealed class RemoteMemoryCache
         lock (_evictLock)
         {
             var key = (obj, offset);
+            int carried = 0; // announced reads of the entry replaced
             if (_map.TryGetValue(key, out var old))
             {
-                if (old.Length >= length)
+                if (old.Length >= length && !replace)
                 {
                     owner?.Release();
                     return;
                 }
+                carried = Volatile.Read(ref old.Ahead);
                 Remove(key, old);
             }
-            _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock)) { Ahead = ahead };
+            _map[key] = new Entry(array, start, length, owner, Interlocked.Increment(ref _clock)) { Ahead = (ahead ? 1 : 0) + carried };
             Interlocked.Add(ref _bytes, Held(owner, length, +1));
             if (_bytes <= MaxBytes || _map.Count <= 1)
                 return;
             // Least recently used first (entries fetched ahead and not read yet last), down to 90 % of the bound; the
             // entry just added stays, whatever its size.
             long target = MaxBytes * 9 / 10;
-            foreach (var (k, e) in _map.OrderBy(kv => kv.Value.Ahead).ThenBy(kv => kv.Value.LastUse).ToList())
+            foreach (var (k, e) in _map.OrderBy(kv => kv.Value.Ahead > 0).ThenBy(kv => kv.Value.LastUse).ToList())
             {
                 if (_bytes <= target)
                     break;
-                if (k != key)
-                    Remove(k, e);
+                if (k != key && Remove(k, e))
+                {
+                    _evicted++;
+                    if (e.Ahead > 0)
+                        _evictedAhead++;
+                }
             }
         }
     }
 
-    /// <summary>Removes an entry (caller holds the eviction lock) and lets go of its buffer.</summary>
-    private void Remove((string, long) key, Entry entry)
+    /// <summary>Removes an entry (caller holds the eviction lock) and lets go of its buffer; false when it was gone already.</summary>
+    private bool Remove((string, long) key, Entry entry)
     {
-        if (_map.TryRemove(new KeyValuePair<(string, long), Entry>(key, entry)))
-        {
-            Interlocked.Add(ref _bytes, -Held(entry.Owner, entry.Length, -1));
-            entry.Owner?.Release();
-        }
+        if (!_map.TryRemove(new KeyValuePair<(string, long), Entry>(key, entry)))
+            return false;
+        Interlocked.Add(ref _bytes, -Held(entry.Owner, entry.Length, -1));
+        entry.Owner?.Release();
+        return true;
     }
 
     /// <summary>

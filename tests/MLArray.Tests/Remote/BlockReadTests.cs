@@ -367,6 +367,38 @@ public sealed class BlockReadTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public async Task Blocks_fetched_ahead_outlive_the_blocks_already_read_in_a_small_pool_and_overlapping_patches_do_not_pin_old_buffers()
+    {
+        // A pool of 3 MiB for a window of 4 to 6 patches of 24³ (up to 27 blocks of 16 KB each): plain LRU would evict
+        // the blocks fetched ahead first (the blocks of the patches just read were used more recently), and a block shared
+        // by two patches would keep the first patch's whole buffer in the pool.
+        string path = MakeFile("window.mla", seed: 12);
+        using var local = B2ndArray.Open(path);
+        using var remote = await B2ndArray.OpenAsync(nginx.Serve(path, "blocks/window.mla"), options: new RemoteReadOptions { ChunkCacheBytes = 3 << 20 });
+        var t = remote.RemoteSource!.Traffic;
+        var rng = new Random(13);
+        var patches = Enumerable.Range(0, 40).Select(_ => Box(rng.Next(0, N - 24), rng.Next(0, N - 24), rng.Next(0, N - 24), 24)).ToArray();
+        Assert.Equal(local.Read<float>(patches[0]), remote.Read<float>(patches[0])); // the block tables
+        const int Window = 4;
+        var prefetches = new List<Task>();
+        for (int i = 0; i < patches.Length; i++)
+        {
+            if (i % 2 == 0 && i + Window < patches.Length)
+                prefetches.Add(remote.PrefetchAsync(patches[(i + Window)..Math.Min(patches.Length, i + Window + 2)]));
+            if (i == 0)
+                prefetches.Add(remote.PrefetchAsync(patches[1..Window]));
+            await Task.WhenAll(prefetches); // every patch up to i + Window is in the pool before patch i is read
+            long r0 = t.Requests;
+            Assert.Equal(local.Read<float>(patches[i]), remote.Read<float>(patches[i]));
+            if (i > 0)
+                Assert.True(t.Requests == r0, $"patch {i} needed {t.Requests - r0} requests after its prefetch; evictions {remote.RemoteMemoryPool!.Evictions}, pool {remote.RemoteMemoryPool.Bytes} bytes");
+        }
+        var (evicted, evictedAhead) = remote.RemoteMemoryPool!.Evictions;
+        Assert.True(evicted > 0, "the pool was meant to be too small for all patches");
+        Assert.Equal(0, evictedAhead);
+    }
+
+    [Fact]
     public async Task A_cancelled_prefetch_fails_with_its_token_and_a_read_waiting_for_its_blocks_fetches_them_itself()
     {
         string path = MakeFile("cancel.mla", seed: 10);
