@@ -8,7 +8,7 @@ namespace MLArray.Bench;
 
 /// <summary>
 /// <c>remote [--file F.mla | --big GB [--out F.mla]] [--count N] [--latency MS] [--levels 1,4,8,16] [--chunk-cache-mb 64] [--epochs-only | --curve-only | --readahead-only] [--no-readahead]
-/// [--decode-threads 1,2] [--group 2] [--window W] [--pool-mb MB]</c>: the file (default: the corpus volume; with
+/// [--decode-threads 1,2] [--group 4] [--window W] [--pool-mb MB]</c>: the file (default: the corpus volume; with
 /// <c>--big</c> a file of about GB gigabytes of float32 built here with 128³ chunks and 16×32×32 blocks, deleted
 /// afterwards) served by a real nginx on 127.0.0.1, each request delayed by MS ms (default 20; a DelegatingHandler).
 /// Reports open + metadata (requests, time in round trips), then N random 64³ patches: read locally (memory-mapped)
@@ -179,25 +179,29 @@ internal static class RemoteBench
 
     /// <summary>
     /// Read-ahead: T decode threads read the patches in order while <see cref="B2ndArray.PrefetchAsync"/> keeps the next
-    /// patches (groups of <c>--group</c>, default 2, one wave each) in flight, up to MaxConcurrency requests (the level):
+    /// patches (groups of <c>--group</c>, default 4, one wave each; a window of 4 × the level patches) in flight, up to MaxConcurrency requests (the level):
     /// what a training loader does, which knows its next patches. Against the local memory-mapped rate with 1 reader
     /// and with T readers.
     /// </summary>
     private static void ReadAheadCurve(Uri url, HttpRangeSourceOptions http, int nginxPid, B2ndArray local, NdIndex[][] patches, double local1,
         long touchedBytes, int latencyMs, string[] args)
     {
-        int group = int.Parse(Arg(args, "--group") ?? "2", CultureInfo.InvariantCulture);
+        int group = int.Parse(Arg(args, "--group") ?? "4", CultureInfo.InvariantCulture);
         var levels = (Arg(args, "--levels") ?? "1,4,8,16").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
         var threads = (Arg(args, "--decode-threads") ?? "1,2").Split(',').Select(x => int.Parse(x, CultureInfo.InvariantCulture)).ToArray();
         int count = patches.Length;
-        Console.WriteLine($"read-ahead (PrefetchAsync of the next patches in groups of {group}, window 2 x requests patches):");
+        Console.WriteLine($"read-ahead (PrefetchAsync of the next patches in groups of {group}, window 4 x requests patches):");
         Console.WriteLine("requests | decode threads | remote patches/s | local patches/s (same threads) | remote/local same threads | vs local 1 reader | requests/patch | bytes / touched | CPU ms/patch: client, nginx");
-        using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = 8 }).GetAwaiter().GetResult())
-            RateAhead(warm, patches, 1, 16, group, out _);
+        // Warm-up past JIT tiering (at least 6 passes and 6 s, as a long training run is; fresh arrays, so every measured
+        // run still starts with nothing cached).
+        var warmup = Stopwatch.StartNew();
+        for (int i = 0; i < 6 || warmup.Elapsed.TotalSeconds < 6; i++)
+            using (var warm = B2ndArray.OpenAsync(url, http, new RemoteReadOptions { MaxConcurrency = 8 }).GetAwaiter().GetResult())
+                RateAhead(warm, patches, 1 + i % 2, 16, group, out _);
         foreach (int t in threads)
             foreach (int p in levels)
             {
-                int window = Arg(args, "--window") is { } w ? int.Parse(w, CultureInfo.InvariantCulture) : 2 * p;
+                int window = Arg(args, "--window") is { } w ? int.Parse(w, CultureInfo.InvariantCulture) : 4 * p;
                 long pool = Arg(args, "--pool-mb") is { } mb ? long.Parse(mb, CultureInfo.InvariantCulture) << 20 : Math.Max(64L << 20, window * (4L << 20));
                 var runs = new List<(double Remote, double Local, long Requests, long Bytes, double ClientCpu, double NginxCpu)>();
                 for (int rep = 0; rep < Reps; rep++)
@@ -301,7 +305,7 @@ internal static class RemoteBench
             var (faults0, switches0) = ProcessCounters();
             long alloc0 = GC.GetTotalAllocatedBytes(), gc0 = GC.CollectionCount(0), items0 = ThreadPool.CompletedWorkItemCount;
             double nginx0 = CpuMs(nginxPid);
-            double rate = aheadThreads > 0 ? RateAhead(remote, patches, aheadThreads, 2 * readers, 2, out double cpu) : Rate(remote, patches, readers, out cpu);
+            double rate = aheadThreads > 0 ? RateAhead(remote, patches, aheadThreads, 4 * readers, 4, out double cpu) : Rate(remote, patches, readers, out cpu);
             var (faults1, switches1) = ProcessCounters();
             int n = patches.Length;
             double nginxCpu = (CpuMs(nginxPid) - nginx0) / n;
