@@ -350,9 +350,11 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                     if (c.Segmentation is { } seg)
                         Ahead(seg, ct);
                 }
-                catch (Exception e) when (e is MLArrayException or IOException or UnauthorizedAccessException or ArgumentException)
+                catch (Exception e) when (e is not OutOfMemoryException)
                 {
-                    // The read of this sample meets the same failure and reports it (or skips the case when asked).
+                    // Planning ahead runs on the worker thread outside the batch's error handling: whatever fails here
+                    // (a case that cannot be opened, a bad patch size, an Opener's own exception) is met again by the
+                    // read of this sample, which reports it with the case (or skips the case when asked).
                 }
             }
         }
