@@ -644,7 +644,7 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
             {
                 var u = new Unit(m.Start + m.Table.BlockStart[b], m.Table.BlockEnd[b] - m.Table.BlockStart[b]);
                 int held = _cache.Reserve(_key, u.Offset, u.Length);
-                if (held == 1 || (held == 0 && Held(u)) || blocks.FindIndex(before, x => x.Unit == u) >= 0)
+                if (held == 1 || (held == 0 && HeldElsewhere(u)) || blocks.FindIndex(before, x => x.Unit == u) >= 0)
                     continue;
                 blocks.Add((u, held == 2));
                 chunkBytes += u.Length;
@@ -681,8 +681,10 @@ internal sealed class RangeFrameSource : IFrameSource, IChunkPrefetch
     }
 
     /// <summary>True when <paramref name="u"/> needs no request: in the memory pool (kept there until read), on disk, or being fetched.</summary>
-    private bool Held(Unit u) =>
-        _cache.Reserve(_key, u.Offset, u.Length) != 0 || _inFlight.ContainsKey(u) || (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length));
+    private bool Held(Unit u) => _cache.Reserve(_key, u.Offset, u.Length) != 0 || HeldElsewhere(u);
+
+    /// <summary>True when <paramref name="u"/> is being fetched or is in the disk cache.</summary>
+    private bool HeldElsewhere(Unit u) => _inFlight.ContainsKey(u) || (_disk is not null && Cacheable(u) && _disk.Covers(u.Offset, u.Length));
 
     /// <summary>
     /// Makes sure the block tables of <paramref name="chunks"/> are known: where the source takes multi-range
