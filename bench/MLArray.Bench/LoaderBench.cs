@@ -10,7 +10,7 @@ namespace MLArray.Bench;
 
 /// <summary>
 /// <c>loader [--cases 20] [--shape 256,256,200] [--patch 128] [--batches 100] [--rounds 5] [--warm 150] [--threads 1,2]
-/// [--profile] [--dir DIR]</c>: the training loader (MLArray.Training.PatchLoader, batch 2 × patch³, foreground 0.33,
+/// [--seg int16|int8] [--image float32|int16] [--profile] [--dir DIR]</c>: the training loader (MLArray.Training.PatchLoader, batch 2 × patch³, foreground 0.33,
 /// int16 → float32 image, uint8 → int16 segmentation padded with −1) against raw <c>MLArrayFile.Read</c> of exactly the
 /// same boxes (image as int16, segmentation as uint8, the in-bounds part of every patch; one buffer per thread,
 /// allocated and touched before the timing) with T = 1 and 2 threads, and against a second baseline that reads the same
@@ -37,6 +37,10 @@ public static class LoaderBench
     // Segmentation batch type of the loader runs: int8 (`--seg int8`) or int16 (default).
     private static bool s_int8Seg;
 
+    // Image batch type of the main runs: float32 (default: int16 → float32 on read) or the stored int16 (`--image int16`:
+    // no conversion, the loader writes as many image bytes as the raw reads; to see what the conversion's stores cost).
+    private static bool s_storedImage;
+
     public static int Run(string[] args)
     {
         s_int8Seg = ArgS(args, "--seg") switch
@@ -44,6 +48,12 @@ public static class LoaderBench
             null or "int16" => false,
             "int8" => true,
             var other => throw new ArgumentException($"--seg takes int16 or int8, not '{other}'."),
+        };
+        s_storedImage = ArgS(args, "--image") switch
+        {
+            null or "float32" => false,
+            "int16" => true,
+            var other => throw new ArgumentException($"--image takes float32 or int16, not '{other}'."),
         };
         if (args.Contains("--alloc"))
         {
@@ -62,7 +72,7 @@ public static class LoaderBench
         string dir = ArgS(args, "--dir") ?? Path.Combine(Path.GetTempPath(), $"mla-loader-bench-{cases}-{string.Join("x", shape)}-p{patch}");
         Build(dir, cases, shape, patch);
         using var ds = PatchDataset.FromFolder(dir);
-        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → float32, uint8 → {(s_int8Seg ? "int8" : "int16")} (pad −1)");
+        Console.WriteLine($"dataset: {cases} cases {string.Join("×", shape)} int16 + uint8 seg, layout for patch {patch} ({dir}); batch 2 × {patch}³, foreground 0.33, int16 → {(s_storedImage ? "int16 (as stored)" : "float32")}, uint8 → {(s_int8Seg ? "int8" : "int16")} (pad −1)");
         using (var f = MLArrayFile.Open(ds.Cases[0].ImagePath))
         using (var g = MLArrayFile.Open(ds.Cases[0].SegmentationPath!))
             Console.WriteLine($"layout: image chunks ({string.Join(",", f.ChunkShape)}) blocks ({string.Join(",", f.BlockShape)}) {f.Compression.Codec} {f.Compression.CLevel} [{string.Join(",", f.Compression.Filters)}]; seg chunks ({string.Join(",", g.ChunkShape)}) blocks ({string.Join(",", g.BlockShape)}) {g.Compression.Codec} {g.Compression.CLevel} [{string.Join(",", g.Compression.Filters)}]");
@@ -595,19 +605,24 @@ public static class LoaderBench
     // same window, and how many batch buffers the pool created during it.
     private static double Consume(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
         out Dictionary<string, double> threadSeconds, out int poolGrowth) =>
-        s_int8Seg
-            ? Consume<sbyte>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth)
-            : Consume<short>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth);
+        (s_storedImage, s_int8Seg) switch
+        {
+            (false, true) => Consume<float, sbyte>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth),
+            (false, false) => Consume<float, short>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth),
+            (true, true) => Consume<short, sbyte>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth),
+            (true, false) => Consume<short, short>(ds, options, out gcPerBatch, out cpuSeconds, out samples, out threadSeconds, out poolGrowth),
+        };
 
-    private static double Consume<TSeg>(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
-        out Dictionary<string, double> threadSeconds, out int poolGrowth) where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
+    private static double Consume<TImage, TSeg>(PatchDataset ds, PatchLoaderOptions options, out double gcPerBatch, out double cpuSeconds, out List<(int Case, long[] Start)> samples,
+        out Dictionary<string, double> threadSeconds, out int poolGrowth)
+        where TImage : unmanaged, System.Numerics.INumberBase<TImage> where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
     {
         int batches = (int)(options.BatchCount ?? 0);
         int skip = Skip(batches);
         int timed = batches - skip - 1;
         var list = new List<(int, long[])>(timed * options.BatchSize);
         for (int i = 0; i < timed * options.BatchSize; i++) list.Add((0, new long[options.PatchSize!.Length]));
-        using var loader = new PatchLoader<float, TSeg>(ds, options);
+        using var loader = new PatchLoader<TImage, TSeg>(ds, options);
         var proc = Process.GetCurrentProcess();
         var sw = new Stopwatch();
         TimeSpan cpu0 = default;
