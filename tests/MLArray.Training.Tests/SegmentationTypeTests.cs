@@ -1,4 +1,5 @@
 using MLArray.Metadata;
+using MLArray.Training.Schema;
 using MLArray.Training.Data;
 using MLArray.Training.Sampling;
 
@@ -90,6 +91,48 @@ public sealed class SegmentationTypeTests : IDisposable
         // int16 batches hold it.
         var wide = await Collect<short>(ds, Options(20));
         Assert.Contains(wide, b => b.Seg.Contains((short)200));
+    }
+
+    [Fact]
+    public async Task Class_locations_written_with_the_labels_out_of_order_still_give_the_largest_label()
+    {
+        // Another writer (Python, a script) may list the classes in any order: label 200 first must still be seen.
+        var cases = Synthetic.Dataset(_dir, 2, [12, 22, 20]);
+        var bad = cases[0];
+        for (int i = 0; i < bad.Seg.Length; i++)
+            if (bad.Seg[i] == 2) bad.Seg[i] = 200;
+        Synthetic.Write(_dir, bad);
+        foreach (var c in cases) Index(c.Name);
+        string segPath = Path.Combine(_dir, bad.Name + "_seg.mla");
+        ClassLocationsRecord record;
+        using (var f = MLArrayFile.Open(segPath)) record = ClassLocations.Read(f)!.ToRecord();
+        Assert.Equal([1L, 200], record.Classes.Select(c => c.Label));
+        var reversed = record with { Classes = [.. record.Classes.Reverse()] };
+        using (var f = MLArrayFile.Open(segPath, MLArrayMode.ReadWrite))
+        {
+            var meta = f.Meta;
+            f.Meta = meta with { Extra = new MetaDict(meta.Extra.Entries.Where(e => e.Key != ClassLocations.ExtraKey)
+                .Append(new KeyValuePair<string, MetaValue>(ClassLocations.ExtraKey, reversed.ToMetaValue()))) };
+            f.Flush();
+        }
+        using (var f = MLArrayFile.Open(segPath))
+            Assert.Equal([1L, 200], ClassLocations.Read(f)!.Labels);
+        using var ds = PatchDataset.FromFolder(_dir);
+        var e = await Assert.ThrowsAsync<DatasetCaseException>(() => Collect<sbyte>(ds, Options(20)));
+        Assert.Equal(bad.Name + ".mla", e.CaseId);
+        Assert.Contains("[0, 200]", e.Message, StringComparison.Ordinal);
+
+        // The same label listed twice is refused.
+        var twice = record with { Classes = [.. record.Classes, record.Classes[0]] };
+        using (var f = MLArrayFile.Open(segPath, MLArrayMode.ReadWrite))
+        {
+            var meta = f.Meta;
+            f.Meta = meta with { Extra = new MetaDict(meta.Extra.Entries.Where(x => x.Key != ClassLocations.ExtraKey)
+                .Append(new KeyValuePair<string, MetaValue>(ClassLocations.ExtraKey, twice.ToMetaValue()))) };
+            f.Flush();
+        }
+        using (var f = MLArrayFile.Open(segPath))
+            Assert.Contains("label 1 twice", Assert.Throws<ClassLocationsException>(() => ClassLocations.Read(f)).Message, StringComparison.Ordinal);
     }
 
     [Fact]

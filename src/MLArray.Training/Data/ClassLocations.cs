@@ -205,12 +205,17 @@ public sealed class ClassLocations
         var seg = new CaseArray(segmentation);
         var shape = seg.SpatialShape;
         string Where() => $"'{segmentation.FilePath}': meta.extra[\"{ExtraKey}\"]";
+        // Labels ascending, as Labels promises (another writer may list the classes in any order), each once.
+        var classes = record.Classes.OrderBy(c => c.Label).ToList();
+        for (int i = 1; i < classes.Count; i++)
+            if (classes[i].Label == classes[i - 1].Label)
+                throw new ClassLocationsException($"{Where()} lists label {classes[i].Label} twice; rebuild it with 'mlarray index --force'.");
         if (!record.SpatialShape.SequenceEqual(shape))
             throw new ClassLocationsException($"{Where()} was computed for spatial shape ({string.Join(", ", record.SpatialShape)}) but the array's is ({string.Join(", ", shape)}); rebuild it with 'mlarray index --force'.");
-        var coords = new long[record.Classes.Count][];
+        var coords = new long[classes.Count][];
         for (int i = 0; i < coords.Length; i++)
         {
-            var entry = record.Classes[i];
+            var entry = classes[i];
             coords[i] = new long[entry.Coords.Count * shape.Length];
             for (int k = 0; k < entry.Coords.Count; k++)
             {
@@ -225,7 +230,7 @@ public sealed class ClassLocations
                 }
             }
         }
-        return new ClassLocations(record.Seed, shape, record.Classes.Select(c => c.Label).ToArray(), record.Classes.Select(c => c.Voxels).ToArray(), coords);
+        return new ClassLocations(record.Seed, shape, classes.Select(c => c.Label).ToArray(), classes.Select(c => c.Voxels).ToArray(), coords);
     }
 
     /// <summary>True when <paramref name="segmentation"/> has a class-locations entry (not validated).</summary>
