@@ -26,7 +26,7 @@ namespace MLArray.Bench;
 /// reads and a minimal conversion loop (with and without non-temporal stores).
 /// <c>--seg int8</c>: segmentation batches as int8 (<c>PatchLoader&lt;float, sbyte&gt;</c>: the uint8 labels are checked
 /// to fit once per case, the −1 padding fits too) instead of int16, in the main bench, <c>--alloc</c> and <c>--profile</c>.
-/// <c>--depth N</c>: the loader's prefetch depth (default 4).
+/// <c>--depth N</c>: the loader's prefetch depth (default 4). <c>--prefetch-only</c>: only the prefetch check.
 /// <c>--patchlist FILE</c>: the loader's boxes in case 0 (clamped inside) for <c>bench native --patches FILE</c>.
 /// The synthetic dataset (CT-like int16 images, uint8
 /// segmentations of spheres, default layout for the patch) is built once in DIR (default: a folder under the temp
@@ -110,7 +110,24 @@ public static class LoaderBench
                 return 0;
             }
             double rawBatchSeconds = 0;
-            foreach (int t in threads)
+            var loaderBatchSeconds = new Dictionary<int, double>(); // the loader's own time per batch (no consumer work) per T
+            if (args.Contains("--prefetch-only"))
+            {
+                // Only the prefetch check: the consumer's time per batch is the raw T=1 read time of a warm batch.
+                var opt1 = baseOptions with { Workers = 1, BatchCount = warm };
+                Consume(ds, opt1, out _, out _, out var warmSamples);
+                var one = RawBuffers(1, 1, baseOptions.PatchSize);
+                rawBatchSeconds = Enumerable.Range(0, 3).Select(_ => Raw(rawFiles, warmSamples, baseOptions.PatchSize, one).Wall)
+                    .Order().ElementAt(1) * baseOptions.BatchSize / warmSamples.Count;
+                foreach (int t in threads)
+                {
+                    var opt = baseOptions with { Workers = t, BatchCount = batches };
+                    Consume(ds, opt with { Seed = 99 }, out _, out _, out _);
+                    loaderBatchSeconds[t] = Enumerable.Range(0, 3).Select(r => Consume(ds, opt with { Seed = 1 + r }, out _, out _, out _))
+                        .Order().ElementAt(1) / (batches - Skip(batches) - 1); // the batches Consume times
+                }
+            }
+            else foreach (int t in threads)
             {
                 var options = baseOptions with { Workers = t, BatchCount = batches };
                 // Warm-up past JIT tiering (both paths; another seed), untimed.
@@ -178,6 +195,7 @@ public static class LoaderBench
                     rawCpuMs.Add(rawCpu * 1000 / samples.Count);
                     if (t == 1) rawBatchSeconds = Math.Max(rawBatchSeconds, rawSec * options.BatchSize / samples.Count);
                 }
+                loaderBatchSeconds[t] = options.BatchSize / Median(loaderRates);
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"T={t} (medians of {rounds} interleaved pairs, {batches} batches each, after {warm} warm-up batches; load {load0} → {LoadAverage()}):"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -191,16 +209,24 @@ public static class LoaderBench
                 Console.WriteLine("  other threads (mean ms/patch): " + string.Join(", ", otherByName.OrderByDescending(kv => kv.Value).Take(4).Select(kv => string.Create(CultureInfo.InvariantCulture, $"{kv.Key} {kv.Value:F2}"))));
             }
             if (rawBatchSeconds == 0) return 0;
+            // A consumer that works as long per batch as a raw T=1 read of a batch takes: the steady total against the
+            // ideal max(consumer work, loader alone) per batch (what a queue that overlaps work and reads fully gives).
             foreach (int t in threads)
             {
                 var options = baseOptions with { Workers = t, BatchCount = batches };
+                double work = rawBatchSeconds;
                 foreach (bool busy in new[] { false, true })
                 {
-                    var sw = Stopwatch.StartNew();
-                    double waited = ConsumeSlow(ds, options, TimeSpan.FromSeconds(rawBatchSeconds), busy, out double worked);
-                    double total = sw.Elapsed.TotalSeconds;
+                    var pause0 = GC.GetTotalPauseDuration();
+                    int gen2 = GC.CollectionCount(2);
+                    List<double> waits = ConsumeSlow(ds, options, TimeSpan.FromSeconds(work), busy, out double worked);
+                    // The first batch waits for the loader to start (its pool allocated and touched, the workers
+                    // started): reported apart from the steady state.
+                    var steady = waits.Skip(1).ToList();
+                    double ideal = (batches - 1) * Math.Max(worked / batches, loaderBatchSeconds[t]);
+                    double total = steady.Sum() + worked * (batches - 1) / batches;
                     Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
-                        $"prefetch T={t}, consumer {(busy ? "computes (spins a core)" : "waits (sleeps, e.g. on a GPU)")} {rawBatchSeconds * 1000:F0} ms/batch (= raw read time of a batch, T=1): waited {waited / batches * 1000:F1} ms/batch for data; total {total:F2} s vs {worked:F2} s of consumer work; load {LoadAverage()}"));
+                        $"prefetch T={t}, consumer {(busy ? "computes (spins a core)" : "waits (sleeps, e.g. on a GPU)")} {work * 1000:F1} ms/batch (= raw read time of a batch, T=1; the loader alone {loaderBatchSeconds[t] * 1000:F1}): first batch waited {waits[0] * 1000:F0} ms (start-up; GC pauses {(GC.GetTotalPauseDuration() - pause0).TotalMilliseconds:F0} ms, {GC.CollectionCount(2) - gen2} gen-2); then waited {steady.Sum() / steady.Count * 1000:F2} ms/batch (median {Median(steady) * 1000:F2}, {steady.Count(w => w > 0.0005)} of {steady.Count} batches > 0.5 ms); steady total {total:F2} s against the ideal max(work, loader alone) {ideal:F2} s ({total / ideal:F2}×); load {LoadAverage()}"));
                 }
             }
             return 0;
@@ -725,15 +751,16 @@ public static class LoaderBench
     }
 
     // A consumer that spends `work` per batch, asleep (a training step waiting on a GPU) or spinning a core (a step
-    // computing on the CPU); returns the seconds it waited for data.
-    private static double ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked) =>
+    // computing on the CPU); returns the seconds it waited for data before each batch.
+    private static List<double> ConsumeSlow(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked) =>
         s_int8Seg ? ConsumeSlow<sbyte>(ds, options, work, busy, out worked) : ConsumeSlow<short>(ds, options, work, busy, out worked);
 
-    private static double ConsumeSlow<TSeg>(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked)
+    private static List<double> ConsumeSlow<TSeg>(PatchDataset ds, PatchLoaderOptions options, TimeSpan work, bool busy, out double worked)
         where TSeg : unmanaged, System.Numerics.INumberBase<TSeg>
     {
         using var loader = new PatchLoader<float, TSeg>(ds, options);
-        double waited = 0, done = 0;
+        var waited = new List<double>((int)Math.Min(options.BatchCount ?? 16, 1 << 16));
+        double done = 0;
         Task.Run(async () =>
         {
             var e = loader.GetAsyncEnumerator();
@@ -743,7 +770,7 @@ public static class LoaderBench
                 {
                     var sw = Stopwatch.StartNew();
                     if (!await e.MoveNextAsync()) break;
-                    waited += sw.Elapsed.TotalSeconds;
+                    waited.Add(sw.Elapsed.TotalSeconds);
                     using (e.Current)
                     {
                         var spin = Stopwatch.StartNew();
@@ -767,7 +794,6 @@ public static class LoaderBench
         return waited;
     }
 
-    // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or conversion.
     // Reads the in-bounds boxes of the same patches (image as int16, seg as uint8) with T threads, no padding or
     // conversion; returns wall seconds and the process CPU seconds of the reads alone.
     private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, int threads, long[] size) =>
