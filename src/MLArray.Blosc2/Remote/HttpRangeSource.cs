@@ -113,14 +113,21 @@ public sealed class HttpRangeSource : IByteRangeSource
     /// </summary>
     /// <exception cref="ArgumentException">Not an absolute http/https URL.</exception>
     /// <exception cref="FileNotFoundException">HTTP 404.</exception>
-    /// <exception cref="MLArrayRemoteException">Access denied, a server that ignores Range for a large object, too many redirects, ...</exception>
+    /// <exception cref="MLArrayRemoteException">Access denied, a server that ignores Range for a large object, too many redirects, a server that stays unreachable (refused connection, unknown host, timeouts) or answers 5xx through the retries, ...</exception>
     public static async Task<HttpRangeSource> OpenAsync(Uri uri, HttpRangeSourceOptions? options = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(uri);
         if (!IsHttpUrl(uri))
             throw new ArgumentException($"'{Redact(uri)}' is not an absolute http:// or https:// URL.", nameof(uri));
         var source = new HttpRangeSource(uri, options ?? HttpRangeSourceOptions.Default);
-        await source.ProbeAsync(cancellationToken).ConfigureAwait(false);
+        // The opening pair is retried as every later read is: a 5xx, a timeout or a refused or dropped connection
+        // (the server restarting) is tried again, and when it persists the caller gets an MLArrayRemoteException
+        // naming the URL, never a bare HttpRequestException.
+        await source.WithRetriesAsync("the first and last bytes (opening the object)", async () =>
+        {
+            await source.ProbeAsync(cancellationToken).ConfigureAwait(false);
+            return null;
+        }, cancellationToken).ConfigureAwait(false);
         return source;
     }
 
@@ -256,7 +263,7 @@ public sealed class HttpRangeSource : IByteRangeSource
             if (transient is null)
                 return;
             if (i >= _options.MaxRetries)
-                throw Error($"reading {what} failed {i + 1} times (last: {transient}); the server may be overloaded, try again later", null);
+                throw Error($"reading {what} failed {i + 1} times (last: {transient}); the server may be unreachable or overloaded: check the URL, or try again later", null);
             Traffic.AddRetry();
             var delay = _options.RetryDelay * Math.Min(1 << i, 8);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);

@@ -204,6 +204,32 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
         Assert.Equal(2 + 5, traffic.Requests); // open, then 1 + MaxRetries attempts of the one chunk
     }
 
+    [Fact]
+    public async Task Opening_retries_server_errors_and_an_unreachable_server_is_a_remote_error_naming_the_url()
+    {
+        using var local = MLArrayFile.Open(BigLocal);
+        // 500 to the opening pair (requests 1 and 2, sent together): tried again, then the file opens and reads exactly.
+        var flaky = new FaultHandler { Rule = (n, req, resp) => Task.FromResult(n <= 2 ? new HttpResponseMessage(HttpStatusCode.InternalServerError) : resp) };
+        var source = await HttpRangeSource.OpenAsync(Big, FastRetries with { Client = new HttpClient(flaky) });
+        Assert.True(source.Traffic.Retries >= 1, $"{source.Traffic.Retries} retries");
+        using (var remote = await MLArrayFile.OpenAsync(source))
+            Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
+
+        // a server answering 503 to every request: bounded retries, then a remote error (not a bare HttpRequestException)
+        var down = new FaultHandler { Rule = (n, req, resp) => Task.FromResult(new HttpResponseMessage(HttpStatusCode.ServiceUnavailable)) };
+        var e = await Assert.ThrowsAsync<MLArrayRemoteException>(() => HttpRangeSource.OpenAsync(Big, FastRetries with { Client = new HttpClient(down) }));
+        Assert.Contains("failed 5 times", e.Message);
+        Assert.Contains("HTTP 503", e.Message);
+
+        // nothing listens on the port: the same, through the public door (an IOException like every unusable file)
+        int port = LoopbackServer.FreePort();
+        var refused = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(new Uri($"http://127.0.0.1:{port}/x.mla?secret=1"), http: FastRetries));
+        Assert.Contains($"http://127.0.0.1:{port}/x.mla", refused.Message);
+        Assert.Contains("failed 5 times", refused.Message);
+        Assert.DoesNotContain("secret", refused.Message);
+        Assert.IsAssignableFrom<IOException>(refused);
+    }
+
     /// <summary>A 416, and an answer with another ETag, to request 3 (the first read of <paramref name="selection"/>) fail the read.</summary>
     private async Task AssertRangeNotSatisfiableAndChangedETagFail(NdIndex[] selection)
     {
