@@ -156,6 +156,20 @@ public sealed class LoaderTests : IDisposable
     }
 
     [Fact]
+    public async Task Zero_batches_yield_nothing_and_leave_the_loader_usable()
+    {
+        MakeIndexed(2, [8, 16, 16], index: false);
+        using var ds = PatchDataset.FromFolder(_dir);
+        using var loader = new PatchLoader<float, short>(ds, new PatchLoaderOptions { PatchSize = [8, 8, 8], BatchCount = 0, Workers = 2 });
+        int n = 0;
+        await foreach (var b in loader) { b.Dispose(); n++; }
+        Assert.Equal(0, n);
+        Assert.Equal(0, loader.BuffersOutstanding);
+        await foreach (var b in loader) { b.Dispose(); n++; } // enumerated again: still nothing, no worker left behind
+        Assert.Equal(0, n);
+    }
+
+    [Fact]
     public async Task Missing_case_mid_epoch_names_the_case_or_is_skipped()
     {
         MakeIndexed(4, [6, 10, 10], index: false);

@@ -226,7 +226,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
         public void Join()
         {
             foreach (var t in _threads)
-                if (t.ThreadState != ThreadState.Unstarted) t.Join();
+                if ((t.ThreadState & ThreadState.Unstarted) == 0) t.Join(); // a flags value: background threads are Unstarted | Background
         }
 
         // Returns every batch still queued or waiting in the ring to the pool.
