@@ -30,7 +30,9 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private readonly Stack<PatchBatch<TImage, TSegmentation>> _pool = new();
     private readonly ConcurrentDictionary<string, bool> _unindexed = new(StringComparer.Ordinal);
     private readonly TImage[]? _fixedScale, _fixedBias;
-    private readonly int[] _labelsFit; // per case: 1 once its segmentation's labels are known to fit TSegmentation
+    /// <summary>True when <typeparamref name="TImage"/> holds integers only (its values would be rounded by normalisation).</summary>
+    private static readonly bool IntegerImage = double.CreateTruncating(TImage.CreateSaturating(0.5)) != 0.5;
+    private readonly int[] _caseChecked; // per case: 1 once its image values and segmentation labels are known to fit TImage and TSegmentation
     private readonly bool[] _remoteCases;
     private readonly int _readAhead; // batches fetched ahead beyond the one read (remote datasets), −1: none
     private int _created;
@@ -38,7 +40,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private int _running;
 
     /// <summary>Creates a loader over <paramref name="dataset"/> (not owned: dispose the dataset yourself).</summary>
-    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation, a segmentation pad value <typeparamref name="TSegmentation"/> cannot hold).</exception>
+    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation, normalisation into an integer <typeparamref name="TImage"/>, a pad value <typeparamref name="TImage"/> or <typeparamref name="TSegmentation"/> cannot hold).</exception>
     public PatchLoader(PatchDataset dataset, PatchLoaderOptions options)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -58,14 +60,19 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             _channels = checked((int)img.Channels);
         }
         _hasSeg = dataset.Cases.Any(c => c.SegmentationPath is not null);
-        _labelsFit = new int[dataset.Count];
+        _caseChecked = new int[dataset.Count];
         if (_hasSeg && options.SegmentationPadMode == PadMode.Constant)
         {
-            double pad = options.SegmentationPadValue, held = double.CreateTruncating(TSegmentation.CreateSaturating(pad));
-            if (held != pad && !(double.IsNaN(pad) && double.IsNaN(held)))
+            if (!Holds<TSegmentation>(options.SegmentationPadValue))
                 throw new ArgumentException(
-                    $"the segmentation pad value {pad} does not fit the segmentation batch type {typeof(TSegmentation).Name}; use a signed type (e.g. short or sbyte) or another SegmentationPadValue.");
+                    $"the segmentation pad value {options.SegmentationPadValue} does not fit the segmentation batch type {typeof(TSegmentation).Name}; use a signed type (e.g. short or sbyte) or another SegmentationPadValue.");
         }
+        if (IntegerImage && options.Normalization != NormalizationMode.None)
+            throw new ArgumentException(
+                $"{options.Normalization} normalisation needs a floating-point image batch type (float, double or Half): {typeof(TImage).Name} would round the normalised values (and the scale 1/std) to integers.");
+        if (IntegerImage && options.ImagePadMode == PadMode.Constant && !Holds<TImage>(options.ImagePadValue))
+            throw new ArgumentException(
+                $"the image pad value {options.ImagePadValue} does not fit the image batch type {typeof(TImage).Name}; use another ImagePadValue or a floating-point image type.");
         _remoteCases = dataset.Cases.Select(c => PatchDataset.IsRemote(c.ImagePath) || PatchDataset.IsRemote(c.SegmentationPath)).ToArray();
         _readAhead = _remoteCases.Contains(true) ? options.RemoteReadAheadBatches : -1;
         long spatial = _sampler.ReadSize.Aggregate(1L, (a, b) => a * b);
@@ -143,7 +150,7 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     /// Starts the workers and yields batches in stream order. Cancelling (or leaving the loop) stops the workers and
     /// returns every queued buffer; batches already yielded return when disposed. One enumeration at a time.
     /// </summary>
-    /// <exception cref="DatasetCaseException">A case could not be read, or its segmentation labels do not fit (or are not known to fit) <typeparamref name="TSegmentation"/> (with <see cref="PatchLoaderOptions.SkipUnreadable"/> off).</exception>
+    /// <exception cref="DatasetCaseException">A case could not be read, its stored image type does not fit an integer <typeparamref name="TImage"/>, or its segmentation labels do not fit (or are not known to fit) <typeparamref name="TSegmentation"/> (with <see cref="PatchLoaderOptions.SkipUnreadable"/> off).</exception>
     public async IAsyncEnumerator<PatchBatch<TImage, TSegmentation>> GetAsyncEnumerator(CancellationToken cancellationToken = default)
     {
         if (Interlocked.Exchange(ref _running, 1) == 1)
@@ -433,10 +440,11 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 var c = lease.Case;
                 if (c.Image.Channels != _l._channels || c.Image.SpatialAxes.Length != _start.Length)
                     throw new DatasetCaseException(info.Id, $"case '{info.Id}' has {c.Image.Channels} channels and {c.Image.SpatialAxes.Length} spatial axes; the batch expects {_l._channels} and {_start.Length} (as the first case).");
-                if (c.Segmentation is not null && Volatile.Read(ref _l._labelsFit[caseIndex]) == 0)
+                if (Volatile.Read(ref _l._caseChecked[caseIndex]) == 0)
                 {
-                    CheckLabels(info.Id, c);
-                    Volatile.Write(ref _l._labelsFit[caseIndex], 1);
+                    CheckImageType(info.Id, c);
+                    if (c.Segmentation is not null) CheckLabels(info.Id, c);
+                    Volatile.Write(ref _l._caseChecked[caseIndex], 1);
                 }
                 long label = PlanSample(c, info, i, epoch, pos, attempt, _start, out bool forced);
                 var size = _l._sampler.ReadSize;
@@ -496,22 +504,9 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     internal static void CheckLabels(string caseId, OpenCase c)
     {
         var segmentation = c.Segmentation!;
-        double lo = double.CreateTruncating(TSegmentation.CreateSaturating(double.NegativeInfinity));
-        double hi = double.CreateTruncating(TSegmentation.CreateSaturating(double.PositiveInfinity));
+        var (lo, hi) = RangeOf<TSegmentation>();
         var dtype = segmentation.DType;
-        var (storedLo, storedHi, unsigned) = dtype.Code switch
-        {
-            DTypeCode.Bool => (0d, 1d, true),
-            DTypeCode.UInt8 => (byte.MinValue, byte.MaxValue, true),
-            DTypeCode.Int8 => (sbyte.MinValue, sbyte.MaxValue, false),
-            DTypeCode.UInt16 => (ushort.MinValue, ushort.MaxValue, true),
-            DTypeCode.Int16 => (short.MinValue, short.MaxValue, false),
-            DTypeCode.UInt32 => (uint.MinValue, uint.MaxValue, true),
-            DTypeCode.Int32 => (int.MinValue, int.MaxValue, false),
-            DTypeCode.UInt64 => (0d, ulong.MaxValue, true),
-            DTypeCode.Int64 => ((double)long.MinValue, (double)long.MaxValue, false),
-            _ => (double.NegativeInfinity, double.PositiveInfinity, false),
-        };
+        var (storedLo, storedHi, unsigned) = StoredRange(dtype);
         if (storedLo >= lo && storedHi <= hi) return;
         // (names only in the messages: a check that passes allocates nothing, as the steady state must not)
         string Type() => typeof(TSegmentation).Name;
@@ -540,6 +535,50 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
             throw new DatasetCaseException(caseId,
                 $"case '{caseId}': its segmentation ({Stored()}) holds labels in [{min}, {max}] ({source}), which do not fit the segmentation batch type {Type()} [{lo}, {hi}]; use a wider segmentation type (e.g. short).");
     }
+
+    /// <summary>
+    /// An integer image batch type (<c>short</c>, <c>byte</c>, ...) holds the values as stored only when the stored
+    /// type's whole range fits it: checked once per case (a case stored as float32 or int32 in a <c>short</c> batch
+    /// is an error naming the case, never silently truncated or wrapped values). Floating-point batch types take any
+    /// stored type.
+    /// </summary>
+    internal static void CheckImageType(string caseId, OpenCase c)
+    {
+        if (!IntegerImage) return;
+        var dtype = c.Image.DType;
+        var (lo, hi) = RangeOf<TImage>();
+        var (storedLo, storedHi, _) = StoredRange(dtype);
+        if (storedLo >= lo && storedHi <= hi) return;
+        throw new DatasetCaseException(caseId,
+            $"case '{caseId}': its image is stored as {dtype.Code.ToString().ToLowerInvariant()}, whose values do not all fit the image batch type {typeof(TImage).Name} [{lo}, {hi}]; " +
+            "use a floating-point image type (e.g. float) or an integer type at least as wide as the stored one.");
+    }
+
+    private static (double Lo, double Hi) RangeOf<T>() where T : INumberBase<T> =>
+        (double.CreateTruncating(T.CreateSaturating(double.NegativeInfinity)), double.CreateTruncating(T.CreateSaturating(double.PositiveInfinity)));
+
+    /// <summary>True when <typeparamref name="T"/> holds <paramref name="value"/> exactly.</summary>
+    private static bool Holds<T>(double value) where T : INumberBase<T>
+    {
+        double held = double.CreateTruncating(T.CreateSaturating(value));
+        return held == value || (double.IsNaN(value) && double.IsNaN(held));
+    }
+
+    /// <summary>The range of values a stored dtype can hold (±∞ for floating-point and complex types) and whether it is unsigned.</summary>
+    private static (double Lo, double Hi, bool Unsigned) StoredRange(DType dtype) =>
+        dtype.Code switch
+        {
+            DTypeCode.Bool => (0d, 1d, true),
+            DTypeCode.UInt8 => (byte.MinValue, byte.MaxValue, true),
+            DTypeCode.Int8 => (sbyte.MinValue, sbyte.MaxValue, false),
+            DTypeCode.UInt16 => (ushort.MinValue, ushort.MaxValue, true),
+            DTypeCode.Int16 => (short.MinValue, short.MaxValue, false),
+            DTypeCode.UInt32 => (uint.MinValue, uint.MaxValue, true),
+            DTypeCode.Int32 => (int.MinValue, int.MaxValue, false),
+            DTypeCode.UInt64 => (0d, ulong.MaxValue, true),
+            DTypeCode.Int64 => ((double)long.MinValue, (double)long.MaxValue, false),
+            _ => (double.NegativeInfinity, double.PositiveInfinity, false),
+        };
 
     private static void SetZScore(double mean, double std, string what, out TImage scale, out TImage bias)
     {
