@@ -130,6 +130,26 @@ internal static class CliApp
         }
     }
 
-    /// <summary>The one-sentence message of a library exception (invalid metadata says so).</summary>
-    public static string Message(Exception e) => e is MLArrayValidationException ? $"invalid metadata: {e.Message}" : e.Message;
+    /// <summary>
+    /// The one-sentence message of a library exception (invalid metadata says so). An argument exception's message
+    /// without what .NET appends for programmers: " (Parameter 'options')" and, on a second line, "Actual value was 3.".
+    /// </summary>
+    public static string Message(Exception e) => e switch
+    {
+        MLArrayValidationException => $"invalid metadata: {e.Message}",
+        ArgumentException a => WithoutParameter(a),
+        _ => e.Message,
+    };
+
+    private static string WithoutParameter(ArgumentException a)
+    {
+        string m = a.Message;
+        if (a is ArgumentOutOfRangeException { ActualValue: not null })
+        {
+            int line = m.LastIndexOf(Environment.NewLine, StringComparison.Ordinal);
+            if (line >= 0) m = m[..line];
+        }
+        string suffix = $" (Parameter '{a.ParamName}')";
+        return a.ParamName is not null && m.EndsWith(suffix, StringComparison.Ordinal) ? m[..^suffix.Length] : m;
+    }
 }

@@ -87,6 +87,9 @@ public sealed class TrainingCommandTests : IDisposable
         var bad = Cli("sample", ds, "--patch", "8,8,8", "--rank", "4", "--world-size", "4");
         Assert.Equal(CliApp.InvalidInput, bad.Code);
         Assert.Contains("Rank must be in [0, WorldSize)", bad.Err, StringComparison.Ordinal);
+        // one line, without what .NET appends to argument exceptions for programmers
+        Assert.Equal("mlarray: Rank must be in [0, WorldSize) = [0, 4); got 4.", bad.Err.TrimEnd());
+        Assert.Equal("mlarray: BatchSize must be ≥ 1.", Cli("sample", ds, "--patch", "8", "--batch-size", "0").Err.TrimEnd());
         var empty = Path.Combine(_dir, "empty");
         Directory.CreateDirectory(empty);
         Assert.Contains("no cases", Cli("sample", empty, "--patch", "8").Err, StringComparison.Ordinal);
