@@ -143,13 +143,16 @@ public sealed class SlidingWindowPredictor : IDisposable
     /// Predicts <paramref name="image"/> tile by tile and writes the blended result to <paramref name="outputPath"/>
     /// (atomically: on an error or cancellation the target is untouched).
     /// </summary>
-    /// <exception cref="ArgumentException">The model does not fit the image (rank, channels), or bad options.</exception>
+    /// <exception cref="ArgumentException">The model does not fit the image (rank, channels), bad options, or <paramref name="outputPath"/> is the image's own file.</exception>
     /// <exception cref="OperationCanceledException">Cancelled.</exception>
     public PredictResult Predict(MLArrayFile image, string outputPath, PredictOptions? options = null, IProgress<PredictProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(image);
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
         OpenModes.CheckSuffix(outputPath);
+        if (image.FilePath is { } imagePath && !imagePath.Contains("://", StringComparison.Ordinal)
+            && string.Equals(Path.GetFullPath(imagePath), Path.GetFullPath(outputPath), StringComparison.Ordinal))
+            throw new ArgumentException($"the output '{outputPath}' is the input image: the prediction would replace it; write it to another path.", nameof(outputPath));
         options ??= new PredictOptions();
         var clock = Stopwatch.StartNew();
         var norm = options.Normalization ?? Normalization.FromModelMetadata(Metadata) ?? Normalization.None;

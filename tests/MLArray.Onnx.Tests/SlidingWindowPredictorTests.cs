@@ -191,6 +191,15 @@ public sealed class SlidingWindowPredictorTests : IDisposable
         Assert.Contains("at least 2 classes", e.Message);
         Assert.False(File.Exists(Path_("o.mla")));
         Assert.Empty(Directory.GetFiles(_dir, "*.tmp.mla"));
+
+        // the output path names the input image (also through another spelling of the path): refused, image untouched
+        string input = Save("input.mla", new float[4 * 5 * 6], [4, 5, 6]);
+        byte[] before = File.ReadAllBytes(input);
+        e = Assert.Throws<ArgumentException>(() => model.Predict(input, input, new PredictOptions { PatchSize = [4, 4, 4] }));
+        Assert.Contains("is the input image", e.Message);
+        string dotted = Path.Combine(_dir, ".", "input.mla");
+        Assert.Throws<ArgumentException>(() => model.Predict(input, dotted, new PredictOptions { PatchSize = [4, 4, 4] }));
+        Assert.Equal(before, File.ReadAllBytes(input));
     }
 
     [Fact]
