@@ -14,7 +14,7 @@ namespace MLArray.Bench;
 /// int16 → float32 image, uint8 → int16 segmentation padded with −1) against raw <c>MLArrayFile.Read</c> of exactly the
 /// same boxes (image as int16, segmentation as uint8, the in-bounds part of every patch; one buffer per thread,
 /// allocated and touched before the timing) with T = 1 and 2 threads, and against a second baseline that reads the same
-/// boxes into as many rotating buffers as the loader's pool holds patches.
+/// boxes into as many rotating buffers as the loader's pool holds patches, and a third that calls <c>Read&lt;T&gt;(selection)</c> (a new array per patch).
 /// Both paths are first warmed past JIT tiering (<c>--warm</c> batches each); then loader and raw runs alternate in
 /// pairs (the order flips every pair) and the medians of wall time and process CPU time are reported with the load
 /// average. Also: GC bytes per steady-state batch, and whether the prefetch queue hides the read latency from a
@@ -140,8 +140,11 @@ public static class LoaderBench
                 var rotating = RawBuffers(t, rotate, baseOptions.PatchSize);
                 Raw(rawFiles, warmSamples, baseOptions.PatchSize, oneBuffer);
                 Raw(rawFiles, warmSamples, baseOptions.PatchSize, rotating);
+                Raw(rawFiles, warmSamples, baseOptions.PatchSize, oneBuffer, allocate: true);
                 var wall = new List<double>();
                 var wallRot = new List<double>();
+                var wallAlloc = new List<double>();
+                var allocRates = new List<double>();
                 var rotRates = new List<double>();
                 var cpu = new List<double>();
                 var gcs = new List<double>();
@@ -160,7 +163,7 @@ public static class LoaderBench
                     // One pair: the loader, and raw reads of exactly the boxes it produced; the order flips every pair.
                     var opt = options with { Seed = 1 + r };
                     List<(int Case, long[] Start)> samples;
-                    double loaderSec, loaderCpu, gcPerBatch, rawSec, rawCpu, rotSec;
+                    double loaderSec, loaderCpu, gcPerBatch, rawSec, rawCpu, rotSec, allocSec;
                     Dictionary<string, double> groups;
                     int growth;
                     if (r % 2 == 0)
@@ -168,11 +171,13 @@ public static class LoaderBench
                         loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out samples, out groups, out growth);
                         (rawSec, rawCpu) = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer);
                         rotSec = Raw(rawFiles, samples, baseOptions.PatchSize, rotating).Wall;
+                        allocSec = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer, allocate: true).Wall;
                     }
                     else
                     {
                         // Raw first: the boxes the loader will produce (the sampler is deterministic; checked below).
                         samples = Planned(ds, opt, Skip(batches) + 1);
+                        allocSec = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer, allocate: true).Wall;
                         rotSec = Raw(rawFiles, samples, baseOptions.PatchSize, rotating).Wall;
                         (rawSec, rawCpu) = Raw(rawFiles, samples, baseOptions.PatchSize, oneBuffer);
                         loaderSec = Consume(ds, opt, out gcPerBatch, out loaderCpu, out var again, out groups, out growth);
@@ -180,6 +185,8 @@ public static class LoaderBench
                     }
                     wall.Add(rawSec / loaderSec);
                     wallRot.Add(rotSec / loaderSec);
+                    wallAlloc.Add(allocSec / loaderSec);
+                    allocRates.Add(samples.Count / allocSec);
                     rotRates.Add(samples.Count / rotSec);
                     cpu.Add(rawCpu / loaderCpu);
                     if (growth == 0) gcs.Add(gcPerBatch); // a new batch buffer (the pool reaching its peak) is not steady state
@@ -202,6 +209,8 @@ public static class LoaderBench
                     $"  wall: loader {Median(loaderRates),6:F1} patches/s, raw {Median(rawRates),6:F1} patches/s, loader/raw {Median(wall):F2} (pairs {Join(wall)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  wall, second baseline: raw into {rotate} rotating buffers per thread (the pool's footprint) {Median(rotRates),6:F1} patches/s, loader/raw-rotating {Median(wallRot):F2} (pairs {Join(wallRot)})"));
+                Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
+                    $"  wall, third baseline: raw `Read<T>(selection)`, a new array per patch (what a loop over MLArrayFile.Read gets) {Median(allocRates),6:F1} patches/s, loader/raw-allocating {Median(wallAlloc):F2} (pairs {Join(wallAlloc)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"  CPU:  loader {Median(loaderCpuMs):F2} ms/patch, raw {Median(rawCpuMs):F2} ms/patch (process CPU, all threads), raw/loader {Median(cpu):F2} (pairs {Join(cpu)})"));
                 Console.WriteLine(string.Create(CultureInfo.InvariantCulture,
@@ -813,7 +822,7 @@ public static class LoaderBench
     // `buffers`, no padding or conversion, thread t cycling through its buffers (one: a destination that stays in
     // cache); returns wall seconds and the process CPU seconds of the reads alone.
     private static (double Wall, double Cpu) Raw((MLArrayFile Image, MLArrayFile Seg)[] files, List<(int Case, long[] Start)> samples, long[] size,
-        (short[][] Image, byte[][] Seg)[] buffers)
+        (short[][] Image, byte[][] Seg)[] buffers, bool allocate = false)
     {
         int threads = buffers.Length;
         GC.Collect(); // as the loader's window: no background collection of earlier runs' garbage inside it
@@ -835,6 +844,13 @@ public static class LoaderBench
                     long lo = Math.Max(0, start[d]), hi = Math.Min(shape[d], start[d] + size[d]);
                     sel[d] = NdIndex.Slice(lo, hi);
                     count *= hi - lo;
+                }
+                if (allocate)
+                {
+                    // As a loop over `Read<T>(selection)` would: a new array per patch.
+                    GC.KeepAlive(files[c].Image.Read<short>(sel));
+                    GC.KeepAlive(files[c].Seg.Read<byte>(sel));
+                    continue;
                 }
                 files[c].Image.Read<short>(sel, imgs[j % imgs.Length].AsSpan(0, (int)count));
                 files[c].Seg.Read<byte>(sel, segs[j % segs.Length].AsSpan(0, (int)count));
