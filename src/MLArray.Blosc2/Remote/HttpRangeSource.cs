@@ -252,18 +252,28 @@ public sealed class HttpRangeSource : IByteRangeSource
         for (int i = 0; ; i++)
         {
             string? transient;
+            Exception? last = null;
             try
             {
                 transient = await attempt().ConfigureAwait(false);
             }
+            catch (HttpRequestException e) when (e.HttpRequestError == HttpRequestError.SecureConnectionError)
+            {
+                // a refused certificate does not heal by retrying
+                throw new MLArrayRemoteException(
+                    $"'{DisplayName}': the TLS connection could not be established ({e.InnerException?.Message ?? e.Message}); " +
+                    "check the URL, or trust the server's certificate (HttpRangeSourceOptions.Client: an HttpClient that validates it).", null, e);
+            }
             catch (Exception e) when (!cancellationToken.IsCancellationRequested && e is HttpRequestException or TaskCanceledException or TimeoutException or IOException and not MLArrayException and not FileNotFoundException)
             {
                 transient = e is TaskCanceledException ? "timeout" : e.Message;
+                last = e;
             }
             if (transient is null)
                 return;
             if (i >= _options.MaxRetries)
-                throw Error($"reading {what} failed {i + 1} times (last: {transient}); the server may be unreachable or overloaded: check the URL, or try again later", null);
+                throw new MLArrayRemoteException(
+                    $"'{DisplayName}': reading {what} failed {i + 1} times (last: {transient}); the server may be unreachable or overloaded: check the URL, or try again later.", null, last);
             Traffic.AddRetry();
             var delay = _options.RetryDelay * Math.Min(1 << i, 8);
             await Task.Delay(delay, cancellationToken).ConfigureAwait(false);

@@ -228,6 +228,13 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
         Assert.Contains("failed 5 times", refused.Message);
         Assert.DoesNotContain("secret", refused.Message);
         Assert.IsAssignableFrom<IOException>(refused);
+        Assert.NotNull(refused.InnerException); // the last failure, for diagnostics
+
+        // https:// to a plain-HTTP server: a TLS failure, reported as such at once (retrying cannot fix a handshake)
+        var tls = await Assert.ThrowsAsync<MLArrayRemoteException>(() => MLArrayFile.OpenAsync(new Uri($"https://127.0.0.1:{nginx.Port}/data/{BigName}"), http: FastRetries));
+        Assert.Contains("TLS", tls.Message);
+        Assert.Contains("HttpRangeSourceOptions.Client", tls.Message);
+        Assert.DoesNotContain("failed 5 times", tls.Message);
     }
 
     /// <summary>A 416, and an answer with another ETag, to request 3 (the first read of <paramref name="selection"/>) fail the read.</summary>
