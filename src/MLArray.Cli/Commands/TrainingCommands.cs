@@ -176,6 +176,10 @@ internal static class TrainingCommands
     private static int RunSample(SampleArgs a, TextWriter stdout, TextWriter stderr)
     {
         if (a.Batches <= 0) throw new ArgumentException($"--batches must be positive, got {a.Batches}.");
+        if (a.Out is not null && File.Exists(a.Out))
+            throw new ArgumentException($"--out '{a.Out}' is a file; give a folder for the samples.");
+        if (a.Out is not null && Directory.Exists(a.Out) && Directory.EnumerateFileSystemEntries(a.Out).Any())
+            throw new ArgumentException($"--out '{a.Out}' is not empty: the files of an earlier run would mix with this run's (samples.jsonl lists only this run's); give a new or empty folder.");
         // cases in object stores (a manifest listing s3:// or az:// URLs) open through the storage packages
         using var ds = PatchDataset.Open(a.Dataset, new DatasetOptions { Opener = url => CliInput.OpenFile(url) });
         DType imageType, segType = DType.Int16;

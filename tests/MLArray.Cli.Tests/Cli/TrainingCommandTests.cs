@@ -93,6 +93,20 @@ public sealed class TrainingCommandTests : IDisposable
         var empty = Path.Combine(_dir, "empty");
         Directory.CreateDirectory(empty);
         Assert.Contains("no cases", Cli("sample", empty, "--patch", "8").Err, StringComparison.Ordinal);
+
+        // --out: a second run into the same folder would leave the first run's extra files beside a samples.jsonl
+        // that does not list them: refused, the folder untouched; a file is refused too
+        string outDir = Path.Combine(_dir, "samples");
+        Assert.Equal(0, Cli("sample", ds, "--patch", "8", "--batches", "3", "--out", outDir).Code);
+        var written = Directory.GetFiles(outDir).Select(f => (f, File.GetLastWriteTimeUtc(f))).ToArray();
+        Assert.Equal(1 + 3 * 2 * 2, written.Length);
+        var again = Cli("sample", ds, "--patch", "8", "--batches", "1", "--out", outDir);
+        Assert.Equal(CliApp.InvalidInput, again.Code);
+        Assert.Contains("is not empty", again.Err, StringComparison.Ordinal);
+        Assert.Equal(written, Directory.GetFiles(outDir).Select(f => (f, File.GetLastWriteTimeUtc(f))).ToArray());
+        var onFile = Cli("sample", ds, "--patch", "8", "--batches", "1", "--out", Path.Combine(outDir, "samples.jsonl"));
+        Assert.Equal(CliApp.InvalidInput, onFile.Code);
+        Assert.Contains("is a file", onFile.Err, StringComparison.Ordinal);
     }
 
     /// <summary>
