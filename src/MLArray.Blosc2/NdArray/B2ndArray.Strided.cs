@@ -41,8 +41,8 @@ public sealed partial class B2ndArray
             long end = outItemSize;
             for (int d = 0; d < nd; d++)
             {
-                if (sel.Step[d] != 1)
-                    throw new ArgumentException($"'{Name}': a strided read takes unit steps (axis {d} has step {sel.Step[d]}).", nameof(selection));
+                if (sel.Step[d] != 1 || sel.Reversed[d])
+                    throw new ArgumentException($"'{Name}': a strided read takes unit steps (axis {d} has step {(sel.Reversed[d] ? -sel.Step[d] : sel.Step[d])}).", nameof(selection));
                 if (dstStrides[d] < 0 || (d == nd - 1 && dstStrides[d] != outItemSize))
                     throw new ArgumentException($"'{Name}': destination stride {dstStrides[d]} on axis {d} is not valid (the last axis must be contiguous).", nameof(dstStrides));
                 end += (sel.Count[d] - 1) * dstStrides[d];

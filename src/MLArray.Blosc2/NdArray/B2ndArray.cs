@@ -351,6 +351,15 @@ public sealed partial class B2ndArray : IDisposable
         ReadStored(selection, destination, threads);
         if (DType.IsBigEndian)
             ByteOrder.SwapInPlace(destination, DType.SwapSize);
+        if (HasNegativeStep(selection))
+            NdSelection.Create(_layout.Shape, selection).ReverseAxes(destination, DType.ItemSize); // read ascending, then reversed
+    }
+
+    private static bool HasNegativeStep(ReadOnlySpan<NdIndex> selection)
+    {
+        foreach (var s in selection)
+            if (s.Step < 0) return true;
+        return false;
     }
 
     /// <summary>Decodes a selection with the bytes as stored (no byte-order conversion).</summary>
@@ -782,6 +791,27 @@ public sealed partial class B2ndArray : IDisposable
             throw new ArgumentException($"source has {source.Length} bytes but the selection ({string.Join(", ", sel.OutShape)}) of {DType.Name} needs {need}.", nameof(source));
         if (need == 0)
             return;
+        byte[]? reversed = null;
+        if (sel.AnyReversed)
+        {
+            // Negative steps: the source in ascending order along those axes, then written as for positive steps.
+            reversed = ArrayPool<byte>.Shared.Rent((int)need);
+            source.CopyTo(reversed);
+            sel.ReverseAxes(reversed.AsSpan(0, (int)need), DType.ItemSize);
+            source = reversed.AsSpan(0, (int)need);
+        }
+        try
+        {
+            WriteSelection(sel, source, threads);
+        }
+        finally
+        {
+            if (reversed is not null) ArrayPool<byte>.Shared.Return(reversed);
+        }
+    }
+
+    private unsafe void WriteSelection(NdSelection sel, ReadOnlySpan<byte> source, int threads)
+    {
         var chunks = ChunksOf(sel);
         var outStrides = OutStrides(sel, new long[_layout.NDim]);
         var p = CompressionParams with { Threads = 1 };

@@ -1,3 +1,5 @@
+using System.Runtime.InteropServices;
+
 namespace MLArray;
 
 /// <summary>
@@ -5,7 +7,8 @@ namespace MLArray;
 /// a C# <see cref="Range"/> (<c>2..5</c>, <c>^64..</c>: C# semantics, a range outside the axis throws
 /// <see cref="ArgumentOutOfRangeException"/> naming the axis and its size), or a NumPy/Python slice
 /// <see cref="Slice"/> <c>start:stop:step</c> (missing bounds = whole axis, negative bounds count from the end,
-/// bounds clipped to the axis as NumPy does, positive step).
+/// bounds clipped to the axis as NumPy does; a negative step walks the axis backwards, <c>Slice(step: -1)</c> is
+/// <c>[::-1]</c>).
 /// </summary>
 public readonly record struct NdIndex
 {
@@ -33,7 +36,7 @@ public readonly record struct NdIndex
     /// <summary>The slice stop, exclusive (null = to the end).</summary>
     public long? Stop { get; }
 
-    /// <summary>The slice step (≥ 1).</summary>
+    /// <summary>The slice step (never 0; negative: backwards, as NumPy).</summary>
     public long Step { get; }
 
     /// <summary>The whole axis (<c>:</c>).</summary>
@@ -42,11 +45,18 @@ public readonly record struct NdIndex
     /// <summary>An integer index; the axis is dropped. Negative values count from the end.</summary>
     public static NdIndex At(long index) => new(true, index, null, 1);
 
-    /// <summary>A slice <c>start:stop:step</c>.</summary>
+    /// <summary>
+    /// A slice <c>start:stop:step</c> with NumPy's semantics: with a negative step the slice runs backwards from
+    /// <paramref name="start"/> (default: the last index) down to, not including, <paramref name="stop"/> (default:
+    /// past the first index), and the result holds the elements in that order (<c>Slice(step: -1)</c> reverses the axis).
+    /// </summary>
+    /// <exception cref="ArgumentOutOfRangeException"><paramref name="step"/> is 0.</exception>
     public static NdIndex Slice(long? start = null, long? stop = null, long step = 1)
     {
-        if (step <= 0)
-            throw new ArgumentOutOfRangeException(nameof(step), step, "slice step must be positive (negative steps are not supported: read the slice and reverse it).");
+        if (step == 0)
+            throw new ArgumentOutOfRangeException(nameof(step), step, "slice step cannot be zero (NumPy: 'slice step cannot be zero').");
+        if (step == long.MinValue)
+            throw new ArgumentOutOfRangeException(nameof(step), step, "slice step is out of range.");
         return new NdIndex(false, start, stop, step);
     }
 
@@ -84,6 +94,23 @@ public readonly record struct NdIndex
         return (Math.Min(lo, size), Math.Min(hi, size));
     }
 
+    /// <summary>
+    /// A negative-step slice on an axis of <paramref name="size"/> (Python's <c>slice.indices</c>): the first index
+    /// taken (the highest) and how many, stepping by <see cref="Step"/>.
+    /// </summary>
+    internal (long First, long Count) BackwardBounds(long size)
+    {
+        long Clip(long? v, long fallback)
+        {
+            if (v is not { } x) return fallback;
+            if (x < 0) x += size;
+            return x < 0 ? -1 : Math.Min(x, size - 1);
+        }
+        long first = Clip(Start, size - 1), stop = Clip(Stop, -1);
+        long k = -Step;
+        return first > stop ? (first, (first - stop - 1) / k + 1) : (first, 0);
+    }
+
     /// <inheritdoc/>
     public override string ToString() => SourceRange is { } r ? r.ToString() : IsIndex ? $"{Start}" : Step == 1 ? $"{Start}:{Stop}" : $"{Start}:{Stop}:{Step}";
 }
@@ -100,6 +127,16 @@ internal sealed class NdSelection
     public long[] Count { get; }
     public long[] Step { get; }
     public bool[] Dropped { get; }
+
+    /// <summary>
+    /// Axes selected by a negative step. <see cref="Start"/> and <see cref="Step"/> then describe the same elements
+    /// in ascending order (the lowest index, the step's magnitude): the engine reads and writes ascending, and the
+    /// caller reverses those axes of the C-order buffer (<see cref="ReverseAxes"/>).
+    /// </summary>
+    public bool[] Reversed { get; }
+
+    /// <summary>True when any axis is <see cref="Reversed"/>.</summary>
+    public bool AnyReversed { get; private set; }
     public long[] OutShape => _outShape ??= Enumerable.Range(0, Count.Length).Where(d => !Dropped[d]).Select(d => Count[d]).ToArray();
     public long NItems { get; private set; }
 
@@ -109,6 +146,7 @@ internal sealed class NdSelection
         Count = new long[nd];
         Step = new long[nd];
         Dropped = new bool[nd];
+        Reversed = new bool[nd];
     }
 
     public static NdSelection Full(long[] shape)
@@ -134,6 +172,7 @@ internal sealed class NdSelection
         if (selection.Length > nd)
             throw new ArgumentException($"the selection has {selection.Length} entries but the array has {nd} dimensions (shape ({string.Join(", ", shape)})).", nameof(selection));
         _outShape = null;
+        AnyReversed = false;
         long items = 1;
         for (int d = 0; d < nd; d++)
         {
@@ -149,8 +188,23 @@ internal sealed class NdSelection
                 Count[d] = 1;
                 Step[d] = 1;
                 Dropped[d] = true;
+                Reversed[d] = false;
                 continue;
             }
+            if (s.Step < 0)
+            {
+                var (first, count) = s.BackwardBounds(n);
+                long m = -s.Step;
+                Count[d] = count;
+                Start[d] = count > 0 ? first - (count - 1) * m : 0;
+                Step[d] = m;
+                Dropped[d] = false;
+                Reversed[d] = count > 1;
+                AnyReversed |= count > 1;
+                items *= count;
+                continue;
+            }
+            Reversed[d] = false;
             long k = s.Step == 0 ? 1 : s.Step;
             var (a, b) = s.Bounds(n, d);
             Start[d] = a;
@@ -160,6 +214,60 @@ internal sealed class NdSelection
             items *= Count[d];
         }
         NItems = items;
+    }
+
+    /// <summary>
+    /// Reverses, in place, the <see cref="Reversed"/> axes of <paramref name="buffer"/>: this selection's elements in
+    /// C order, <paramref name="itemSize"/> bytes each (dropped axes have count 1 and are never reversed).
+    /// </summary>
+    public void ReverseAxes(Span<byte> buffer, int itemSize)
+    {
+        int nd = Count.Length;
+        for (int d = 0; d < nd; d++)
+        {
+            if (!Reversed[d]) continue;
+            long outer = 1, inner = itemSize;
+            for (int e = 0; e < d; e++) outer *= Count[e];
+            for (int e = d + 1; e < nd; e++) inner *= Count[e];
+            long len = Count[d];
+            if (inner == itemSize && itemSize is 1 or 2 or 4 or 8)
+            {
+                // Items along the innermost axis: each run of `len` items reversed by the (vectorised) span reversal.
+                for (long o = 0; o < outer; o++)
+                {
+                    var row = buffer.Slice((int)(o * len * itemSize), (int)(len * itemSize));
+                    switch (itemSize)
+                    {
+                        case 1: row.Reverse(); break;
+                        case 2: MemoryMarshal.Cast<byte, ushort>(row).Reverse(); break;
+                        case 4: MemoryMarshal.Cast<byte, uint>(row).Reverse(); break;
+                        default: MemoryMarshal.Cast<byte, ulong>(row).Reverse(); break;
+                    }
+                }
+                continue;
+            }
+            for (long o = 0; o < outer; o++)
+            {
+                long block = o * len * inner;
+                for (long i = 0, j = len - 1; i < j; i++, j--)
+                    Swap(buffer, block + i * inner, block + j * inner, inner);
+            }
+        }
+    }
+
+    private static void Swap(Span<byte> buffer, long a, long b, long length)
+    {
+        Span<byte> tmp = stackalloc byte[256];
+        for (long done = 0; done < length;)
+        {
+            int n = (int)Math.Min(tmp.Length, length - done);
+            var x = buffer.Slice((int)(a + done), n);
+            var y = buffer.Slice((int)(b + done), n);
+            x.CopyTo(tmp);
+            y.CopyTo(x);
+            tmp[..n].CopyTo(y);
+            done += n;
+        }
     }
 
     public bool IsContiguousFull(long[] shape)

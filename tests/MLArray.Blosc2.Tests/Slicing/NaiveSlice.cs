@@ -16,6 +16,17 @@ internal static class NaiveSlice
                 r[d] = (i, 1, 1, true);
                 continue;
             }
+            if (s.Step < 0)
+            {
+                // Python's slice.indices for a negative step: bounds clipped to [-1, n - 1], walked downwards.
+                long hi = s.Start ?? n - 1, lo = s.Stop ?? -1;
+                if (s.Start is not null) hi = hi < 0 ? Math.Max(-1, hi + n) : Math.Min(hi, n - 1);
+                if (s.Stop is not null) lo = lo < 0 ? Math.Max(-1, lo + n) : Math.Min(lo, n - 1);
+                long down = 0;
+                for (long x = hi; x > lo; x += s.Step) down++;
+                r[d] = (hi, down, s.Step, false);
+                continue;
+            }
             long a = s.Start ?? 0, b = s.Stop ?? n;
             if (a < 0) a = Math.Max(0, a + n);
             if (b < 0) b = Math.Max(0, b + n);
@@ -63,7 +74,7 @@ internal static class NaiveSlice
             Array.Copy(values, o * itemSize, full, dst * itemSize, itemSize);
     }
 
-    /// <summary>A random selection: per axis an index (possibly negative), a slice with optional negative bounds and a step, or all.</summary>
+    /// <summary>A random selection: per axis an index (possibly negative), a slice with optional negative bounds and a step (possibly negative), or all.</summary>
     public static NdIndex[] RandomSelection(Random rng, long[] shape)
     {
         int len = rng.Next(0, shape.Length + 1);
@@ -83,6 +94,7 @@ internal static class NaiveSlice
                 default:
                     long a = rng.NextInt64(-n - 2, n + 2), b = rng.NextInt64(-n - 2, n + 3);
                     long step = rng.Next(3) == 0 ? rng.Next(2, 7) : 1;
+                    if (rng.Next(4) == 0) step = -step; // NumPy's backwards slices
                     sel[d] = NdIndex.Slice(rng.Next(4) == 0 ? null : a, rng.Next(4) == 0 ? null : b, step);
                     break;
             }

@@ -164,7 +164,10 @@ public sealed class SliceTests : IDisposable
         Assert.Contains("out of bounds for axis 0 with size 4", e.Message, StringComparison.Ordinal);
         Assert.Throws<ArgumentException>(() => a.Read<float>(0, 0, 0, 0));
         Assert.Throws<ArgumentException>(() => a.Read<double>(0));
-        Assert.Throws<ArgumentOutOfRangeException>(() => NdIndex.Slice(0, 3, -1));
+        Assert.Throws<ArgumentOutOfRangeException>(() => NdIndex.Slice(0, 3, 0)); // NumPy: slice step cannot be zero
+        Assert.Empty(a.Read<float>(NdIndex.Slice(0, 3, -1))); // NumPy: a[0:3:-1] is empty
+        Assert.Equal([3 * 30 + 2 * 6 + 5f, 3 * 30 + 2 * 6 + 3, 3 * 30 + 2 * 6 + 1], a.Read<float>(-1, 2, NdIndex.Slice(step: -2))); // a[-1, 2, ::-2]
+        Assert.Equal(new float[] { 71, 70, 69, 68, 67, 66, 41, 40, 39, 38, 37, 36 }, a.Read<float>(NdIndex.Slice(2, 0, -1), 1, NdIndex.Slice(step: -1))); // a[2:0:-1, 1, ::-1]
         Assert.Throws<ArgumentException>(() => a.Read([NdIndex.At(0)], new byte[3]));
     }
 
