@@ -24,6 +24,46 @@ public sealed class DatasetTests : IDisposable
     }
 
     [Fact]
+    public void An_orphan_segmentation_is_an_error_naming_it_never_silently_left_out()
+    {
+        Synthetic.Dataset(_dir, 2, [6, 8, 8]);
+        var orphan = Synthetic.Make("lost", [6, 8, 8], 7);
+        Synthetic.Write(_dir, orphan);
+        File.Delete(Path.Combine(_dir, "lost.mla")); // lost_seg.mla stays, without its image
+        var e = Assert.Throws<ArgumentException>(() => PatchDataset.FromFolder(_dir));
+        Assert.Contains("lost_seg.mla (no lost.mla)", e.Message, StringComparison.Ordinal);
+        Assert.Contains("explicitly", e.Message, StringComparison.Ordinal);
+        var g = Assert.Throws<ArgumentException>(() => PatchDataset.FromGlob(Path.Combine(_dir, "*.mla")));
+        Assert.Contains("lost_seg.mla", g.Message, StringComparison.Ordinal);
+        // A glob that leaves the orphan out is explicit about it, as is a list.
+        using (var glob = PatchDataset.FromGlob(Path.Combine(_dir, "case_*.mla")))
+            Assert.Equal(2, glob.Count);
+        File.Move(Path.Combine(_dir, "lost_seg.mla"), Path.Combine(_dir, "lost.mla"));
+        using var ds = PatchDataset.FromFolder(_dir);
+        Assert.Equal(["case_0000.mla", "case_0001.mla", "lost.mla"], ds.Cases.Select(c => c.Id));
+    }
+
+    [Fact]
+    public void Under_a_custom_suffix_default_named_segmentations_and_orphans_are_errors()
+    {
+        var c = Synthetic.Make("a", [6, 8, 8], 3);
+        Synthetic.Write(_dir, c); // a.mla + a_seg.mla
+        var options = new DatasetOptions { SegmentationSuffix = "_label" };
+        var e = Assert.Throws<ArgumentException>(() => PatchDataset.FromFolder(_dir, options));
+        Assert.Contains("a_seg.mla", e.Message, StringComparison.Ordinal);
+        Assert.Contains("'_label'", e.Message, StringComparison.Ordinal);
+        File.Move(Path.Combine(_dir, "a_seg.mla"), Path.Combine(_dir, "a_label.mla"));
+        File.Copy(Path.Combine(_dir, "a_label.mla"), Path.Combine(_dir, "b_label.mla"));
+        var o = Assert.Throws<ArgumentException>(() => PatchDataset.FromFolder(_dir, options));
+        Assert.Contains("b_label.mla (no b.mla)", o.Message, StringComparison.Ordinal);
+        File.Delete(Path.Combine(_dir, "b_label.mla"));
+        File.WriteAllText(Path.Combine(_dir, "notes.txt"), "not a case"); // other files are not read
+        using var ds = PatchDataset.FromFolder(_dir, options);
+        Assert.Equal(["a.mla"], ds.Cases.Select(x => x.Id));
+        Assert.EndsWith("a_label.mla", ds.Cases[0].SegmentationPath, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Lru_cache_of_200_cases_with_capacity_8_never_holds_more_than_8()
     {
         Synthetic.Dataset(_dir, 200, [2, 4, 4]);

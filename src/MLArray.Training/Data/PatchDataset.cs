@@ -93,9 +93,14 @@ public sealed class PatchDataset : IDisposable
 
     // ------------------------------------------------------------------ building
 
-    /// <summary>Every <c>NAME.mla</c> in <paramref name="folder"/> (sorted by name) with <c>NAME{suffix}.mla</c> as its segmentation when present.</summary>
+    /// <summary>
+    /// Every <c>NAME.mla</c> in <paramref name="folder"/> (sorted by name) with <c>NAME{suffix}.mla</c> as its
+    /// segmentation when present. Files other than <c>*.mla</c> are not read; a <c>.mla</c> the rule cannot place is an
+    /// error (see the exceptions).
+    /// </summary>
     /// <exception cref="DirectoryNotFoundException">No such folder.</exception>
-    /// <exception cref="ArgumentException">No cases.</exception>
+    /// <exception cref="ArgumentException">No cases; a segmentation <c>NAME{suffix}.mla</c> without its <c>NAME.mla</c>;
+    /// under a suffix other than <c>_seg</c>, a <c>NAME_seg.mla</c> beside its <c>NAME.mla</c> (the messages name the files).</exception>
     public static PatchDataset FromFolder(string folder, DatasetOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(folder);
@@ -107,6 +112,8 @@ public sealed class PatchDataset : IDisposable
     /// The image files matching <paramref name="pattern"/> (a folder plus a file-name pattern with <c>*</c> and
     /// <c>?</c>, e.g. <c>data/case_*.mla</c>; <c>data/**/x*.mla</c> searches subfolders), segmentations by the naming rule.
     /// </summary>
+    /// <exception cref="ArgumentException">No cases, or a matched file the naming rule cannot place (as <see cref="FromFolder"/>;
+    /// a matched segmentation whose image the pattern does not match counts as without an image).</exception>
     public static PatchDataset FromGlob(string pattern, DatasetOptions? options = null)
     {
         ArgumentNullException.ThrowIfNull(pattern);
@@ -133,6 +140,7 @@ public sealed class PatchDataset : IDisposable
     {
         string suffix = options.SegmentationSuffix + ".mla";
         var all = files.Select(Path.GetFullPath).ToHashSet(StringComparer.Ordinal);
+        CheckStrays(all, root, options.SegmentationSuffix, source);
         var cases = new List<CaseInfo>();
         foreach (var f in all.Where(f => !f.EndsWith(suffix, StringComparison.Ordinal)).Order(StringComparer.Ordinal))
         {
@@ -140,6 +148,41 @@ public sealed class PatchDataset : IDisposable
             cases.Add(new CaseInfo(Path.GetRelativePath(root, f), f, File.Exists(seg) ? seg : null));
         }
         return new PatchDataset(cases, options, source);
+    }
+
+    /// <summary>The default segmentation suffix (<see cref="DatasetOptions.SegmentationSuffix"/>).</summary>
+    private const string DefaultSuffix = "_seg";
+
+    /// <summary>
+    /// Files the naming rule cannot place are errors, never silently left out or taken as something else: a
+    /// segmentation <c>NAME{suffix}.mla</c> without its <c>NAME.mla</c>, and, under another suffix, a
+    /// <c>NAME_seg.mla</c> beside its <c>NAME.mla</c> (a segmentation by the default rule, which the configured rule
+    /// would take as an image case of its own). Every other <c>.mla</c> is an image case; other files are not read.
+    /// </summary>
+    private static void CheckStrays(HashSet<string> all, string root, string suffix, string source)
+    {
+        string segEnd = suffix + ".mla", defaultEnd = DefaultSuffix + ".mla";
+        string Name(string f) => Path.GetRelativePath(root, f);
+        static string Some(IEnumerable<string> names)
+        {
+            var list = names.Order(StringComparer.Ordinal).ToList();
+            return string.Join(", ", list.Take(10)) + (list.Count > 10 ? $" and {list.Count - 10} more" : "");
+        }
+        var orphans = all.Where(f => f.EndsWith(segEnd, StringComparison.Ordinal) && !all.Contains(f[..^segEnd.Length] + ".mla"))
+            .Select(f => $"{Name(f)} (no {Name(f[..^segEnd.Length] + ".mla")})").ToList();
+        if (orphans.Count > 0)
+            throw new ArgumentException(
+                $"the dataset {source} has {orphans.Count} segmentation(s) without an image: {Some(orphans)}. Every NAME{suffix}.mla needs its NAME.mla " +
+                "beside it: add or rename the image, remove or move the segmentation, or list the cases explicitly (PatchDataset.FromCases or a dataset.json manifest).");
+        if (suffix == DefaultSuffix) return;
+        var others = all.Where(f => f.EndsWith(defaultEnd, StringComparison.Ordinal) && !f.EndsWith(segEnd, StringComparison.Ordinal)
+                                    && all.Contains(f[..^defaultEnd.Length] + ".mla"))
+            .Select(Name).ToList();
+        if (others.Count > 0)
+            throw new ArgumentException(
+                $"the dataset {source} has {others.Count} file(s) named as segmentations by the default rule (NAME{DefaultSuffix}.mla beside NAME.mla) " +
+                $"while the segmentation suffix is '{suffix}': {Some(others)}. The rule would take each as an image case of its own; rename them " +
+                $"(NAME{suffix}.mla), move them out, set DatasetOptions.SegmentationSuffix to '{DefaultSuffix}', or list the cases explicitly (PatchDataset.FromCases or a dataset.json manifest).");
     }
 
     /// <summary>

@@ -50,6 +50,19 @@ public sealed class TrainingCommandTests : IDisposable
     }
 
     [Fact]
+    public void Index_and_sample_refuse_a_folder_with_an_orphan_segmentation_naming_it()
+    {
+        string ds = MakeDataset(2);
+        File.Move(Path.Combine(ds, "case_0001.mla"), Path.Combine(_dir, "elsewhere.mla"));
+        foreach (var args in new[] { new[] { "index", ds }, ["sample", ds, "--patch", "8", "--batches", "1"] })
+        {
+            var (code, _, err) = Cli(args);
+            Assert.Equal(CliApp.InvalidInput, code);
+            Assert.Contains("case_0001_seg.mla (no case_0001.mla)", err, StringComparison.Ordinal);
+        }
+    }
+
+    [Fact]
     public void Index_is_resumable_and_force_recomputes()
     {
         string ds = MakeDataset(3);
