@@ -62,7 +62,7 @@ public sealed class ClassLocations
     /// ⌈minFraction·N⌉) distinct voxels drawn uniformly without replacement with <paramref name="seed"/> (nnU-Net's rule).
     /// Reads the segmentation slab by slab (two passes), so memory stays bounded.
     /// </summary>
-    /// <exception cref="ArgumentException">The array is not an integer segmentation with one channel, or bad parameters.</exception>
+    /// <exception cref="ArgumentException">The array is not an integer (or bool: labels 0 and 1) segmentation with one channel, or bad parameters.</exception>
     public static ClassLocations Compute(MLArrayFile segmentation, long seed = DefaultSeed, int maxPerClass = DefaultMaxPerClass, double minFraction = DefaultMinFraction)
     {
         ArgumentNullException.ThrowIfNull(segmentation);
@@ -121,8 +121,9 @@ public sealed class ClassLocations
 
     internal static void CheckSegmentation(CaseArray seg)
     {
-        if (seg.DType.Kind is not (DTypeKind.SignedInteger or DTypeKind.UnsignedInteger))
-            throw new ArgumentException($"'{seg.File.FilePath}' stores {seg.DType.Name}: a segmentation must hold integer labels; convert it to an integer dtype (e.g. uint8).");
+        // bool (NumPy's binary masks, as the Python reference writes them) holds the labels 0 and 1, read as uint8.
+        if (seg.DType.Kind is not (DTypeKind.SignedInteger or DTypeKind.UnsignedInteger or DTypeKind.Bool))
+            throw new ArgumentException($"'{seg.File.FilePath}' stores {seg.DType.Name}: a segmentation must hold integer (or bool) labels; convert it to an integer dtype (e.g. uint8).");
         if (seg.Channels != 1)
             throw new ArgumentException($"'{seg.File.FilePath}' has {seg.Channels} channels: a segmentation must have one channel.");
         if (seg.DType.ItemSize > 4 || seg.DType == DType.UInt32)

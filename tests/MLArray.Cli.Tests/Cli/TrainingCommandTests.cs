@@ -22,7 +22,7 @@ public sealed class TrainingCommandTests : IDisposable
     }
 
     // CT-like int16 images (body ellipse, noise) and uint8 segmentations with two boxes of labels 1 and 2.
-    private string MakeDataset(int count)
+    private string MakeDataset(int count, bool boolSeg = false)
     {
         string ds = Path.Combine(_dir, "ds");
         Directory.CreateDirectory(ds);
@@ -43,7 +43,9 @@ public sealed class TrainingCommandTests : IDisposable
             var layout = LayoutOptions.Patch(8, 8, 8);
             using (var f = MLArrayFile.FromArray(img, shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout }))
                 f.Save(Path.Combine(ds, $"case_{k:D4}.mla"));
-            using (var f = MLArrayFile.FromArray(seg, shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout }))
+            // bool: a binary mask as the Python reference writes it (both labels become 1)
+            using (var f = boolSeg ? MLArrayFile.FromArray(seg.Select(v => v > 0).ToArray(), shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout })
+                                   : MLArrayFile.FromArray(seg, shape, new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = layout }))
                 f.Save(Path.Combine(ds, $"case_{k:D4}_seg.mla"));
         }
         return ds;
@@ -126,11 +128,15 @@ public sealed class TrainingCommandTests : IDisposable
     /// Every sample written by <c>sample --out</c> is compared by NumPy with a crop of the source arrays (exported to
     /// .npy by <c>mlarray convert</c>) computed in Python from samples.jsonl: constant padding 0 (image) and −1 (seg).
     /// </summary>
-    [PythonFact("numpy")]
-    public void Sample_out_matches_numpy_crops_of_the_source_arrays()
+    [PythonTheory("numpy")]
+    [InlineData(false)]
+    [InlineData(true)] // bool masks: labels 0/1, written as int16 as uint8 segmentations are (the −1 padding fits)
+    public void Sample_out_matches_numpy_crops_of_the_source_arrays(bool boolSeg)
     {
-        string ds = MakeDataset(3);
-        Assert.Equal(0, Cli("index", ds).Code);
+        string ds = MakeDataset(3, boolSeg);
+        var index = Cli("index", ds);
+        Assert.True(index.Code == 0, index.Err);
+        Assert.Contains(boolSeg ? ": 1 labels" : ": 2 labels", index.Err, StringComparison.Ordinal);
         string outDir = Path.Combine(_dir, "out");
         var (code, _, err) = Cli("sample", ds, "--patch", "8,12,12", "--read-patch", "10,16,16", "--batches", "10", "--batch-size", "2", "--seed", "7", "--out", outDir);
         Assert.True(code == 0, err);
@@ -161,6 +167,7 @@ public sealed class TrainingCommandTests : IDisposable
                 pi = np.load(os.path.join(out, s["image"]))
                 ps = np.load(os.path.join(out, s["seg"]))
                 assert pi.dtype == img.dtype, (pi.dtype, img.dtype)
+                assert ps.dtype == np.int16 and seg.dtype == np.dtype(sys.argv[2]), (ps.dtype, seg.dtype)
                 assert list(pi.shape) == s["size"] and list(ps.shape) == s["size"]
                 assert np.array_equal(pi, crop(img, s["start"], s["size"], 0)), s
                 assert np.array_equal(ps, crop(seg, s["start"], s["size"], -1)), s
@@ -175,6 +182,7 @@ public sealed class TrainingCommandTests : IDisposable
         var psi = new ProcessStartInfo(TestPython.Find("numpy")!) { RedirectStandardOutput = true, RedirectStandardError = true };
         psi.ArgumentList.Add(script);
         psi.ArgumentList.Add(outDir);
+        psi.ArgumentList.Add(boolSeg ? "bool" : "uint8");
         using var p = Process.Start(psi)!;
         string stdout = p.StandardOutput.ReadToEnd(), stderr = p.StandardError.ReadToEnd();
         p.WaitForExit();
