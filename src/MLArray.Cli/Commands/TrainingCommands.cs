@@ -182,45 +182,56 @@ internal static class TrainingCommands
             throw new ArgumentException($"--out '{a.Out}' is not empty: the files of an earlier run would mix with this run's (samples.jsonl lists only this run's); give a new or empty folder.");
         // cases in object stores (a manifest listing s3:// or az:// URLs) open through the storage packages
         using var ds = PatchDataset.Open(a.Dataset, new DatasetOptions { Opener = url => CliInput.OpenFile(url) });
-        DType imageType, segType = DType.Int16;
+        Action<string> log = m => { lock (stderr) stderr.WriteLine($"mlarray: {m}"); };
         long[] imageShape;
         long[]? segShape = null;
         int spatialRank;
         using (var first = ds.Acquire(0))
         {
-            imageType = first.Image.DType;
             imageShape = first.Image.Shape;
             spatialRank = first.Image.SpatialNDim;
-            if (first.Segmentation is { } s)
-            {
-                segType = s.DType;
-                segShape = s.Shape;
-            }
+            segShape = first.Segmentation?.Shape;
         }
+        // Values as stored: every case's dtypes are looked at up front (headers only); the image batch takes the
+        // narrowest dtype that holds every case's values exactly, the segmentation batch that of the segmentations
+        // and of int16 (so the −1 padding fits).
+        var scan = SampleDTypes.Read(ds, a.SkipUnreadable, log);
+        var (imageType, imageWhy) = SampleDTypes.Common(scan.Cases.Select(c => (c.Case, c.Image)), "image");
+        var segs = scan.Cases.Where(c => c.Segmentation is not null).Select(c => (c.Case, c.Segmentation!.Value)).ToList();
+        var (segType, segWhy) = segs.Count > 0 ? SampleDTypes.Common(segs, "segmentation", DType.Int16) : (DType.Int16, "no segmentations");
         long[] Expand(long[] v) => v.Length == 1 ? Enumerable.Repeat(v[0], spatialRank).ToArray() : v;
         var options = new PatchLoaderOptions
         {
             PatchSize = Expand(a.Patch), ReadPatchSize = a.ReadPatch is null ? null : Expand(a.ReadPatch), BatchSize = a.BatchSize, BatchCount = a.Batches,
             ForegroundFraction = a.Foreground, Seed = a.Seed, Rank = a.Rank, WorldSize = a.WorldSize, Workers = a.Workers, PrefetchDepth = a.Prefetch,
-            SkipUnreadable = a.SkipUnreadable, Log = m => { lock (stderr) stderr.WriteLine($"mlarray: {m}"); },
+            SkipUnreadable = a.SkipUnreadable, Log = log,
         };
-        var ctx = new SampleContext(ds, options, a, imageShape, segShape, stdout);
-        // Values as stored: the image batch has the image's dtype; segmentations are widened so the −1 padding fits.
+        var types = new SampleTypes(imageType, imageWhy, segs.Count > 0 ? segType : null, segWhy);
+        var ctx = new SampleContext(ds, options, a, imageShape, segShape, types, stdout);
         return imageType.Code switch
         {
             DTypeCode.Int8 => Seg<sbyte>(ctx, segType), DTypeCode.UInt8 => Seg<byte>(ctx, segType),
             DTypeCode.Int16 => Seg<short>(ctx, segType), DTypeCode.UInt16 => Seg<ushort>(ctx, segType),
             DTypeCode.Int32 => Seg<int>(ctx, segType), DTypeCode.UInt32 => Seg<uint>(ctx, segType),
             DTypeCode.Int64 => Seg<long>(ctx, segType), DTypeCode.UInt64 => Seg<ulong>(ctx, segType),
+            DTypeCode.Float16 => Seg<Half>(ctx, segType),
             DTypeCode.Float32 => Seg<float>(ctx, segType), DTypeCode.Float64 => Seg<double>(ctx, segType),
             _ => throw new MLArrayNotSupportedException($"images of dtype {imageType.Name} cannot be sampled."),
         };
     }
 
     private static int Seg<TI>(SampleContext ctx, DType segType) where TI : unmanaged, INumberBase<TI> =>
-        segType.ItemSize <= 1 || segType == DType.Int16 ? ctx.Run<TI, short>() : ctx.Run<TI, int>();
+        segType.Code switch
+        {
+            DTypeCode.Int16 => ctx.Run<TI, short>(),
+            DTypeCode.Int32 => ctx.Run<TI, int>(),
+            _ => throw new MLArrayNotSupportedException($"segmentation batches of dtype {segType.Name} cannot be sampled (labels must fit int32)."),
+        };
 
-    private sealed class SampleContext(PatchDataset ds, PatchLoaderOptions options, SampleArgs a, long[] imageShape, long[]? segShape, TextWriter stdout)
+    /// <summary>The batch dtypes of a run and why they were chosen (printed with the results).</summary>
+    private sealed record SampleTypes(DType Image, string ImageWhy, DType? Segmentation, string SegmentationWhy);
+
+    private sealed class SampleContext(PatchDataset ds, PatchLoaderOptions options, SampleArgs a, long[] imageShape, long[]? segShape, SampleTypes types, TextWriter stdout)
     {
         public int Run<TI, TS>() where TI : unmanaged, INumberBase<TI> where TS : unmanaged, INumberBase<TS>
         {
@@ -285,6 +296,11 @@ internal static class TrainingCommands
                     w.WriteNumber("forced_foreground_share", patches == 0 ? 0 : Math.Round(forced / (double)patches, 4));
                     w.WriteNumber("foreground_patch_share", patches == 0 ? 0 : Math.Round(withFg / (double)patches, 4));
                     w.WriteNumber("workers", options.Workers);
+                    w.WriteString("image_dtype", Name(types.Image));
+                    w.WriteString("image_dtype_reason", types.ImageWhy);
+                    if (types.Segmentation is null) w.WriteNull("seg_dtype");
+                    else w.WriteString("seg_dtype", Name(types.Segmentation.Value));
+                    w.WriteString("seg_dtype_reason", types.SegmentationWhy);
                     w.WriteStartArray("cases_without_class_locations");
                     foreach (var m in missing) w.WriteStringValue(m);
                     w.WriteEndArray();
@@ -294,6 +310,8 @@ internal static class TrainingCommands
             }
             else
             {
+                stdout.WriteLine($"image dtype {Name(types.Image)} ({types.ImageWhy})" +
+                    (types.Segmentation is null ? "" : $"; segmentation dtype {Name(types.Segmentation.Value)} ({types.SegmentationWhy})"));
                 stdout.WriteLine(string.Create(CultureInfo.InvariantCulture,
                     $"{patches} patches in {secs:F2} s: {patches / secs:F1} patches/s, {bytes / secs / 1e6:F1} MB/s; forced foreground {forced / (double)Math.Max(1, patches):P1}, patches containing foreground {withFg / (double)Math.Max(1, patches):P1} ({options.Workers} workers)"));
                 if (missing.Count > 0)
@@ -338,6 +356,8 @@ internal static class TrainingCommands
             }
             jsonl.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
         }
+
+        private static string Name(DType t) => t.Code.ToString().ToLowerInvariant();
 
         private static void WriteNpy<T>(string path, ReadOnlySpan<T> data, long[] shape) where T : unmanaged =>
             Npy.Write(path, new NpyArray(DType.Of<T>().Name, shape, MemoryMarshal.AsBytes(data).ToArray()));

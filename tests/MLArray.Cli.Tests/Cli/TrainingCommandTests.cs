@@ -64,6 +64,109 @@ public sealed class TrainingCommandTests : IDisposable
         }
     }
 
+    /// <summary>Writes case NAME.mla of <paramref name="dtype"/> with values that use the dtype's precision (int32 above
+    /// 2^24, fractions, 64-bit integers above 2^53), and optionally a segmentation of <paramref name="segDtype"/>.</summary>
+    private static void WriteTypedCase(string dir, string name, string dtype, string? segDtype = null)
+    {
+        long[] shape = [6, 10, 10];
+        int n = 600;
+        var options = new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = LayoutOptions.Patch(4, 8, 8) };
+        MLArrayFile f = dtype switch
+        {
+            "uint8" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => (byte)(i * 37 % 256)).ToArray(), shape, options),
+            "int16" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => (short)(i * 977 % 65536 - 32768)).ToArray(), shape, options),
+            "int32" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => 16777217 + i * 2).ToArray(), shape, options),
+            "float32" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => i * 0.1f + 0.3f).ToArray(), shape, options),
+            "int64" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => (1L << 60) + i).ToArray(), shape, options),
+            "uint64" => MLArrayFile.FromArray(Enumerable.Range(0, n).Select(i => ulong.MaxValue - (ulong)i).ToArray(), shape, options),
+            _ => throw new ArgumentException(dtype),
+        };
+        using (f) f.Save(Path.Combine(dir, name + ".mla"));
+        if (segDtype is null) return;
+        var labels = Enumerable.Range(0, n).Select(i => i % 10 < 3 ? 1 + i % 3 : 0).ToArray();
+        using var s = segDtype switch
+        {
+            "uint8" => MLArrayFile.FromArray(labels.Select(v => (byte)v).ToArray(), shape, options),
+            "uint16" => MLArrayFile.FromArray(labels.Select(v => (ushort)(v * 1000)).ToArray(), shape, options),
+            _ => throw new ArgumentException(segDtype),
+        };
+        s.Save(Path.Combine(dir, name + "_seg.mla"));
+    }
+
+    /// <summary>
+    /// Cases of different image dtypes are written in the narrowest dtype holding every case's values exactly, named in
+    /// the output; NumPy checks every sample against crops of the source arrays, value for value.
+    /// </summary>
+    [PythonTheory("numpy")]
+    [InlineData("uint8,int16", "int16", null, null)]
+    [InlineData("int16,float32", "float32", null, null)]
+    [InlineData("int32,float32,int16", "float64", null, null)]
+    [InlineData("uint8,uint8", "uint8", "uint8,uint16", "int32")]
+    public void Sample_out_with_mixed_image_dtypes_writes_the_narrowest_exact_common_dtype(string dtypes, string expected, string? segDtypes, string? expectedSeg)
+    {
+        string ds = Path.Combine(_dir, "mixed");
+        Directory.CreateDirectory(ds);
+        var types = dtypes.Split(',');
+        var segTypes = segDtypes?.Split(',');
+        for (int k = 0; k < types.Length; k++) WriteTypedCase(ds, $"c{k}", types[k], segTypes?[k]);
+        string outDir = Path.Combine(_dir, "out");
+        var (code, output, err) = Cli("sample", ds, "--patch", "4", "--read-patch", "6,8,12", "--batches", "6", "--batch-size", "2", "--seed", "3", "--out", outDir);
+        Assert.True(code == 0, err);
+        Assert.Contains($"image dtype {expected} (", output, StringComparison.Ordinal);
+        if (types.Distinct().Count() > 1) Assert.Contains("narrowest", output, StringComparison.Ordinal);
+        if (expectedSeg is not null) Assert.Contains($"segmentation dtype {expectedSeg} (", output, StringComparison.Ordinal);
+        foreach (var f in Directory.GetFiles(ds, "*.mla"))
+            Assert.Equal(0, Cli("convert", f, Path.Combine(outDir, "src_" + Path.GetFileNameWithoutExtension(f) + ".npy")).Code);
+        var (exit, stdout, stderr) = PythonScript.Run("numpy", """
+            import json, sys, os
+            import numpy as np
+            out, want, want_seg = sys.argv[1], np.dtype(sys.argv[2]), sys.argv[3]
+            def crop(a, start, size, pad, dtype):
+                r = np.full(size, pad, dtype=dtype)
+                src = tuple(slice(max(s, 0), min(s + z, n)) for s, z, n in zip(start, size, a.shape))
+                dst = tuple(slice(max(s, 0) - s, min(s + z, n) - s) for s, z, n in zip(start, size, a.shape))
+                if all(d.stop > d.start for d in dst):
+                    r[dst] = a[src]
+                return r
+            n = 0
+            seen = set()
+            for line in open(os.path.join(out, "samples.jsonl")):
+                s = json.loads(line)
+                stem = s["case"][:-4]
+                img = np.load(os.path.join(out, "src_" + stem + ".npy"))
+                pi = np.load(os.path.join(out, s["image"]))
+                assert pi.dtype == want, (pi.dtype, want)
+                # exact: the source values widened without rounding (object arrays compare Python numbers exactly)
+                assert np.array_equal(pi.astype(object), crop(img, s["start"], s["size"], 0, img.dtype).astype(object)), s
+                if want_seg != "none":
+                    seg = np.load(os.path.join(out, "src_" + stem + "_seg.npy"))
+                    ps = np.load(os.path.join(out, s["seg"]))
+                    assert ps.dtype == np.dtype(want_seg), (ps.dtype, want_seg)
+                    assert np.array_equal(ps.astype(np.int64), crop(seg, s["start"], s["size"], -1, np.int64)), s
+                seen.add(stem)
+                n += 1
+            print(f"ok {n} {len(seen)}")
+            """, outDir, expected, expectedSeg ?? "none");
+        Assert.True(exit == 0, stderr);
+        Assert.StartsWith("ok 12 ", stdout, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("int64,uint64")]
+    [InlineData("int64,float32")]
+    public void Sample_refuses_image_dtypes_no_dtype_holds_exactly_naming_the_cases(string dtypes)
+    {
+        string ds = Path.Combine(_dir, "mixed");
+        Directory.CreateDirectory(ds);
+        var types = dtypes.Split(',');
+        for (int k = 0; k < types.Length; k++) WriteTypedCase(ds, $"c{k}", types[k]);
+        var (code, _, err) = Cli("sample", ds, "--patch", "4", "--batches", "1");
+        Assert.Equal(CliApp.InvalidInput, code);
+        Assert.Contains($"{types[0]}: c0.mla", err, StringComparison.Ordinal);
+        Assert.Contains($"{types[1]}: c1.mla", err, StringComparison.Ordinal);
+        Assert.Contains("no common dtype", err, StringComparison.Ordinal);
+    }
+
     [Fact]
     public void Index_is_resumable_and_force_recomputes()
     {
