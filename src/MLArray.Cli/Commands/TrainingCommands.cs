@@ -111,7 +111,7 @@ internal static class TrainingCommands
     // ------------------------------------------------------------------ sample
 
     private sealed record SampleArgs(string Dataset, long[] Patch, long[]? ReadPatch, int BatchSize, long Batches, double Foreground, long Seed,
-        int Rank, int WorldSize, int Workers, int Prefetch, string? Out, bool Json, bool SkipUnreadable);
+        int Rank, int WorldSize, int Workers, int Prefetch, string? Out, bool Json, bool SkipUnreadable, Dictionary<long, double>? LabelWeights);
 
     public static Command CreateSample(TextWriter stdout, TextWriter stderr)
     {
@@ -154,12 +154,29 @@ internal static class TrainingCommands
         var prefetch = new Option<int>("--prefetch") { Description = "Batches prepared ahead (default 4).", DefaultValueFactory = _ => 4 };
         var json = new Option<bool>("--json") { Description = "Print one JSON object." };
         var skip = new Option<bool>("--skip-unreadable") { Description = "Skip cases that cannot be read (logged) instead of stopping." };
+        var weights = new Option<string?>("--label-weights") { Description = "Label-weighted sampling instead of foreground oversampling: LABEL=WEIGHT pairs, e.g. 0=1,1=2,2=2 (label 0: a uniform position)." };
         var output = new Option<string?>("--out") { Description = "Write every sample as .npy (image and seg, stored axis order, values as stored) plus samples.jsonl into this folder." };
-        List<Option> all = [patch, readPatch, batch, batches, fg, seed, rank, world, workers, prefetch, json, skip];
+        List<Option> all = [patch, readPatch, batch, batches, fg, seed, rank, world, workers, prefetch, json, skip, weights];
         if (withOut) all.Add(output);
         return (all, (pr, ds) => new SampleArgs(ds, ParseSizes(pr.GetValue(patch)!, "--patch"), pr.GetValue(readPatch) is { } rp ? ParseSizes(rp, "--read-patch") : null,
             pr.GetValue(batch), pr.GetValue(batches), pr.GetValue(fg), pr.GetValue(seed), pr.GetValue(rank), pr.GetValue(world), pr.GetValue(workers),
-            pr.GetValue(prefetch), withOut ? pr.GetValue(output) : null, pr.GetValue(json), pr.GetValue(skip)));
+            pr.GetValue(prefetch), withOut ? pr.GetValue(output) : null, pr.GetValue(json), pr.GetValue(skip),
+            pr.GetValue(weights) is { } w ? ParseWeights(w) : null));
+    }
+
+    private static Dictionary<long, double> ParseWeights(string s)
+    {
+        var result = new Dictionary<long, double>();
+        foreach (var part in s.Split(',', StringSplitOptions.TrimEntries | StringSplitOptions.RemoveEmptyEntries))
+        {
+            var kv = part.Split('=', StringSplitOptions.TrimEntries);
+            if (kv.Length != 2 || !long.TryParse(kv[0], NumberStyles.None, CultureInfo.InvariantCulture, out long label)
+                || !double.TryParse(kv[1], NumberStyles.Float, CultureInfo.InvariantCulture, out double weight) || !(weight >= 0) || double.IsInfinity(weight)
+                || !result.TryAdd(label, weight))
+                throw new ArgumentException($"--label-weights '{s}' must be LABEL=WEIGHT pairs separated by commas (labels ≥ 0, each once; weights ≥ 0), e.g. 0=1,1=2.");
+        }
+        if (result.Count == 0) throw new ArgumentException("--label-weights needs at least one LABEL=WEIGHT pair.");
+        return result;
     }
 
     private static long[] ParseSizes(string s, string name)
@@ -204,7 +221,7 @@ internal static class TrainingCommands
         {
             PatchSize = Expand(a.Patch), ReadPatchSize = a.ReadPatch is null ? null : Expand(a.ReadPatch), BatchSize = a.BatchSize, BatchCount = a.Batches,
             ForegroundFraction = a.Foreground, Seed = a.Seed, Rank = a.Rank, WorldSize = a.WorldSize, Workers = a.Workers, PrefetchDepth = a.Prefetch,
-            SkipUnreadable = a.SkipUnreadable, Log = log,
+            SkipUnreadable = a.SkipUnreadable, Log = log, LabelWeights = a.LabelWeights,
         };
         var types = new SampleTypes(imageType, imageWhy, segs.Count > 0 ? segType : null, segWhy);
         var ctx = new SampleContext(ds, options, a, imageShape, segShape, types, stdout);
@@ -304,6 +321,14 @@ internal static class TrainingCommands
                     w.WriteStartArray("cases_without_class_locations");
                     foreach (var m in missing) w.WriteStringValue(m);
                     w.WriteEndArray();
+                    w.WriteStartObject("cases_without_weighted_labels");
+                    foreach (var (id, labels) in loader.CasesWithoutWeightedLabels)
+                    {
+                        w.WriteStartArray(id);
+                        foreach (var l in labels) w.WriteNumberValue(l);
+                        w.WriteEndArray();
+                    }
+                    w.WriteEndObject();
                     w.WriteEndObject();
                 }
                 stdout.WriteLine(System.Text.Encoding.UTF8.GetString(ms.ToArray()));
@@ -316,6 +341,9 @@ internal static class TrainingCommands
                     $"{patches} patches in {secs:F2} s: {patches / secs:F1} patches/s, {bytes / secs / 1e6:F1} MB/s; forced foreground {forced / (double)Math.Max(1, patches):P1}, patches containing foreground {withFg / (double)Math.Max(1, patches):P1} ({options.Workers} workers)"));
                 if (missing.Count > 0)
                     stdout.WriteLine($"cases without class locations (uniform sampling; run 'mlarray index'): {string.Join(", ", missing)}");
+                if (loader.CasesWithoutWeightedLabels is { Count: > 0 } absent)
+                    stdout.WriteLine($"warning: --label-weights could not be honoured in {absent.Count} case(s) without voxels of a weighted label (their samples chose among the labels they hold): " +
+                        string.Join(", ", absent.Select(e => $"{e.Key} (label {string.Join(", ", e.Value)})")));
             }
             return CliApp.Ok;
         }

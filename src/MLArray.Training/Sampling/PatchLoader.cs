@@ -29,6 +29,9 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private readonly long _imagePer, _segPer;
     private readonly Stack<PatchBatch<TImage, TSegmentation>> _pool = new();
     private readonly ConcurrentDictionary<string, bool> _unindexed = new(StringComparer.Ordinal);
+    private readonly ConcurrentDictionary<string, long[]> _absentLabels = new(StringComparer.Ordinal);
+    private readonly long[] _weightedLabels; // labels > 0 with a positive LabelWeights weight, ascending
+    private readonly int[] _weightsChecked; // per case: 1 once its weighted labels were looked up
     private readonly TImage[]? _fixedScale, _fixedBias;
     /// <summary>True when <typeparamref name="TImage"/> holds integers only (its values would be rounded by normalisation).</summary>
     private static readonly bool IntegerImage = double.CreateTruncating(TImage.CreateSaturating(0.5)) != 0.5;
@@ -40,7 +43,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     private int _running;
 
     /// <summary>Creates a loader over <paramref name="dataset"/> (not owned: dispose the dataset yourself).</summary>
-    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation, normalisation into an integer <typeparamref name="TImage"/>, a pad value <typeparamref name="TImage"/> or <typeparamref name="TSegmentation"/> cannot hold).</exception>
+    /// <exception cref="ArgumentException">Inconsistent options (patch rank, sizes, rank ≥ world size, normalisation, normalisation into an integer <typeparamref name="TImage"/>, a pad value <typeparamref name="TImage"/> or <typeparamref name="TSegmentation"/> cannot hold), or
+    /// <see cref="PatchLoaderOptions.LabelWeights"/> weighting a label no case holds (checked when the dataset is local and fits the case cache).</exception>
     public PatchLoader(PatchDataset dataset, PatchLoaderOptions options)
     {
         ArgumentNullException.ThrowIfNull(dataset);
@@ -75,6 +79,10 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 $"the image pad value {options.ImagePadValue} does not fit the image batch type {typeof(TImage).Name}; use another ImagePadValue or a floating-point image type.");
         _remoteCases = dataset.Cases.Select(c => PatchDataset.IsRemote(c.ImagePath) || PatchDataset.IsRemote(c.SegmentationPath)).ToArray();
         _readAhead = _remoteCases.Contains(true) ? options.RemoteReadAheadBatches : -1;
+        _weightedLabels = options.LabelWeights?.Where(w => w.Key > 0 && w.Value > 0).Select(w => w.Key).Order().ToArray() ?? [];
+        _weightsChecked = new int[dataset.Count];
+        if (_weightedLabels.Length > 0 && dataset.Count <= dataset.Options.CacheCapacity && !_remoteCases.Contains(true))
+            CheckWeightedLabelsExist(dataset, _weightedLabels);
         long spatial = _sampler.ReadSize.Aggregate(1L, (a, b) => a * b);
         _imagePer = spatial * _channels;
         _segPer = spatial;
@@ -97,6 +105,64 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
 
     /// <summary>Cases met so far that have a segmentation but no stored class locations (foreground sampling fell back to uniform for them).</summary>
     public IReadOnlyCollection<string> CasesWithoutClassLocations => _unindexed.Keys.Order(StringComparer.Ordinal).ToArray();
+
+    /// <summary>
+    /// Cases met so far in which labels that <see cref="PatchLoaderOptions.LabelWeights"/> weights (&gt; 0, positive
+    /// weight) have no voxel (no class location; a case without segmentation has none), with those labels: their
+    /// samples chose among the labels the case holds. Cases without class locations are in
+    /// <see cref="CasesWithoutClassLocations"/> instead. Ordered by case id.
+    /// </summary>
+    public IReadOnlyDictionary<string, IReadOnlyList<long>> CasesWithoutWeightedLabels =>
+        new SortedDictionary<string, IReadOnlyList<long>>(_absentLabels.ToDictionary(e => e.Key, e => (IReadOnlyList<long>)e.Value), StringComparer.Ordinal);
+
+    /// <summary>
+    /// A weighted label that no case holds can never be honoured (a typo, or labels of another dataset): an error at
+    /// construction when every case's class locations are at hand cheaply, i.e. the dataset is local and fits the
+    /// case cache (its cases are opened and kept for the first epoch anyway). Larger or remote datasets are not opened
+    /// up front; <see cref="CasesWithoutWeightedLabels"/> and <see cref="PatchLoaderOptions.Log"/> report as cases are met.
+    /// Unknown (a case without class locations, or unreadable: reported when met): no check.
+    /// </summary>
+    private static void CheckWeightedLabelsExist(PatchDataset dataset, long[] weighted)
+    {
+        var present = new SortedSet<long>();
+        for (int i = 0; i < dataset.Count; i++)
+        {
+            try
+            {
+                using var lease = dataset.Acquire(i);
+                if (lease.Case.Segmentation is null) continue;
+                if (lease.ClassLocations is not { } l) return;
+                for (int j = 0; j < l.Labels.Count; j++)
+                    if (l.CoordinateCount(j) > 0) present.Add(l.Labels[j]);
+            }
+            catch (Exception e) when (e is MLArrayException or IOException or UnauthorizedAccessException)
+            {
+                return;
+            }
+        }
+        var missing = weighted.Where(l => !present.Contains(l)).ToArray();
+        if (missing.Length > 0)
+            throw new ArgumentException(
+                $"LabelWeights weights label{(missing.Length > 1 ? "s" : "")} {string.Join(", ", missing)}, which no case of the dataset holds (the class locations of its {dataset.Count} cases list " +
+                (present.Count == 0 ? "no labels" : $"labels {string.Join(", ", present)}") + "): those samples would silently choose among the other labels; remove the label or fix it.");
+    }
+
+    /// <summary>Once per case: records (and logs) the weighted labels it has no voxel of.</summary>
+    private void NoteAbsentLabels(OpenCase c, CaseInfo info, ClassLocations? locations)
+    {
+        if (Interlocked.Exchange(ref _weightsChecked[c.Index], 1) != 0) return;
+        if (c.Segmentation is not null && locations is null) return; // unknown: listed in CasesWithoutClassLocations
+        var absent = _weightedLabels.Where(label => locations is null || !HasVoxels(locations, label)).ToArray();
+        if (absent.Length == 0 || !_absentLabels.TryAdd(info.Id, absent)) return;
+        _o.Log?.Invoke($"case '{info.Id}' has no voxel of weighted label{(absent.Length > 1 ? "s" : "")} {string.Join(", ", absent)}: its samples choose among the labels it holds (LabelWeights).");
+
+        static bool HasVoxels(ClassLocations l, long label)
+        {
+            for (int i = 0; i < l.Labels.Count; i++)
+                if (l.Labels[i] == label) return l.CoordinateCount(i) > 0;
+            return false;
+        }
+    }
 
     /// <summary>Batch buffers allocated so far (the pool's size).</summary>
     public int BuffersCreated => Volatile.Read(ref _created);
@@ -397,6 +463,8 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
                 locations = c.Locations;
                 if (locations is null && c.Segmentation is not null && _l._unindexed.TryAdd(info.Id, true))
                     o.Log?.Invoke($"case '{info.Id}' has no class locations: foreground sampling falls back to uniform for it (run 'mlarray index').");
+                if (_l._weightedLabels.Length > 0 && Volatile.Read(ref _l._weightsChecked[c.Index]) == 0)
+                    _l.NoteAbsentLabels(c, info, locations);
             }
             bool padding = o.ImagePadMode != PadMode.None && (c.Segmentation is null || o.SegmentationPadMode != PadMode.None);
             return _l._sampler.Plan(ref rng, forced, c.Image.SpatialShape, locations, padding, start, info.Id);

@@ -168,6 +168,38 @@ public sealed class TrainingCommandTests : IDisposable
     }
 
     [Fact]
+    public void Sample_warns_about_label_weights_a_case_cannot_honour_and_refuses_a_label_no_case_holds()
+    {
+        string ds = MakeDataset(3);
+        string seg1 = Path.Combine(ds, "case_0001_seg.mla");
+        byte[] labels;
+        MLArrayCreateOptions options;
+        using (var f = MLArrayFile.Open(seg1))
+        {
+            labels = f.ToArray<byte>().Select(v => v == 2 ? (byte)0 : v).ToArray(); // case_0001 loses label 2
+            options = new MLArrayCreateOptions { Spacing = [2, 1, 1], Layout = LayoutOptions.Patch(8, 8, 8) };
+        }
+        using (var f = MLArrayFile.FromArray(labels, [14, 26, 22], options)) f.Save(seg1);
+        Assert.Equal(0, Cli("index", ds).Code);
+        var (code, output, err) = Cli("sample", ds, "--patch", "8", "--batches", "4", "--batch-size", "3", "--label-weights", "0=1,1=1,2=2");
+        Assert.True(code == 0, err);
+        Assert.Contains("warning: --label-weights could not be honoured in 1 case(s)", output, StringComparison.Ordinal);
+        Assert.Contains("case_0001.mla (label 2)", output, StringComparison.Ordinal);
+        Assert.Contains("case 'case_0001.mla' has no voxel of weighted label 2", err, StringComparison.Ordinal);
+        var json = Cli("sample", ds, "--patch", "8", "--batches", "4", "--batch-size", "3", "--label-weights", "1=1,2=2", "--json");
+        using (var doc = JsonDocument.Parse(json.Out))
+        {
+            var absent = doc.RootElement.GetProperty("cases_without_weighted_labels");
+            Assert.Equal([2], absent.GetProperty("case_0001.mla").EnumerateArray().Select(v => v.GetInt32()));
+            Assert.Single(absent.EnumerateObject());
+        }
+        var nowhere = Cli("sample", ds, "--patch", "8", "--batches", "1", "--label-weights", "0=1,7=1");
+        Assert.Equal(CliApp.InvalidInput, nowhere.Code);
+        Assert.Contains("label 7, which no case of the dataset holds", nowhere.Err, StringComparison.Ordinal);
+        Assert.Equal(CliApp.InvalidInput, Cli("sample", ds, "--patch", "8", "--label-weights", "1:2").Code);
+    }
+
+    [Fact]
     public void Index_is_resumable_and_force_recomputes()
     {
         string ds = MakeDataset(3);
