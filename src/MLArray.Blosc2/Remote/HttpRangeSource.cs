@@ -123,11 +123,8 @@ public sealed class HttpRangeSource : IByteRangeSource
         // The opening pair is retried as every later read is: a 5xx, a timeout or a refused or dropped connection
         // (the server restarting) is tried again, and when it persists the caller gets an MLArrayRemoteException
         // naming the URL, never a bare HttpRequestException.
-        await source.WithRetriesAsync("the first and last bytes (opening the object)", async () =>
-        {
-            await source.ProbeAsync(cancellationToken).ConfigureAwait(false);
-            return null;
-        }, cancellationToken).ConfigureAwait(false);
+        await source.WithRetriesAsync("the first and last bytes (opening the object)",
+            () => source.ProbeAsync(cancellationToken), cancellationToken).ConfigureAwait(false);
         return source;
     }
 
@@ -148,7 +145,8 @@ public sealed class HttpRangeSource : IByteRangeSource
         return string.IsNullOrEmpty(uri.Query) ? s : s + "?…";
     }
 
-    private async Task ProbeAsync(CancellationToken ct)
+    /// <summary>The opening pair: null when done, or the reason for a retryable failure (a short first response).</summary>
+    private async Task<string?> ProbeAsync(CancellationToken ct)
     {
         // The head and the tail ranges go out together: the length is not needed for a suffix range (bytes=-m).
         var tailTask = _options.ProbeTailBytes > 0
@@ -156,7 +154,8 @@ public sealed class HttpRangeSource : IByteRangeSource
             : null;
         try
         {
-            await ProbeHeadAsync(ct).ConfigureAwait(false);
+            if (await ProbeHeadAsync(ct).ConfigureAwait(false) is { } transient)
+                return transient;
             if (tailTask is not null)
             {
                 var tail = tailTask;
@@ -164,6 +163,7 @@ public sealed class HttpRangeSource : IByteRangeSource
                 using var response = await tail.ConfigureAwait(false);
                 await ProbeTailAsync(response, ct).ConfigureAwait(false);
             }
+            return null;
         }
         finally
         {
@@ -198,7 +198,8 @@ public sealed class HttpRangeSource : IByteRangeSource
         _suffix = data;
     }
 
-    private async Task ProbeHeadAsync(CancellationToken ct)
+    /// <summary>The first bytes (and the length): null when done, or the reason for a retryable failure.</summary>
+    private async Task<string?> ProbeHeadAsync(CancellationToken ct)
     {
         int n = Math.Max(1, _options.ProbeBytes);
         using var response = await SendAsync(new RangeHeaderValue(0, n - 1), ifMatch: false, ct).ConfigureAwait(false);
@@ -215,9 +216,11 @@ public sealed class HttpRangeSource : IByteRangeSource
             var body = await ReadBodyAsync(response, _options.MaxWholeBodyBytes + 1, ct).ConfigureAwait(false);
             if (body.Length > _options.MaxWholeBodyBytes)
                 throw IgnoresRange(null);
+            if (declared is { } d && body.Length < d)
+                return $"short body ({body.Length} of {d} bytes) for the whole object";
             Length = body.Length;
             _prefix = body;
-            return;
+            return null;
         }
         var (start, end, total) = ContentRange(response, 0);
         if (start != 0 || total is null)
@@ -227,9 +230,12 @@ public sealed class HttpRangeSource : IByteRangeSource
         if (end != want - 1)
             throw Error($"the server answered the range 0-{n - 1} of a {Length}-byte object with bytes {start}-{end}", 206);
         var data = await ReadBodyAsync(response, want + 1, ct).ConfigureAwait(false);
+        if (data.Length < want)
+            return $"short body ({data.Length} of {want} bytes) for the first bytes"; // a cut connection: retried
         if (data.Length != want)
-            throw Error($"the response to the first range request has {data.Length} bytes instead of {want} (truncated or larger than asked)", 206);
+            throw Error($"the response to the first range request has more than the {want} bytes asked for", 206);
         _prefix = data;
+        return null;
     }
 
     private MLArrayRemoteException IgnoresRange(long? size) =>

@@ -8,7 +8,7 @@ using MLArray.Training.Inference;
 namespace MLArray.Cli.Commands;
 
 /// <summary>
-/// <c>mlarray predict model.onnx image.mla -o out.mla [--patch 128,128,128] [--overlap 0.5] [--batch 2] [--argmax]</c>:
+/// <c>mlarray predict model.onnx image.mla -o out.mla [--patch 128,128,128] [--overlap 0.5] [--batch 2] [--argmax] [--overwrite]</c>:
 /// sliding-window inference of an ONNX model over an image (see <see cref="SlidingWindowPredictor"/>).
 /// </summary>
 internal static class PredictCommand
@@ -29,15 +29,19 @@ internal static class PredictCommand
         var std = new Option<string?>("--std") { Description = "z-score std(s): one value or one per channel, comma-separated." };
         var clip = new Option<string?>("--clip") { Description = "Clip range LOW,HIGH (before a z-score; scaled to [0, 1] for clip-scale)." };
         var threads = new Option<int?>("--threads") { Description = "ONNX Runtime intra-op threads (default: its own)." };
+        var overwrite = new Option<bool>("--overwrite") { Description = "Replace the output file if it exists (without it, predict refuses to)." };
         var cmd = new Command("predict", "Run an ONNX segmentation or regression model over an .mla image by sliding window (nnU-Net's tiling and Gaussian blending).")
         {
-            model, image, output, patch, overlap, batch, argmax, softmax, normalize, mean, std, clip, threads, float16,
+            model, image, output, patch, overlap, batch, argmax, softmax, normalize, mean, std, clip, threads, float16, overwrite,
         };
         cmd.SetAction(pr => CliApp.Guard(stderr, () =>
         {
             if (pr.GetValue(argmax) && pr.GetValue(softmax))
                 throw new ArgumentException("--argmax and --softmax exclude each other.");
             string modelPath = pr.GetValue(model)!, imagePath = pr.GetValue(image)!, outPath = pr.GetValue(output)!;
+            // As convert: an existing file is replaced only when asked (checked before the model runs).
+            if (!pr.GetValue(overwrite) && (File.Exists(outPath) || Directory.Exists(outPath)))
+                throw new ArgumentException($"{outPath} already exists; pass --overwrite to replace it.");
             using var session = new SessionOptions();
             if (pr.GetValue(threads) is { } t)
             {

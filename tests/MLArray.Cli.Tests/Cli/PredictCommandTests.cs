@@ -39,6 +39,16 @@ public sealed class PredictCommandTests : IDisposable
         }
         r = CliRun.Run("predict", Model("seg_pointwise"), img, "-o", logits, "--patch", "8");
         Assert.True(r.Code == 0, r.Err);
+        // An existing output is replaced only with --overwrite (as convert), and refused before the model runs.
+        var before = File.ReadAllBytes(seg);
+        r = CliRun.Run("predict", Model("seg_pointwise"), img, "-o", seg, "--patch", "8");
+        Assert.Equal(1, r.Code);
+        Assert.Contains("already exists; pass --overwrite", r.Err);
+        Assert.Equal(before, File.ReadAllBytes(seg));
+        r = CliRun.Run("predict", Model("seg_pointwise"), img, "-o", seg, "--patch", "8", "--overwrite");
+        Assert.True(r.Code == 0, r.Err);
+        using (var replaced = MLArrayFile.Open(seg))
+            Assert.Equal(DType.Float32, replaced.DType); // the logits now, not the segmentation
         using var l = MLArrayFile.Open(logits);
         Assert.Equal([2L, .. shape], l.Shape);
         Assert.Equal(DType.Float32, l.DType);

@@ -191,6 +191,46 @@ public sealed class HttpRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
     }
 
     [Fact]
+    public async Task A_short_first_response_when_opening_is_retried()
+    {
+        using var local = MLArrayFile.Open(BigLocal);
+        // The head range of the opening pair (request 1 or 2: they go out together) arrives cut: tried again.
+        var cutOnce = new FaultHandler
+        {
+            Rule = async (n, req, resp) =>
+            {
+                if (n > 2 || req.Headers.Range?.Ranges.First().From != 0)
+                    return resp;
+                var body = await resp.Content.ReadAsByteArrayAsync();
+                var cut = new ByteArrayContent(body[..(body.Length / 3)]);
+                cut.Headers.ContentRange = resp.Content.Headers.ContentRange;
+                resp.Content = cut;
+                return resp;
+            },
+        };
+        var source = await HttpRangeSource.OpenAsync(Big, FastRetries with { Client = new HttpClient(cutOnce) });
+        Assert.True(source.Traffic.Retries >= 1, $"{source.Traffic.Retries} retries");
+        using var remote = await MLArrayFile.OpenAsync(source);
+        Assert.Equal(local.ToArray<float>(), remote.ToArray<float>());
+
+        // cut every time: bounded retries, then a remote error saying so
+        var cutAlways = new FaultHandler
+        {
+            Rule = async (n, req, resp) =>
+            {
+                var body = await resp.Content.ReadAsByteArrayAsync();
+                var cut = new ByteArrayContent(body[..(body.Length / 3)]);
+                cut.Headers.ContentRange = resp.Content.Headers.ContentRange;
+                resp.Content = cut;
+                return resp;
+            },
+        };
+        var e = await Assert.ThrowsAsync<MLArrayRemoteException>(() => HttpRangeSource.OpenAsync(Big, FastRetries with { Client = new HttpClient(cutAlways) }));
+        Assert.Contains("failed 5 times", e.Message);
+        Assert.Contains("short body", e.Message);
+    }
+
+    [Fact]
     public async Task Persistent_server_errors_give_up_after_bounded_retries()
     {
         var (remote, traffic) = await OpenWithFault((n, req, resp) =>
