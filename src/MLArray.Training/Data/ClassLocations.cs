@@ -123,7 +123,7 @@ public sealed class ClassLocations
     {
         // bool (NumPy's binary masks, as the Python reference writes them) holds the labels 0 and 1, read as uint8.
         if (seg.DType.Kind is not (DTypeKind.SignedInteger or DTypeKind.UnsignedInteger or DTypeKind.Bool))
-            throw new ArgumentException($"'{seg.File.FilePath}' stores {seg.DType.Name}: a segmentation must hold integer (or bool) labels; convert it to an integer dtype (e.g. uint8).");
+            throw new ArgumentException($"'{seg.File.FilePath}' stores {seg.DType.Name}: a segmentation must hold integer labels (or bool: 0 and 1); convert it to an integer dtype (e.g. uint8).");
         if (seg.Channels != 1)
             throw new ArgumentException($"'{seg.File.FilePath}' has {seg.Channels} channels: a segmentation must have one channel.");
         if (seg.DType.ItemSize > 4 || seg.DType == DType.UInt32)
