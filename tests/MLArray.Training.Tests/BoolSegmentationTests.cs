@@ -40,12 +40,7 @@ public sealed class BoolSegmentationTests : IDisposable
         }
         foreach (var dir in new[] { b, u })
             foreach (var c in cases)
-            {
-                string seg = Path.Combine(dir, c.Name + "_seg.mla");
-                ClassLocations locations;
-                using (var f = MLArrayFile.Open(seg)) locations = ClassLocations.Compute(f);
-                locations.Store(seg);
-            }
+                Synthetic.Index(Path.Combine(dir, c.Name + "_seg.mla"));
         return (b, u, cases);
     }
 

@@ -24,10 +24,7 @@ public sealed class LabelWeightTests : IDisposable
             var c = Synthetic.Make($"case_{k:D4}", Shape, 70 + k, blobs: k == 1 ? 1 : 4);
             Assert.Equal(k == 1 ? [0, 1] : new byte[] { 0, 1, 2 }, c.Seg.Distinct().Order().ToArray());
             Synthetic.Write(_dir, c);
-            string seg = Path.Combine(_dir, c.Name + "_seg.mla");
-            ClassLocations locations;
-            using (var f = MLArrayFile.Open(seg)) locations = ClassLocations.Compute(f);
-            locations.Store(seg);
+            Synthetic.Index(Path.Combine(_dir, c.Name + "_seg.mla"));
         }
     }
 

@@ -73,6 +73,14 @@ internal static class Synthetic
         }
     }
 
+    /// <summary>Computes the class locations of the segmentation at <paramref name="segPath"/> and stores them in it.</summary>
+    public static void Index(string segPath)
+    {
+        Data.ClassLocations locations;
+        using (var f = MLArrayFile.Open(segPath)) locations = Data.ClassLocations.Compute(f);
+        locations.Store(segPath);
+    }
+
     /// <summary>Makes and writes <paramref name="count"/> cases case_0000… into <paramref name="dir"/>.</summary>
     public static List<CaseData> Dataset(string dir, int count, long[] shape, int seed = 1, bool int8Seg = false)
     {
