@@ -27,9 +27,9 @@ internal static class NiftiExport
         var fileAxes = axes.Where(i => g.IsSpatial[i]).OrderBy(i => g.FileSpatialIndex[i]).ToList();
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] == "temporal"));
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] != "temporal"));
-        if (fileAxes.Count > 7)
-            throw new MLArrayNotSupportedException($"NIfTI holds at most 7 dimensions; the array has {fileAxes.Count}.");
-        long[] fileShape = fileAxes.Select(i => shape[i]).ToArray();
+        long[] fileShape = NiftiFileShape(fileAxes, shape, g);
+        if (fileShape.Length > 7)
+            throw new MLArrayNotSupportedException($"NIfTI holds at most 7 dimensions; the array needs {fileShape.Length} (its non-spatial axes start at dim 4 or 5).");
         int[] perm = fileAxes.AsEnumerable().Reverse().ToArray();
         if (channels > 1) perm = [.. perm, n - 1];
         byte[] fileData = AxisPermutation.Permute(data, shape, perm, dtype.ItemSize);
@@ -73,6 +73,25 @@ internal static class NiftiExport
         int version = SourceValues.Source(meta, "sizeof_hdr") == 540 ? 2 : 1;
         ct.ThrowIfCancellationRequested();
         Nifti.Write(output, new NiftiImage(srcHeader, outType, channels, fileData), new NiftiWriteOptions { Version = version == 2 ? 2 : null }, ct);
+    }
+
+    /// <summary>
+    /// The NIfTI dims of the file axes: dims 1-3 are always space, dim 4 time, dims 5+ the other axes (the import's
+    /// reading), so fewer than three spatial axes are padded with 1s when non-spatial axes follow, and dim 4 is 1
+    /// when there are other axes but no temporal one. Padding adds size-1 dims only: the data order is unchanged.
+    /// </summary>
+    private static long[] NiftiFileShape(List<int> fileAxes, long[] shape, ExportGeometry g)
+    {
+        int temporal = fileAxes.Count(i => !g.IsSpatial[i] && g.Labels[i] == "temporal");
+        var dims = new List<long>(8);
+        foreach (int i in fileAxes)
+        {
+            if (!g.IsSpatial[i] && dims.Count < 3) dims.AddRange(Enumerable.Repeat(1L, 3 - dims.Count));
+            if (!g.IsSpatial[i] && g.Labels[i] != "temporal" && temporal == 0 && dims.Count == 3) dims.Add(1);
+            dims.Add(shape[i]);
+        }
+
+        return [.. dims];
     }
 
     private static DType? NiftiDataTypeOrNull(int code)

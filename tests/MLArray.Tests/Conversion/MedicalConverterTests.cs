@@ -346,6 +346,46 @@ public sealed class MedicalConverterTests : IDisposable
     }
 
     [Theory]
+    [InlineData("spatial_y,spatial_x,channel", new long[] { 5, 4, 3 }, new long[] { 4, 5, 1, 1, 3 })]
+    [InlineData("temporal,spatial_y,spatial_x", new long[] { 3, 5, 4 }, new long[] { 4, 5, 1, 3 })]
+    [InlineData("spatial_z,spatial_y,spatial_x,channel", new long[] { 2, 5, 4, 3 }, new long[] { 4, 5, 2, 1, 3 })]
+    public void NonSpatialAxesExportToNiftiTimeAndVectorDims(string labels, long[] shape, long[] niftiDims)
+    {
+        // NIfTI dims 1-3 are space, 4 time, 5+ the rest (what the import reads): a 2-D image's channel or time axis
+        // must not become spatial z, and a channel is not time.
+        int count = (int)shape.Aggregate(1L, (a, b) => a * b);
+        var data = new float[count];
+        for (int i = 0; i < count; i++) data[i] = i;
+        string mla = Path.Combine(_dir, "nonspatial.mla");
+        using (var f = MLArrayFile.FromArray(data, shape, new MLArrayCreateOptions { AxisLabels = labels.Split(',') }))
+            f.Save(mla);
+        string nii = Path.Combine(_dir, "nonspatial.nii");
+        MedicalConverter.FromMLArray(mla, nii);
+        NiftiImage img = Nifti.Read(nii);
+        Assert.Equal(niftiDims, img.FileShape);
+
+        string back = Path.Combine(_dir, "nonspatial_back.mla");
+        MedicalConverter.ToMLArray(nii, back);
+        using var b = MLArrayFile.Open(back);
+        // every original axis comes back under its own label with its size; the added axes have size 1
+        string[] orig = labels.Split(','), backLabels = b.AxisLabels!.ToArray();
+        int[] where = orig.Select(l => Array.IndexOf(backLabels, l)).ToArray();
+        Assert.DoesNotContain(-1, where);
+        for (int k = 0; k < backLabels.Length; k++)
+            Assert.Equal(Array.IndexOf(where, k) is var o and >= 0 ? shape[o] : 1, b.Shape[k]);
+        float[] got = b.Read<float>();
+        long[] bs = b.Shape;
+        for (int i = 0; i < count; i++)
+        {
+            long rest = i, flat = 0;
+            var idx = new long[bs.Length];
+            for (int a = shape.Length - 1; a >= 0; a--) { idx[where[a]] = rest % shape[a]; rest /= shape[a]; }
+            for (int k = 0; k < bs.Length; k++) flat = flat * bs[k] + idx[k];
+            Assert.Equal(data[i], got[flat]);
+        }
+    }
+
+    [Theory]
     [InlineData("niivue/LPS.nii.gz")]
     [InlineData("dipy/small_64D.nii")]
     [InlineData("niftijs/avg152T1_LR_nifti.nii")]
