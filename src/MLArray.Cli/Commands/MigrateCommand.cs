@@ -61,6 +61,12 @@ internal static class MigrateCommand
             ValidateCommand.WriteIssues(stdout, e.Issues);
             throw;
         }
+        catch (MLArrayMetadataException e)
+        {
+            // the refusal's message does not name the file: with several files, this line does
+            stdout.WriteLine($"{path}: not migrated: refused: {e.Message}");
+            throw;
+        }
 
         if (report.IsCurrent)
             stdout.WriteLine($"{path}: already in the current layout; nothing to change");

@@ -298,6 +298,20 @@ public sealed class MetadataCliTests : IDisposable
     }
 
     [Fact]
+    public void Migrate_SeveralFiles_RefusedMetadataNamesItsFile()
+    {
+        // one refused file among several: the others are migrated, and the refusal says which file it is
+        string outDir = Path.Combine(_dir, "out");
+        Directory.CreateDirectory(outDir);
+        string hostile = MlaCorpus.PathOf("hostile_unknown_opcode.mla");
+        var r = Run("migrate", MlaCorpus.PathOf("v0034_source_rename.mla"), hostile, "-o", outDir);
+        Assert.Equal(2, r.Code);
+        Assert.True(File.Exists(Path.Combine(outDir, "v0034_source_rename.mla")));
+        Assert.False(File.Exists(Path.Combine(outDir, "hostile_unknown_opcode.mla")));
+        Assert.Contains($"{hostile}: not migrated: refused: refusing unknown pickle opcode", r.Out, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void Migrate_UsageErrors_InvalidAndHostileFiles()
     {
         string p = Copy("v0034_source_rename.mla");
