@@ -766,8 +766,12 @@ public sealed partial class MLArrayFile : IDisposable
         var errors = report.Errors.Select(e => e.Message).ToList();
         // Fixes of reference validation gaps (docs/differences-from-python.md).
         var sp0 = previous?.Spatial;
-        if (meta.Spatial.Spacing is { } sp && sp != sp0?.Spacing && sp.Any(v => !(v.ToDouble() > 0)))
-            errors.Add("meta.spatial.spacing must contain only positive values");
+        if (meta.Spatial.Spacing is { } sp && sp != sp0?.Spacing && sp.Any(v => !(v.ToDouble() > 0 && double.IsFinite(v.ToDouble()))))
+            errors.Add("meta.spatial.spacing must contain only positive values (finite, > 0)");
+        if (meta.Spatial.Origin is { } org && org != sp0?.Origin && org.Any(v => !double.IsFinite(v.ToDouble())))
+            errors.Add("meta.spatial.origin must contain only finite values (no NaN or infinity)");
+        if (meta.Spatial.Affine is { } af && af != sp0?.Affine && af.Any(r => r.Any(v => !double.IsFinite(v.ToDouble()))))
+            errors.Add("meta.spatial.affine must contain only finite values (no NaN or infinity)");
         if (meta.Spatial.Direction is { } dir && dir != sp0?.Direction && !AreDirectionCosines(dir))
             errors.Add($"meta.spatial.direction must hold direction cosines: each column a unit vector (within {DirectionTolerance}) "
                 + "and the columns linearly independent; put voxel sizes in meta.spatial.spacing (or store the whole geometry as meta.spatial.affine)");

@@ -362,10 +362,16 @@ public sealed class MLArrayFileTests : IDisposable
         Assert.Contains("meta.spatial.spacing must have length 3", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Spacing = [1, 2] })).Message, StringComparison.Ordinal);
         Assert.Contains("meta.spatial.spacing must contain only positive values", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Spacing = [1, 0, 2] })).Message, StringComparison.Ordinal);
         Assert.Contains("meta.spatial.direction must have shape", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Direction = new double[2, 2] })).Message, StringComparison.Ordinal);
+        Assert.Contains("meta.spatial.spacing must contain only positive values", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Spacing = [1, double.PositiveInfinity, 2] })).Message, StringComparison.Ordinal);
+        Assert.Contains("meta.spatial.origin must contain only finite values", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Origin = [0, double.NaN, 0] })).Message, StringComparison.Ordinal);
+        var nanAffine = new double[,] { { 1, 0, 0, 0 }, { 0, 1, 0, double.NegativeInfinity }, { 0, 0, 1, 0 }, { 0, 0, 0, 1 } };
+        Assert.Contains("meta.spatial.affine must contain only finite values", Assert.Throws<ArgumentException>(() => Sample(new MLArrayCreateOptions { Affine = nanAffine })).Message, StringComparison.Ordinal);
         using var img = Sample(Geometry);
         Assert.Equal("the array's dtype is <f4 but the buffer's element type is Int32; use float.", Assert.Throws<ArgumentException>(() => img.ToArray<int>()).Message);
         var old = img.Meta;
         Assert.Contains("meta.spatial.spacing must have length 3", Assert.Throws<ArgumentException>(() => img.Spacing = [1, 2]).Message, StringComparison.Ordinal);
+        Assert.Same(old, img.Meta);
+        Assert.Contains("meta.spatial.origin must contain only finite values", Assert.Throws<ArgumentException>(() => img.SetOrigin(1, double.PositiveInfinity)).Message, StringComparison.Ordinal);
         Assert.Same(old, img.Meta);
         Assert.Throws<InvalidOperationException>(() => img.Meta = img.Meta with { Blosc2 = img.Meta.Blosc2 with { PatchSize = null } });
         Assert.Throws<InvalidOperationException>(() => img.Meta = img.Meta with { HasArray = false });
