@@ -1,6 +1,8 @@
 using System.Text.Json;
+using MLArray.Blosc2;
 using MLArray.Cli.Tests.Cli;
 using MLArray.Metadata;
+using MLArray.Metadata.Migration;
 using MLArray.TestSupport;
 
 namespace MLArray.Cli.Tests.Metadata;
@@ -19,9 +21,15 @@ public sealed class HeaderJsonSchemaTests : IDisposable
     private string NonFiniteFile(string name, Func<MLArrayMeta, MLArrayMeta> edit)
     {
         string path = Path.Combine(_dir, name);
-        using var img = MLArrayFile.FromArray(new float[4 * 5 * 6], [4, 5, 6]);
-        img.Meta = edit(img.Meta);
-        img.Save(path);
+        MLArrayMeta meta;
+        using (var img = MLArrayFile.FromArray(new float[4 * 5 * 6], [4, 5, 6]))
+        {
+            meta = edit(img.Meta);
+            img.Save(path);
+        }
+        // written as the Python reference writes it: MLArrayFile refuses a non-finite spacing or origin
+        using var a = B2ndArray.Open(path, B2ndOpenMode.ReadWrite);
+        a.SetVlMeta(MLArrayMetadata.VlMetaName, MLArrayMetadata.Encode(meta));
         return path;
     }
 
