@@ -1,3 +1,4 @@
+using MLArray.Kernels;
 using MLArray.Training.Data;
 
 namespace MLArray.Cli.Commands;
@@ -49,9 +50,9 @@ internal static class SampleDTypes
         foreach (var g in groups)
             if (g.First().DType.Kind is not (DTypeKind.Bool or DTypeKind.SignedInteger or DTypeKind.UnsignedInteger or DTypeKind.Float))
                 throw new MLArrayNotSupportedException($"{what}s of dtype {g.First().DType.Name} cannot be sampled ({Cases(g.Select(x => x.Case).ToList())}).");
-        var codes = groups.Select(g => g.Key).ToList();
-        if (extra is { } e && !codes.Contains(e.Code)) codes.Add(e.Code);
-        int at = Array.FindIndex(Candidates, c => codes.All(d => Holds(c.Code, d)));
+        var types = groups.Select(g => g.First().DType).ToList();
+        if (extra is { } e && !types.Any(t => t.Code == e.Code)) types.Add(e);
+        int at = Array.FindIndex(Candidates, c => types.All(d => ElementConvert.IsExact(d, c)));
         if (at < 0)
             throw new ArgumentException(
                 $"the cases' {what} dtypes have no common dtype that holds every value exactly ({Listing()}; float64 rounds 64-bit integers above 2^53 and no integer type holds both int64 and uint64, or a float): store the {what}s in one dtype (e.g. convert the odd cases).");
@@ -73,33 +74,4 @@ internal static class SampleDTypes
             <= 3 => string.Join(", ", cases),
             _ => $"{cases.Count} cases ({string.Join(", ", cases.Take(3))}, ...)",
         };
-
-    /// <summary>True when dtype <paramref name="target"/> holds every value of <paramref name="source"/> exactly.</summary>
-    internal static bool Holds(DTypeCode target, DTypeCode source)
-    {
-        if (target == source || source == DTypeCode.Bool) return true;
-        var (tFloat, tBits, tLo, tHi) = Facts(target);
-        var (sFloat, sBits, sLo, sHi) = Facts(source);
-        if (sFloat) return tFloat && tBits >= sBits; // float16 ⊂ float32 ⊂ float64 (precision and range)
-        if (tFloat) return sBits <= tBits; // integers up to 2^(significand bits) are exact
-        return tLo <= sLo && sHi <= tHi;
-    }
-
-    /// <summary>Floating-point?, significand bits (floats) or magnitude bits (integers), and the integer range.</summary>
-    private static (bool Float, int Bits, decimal Lo, decimal Hi) Facts(DTypeCode code) => code switch
-    {
-        DTypeCode.Bool => (false, 1, 0, 1),
-        DTypeCode.UInt8 => (false, 8, byte.MinValue, byte.MaxValue),
-        DTypeCode.Int8 => (false, 7, sbyte.MinValue, sbyte.MaxValue),
-        DTypeCode.UInt16 => (false, 16, ushort.MinValue, ushort.MaxValue),
-        DTypeCode.Int16 => (false, 15, short.MinValue, short.MaxValue),
-        DTypeCode.UInt32 => (false, 32, uint.MinValue, uint.MaxValue),
-        DTypeCode.Int32 => (false, 31, int.MinValue, int.MaxValue),
-        DTypeCode.UInt64 => (false, 64, ulong.MinValue, ulong.MaxValue),
-        DTypeCode.Int64 => (false, 63, long.MinValue, long.MaxValue),
-        DTypeCode.Float16 => (true, 11, 0, 0),
-        DTypeCode.Float32 => (true, 24, 0, 0),
-        DTypeCode.Float64 => (true, 53, 0, 0),
-        _ => throw new ArgumentOutOfRangeException(nameof(code), code, "not a real numeric dtype"),
-    };
 }

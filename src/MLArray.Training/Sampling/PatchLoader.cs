@@ -112,8 +112,15 @@ public sealed class PatchLoader<TImage, TSegmentation> : IAsyncEnumerable<PatchB
     /// samples chose among the labels the case holds. Cases without class locations are in
     /// <see cref="CasesWithoutClassLocations"/> instead. Ordered by case id.
     /// </summary>
-    public IReadOnlyDictionary<string, IReadOnlyList<long>> CasesWithoutWeightedLabels =>
-        new SortedDictionary<string, IReadOnlyList<long>>(_absentLabels.ToDictionary(e => e.Key, e => (IReadOnlyList<long>)e.Value), StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, IReadOnlyList<long>> CasesWithoutWeightedLabels
+    {
+        get
+        {
+            var cases = new SortedDictionary<string, IReadOnlyList<long>>(StringComparer.Ordinal);
+            foreach (var (id, labels) in _absentLabels) cases[id] = labels.AsReadOnly(); // a view: the caller cannot change the record
+            return cases;
+        }
+    }
 
     /// <summary>
     /// A weighted label that no case holds can never be honoured (a typo, or labels of another dataset): an error at
