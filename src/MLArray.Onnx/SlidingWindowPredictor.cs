@@ -151,7 +151,8 @@ public sealed class SlidingWindowPredictor : IDisposable
         ArgumentException.ThrowIfNullOrEmpty(outputPath);
         OpenModes.CheckSuffix(outputPath);
         if (image.FilePath is { } imagePath && !imagePath.Contains("://", StringComparison.Ordinal)
-            && string.Equals(Path.GetFullPath(imagePath), Path.GetFullPath(outputPath), StringComparison.Ordinal))
+            && string.Equals(Path.GetFullPath(imagePath), Path.GetFullPath(outputPath),
+                OperatingSystem.IsWindows() || OperatingSystem.IsMacOS() ? StringComparison.OrdinalIgnoreCase : StringComparison.Ordinal)) // their file systems ignore case
             throw new ArgumentException($"the output '{outputPath}' is the input image: the prediction would replace it; write it to another path.", nameof(outputPath));
         options ??= new PredictOptions();
         var clock = Stopwatch.StartNew();
