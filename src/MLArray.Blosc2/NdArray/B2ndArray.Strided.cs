@@ -18,7 +18,7 @@ public sealed partial class B2ndArray
     internal unsafe void ReadStrided(ReadOnlySpan<NdIndex> selection, Span<byte> destination, ReadOnlySpan<long> dstStrides, in RowConversion conv,
         CodecContext? context = null)
     {
-        ThrowIfDisposed();
+        using var use = Use();
         int outItemSize = conv.OutItemSize;
         if (DType.IsBigEndian && conv.Kind != RowConversionKind.Callback)
             throw new MLArrayNotSupportedException($"'{Name}' stores big-endian {DType.Name}; a copying strided read would return the stored bytes. Pass a converter that swaps (the patch readers do), or read it with Read/ToArray (values in machine order).");

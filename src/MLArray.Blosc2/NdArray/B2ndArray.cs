@@ -81,6 +81,8 @@ public sealed partial class B2ndArray : IDisposable
     private readonly CodecContextPool _contexts = new();
     private readonly object _writeLock = new();
     private int _disposed;
+    private int _uses = 1; // the instance's own reference plus one per operation in flight (see Use)
+    private int _released;
     private long _blocksDecoded;
 
     /// <summary>Number of blocks decoded so far by reads (diagnostics; shows that slice reads touch only what they need).</summary>
@@ -272,7 +274,7 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>The decompressed content of a vlmeta entry (python-blosc2 stores msgpack there), or null if absent.</summary>
     public byte[]? GetVlMeta(string name)
     {
-        ThrowIfDisposed();
+        using var use = Use();
         return _store.GetVlMeta(name);
     }
 
@@ -284,7 +286,7 @@ public sealed partial class B2ndArray : IDisposable
     {
         ArgumentNullException.ThrowIfNull(content);
         B2ndWriter.ValidateName(name);
-        ThrowIfDisposed();
+        using var use = Use();
         _store.UpdateVlMeta(new Dictionary<string, byte[]?> { [name] = content });
     }
 
@@ -292,7 +294,7 @@ public sealed partial class B2ndArray : IDisposable
     public void DeleteVlMeta(string name)
     {
         ArgumentException.ThrowIfNullOrEmpty(name);
-        ThrowIfDisposed();
+        using var use = Use();
         _store.UpdateVlMeta(new Dictionary<string, byte[]?> { [name] = null });
     }
 
@@ -305,7 +307,7 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>How chunk <paramref name="index"/> is stored.</summary>
     public ChunkInfo GetChunkInfo(long index)
     {
-        ThrowIfDisposed();
+        using var use = Use();
         ArgumentOutOfRangeException.ThrowIfNegative(index);
         ArgumentOutOfRangeException.ThrowIfGreaterThanOrEqual(index, NChunks);
         WriteBackAll(commit: false);
@@ -365,7 +367,7 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>Decodes a selection with the bytes as stored (no byte-order conversion).</summary>
     private unsafe void ReadStored(ReadOnlySpan<NdIndex> selection, Span<byte> destination, int threads)
     {
-        ThrowIfDisposed();
+        using var use = Use();
         WriteBackAll(commit: false);
         if (threads == 1)
         {
@@ -422,7 +424,7 @@ public sealed partial class B2ndArray : IDisposable
     public T[] Read<T>(ReadOnlySpan<NdIndex> selection, int threads) where T : unmanaged
     {
         CheckElementType<T>();
-        ThrowIfDisposed();
+        using var use = Use();
         long items;
         var ctx = _contexts.Rent();
         try
@@ -782,7 +784,7 @@ public sealed partial class B2ndArray : IDisposable
     /// <summary>Writes bytes in the stored byte order.</summary>
     private unsafe void WriteStored(ReadOnlySpan<NdIndex> selection, ReadOnlySpan<byte> source, int threads)
     {
-        ThrowIfDisposed();
+        using var use = Use();
         if (!_store.Writable)
             throw new InvalidOperationException($"'{Name}' is open read-only; open it with B2ndOpenMode.ReadWrite (or CopyOnWrite for in-memory changes) to write.");
         var sel = NdSelection.Create(_layout.Shape, selection);
@@ -1006,7 +1008,7 @@ public sealed partial class B2ndArray : IDisposable
         ArgumentNullException.ThrowIfNull(output);
         if (!output.CanSeek || !output.CanWrite)
             throw new ArgumentException("the output stream must be writable and seekable (the frame header is completed at the end).", nameof(output));
-        ThrowIfDisposed();
+        using var use = Use();
         WriteBackAll(commit: false);
         lock (_writeLock)
         {
@@ -1112,12 +1114,45 @@ public sealed partial class B2ndArray : IDisposable
     /// </summary>
     public void Flush()
     {
-        ThrowIfDisposed();
+        using var use = Use();
         WriteBackAll(commit: true);
         _store.Flush();
     }
 
     private void ThrowIfDisposed() => ObjectDisposedException.ThrowIf(Volatile.Read(ref _disposed) != 0, this);
+
+    /// <summary>
+    /// Marks an operation that uses the file (its mapping, handle or codec contexts) as in flight until the returned
+    /// scope is disposed; throws <see cref="ObjectDisposedException"/> after <see cref="Dispose"/>. A mapped file's
+    /// chunks are decoded straight from the mapping, so <see cref="Dispose"/> may not unmap it while another thread
+    /// decodes from it (that would be an access violation, which ends the process): <see cref="Dispose"/> drops the
+    /// instance's own reference and the last operation still in flight releases the mapping and handle.
+    /// </summary>
+    private UseScope Use()
+    {
+        Interlocked.Increment(ref _uses);
+        if (Volatile.Read(ref _disposed) != 0)
+        {
+            EndUse();
+            ThrowIfDisposed();
+        }
+        return new UseScope(this);
+    }
+
+    private void EndUse()
+    {
+        if (Interlocked.Decrement(ref _uses) == 0 && Interlocked.Exchange(ref _released, 1) == 0)
+        {
+            _store.Dispose();
+            _contexts.Dispose();
+        }
+    }
+
+    /// <summary>One in-flight operation (see <see cref="Use"/>).</summary>
+    private readonly struct UseScope(B2ndArray owner) : IDisposable
+    {
+        public void Dispose() => owner.EndUse();
+    }
 
     /// <summary>
     /// Releases the file mapping and handle; afterwards the file can be deleted or replaced. An array from
@@ -1133,8 +1168,7 @@ public sealed partial class B2ndArray : IDisposable
         }
         finally
         {
-            _store.Dispose();
-            _contexts.Dispose();
+            EndUse(); // the instance's own reference: the mapping and handle go now or when the last read in flight returns
         }
     }
 }
