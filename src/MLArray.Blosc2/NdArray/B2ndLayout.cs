@@ -50,15 +50,8 @@ internal sealed class B2ndLayout
         ChunksPerDim = new long[nd];
         ExtChunkShape = new int[nd];
         BlocksPerDim = new int[nd];
-        long nitems = 1;
-        bool empty = false;
-        for (int d = 0; d < nd; d++)
-        {
-            if (shape[d] < 0)
-                throw new ArgumentException($"shape[{d}] = {shape[d]} is negative.", nameof(shape));
-            nitems = checked(nitems * shape[d]);
-            if (shape[d] == 0) empty = true;
-        }
+        long nitems = ItemCount(shape, itemSize);
+        bool empty = nitems == 0;
         NItems = nitems;
         if (empty)
         {
@@ -76,17 +69,20 @@ internal sealed class B2ndLayout
                     throw new ArgumentException($"chunk shape[{d}] = {chunkShape[d]} must be positive.", nameof(chunkShape));
                 if (blockShape[d] <= 0 || blockShape[d] > chunkShape[d])
                     throw new ArgumentException($"block shape[{d}] = {blockShape[d]} must be between 1 and the chunk shape ({chunkShape[d]}).", nameof(blockShape));
-                ChunksPerDim[d] = (shape[d] + chunkShape[d] - 1) / chunkShape[d];
-                BlocksPerDim[d] = (chunkShape[d] + blockShape[d] - 1) / blockShape[d];
-                ExtChunkShape[d] = BlocksPerDim[d] * blockShape[d];
-                chunkItems = checked(chunkItems * ExtChunkShape[d]);
+                ChunksPerDim[d] = shape[d] / chunkShape[d] + (shape[d] % chunkShape[d] == 0 ? 0 : 1); // no overflow near long.MaxValue
+                BlocksPerDim[d] = (int)(((long)chunkShape[d] + blockShape[d] - 1) / blockShape[d]);
+                // The chunk's bytes are checked against the limit after each axis, so no product can overflow
+                // (chunk and block shapes near int.MaxValue give a padded extent or a product above 2^63).
+                long ext = (long)BlocksPerDim[d] * blockShape[d];
+                chunkItems *= ext;
+                if (ext > int.MaxValue || chunkItems > MaxChunkBytes / itemSize)
+                    throw new ArgumentException($"a chunk of {string.Join(" x ", chunkShape)} items of {itemSize} bytes exceeds the Blosc2 limit of 2 GiB; use a smaller chunk shape.", nameof(chunkShape));
+                ExtChunkShape[d] = (int)ext;
                 blockItems *= blockShape[d];
-                nchunks = checked(nchunks * ChunksPerDim[d]);
+                nchunks *= ChunksPerDim[d]; // at most the number of elements
                 blocksPerChunk *= BlocksPerDim[d];
             }
-            long chunkBytes = checked(chunkItems * itemSize);
-            if (chunkBytes > int.MaxValue - ChunkFormat.ExtendedHeaderLength - 4096)
-                throw new ArgumentException($"a chunk of {chunkBytes} bytes exceeds the Blosc2 limit of 2 GiB; use a smaller chunk shape.", nameof(chunkShape));
+            long chunkBytes = chunkItems * itemSize;
             ChunkNBytes = (int)chunkBytes;
             BlockNBytes = (int)(blockItems * itemSize);
             BlockItems = (int)blockItems;
@@ -104,6 +100,31 @@ internal sealed class B2ndLayout
             bs *= blockShape[d];
         }
     }
+
+    /// <summary>
+    /// The number of elements of <paramref name="shape"/>; throws <see cref="ArgumentException"/> for a negative axis
+    /// and for a shape whose elements or bytes (of <paramref name="itemSize"/>-byte items) 64-bit sizes cannot count
+    /// (an axis of 0 makes any shape empty).
+    /// </summary>
+    public static long ItemCount(long[] shape, int itemSize)
+    {
+        for (int d = 0; d < shape.Length; d++)
+            if (shape[d] < 0)
+                throw new ArgumentException($"shape[{d}] = {shape[d]} is negative.", nameof(shape));
+        if (Array.IndexOf(shape, 0L) >= 0)
+            return 0;
+        long nitems = 1;
+        foreach (long n in shape)
+        {
+            if (nitems > long.MaxValue / n / itemSize)
+                throw new ArgumentException($"the shape ({string.Join(", ", shape)}) has more elements than 64-bit sizes can count ({itemSize}-byte items); use a smaller shape.", nameof(shape));
+            nitems *= n;
+        }
+        return nitems;
+    }
+
+    /// <summary>The largest uncompressed chunk (C-Blosc2: a chunk with its header fits in an int32, minus a margin).</summary>
+    private const long MaxChunkBytes = int.MaxValue - ChunkFormat.ExtendedHeaderLength - 4096;
 
     /// <summary>Total bytes of the array in C order (without padding).</summary>
     public long ArrayNBytes => NItems * ItemSize;

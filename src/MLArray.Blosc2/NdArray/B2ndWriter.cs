@@ -159,13 +159,8 @@ public static class B2ndWriter
                 throw new ArgumentException($"trunc_prec only applies to little-endian float32/float64 data (as in C-Blosc2), not {dtype.Name}.", nameof(options));
         if (shape.Length > B2ndLayout.MaxDims)
             throw new ArgumentException($"b2nd arrays have at most {B2ndLayout.MaxDims} dimensions; got {shape.Length}.", nameof(shape));
-        long nitems = 1;
-        foreach (long s in shape)
-        {
-            if (s < 0) throw new ArgumentException($"shape ({string.Join(", ", shape)}) has a negative dimension.", nameof(shape));
-            nitems = checked(nitems * s);
-        }
-        if (dataLength >= 0 && dataLength != checked(nitems * dtype.ItemSize))
+        long nitems = B2ndLayout.ItemCount(shape, dtype.ItemSize);
+        if (dataLength >= 0 && dataLength != nitems * dtype.ItemSize)
             throw new ArgumentException($"data has {dataLength} bytes but shape ({string.Join(", ", shape)}) of {dtype.Name} needs {nitems * dtype.ItemSize}.", "data");
         bool empty = nitems == 0;
         int[] chunkShape = empty ? new int[shape.Length] : options.ChunkShape ?? DefaultChunkShape(shape, dtype.ItemSize);

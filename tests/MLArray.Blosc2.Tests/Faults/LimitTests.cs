@@ -40,6 +40,38 @@ public sealed class LimitTests
         }
     }
 
+    [Theory]
+    [InlineData(new long[] { 4, 4, 4 }, new[] { 2_000_000_000, 2_000_000_000, 2_000_000_000 }, new[] { 1, 1, 1 })] // chunk items overflow 64 bits
+    [InlineData(new long[] { 4 }, new[] { 2_000_000_000 }, new[] { 1_500_000_000 })] // the padded chunk (2 blocks) passes int.MaxValue
+    [InlineData(new long[] { 4, 4 }, new[] { 100_000, 100_000 }, new[] { 100_000, 100_000 })]
+    public void Chunk_and_block_shapes_near_int_MaxValue_are_an_ArgumentException_not_an_overflow(long[] shape, int[] chunk, int[] block)
+    {
+        var e = Assert.Throws<ArgumentException>(() => B2ndWriter.WriteToArray(new byte[shape.Aggregate(1L, (a, b) => a * b)], shape, DType.UInt8,
+            new B2ndWriteOptions { ChunkShape = chunk, BlockShape = block }));
+        Assert.Contains("exceeds the Blosc2 limit of 2 GiB; use a smaller chunk shape", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void A_shape_with_more_elements_or_bytes_than_64_bits_count_is_an_ArgumentException_not_an_overflow()
+    {
+        string dir = Directory.CreateTempSubdirectory("mla-limit-").FullName;
+        try
+        {
+            string path = Path.Combine(dir, "huge.b2nd");
+            var e = Assert.Throws<ArgumentException>(() => B2ndArray.Create(path, [1L << 40, 1L << 40], DType.Float32,
+                new B2ndWriteOptions { ChunkShape = [1000, 1000], BlockShape = [100, 100] }));
+            Assert.Contains("has more elements than 64-bit sizes can count (4-byte items); use a smaller shape", e.Message, StringComparison.Ordinal);
+            Assert.Empty(Directory.GetFileSystemEntries(dir));
+            // 2^62 four-byte items: the element count fits 64 bits, the byte count does not
+            Assert.Throws<ArgumentException>(() => B2ndArray.Create(path, [1L << 31, 1L << 31], DType.Float32,
+                new B2ndWriteOptions { ChunkShape = [1, 1], BlockShape = [1, 1] }));
+        }
+        finally
+        {
+            Directory.Delete(dir, recursive: true);
+        }
+    }
+
     [Fact]
     public void A_vlmeta_value_above_MaxMetaBytes_is_refused_and_the_limit_can_be_raised()
     {
