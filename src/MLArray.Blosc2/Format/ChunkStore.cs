@@ -362,7 +362,7 @@ internal sealed class WritableFileSource : IFrameSource
         _lockStream = new FileStream(Handle, FileAccess.ReadWrite, 1);
         try
         {
-            _lockStream.Lock(WriterLockOffset, 1);
+            _lockStream.Lock(WriterRegistry.LockOffset, 1);
         }
         catch (IOException e)
         {
@@ -370,8 +370,6 @@ internal sealed class WritableFileSource : IFrameSource
             throw new IOException(WriterRegistry.AlreadyOpenMessage(path), e);
         }
     }
-
-    private const long WriterLockOffset = 1L << 62;
 
     public SafeFileHandle Handle { get; }
 
@@ -405,7 +403,7 @@ internal sealed class WritableFileSource : IFrameSource
     {
         if (_lockStream is not null && !(OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS() || OperatingSystem.IsMacCatalyst()))
         {
-            try { _lockStream.Unlock(WriterLockOffset, 1); } catch (IOException) { }
+            try { _lockStream.Unlock(WriterRegistry.LockOffset, 1); } catch (IOException) { }
         }
         Handle.Dispose();
         _registration.Dispose();

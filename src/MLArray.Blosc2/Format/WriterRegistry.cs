@@ -27,15 +27,55 @@ internal static class WriterRegistry
         return new Registration(key);
     }
 
-    /// <summary>Throws when <paramref name="path"/> is open for writing in this process (before replacing or truncating it).</summary>
+    /// <summary>
+    /// Throws when <paramref name="path"/> is open for writing in this process or in another one (before replacing it:
+    /// a replaced file's writer would go on writing into the old, unlinked file, and its writes would be lost).
+    /// </summary>
     /// <exception cref="IOException">The file is open for writing.</exception>
     public static void ThrowIfOpen(string path)
     {
         string key = Key(path);
-        lock (Writers)
+        lock (Writers) // also keeps this process's writers from locking the file while the probe below holds it open
         {
-            if (Writers.Contains(key))
+            if (Writers.Contains(key) || LockedByAnotherProcess(path))
                 throw new IOException(AlreadyOpenMessage(path));
+        }
+    }
+
+    /// <summary>The byte a writer locks (advisory, far beyond any real frame, so the data stays readable).</summary>
+    internal const long LockOffset = 1L << 62;
+
+    /// <summary>
+    /// True when another process holds the writer lock of <paramref name="path"/>: a shared lock on the writer's byte
+    /// is refused while a writer holds its exclusive one. Only called when this process holds no writer of the file
+    /// (closing the probe's handle drops this process's POSIX locks on the file). False where the lock is not
+    /// enforced (macOS/iOS) and for a file that does not exist or cannot be opened (the replace reports that itself).
+    /// </summary>
+    private static bool LockedByAnotherProcess(string path)
+    {
+        if (OperatingSystem.IsMacOS() || OperatingSystem.IsIOS() || OperatingSystem.IsTvOS() || OperatingSystem.IsMacCatalyst())
+            return false;
+        FileStream probe;
+        try
+        {
+            probe = new FileStream(path, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete, 1);
+        }
+        catch (Exception e) when (e is IOException or UnauthorizedAccessException)
+        {
+            return false;
+        }
+        using (probe)
+        {
+            try
+            {
+                probe.Lock(LockOffset, 1);
+            }
+            catch (IOException)
+            {
+                return true;
+            }
+            try { probe.Unlock(LockOffset, 1); } catch (IOException) { }
+            return false;
         }
     }
 

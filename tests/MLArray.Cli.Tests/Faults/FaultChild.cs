@@ -46,7 +46,9 @@ public static class FaultChild
             return Atomic(args[1], long.Parse(args[2], CultureInfo.InvariantCulture));
         if (args.Length == 4 && args[0] == "rplus")
             return RPlus(args[1], int.Parse(args[2], CultureInfo.InvariantCulture), long.Parse(args[3], CultureInfo.InvariantCulture));
-        Console.Error.WriteLine("usage: atomic DIR START_GEN | rplus FILE SEED START_K");
+        if (args.Length == 2 && args[0] == "hold")
+            return Hold(args[1]);
+        Console.Error.WriteLine("usage: atomic DIR START_GEN | rplus FILE SEED START_K | hold FILE");
         return 1;
     }
 
@@ -79,6 +81,25 @@ public static class FaultChild
             }
             Console.WriteLine(string.Create(CultureInfo.InvariantCulture, $"done {g} {Convert.ToHexString(System.Security.Cryptography.SHA256.HashData(File.ReadAllBytes(target)))}"));
         }
+    }
+
+    /// <summary>
+    /// Opens FILE read/write, prints "ready", waits for a line on stdin, then writes -1 into the whole first plane
+    /// (values are float32), disposes and prints "written" (a writer that another process must not cut off).
+    /// </summary>
+    private static int Hold(string file)
+    {
+        using (var a = B2ndArray.Open(file, B2ndOpenMode.ReadWrite))
+        {
+            Console.WriteLine("ready");
+            Console.In.ReadLine();
+            long plane = a.Length / a.Shape[0];
+            var values = new float[plane];
+            Array.Fill(values, -1f);
+            a.Write([NdIndex.At(0)], MemoryMarshal.AsBytes(values.AsSpan()), threads: 1);
+        }
+        Console.WriteLine("written");
+        return 0;
     }
 
     /// <summary>Opens FILE read/write and writes box k (all values k) for k = START_K, …, printing "done K" after each.</summary>
