@@ -100,8 +100,7 @@ public sealed partial class MLArrayFile : IDisposable
         if (Remote.HttpRangeSource.IsHttpUrl(path))
             return OpenUrl(path, mode);
         OpenModes.CheckSuffix(path);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
+        OpenModes.ThrowIfMissing(path);
         var array = B2ndArray.Open(path, b2ndMode);
         try
         {
@@ -122,8 +121,7 @@ public sealed partial class MLArrayFile : IDisposable
     public static MLArrayFile Load(string path)
     {
         OpenModes.CheckSuffix(path);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
+        OpenModes.ThrowIfMissing(path);
         var array = B2ndArray.Open(File.ReadAllBytes(path), Path.GetFullPath(path), copyOnWrite: true);
         try
         {

@@ -20,8 +20,7 @@ internal static class OpenModes
     public static B2ndOpenMode ResolveOpen(string path, string mode = "r", string? mmapMode = "r")
     {
         CheckSuffix(path);
-        if (!File.Exists(path))
-            throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
+        ThrowIfMissing(path);
         if (mode is not ("r" or "a"))
             throw new ArgumentException("mode must be one of the following: 'r', 'a'", nameof(mode));
         return mmapMode switch
@@ -42,6 +41,17 @@ internal static class OpenModes
             throw new ArgumentException("mode must be 'w'.", nameof(mode));
         if (mmapMode is not ("w+" or null))
             throw new ArgumentException("mmap_mode must be one of the following: 'w+', None", nameof(mmapMode));
+    }
+
+    /// <summary>The reference's "No MLArray file exists" for a missing file; a folder is named as such.</summary>
+    /// <exception cref="FileNotFoundException">Nothing exists under <paramref name="path"/>.</exception>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder.</exception>
+    public static void ThrowIfMissing(string path)
+    {
+        if (File.Exists(path))
+            return;
+        B2ndArray.ThrowIfFolder(path);
+        throw new FileNotFoundException($"No MLArray file exists under {path}.", path);
     }
 
     /// <summary>Checks the <c>.mla</c> suffix (load, save, open, create).</summary>

@@ -60,7 +60,16 @@ internal sealed class AtomicFile : IDisposable
             throw new IOException($"'{full}' is a folder; give a file name to write.");
         RemoveStaleTemps(full, StaleAfter);
         string tmp = TempPathFor(full);
-        FileStream fs = steps.CreateTemp(tmp);
+        FileStream fs;
+        try
+        {
+            fs = steps.CreateTemp(tmp);
+        }
+        catch (UnauthorizedAccessException e)
+        {
+            // .NET names the temporary file, which the user never asked for: name the target and the folder.
+            throw new UnauthorizedAccessException($"cannot write '{full}': no permission to create files in the folder '{dir}'; choose another output folder or make it writable (nothing was written).", e);
+        }
         try
         {
             return new AtomicFile(full, tmp, steps, fs, steps.Wrap(fs));

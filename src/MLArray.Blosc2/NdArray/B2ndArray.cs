@@ -149,6 +149,7 @@ public sealed partial class B2ndArray : IDisposable
             throw new ArgumentOutOfRangeException(nameof(mode), mode, "mode must be Read, ReadWrite or CopyOnWrite.");
         if (MLArray.Remote.HttpRangeSource.IsHttpUrl(path))
             return OpenUrl(path, mode, limits);
+        ThrowIfFolder(path);
         for (int attempt = 0; ; attempt++)
         {
             IFrameSource source = mode == B2ndOpenMode.ReadWrite ? new WritableFileSource(path, createNew: false) : MappedFrameSource.Open(path);
@@ -169,6 +170,14 @@ public sealed partial class B2ndArray : IDisposable
                 throw;
             }
         }
+    }
+
+    /// <summary>A folder where a file is expected: say so (opening it would report "access denied", which misleads).</summary>
+    /// <exception cref="IOException"><paramref name="path"/> is a folder.</exception>
+    internal static void ThrowIfFolder(string path)
+    {
+        if (Directory.Exists(path))
+            throw new IOException($"'{path}' is a folder, not an .mla/.b2nd file; give the path of a file.");
     }
 
     private static bool GrewSince(string path, long length)

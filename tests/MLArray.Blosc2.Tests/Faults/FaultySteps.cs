@@ -24,8 +24,13 @@ internal sealed class FaultySteps : AtomicFileSteps
     /// <summary>The temporary files created.</summary>
     public List<string> Temps { get; } = [];
 
+    /// <summary>Refuse to create the temporary file as a folder without write permission does (.NET's exception and message).</summary>
+    public bool DenyCreate { get; init; }
+
     public override FileStream CreateTemp(string tempPath)
     {
+        if (DenyCreate)
+            throw new UnauthorizedAccessException($"Access to the path '{tempPath}' is denied.", new IOException("Permission denied"));
         Temps.Add(tempPath);
         return base.CreateTemp(tempPath);
     }

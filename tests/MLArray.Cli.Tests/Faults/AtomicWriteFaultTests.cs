@@ -153,6 +153,21 @@ public sealed class AtomicWriteFaultTests : IDisposable
     }
 
     [Fact]
+    public void Cli_convert_into_a_folder_without_write_permission_names_the_output_and_the_folder_not_the_temporary_file()
+    {
+        string npy = NewNpy("in.npy", 3);
+        string target = _dir.File("out.mla");
+        using var e = new StringWriter(CultureInfo.InvariantCulture);
+        int code = CliApp.Run(["convert", npy, target], TextWriter.Null, e, new FaultySteps { DenyCreate = true });
+        Assert.Equal(2, code);
+        string line = Assert.Single(e.ToString().Split(Environment.NewLine, StringSplitOptions.RemoveEmptyEntries));
+        Assert.Equal($"mlarray: cannot write '{target}': no permission to create files in the folder '{Path.GetDirectoryName(target)}'; "
+            + "choose another output folder or make it writable (nothing was written).", line);
+        Assert.False(File.Exists(target));
+        Assert.Empty(Directory.GetFiles(Path.GetDirectoryName(target)!, ".*.tmp"));
+    }
+
+    [Fact]
     public void Cli_convert_npy_to_b2nd()
     {
         string npy = NewNpy("in.npy", 4);

@@ -91,6 +91,25 @@ public sealed class ErrorsByLayerTests : IDisposable
         Assert.Empty(Directory.GetFiles(_dir));
     }
 
+    [Fact]
+    public void A_folder_given_as_a_file_is_an_IOException_that_says_so_at_every_door()
+    {
+        string folder = P("scans.mla");
+        Directory.CreateDirectory(folder);
+        foreach (var open in (Action[])[
+            () => B2ndArray.Open(folder).Dispose(),
+            () => B2ndArray.Open(folder, B2ndOpenMode.ReadWrite).Dispose(),
+            () => MLArrayFile.Open(folder).Dispose(),
+            () => MLArrayFile.Open(folder, MLArrayMode.ReadWrite).Dispose(),
+            () => MLArrayFile.Open(folder, mmapMode: "r+").Dispose(),
+            () => MLArrayFile.Load(folder).Dispose(),
+        ])
+        {
+            var e = Assert.Throws<IOException>(open); // not "access denied" (UnauthorizedAccessException), not "does not exist"
+            Assert.Equal($"'{folder}' is a folder, not an .mla/.b2nd file; give the path of a file.", e.Message);
+        }
+    }
+
     [Theory]
     [InlineData("notes.mla", "these are notes, not an array\n")]
     [InlineData("three.mla", "hi\n")]
