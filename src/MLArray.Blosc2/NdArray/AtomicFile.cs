@@ -72,7 +72,9 @@ internal sealed class AtomicFile : IDisposable
         }
         try
         {
-            return new AtomicFile(full, tmp, steps, fs, steps.Wrap(fs));
+            var tx = new AtomicFile(full, tmp, steps, fs, null!);
+            tx._stream = new WriteErrors(steps.Wrap(fs), tx);
+            return tx;
         }
         catch
         {
@@ -186,9 +188,9 @@ internal sealed class AtomicFile : IDisposable
                 stream.Flush();
             _steps.Flush(fs);
         }
-        catch (IOException e)
+        catch (IOException e) when (!ReferenceEquals(e, _writeFailure))
         {
-            throw new IOException($"could not write '{_target}': flushing the new content to disk failed ({e.Message}); the existing file is unchanged.", e);
+            throw new IOException($"could not write '{_target}': flushing the new content to disk failed ({Reason(e)}); the existing file is unchanged.", e);
         }
         if (!ReferenceEquals(stream, fs))
             stream.Dispose();
@@ -204,6 +206,83 @@ internal sealed class AtomicFile : IDisposable
             throw new IOException($"could not replace '{_target}' with the new content ({e.Message}); the existing file is unchanged. Check that it is not open in another program and that the folder is writable.", e);
         }
         _committed = true;
+    }
+
+    /// <summary>The message of a file-system error without the temporary file's name (which the user never asked for).</summary>
+    private string Reason(Exception e) => e.Message.Replace($" : '{_temp}'", "", StringComparison.Ordinal).Replace(_temp, _target, StringComparison.Ordinal).TrimEnd('.');
+
+    /// <summary>The exception <see cref="WriteErrors"/> raised for a failing write (passed on as it is, not wrapped again).</summary>
+    private IOException? _writeFailure;
+
+    /// <summary>
+    /// The stream handed to writers: passes everything through, and turns a failing write or flush of the temporary
+    /// file (disk full, I/O error) into an <see cref="IOException"/> that names the target and says it is unchanged.
+    /// </summary>
+    private sealed class WriteErrors(Stream inner, AtomicFile owner) : Stream
+    {
+        private IOException Failed(IOException e) => ReferenceEquals(e, owner._writeFailure) ? e : owner._writeFailure = new IOException(
+            $"could not write '{owner._target}': {owner.Reason(e)}; nothing was replaced (an existing file keeps its content). Check the free space and the folder.", e);
+
+        public override bool CanRead => inner.CanRead;
+        public override bool CanSeek => inner.CanSeek;
+        public override bool CanWrite => inner.CanWrite;
+        public override long Length => inner.Length;
+        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
+        public override int Read(Span<byte> buffer) => inner.Read(buffer);
+        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+
+        public override void SetLength(long value)
+        {
+            try { inner.SetLength(value); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override void Flush()
+        {
+            try { inner.Flush(); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override void Write(byte[] buffer, int offset, int count)
+        {
+            try { inner.Write(buffer, offset, count); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override void Write(ReadOnlySpan<byte> buffer)
+        {
+            try { inner.Write(buffer); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override void WriteByte(byte value)
+        {
+            try { inner.WriteByte(value); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override async ValueTask WriteAsync(ReadOnlyMemory<byte> buffer, CancellationToken cancellationToken = default)
+        {
+            try { await inner.WriteAsync(buffer, cancellationToken).ConfigureAwait(false); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        public override Task WriteAsync(byte[] buffer, int offset, int count, CancellationToken cancellationToken) =>
+            WriteAsync(buffer.AsMemory(offset, count), cancellationToken).AsTask();
+
+        public override async Task FlushAsync(CancellationToken cancellationToken)
+        {
+            try { await inner.FlushAsync(cancellationToken).ConfigureAwait(false); }
+            catch (IOException e) { throw Failed(e); }
+        }
+
+        protected override void Dispose(bool disposing)
+        {
+            if (disposing)
+                inner.Dispose();
+            base.Dispose(disposing);
+        }
     }
 
     /// <summary>Discards the temporary file unless <see cref="Commit"/> succeeded.</summary>

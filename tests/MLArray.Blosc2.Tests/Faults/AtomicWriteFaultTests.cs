@@ -102,6 +102,18 @@ public sealed class AtomicWriteFaultTests : IDisposable
     }
 
     [Fact]
+    public void A_full_disk_names_the_target_and_says_nothing_was_replaced()
+    {
+        string target = P("x.b2nd");
+        File.WriteAllBytes(target, [1, 2, 3]);
+        var e = Assert.Throws<IOException>(() => AtomicFile.Write(target, s => s.Write(new byte[1000]), new FaultySteps { FailAfterBytes = 100 }));
+        Assert.Equal($"could not write '{target}': No space left on device; nothing was replaced (an existing file keeps its content). Check the free space and the folder.", e.Message);
+        Assert.Equal(28, e.InnerException!.HResult);
+        Assert.Equal([1, 2, 3], File.ReadAllBytes(target));
+        Assert.Equal([target], Directory.GetFiles(_dir));
+    }
+
+    [Fact]
     public void A_write_to_a_new_path_that_fails_leaves_nothing()
     {
         string target = P("new.b2nd");

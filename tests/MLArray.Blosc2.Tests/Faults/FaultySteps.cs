@@ -74,7 +74,8 @@ internal sealed class FaultySteps : AtomicFileSteps
             {
                 inner.Write(buffer[..(int)Math.Max(0, room)]);
                 owner.BytesWritten += Math.Max(0, room);
-                throw new IOException($"No space left on device (injected after {owner.FailAfterBytes} bytes)");
+                // .NET's own message for ENOSPC, which names the file written: here the temporary file
+                throw new IOException($"No space left on device : '{inner.Name}'", 28);
             }
             inner.Write(buffer);
             owner.BytesWritten += buffer.Length;
@@ -130,6 +131,7 @@ internal static class FaultHarness
         File.WriteAllBytes(target, original);
         var e = Assert.ThrowsAny<IOException>(() => write(steps));
         Assert.Contains(expected, e.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain(".tmp'", e.Message, StringComparison.Ordinal); // the user's output is named, not the temporary file
         checkMessage(e.Message);
         Assert.Equal(original, File.ReadAllBytes(target));
         AssertNoTemps(dir, steps);
