@@ -227,10 +227,25 @@ internal sealed class AtomicFile : IDisposable
         public override bool CanSeek => inner.CanSeek;
         public override bool CanWrite => inner.CanWrite;
         public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => inner.Position = value; }
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+
+        // A buffered file stream writes its buffer out when it seeks: that write can fail too.
+        public override long Position
+        {
+            get => inner.Position;
+            set
+            {
+                try { inner.Position = value; }
+                catch (IOException e) { throw Failed(e); }
+            }
+        }
+
+        public override long Seek(long offset, SeekOrigin origin)
+        {
+            try { return inner.Seek(offset, origin); }
+            catch (IOException e) { throw Failed(e); }
+        }
 
         public override void SetLength(long value)
         {

@@ -12,6 +12,9 @@ internal sealed class FaultySteps : AtomicFileSteps
     /// <summary>Writes beyond this many bytes (in total, through every write of the stream) fail.</summary>
     public long FailAfterBytes { get; init; } = long.MaxValue;
 
+    /// <summary>Make seeks fail as a buffered file stream's do when writing out its buffer on a full disk.</summary>
+    public bool FailSeek { get; init; }
+
     /// <summary>Make the flush to disk fail.</summary>
     public bool FailFlush { get; init; }
 
@@ -58,11 +61,13 @@ internal sealed class FaultySteps : AtomicFileSteps
         public override bool CanSeek => inner.CanSeek;
         public override bool CanWrite => true;
         public override long Length => inner.Length;
-        public override long Position { get => inner.Position; set => inner.Position = value; }
+        public override long Position { get => inner.Position; set => Seek(value, SeekOrigin.Begin); }
         public override void Flush() => inner.Flush();
         public override int Read(byte[] buffer, int offset, int count) => inner.Read(buffer, offset, count);
         public override int Read(Span<byte> buffer) => inner.Read(buffer);
-        public override long Seek(long offset, SeekOrigin origin) => inner.Seek(offset, origin);
+
+        public override long Seek(long offset, SeekOrigin origin) =>
+            owner.FailSeek ? throw new IOException($"No space left on device : '{inner.Name}'", 28) : inner.Seek(offset, origin);
         public override void SetLength(long value) => inner.SetLength(value);
         public override void Write(byte[] buffer, int offset, int count) => Write(buffer.AsSpan(offset, count));
         public override void WriteByte(byte value) => Write([value]);
