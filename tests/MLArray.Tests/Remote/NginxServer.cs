@@ -6,7 +6,7 @@ namespace MLArray.Tests.Remote;
 /// <summary>
 /// A real nginx (Debian's package) on 127.0.0.1 with its own configuration in a temp folder, serving <see cref="Root"/>.
 /// Locations: <c>/</c> static files with ranges; <c>/noranges/</c> ignores Range (<c>max_ranges 0</c>: 200 + whole body);
-/// <c>/forbidden/</c> answers 403; <c>/loop/</c> redirects to itself. Starting fails loudly (never a silent pass).
+/// <c>/forbidden/</c> answers 403; <c>/loop/</c> redirects to itself; <c>/noetag/</c> sends no ETag (only Last-Modified). Starting fails loudly (never a silent pass).
 /// </summary>
 public sealed class NginxServer : IDisposable
 {
@@ -45,6 +45,7 @@ public sealed class NginxServer : IDisposable
                     location /noranges/ { max_ranges 0; }
                     location /forbidden/ { return 403; }
                     location /loop/ { return 302 /loop/again.mla; }
+                    location /noetag/ { etag off; }
                 }
             }
             """);
