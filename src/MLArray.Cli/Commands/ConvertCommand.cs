@@ -239,7 +239,7 @@ internal static class ConvertCommand
             }
 
             case (Kind.Mla, Kind.Medical):
-                progress.WriteLine($"converting {input} -> {output}");
+                progress.WriteLine($"converting {CliInput.Display(input)} -> {output}");
                 if (s.Cast is not null || CliInput.IsObjectStoreUrl(input))
                 {
                     using var f = CliInput.IsObjectStoreUrl(input) ? CliInput.OpenFile(input) : MLArrayFile.Open(input);

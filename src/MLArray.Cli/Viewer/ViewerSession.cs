@@ -5,6 +5,7 @@ using MLArray.Cli.Commands;
 using MLArray.Display;
 using MLArray.Metadata;
 using MLArray.Metadata.Migration;
+using MLArray.Remote;
 
 namespace MLArray.Cli.Viewer;
 
@@ -108,9 +109,13 @@ internal sealed class ViewerSession : IDisposable
 
     private static bool IsUrl(string path) => path.Contains("://", StringComparison.Ordinal);
 
-    /// <summary>A path, or a URL without its query (a presigned URL's signature is a credential: never printed or served).</summary>
+    /// <summary>
+    /// A path, or a URL without its user info and query (a password or a presigned URL's signature is a credential:
+    /// never printed or served).
+    /// </summary>
     public static string Shown(string pathOrUrl) =>
-        IsUrl(pathOrUrl) && pathOrUrl.IndexOf('?', StringComparison.Ordinal) is var q and > 0 ? pathOrUrl[..q] : pathOrUrl;
+        HttpRangeSource.IsHttpUrl(pathOrUrl) ? HttpRangeSource.Redact(new Uri(pathOrUrl)).Replace("?…", "", StringComparison.Ordinal)
+        : IsUrl(pathOrUrl) && pathOrUrl.IndexOf('?', StringComparison.Ordinal) is var q and > 0 ? pathOrUrl[..q] : pathOrUrl;
 
     /// <summary>The segmentation's geometry with the image's orientation, after checking shape and geometry match.</summary>
     private static DisplayGeometry CheckSegmentation(MLArrayFile image, DisplayGeometry g, MLArrayFile seg)

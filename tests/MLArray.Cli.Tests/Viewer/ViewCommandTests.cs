@@ -73,6 +73,8 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
         Assert.Equal(404, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=91")).Status);
         Assert.Equal(404, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=-1")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=oblique&index=1")).Status);
+        Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial,coronal&index=1")).Status); // not parsed as flags
+        Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=1&index=1")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=x")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=1&frames=0")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=1&lo=NaN")).Status);
