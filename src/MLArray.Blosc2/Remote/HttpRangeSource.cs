@@ -72,6 +72,7 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     private readonly HttpClient _client;
     private readonly HttpRangeSourceOptions _options;
+    private readonly Uri _origin; // the URL given: asked again when a location learned from a redirect stops working
     private Uri _uri;
     private byte[] _prefix = [];
     private byte[] _suffix = [];
@@ -82,7 +83,7 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     private HttpRangeSource(Uri uri, HttpRangeSourceOptions options)
     {
-        _uri = uri;
+        _uri = _origin = uri;
         _options = options;
         _client = options.Client ?? Shared.Value;
         DisplayName = Redact(uri);
@@ -492,6 +493,7 @@ public sealed class HttpRangeSource : IByteRangeSource
     private async Task<HttpResponseMessage> SendAsync(RangeHeaderValue range, bool ifMatch, CancellationToken ct)
     {
         var uri = _uri;
+        bool askedOrigin = false;
         for (int redirects = 0; ; redirects++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
@@ -514,6 +516,16 @@ public sealed class HttpRangeSource : IByteRangeSource
                 uri = location.IsAbsoluteUri ? location : new Uri(uri, location);
                 if (!IsHttpUrl(uri))
                     throw Error($"redirected to a non-HTTP location", status);
+                continue;
+            }
+            if (status is 401 or 403 or 404 or 410 && redirects == 0 && !askedOrigin && uri != _origin)
+            {
+                // A location learned from an earlier redirect refuses now: a CDN's signed link that expired (GitHub
+                // release assets, Hugging Face files). The given URL is asked again for a fresh location.
+                response.Dispose();
+                askedOrigin = true;
+                uri = _origin;
+                redirects = -1;
                 continue;
             }
             if (redirects > 0)

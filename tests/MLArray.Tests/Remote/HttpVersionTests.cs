@@ -2,6 +2,7 @@ using System.IO.Compression;
 using System.Net;
 using System.Net.Http.Headers;
 using MLArray.Blosc2;
+using MLArray.Layout;
 using MLArray.Remote;
 
 namespace MLArray.Tests.Remote;
@@ -17,14 +18,18 @@ public sealed class HttpVersionTests(NginxServer nginx) : IClassFixture<NginxSer
 
     public void Dispose() => Directory.Delete(_dir, recursive: true);
 
-    /// <summary>An uncompressed float32 [16, 64, 64] file of the seed's values: every seed gives the same length.</summary>
+    /// <summary>An uncompressed float32 [16, 64, 64] file of the seed's values in 4 chunks: every seed gives the same length.</summary>
     private string Volume(int seed, out float[] values)
     {
         var rng = new Random(seed);
         values = new float[16 * 64 * 64];
         for (int i = 0; i < values.Length; i++) values[i] = rng.NextSingle();
         string path = Path.Combine(_dir, $"v{seed}.mla");
-        using var f = MLArrayFile.FromArray(values, [16, 64, 64], new MLArrayCreateOptions { Compression = new CompressionParams { Codec = Blosc2Codec.LZ4, CLevel = 0 } });
+        using var f = MLArrayFile.FromArray(values, [16, 64, 64], new MLArrayCreateOptions
+        {
+            Compression = new CompressionParams { Codec = Blosc2Codec.LZ4, CLevel = 0 },
+            Layout = LayoutOptions.Manual([4, 64, 64], [4, 32, 32]),
+        });
         f.Save(path);
         return path;
     }
@@ -75,6 +80,53 @@ public sealed class HttpVersionTests(NginxServer nginx) : IClassFixture<NginxSer
         using (var remote = await MLArrayFile.OpenAsync(await HttpRangeSource.OpenAsync(url, FastRetries with { Client = new HttpClient(ignoring) })))
             Assert.Contains("Last-Modified", Assert.Throws<MLArrayRemoteChangedException>(() => remote.ToArray<float>()).Message);
         Assert.NotEqual(values1, values2);
+    }
+
+    [Fact]
+    public async Task A_redirect_target_that_stops_working_is_resolved_again_from_the_given_url()
+    {
+        string v = Volume(4, out var values);
+        nginx.Serve(v, "data/signed.mla");
+        var url = nginx.Url("signed-redirect/signed.mla");
+        // the CDN: signed links seen before "expire" is set answer 403 from then on
+        var issued = new HashSet<string>();
+        bool expire = false;
+        var cdn = new FaultHandler
+        {
+            Rule = (n, req, resp) =>
+            {
+                if (!req.RequestUri!.AbsolutePath.StartsWith("/data/", StringComparison.Ordinal))
+                    return Task.FromResult(resp);
+                lock (issued)
+                {
+                    if (!Volatile.Read(ref expire))
+                        issued.Add(req.RequestUri.Query);
+                    else if (issued.Contains(req.RequestUri.Query))
+                    {
+                        resp.Dispose();
+                        return Task.FromResult(new HttpResponseMessage(HttpStatusCode.Forbidden));
+                    }
+                }
+                return Task.FromResult(resp);
+            },
+        };
+        var source = await HttpRangeSource.OpenAsync(url, FastRetries with { Client = new HttpClient(cdn), MaxRangesPerRequest = 1 });
+        using var remote = await MLArrayFile.OpenAsync(source);
+        Assert.Equal(values.AsSpan(0, 4 * 64 * 64).ToArray(), remote.Read<float>(NdIndex.Slice(0, 4), NdIndex.Slice(0, 64), NdIndex.Slice(0, 64)));
+        Assert.InRange(issued.Count, 1, 2); // the opening pair was redirected; later requests went straight to the signed link
+
+        await Task.Delay(20); // the next link is signed at a later millisecond
+        Volatile.Write(ref expire, true);
+        Assert.Equal(values, remote.ToArray<float>()); // the rest through a fresh link
+        Assert.Equal(0, source.Traffic.Retries);
+
+        // the given URL itself refusing is still an error naming the status
+        bool deny = false;
+        var gone = new FaultHandler { Rule = (n, req, resp) => Task.FromResult(Volatile.Read(ref deny) ? new HttpResponseMessage(HttpStatusCode.Forbidden) : resp) };
+        var refused = await HttpRangeSource.OpenAsync(url, FastRetries with { Client = new HttpClient(gone), MaxRangesPerRequest = 1 });
+        using var r2 = await MLArrayFile.OpenAsync(refused);
+        Volatile.Write(ref deny, true);
+        Assert.Equal(403, Assert.Throws<MLArrayRemoteException>(() => r2.ToArray<float>()).StatusCode);
     }
 
     /// <summary>Answers request <paramref name="which"/> (and later ones) with its body gzipped and <c>Content-Encoding: gzip</c>, Content-Range kept.</summary>
