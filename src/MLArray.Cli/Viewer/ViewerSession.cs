@@ -344,7 +344,8 @@ internal sealed class ViewerSession : IDisposable
                 if (double.IsFinite(d)) w.WriteNumberValue(d);
                 else w.WriteStringValue(d.ToString(CultureInfo.InvariantCulture));
             w.WriteEndArray();
-            if (label is { } lb) w.WriteNumber("label", Math.Round(lb));
+            if (label is { } lb && double.IsFinite(lb)) w.WriteNumber("label", Math.Round(lb));
+            else if (label is { } nonFinite) w.WriteString("label", nonFinite.ToString(CultureInfo.InvariantCulture)); // NaN (background) or ±inf in a float segmentation: JSON has no number for them
             else w.WriteNull("label");
             w.WriteStartObject("views");
             foreach (SliceView v in Enum.GetValues<SliceView>())

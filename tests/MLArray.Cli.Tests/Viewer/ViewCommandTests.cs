@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using MLArray.Cli.Tests.Cli;
 using MLArray.Cli.Viewer;
@@ -105,6 +106,36 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
             using var c = new TcpClient();
             await Assert.ThrowsAnyAsync<SocketException>(() => c.ConnectAsync(other, server.Port));
         }
+    }
+
+    [Fact]
+    public async Task A_float_segmentation_with_NaN_labels_is_located_with_the_label_as_text()
+    {
+        // is_seg float32 labels: NaN (background) and 2 alternate; JSON has no NaN, the click still answers
+        string seg = Path.Combine(_f.Case.Dir, "float_seg.mla");
+        using (var im = MLArrayFile.Open(_f.Case.Image))
+        {
+            var labels = new float[im.Shape.Aggregate(1L, (a, b) => a * b)];
+            for (int i = 0; i < labels.Length; i++) labels[i] = i % 2 == 0 ? float.NaN : 2f;
+            using var s = MLArrayFile.FromArray(labels, im.Shape, new MLArrayCreateOptions { Copy = im, Meta = im.Meta with { IsSeg = true } });
+            s.Save(seg);
+        }
+
+        await using var server = await ViewerServer.StartAsync(ViewerSession.Open(_f.Case.Image, seg), 0);
+        using var http = new HttpClient();
+        string b = $"http://127.0.0.1:{server.Port}", t = "token=" + server.Token;
+        var seen = new HashSet<string>();
+        for (int x = 30; x < 32; x++)
+        {
+            var (status, body, _) = await Get(http, $"{b}/api/locate?{t}&view=axial&index=45&x={x}&y=40");
+            Assert.True(status == 200, Encoding.UTF8.GetString(body));
+            using var j = JsonDocument.Parse(body);
+            seen.Add(j.RootElement.GetProperty("label").ToString());
+        }
+        Assert.Equal(["2", "NaN"], seen.Order());
+        var overlay = await Get(http, $"{b}/api/overlay?{t}&view=axial&index=45");
+        Assert.Equal(200, overlay.Status);
+        Assert.Equal($"2:{LabelColours.Hex(2)}", overlay.Response.Headers.GetValues("X-Labels").Single()); // NaN is background
     }
 
     [Fact]
