@@ -112,7 +112,7 @@ internal sealed class ViewerServer : IAsyncDisposable
             catch (Exception e) when (!ctx.Response.HasStarted && FailureStatus(e) is int status)
             {
                 // the file cannot be read (any more): say why, instead of an empty 500
-                string what = e is MLArrayRemoteChangedException
+                string what = e is MLArrayRemoteChangedException or ViewedFileChangedException
                     ? $"{e.Message} The file changed while being viewed: stop mlarray view and start it again to see the current file."
                     : e.Message;
                 await Send(ctx, status, what).ConfigureAwait(false);
@@ -123,7 +123,7 @@ internal sealed class ViewerServer : IAsyncDisposable
     /// <summary>The status of a read that failed: 409 for a file replaced while viewed, 502 for a remote store failing, 500 for an unreadable file; null for a bug (rethrown).</summary>
     private static int? FailureStatus(Exception e) => e switch
     {
-        MLArrayRemoteChangedException => StatusCodes.Status409Conflict,
+        MLArrayRemoteChangedException or ViewedFileChangedException => StatusCodes.Status409Conflict,
         MLArrayRemoteException or HttpRequestException => StatusCodes.Status502BadGateway,
         IOException or UnauthorizedAccessException or InvalidOperationException => StatusCodes.Status500InternalServerError,
         _ => null,

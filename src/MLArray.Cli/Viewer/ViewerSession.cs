@@ -21,6 +21,8 @@ internal sealed class ViewerSession : IDisposable
     private readonly Dictionary<string, LinkedListNode<(string Key, SlicePlane Plane)>> _cache = [];
     private readonly MLArrayFile? _seg;
     private readonly DisplayGeometry? _segGeometry;
+    private LocalFileWatch? _imageWatch;
+    private LocalFileWatch? _segWatch;
 
     private ViewerSession(MLArrayFile image, DisplayGeometry geometry, RenderMode mode, MLArrayFile? seg, DisplayGeometry? segGeometry, string metaTree, bool neurological)
     {
@@ -65,15 +67,18 @@ internal sealed class ViewerSession : IDisposable
     /// <exception cref="ArgumentException">A segmentation that does not match the image.</exception>
     public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false, ComplexPart part = ComplexPart.Magnitude, string? cacheDir = null)
     {
-        var image = CliInput.OpenFile(imagePath, cacheDir);
-        MLArrayFile? seg = null;
+        // the watches open first: a file replaced by rename between the two opens leaves a watch that never fires, not a false alarm
+        LocalFileWatch? imageWatch = LocalFileWatch.TryOpen(imagePath), segWatch = null;
+        MLArrayFile? image = null, seg = null;
         try
         {
+            image = CliInput.OpenFile(imagePath, cacheDir);
             var geometry = DisplayGeometry.Of(image);
             RenderMode mode = SlicePreview.ModeOf(image, geometry, asLabels: false);
             DisplayGeometry? segGeometry = null;
             if (segPath is not null)
             {
+                segWatch = LocalFileWatch.TryOpen(segPath);
                 seg = CliInput.OpenFile(segPath, cacheDir);
                 segGeometry = CheckSegmentation(image, geometry, seg);
             }
@@ -97,12 +102,16 @@ internal sealed class ViewerSession : IDisposable
                 Part = part,
                 ImageName = CliInput.FileName(Shown(imagePath).Replace('\\', '/')),
                 SegName = segPath is null ? null : CliInput.FileName(Shown(segPath).Replace('\\', '/')),
+                _imageWatch = imageWatch,
+                _segWatch = segWatch,
             };
         }
         catch
         {
             seg?.Dispose();
-            image.Dispose();
+            image?.Dispose();
+            segWatch?.Dispose();
+            imageWatch?.Dispose();
             throw;
         }
     }
@@ -174,6 +183,8 @@ internal sealed class ViewerSession : IDisposable
             }
         }
 
+        // a cached plane stays shown; a new read first checks that the local file was not rewritten in place
+        (kind == "i" ? _imageWatch : _segWatch)?.ThrowIfChanged();
         SlicePlane plane = SliceRenderer.Read(file, g, g.Layout(view, Neurological), index, frames, Part);
         lock (_cacheLock)
         {
@@ -374,5 +385,7 @@ internal sealed class ViewerSession : IDisposable
     {
         _seg?.Dispose();
         Image.Dispose();
+        _segWatch?.Dispose();
+        _imageWatch?.Dispose();
     }
 }
