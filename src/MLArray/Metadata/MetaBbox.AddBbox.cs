@@ -7,7 +7,7 @@ public sealed partial record MetaBbox
     /// axis, with an optional score and label. The first box may carry a score or label (the reference fails there);
     /// after that every box must carry one exactly when the earlier ones do.
     /// </summary>
-    /// <exception cref="ArgumentException">A score/label is missing or unexpected, or a label is not a string or integer.</exception>
+    /// <exception cref="ArgumentException">A score/label is missing or unexpected, a label is not a string or integer, or a row is not [min, max] with finite values and min &lt;= max.</exception>
     public MetaBbox Add(IReadOnlyList<IReadOnlyList<MetaNumber>> bbox, MetaNumber? score = null, MetaValue? label = null)
     {
         ArgumentNullException.ThrowIfNull(bbox);
