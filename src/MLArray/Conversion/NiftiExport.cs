@@ -27,7 +27,8 @@ internal static class NiftiExport
         var fileAxes = axes.Where(i => g.IsSpatial[i]).OrderBy(i => g.FileSpatialIndex[i]).ToList();
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] == "temporal"));
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] != "temporal"));
-        long[] fileShape = NiftiFileShape(fileAxes, shape, g);
+        List<int> slots = NiftiAxisLayout.Slots([.. fileAxes.Select(i => g.IsSpatial[i] ? "spatial" : g.Labels[i])]);
+        long[] fileShape = [.. slots.Select(s => s < 0 ? 1 : shape[fileAxes[s]])];
         if (fileShape.Length > 7)
             throw new MLArrayNotSupportedException($"NIfTI holds at most 7 dimensions; the array needs {fileShape.Length} (its non-spatial axes start at dim 4 or 5).");
         int[] perm = fileAxes.AsEnumerable().Reverse().ToArray();
@@ -75,28 +76,13 @@ internal static class NiftiExport
         srcHeader = h;
         CopyNiftiSource(meta.Source, h, fileShape.Length, keepScaling: scaledOnImport || dtype.Kind != DTypeKind.Float || srcType is null ||
             (NiftiDataTypeOrNull((int)srcType) is { } sd && sd == dtype));
+        // Padding dims (dims 1-3 are space, dim 4 time): record the labels so that our import can drop them again.
+        // Only when the file axes are the C axes reversed, so that dropping the padding gives back the C order.
+        if (channels == 1 && slots.Contains(-1) && meta.Spatial.AxisLabels is { } given && given.Count == n && fileAxes.SequenceEqual(Enumerable.Range(0, n).Reverse()))
+            h.Extensions.Add(NiftiAxisLayout.Marker([.. given.Select(l => l.Value)]));
         int version = SourceValues.Source(meta, "sizeof_hdr") == 540 ? 2 : 1;
         ct.ThrowIfCancellationRequested();
         Nifti.Write(output, new NiftiImage(srcHeader, outType, channels, fileData), new NiftiWriteOptions { Version = version == 2 ? 2 : null }, ct);
-    }
-
-    /// <summary>
-    /// The NIfTI dims of the file axes: dims 1-3 are always space, dim 4 time, dims 5+ the other axes (the import's
-    /// reading), so fewer than three spatial axes are padded with 1s when non-spatial axes follow, and dim 4 is 1
-    /// when there are other axes but no temporal one. Padding adds size-1 dims only: the data order is unchanged.
-    /// </summary>
-    private static long[] NiftiFileShape(List<int> fileAxes, long[] shape, ExportGeometry g)
-    {
-        int temporal = fileAxes.Count(i => !g.IsSpatial[i] && g.Labels[i] == "temporal");
-        var dims = new List<long>(8);
-        foreach (int i in fileAxes)
-        {
-            if (!g.IsSpatial[i] && dims.Count < 3) dims.AddRange(Enumerable.Repeat(1L, 3 - dims.Count));
-            if (!g.IsSpatial[i] && g.Labels[i] != "temporal" && temporal == 0 && dims.Count == 3) dims.Add(1);
-            dims.Add(shape[i]);
-        }
-
-        return [.. dims];
     }
 
     /// <summary>The sform and qform a NIfTI source header held (from <c>meta.source</c>), with their codes.</summary>
@@ -250,7 +236,8 @@ internal static class NiftiExport
                 {
                     try
                     {
-                        h.Extensions.Add(new NiftiExtension((int)ci.Value, Convert.FromBase64String(bs.Value)));
+                        var ext = new NiftiExtension((int)ci.Value, Convert.FromBase64String(bs.Value));
+                        if (!NiftiAxisLayout.IsMarker(ext)) h.Extensions.Add(ext); // the export writes its own
                     }
                     catch (FormatException)
                     {

@@ -156,4 +156,55 @@ public sealed class NiftiGeometryEdgeTests(ITestOutputHelper output) : IDisposab
         Assert.True(code == 0, so + se);
         Assert.Equal("ok", so.Trim());
     }
+
+    [Theory]
+    [InlineData(new long[] { 3, 4, 5, 6 }, new[] { "channel", "spatial_z", "spatial_y", "spatial_x" }, new long[] { 6, 5, 4, 1, 3 })]
+    [InlineData(new long[] { 2, 5, 6 }, new[] { "channel", "spatial_y", "spatial_x" }, new long[] { 6, 5, 1, 1, 2 })]
+    [InlineData(new long[] { 2, 3, 4, 5, 6 }, new[] { "channel", "channel", "spatial_z", "spatial_y", "spatial_x" }, new long[] { 6, 5, 4, 1, 3, 2 })]
+    public void An_image_with_channel_axes_comes_back_from_NIfTI_with_its_shape_and_labels(long[] shape, string[] labels, long[] niftiDims)
+    {
+        int count = (int)shape.Aggregate(1L, (a, b) => a * b);
+        float[] values = Enumerable.Range(0, count).Select(i => i * 0.25f).ToArray();
+        double[] spacing = [.. labels.Select((l, i) => l.StartsWith("spatial", StringComparison.Ordinal) ? 0.5 + i : 1.0).Where((_, i) => labels[i].StartsWith("spatial", StringComparison.Ordinal))];
+        using (var img = MLArrayFile.FromArray(values, shape, new MLArrayCreateOptions { AxisLabels = labels, Spacing = spacing }))
+            img.Save(P("chan.mla"));
+        MedicalConverter.FromMLArray(P("chan.mla"), P("chan.nii.gz"));
+        NiftiImage nii = Nifti.Read(P("chan.nii.gz"));
+        Assert.Equal(niftiDims, nii.Header.FileShape); // what nibabel sees: space in dims 1-3, time (1) in dim 4, the rest after
+
+        MedicalConverter.ToMLArray(P("chan.nii.gz"), P("back.mla"));
+        using (var back = MLArrayFile.Open(P("back.mla")))
+        {
+            Assert.Equal(shape, back.Shape);
+            Assert.Equal(labels, back.AxisLabels);
+            Assert.Equal(values, back.ToArray<float>());
+            Assert.Equal(spacing, back.Spacing);
+            Assert.False(back.Meta.Source.TryGetValue("extensions", out _)); // the marker is not kept as a source extension
+        }
+
+        // exported again: one marker, the same file dims
+        MedicalConverter.FromMLArray(P("back.mla"), P("again.nii.gz"));
+        NiftiImage again = Nifti.Read(P("again.nii.gz"));
+        Assert.Equal(niftiDims, again.Header.FileShape);
+        Assert.Single(again.Header.Extensions);
+    }
+
+    [Fact]
+    public void Without_the_marker_or_with_one_that_does_not_fit_the_size_1_time_axis_is_kept()
+    {
+        float[] values = Enumerable.Range(0, 2 * 3 * 4 * 2).Select(i => (float)i).ToArray();
+        var plain = NiftiImage.Create(MemoryMarshal.AsBytes(values.AsSpan()).ToArray(), DType.Float32, [4, 3, 2, 1, 2], ObliquePlane());
+        Nifti.Write(P("plain.nii"), plain);
+        using (var img = MedicalConverter.ToMLArray(P("plain.nii")))
+            Assert.Equal([2L, 1, 2, 3, 4], img.Shape);
+
+        // a marker whose labels do not describe these dims (three labels for five dims) is ignored
+        plain.Header.Extensions.Add(NiftiAxisLayout.Marker(["channel", "spatial_y", "spatial_x"]));
+        Nifti.Write(P("stale.nii"), plain);
+        using (var img = MedicalConverter.ToMLArray(P("stale.nii")))
+        {
+            Assert.Equal([2L, 1, 2, 3, 4], img.Shape);
+            Assert.Equal(["channel", "temporal", "spatial_z", "spatial_y", "spatial_x"], img.AxisLabels);
+        }
+    }
 }
