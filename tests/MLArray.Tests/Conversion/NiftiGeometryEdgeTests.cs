@@ -207,4 +207,26 @@ public sealed class NiftiGeometryEdgeTests(ITestOutputHelper output) : IDisposab
             Assert.Equal(["channel", "temporal", "spatial_z", "spatial_y", "spatial_x"], img.AxisLabels);
         }
     }
+
+    [PythonFact("numpy,nibabel")]
+    public void Nibabel_reads_the_padded_channel_export_with_its_comment_extension()
+    {
+        float[] values = Enumerable.Range(0, 3 * 4 * 5 * 6).Select(i => (float)i).ToArray();
+        using (var img = MLArrayFile.FromArray(values, [3, 4, 5, 6], new MLArrayCreateOptions { AxisLabels = ["channel", "spatial_z", "spatial_y", "spatial_x"] }))
+            img.Save(P("c.mla"));
+        MedicalConverter.FromMLArray(P("c.mla"), P("c.nii.gz"));
+        const string script = """
+            import sys, json, numpy as np, nibabel as nib
+            img = nib.load(sys.argv[1])
+            assert img.shape == (6, 5, 4, 1, 3), img.shape
+            a = np.asanyarray(img.dataobj)
+            assert a[1, 2, 3, 0, 2] == 2 * 120 + 3 * 30 + 2 * 6 + 1, a[1, 2, 3, 0, 2]
+            (e,) = img.header.extensions
+            assert e.get_code() == 6 and json.loads(e.get_content().rstrip(b'\0'))['mlarray_axis_labels'] == ['channel', 'spatial_z', 'spatial_y', 'spatial_x']
+            print('ok')
+            """;
+        var (code, so, se) = PythonScript.Run("numpy,nibabel", script, P("c.nii.gz"));
+        Assert.True(code == 0, so + se);
+        Assert.Equal("ok", so.Trim());
+    }
 }
