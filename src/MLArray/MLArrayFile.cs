@@ -753,7 +753,7 @@ public sealed partial class MLArrayFile : IDisposable
 
     /// <summary>
     /// Validates <paramref name="meta"/> against the array's dimensions: the schema's rules, then the fixes of the
-    /// reference's validation gaps (docs/differences-from-python.md A6, A15, A18–A20). A gap check is skipped for a field
+    /// reference's validation gaps (docs/differences-from-python.md A6, A15, A18–A20, A29). A gap check is skipped for a field
     /// equal to the one in <paramref name="previous"/>, so that editing one namespace of a file written elsewhere never
     /// fails on a value that was already stored.
     /// </summary>
@@ -777,7 +777,7 @@ public sealed partial class MLArrayFile : IDisposable
                 + "and the columns linearly independent; put voxel sizes in meta.spatial.spacing (or store the whole geometry as meta.spatial.affine)");
         if (meta.Spatial.Affine is { } aff && aff != sp0?.Affine && !HasHomogeneousLastRow(aff))
             errors.Add("meta.spatial.affine must have [0, ..., 0, 1] as its last row");
-        if (meta.Spatial.Affine is { } affLin && affLin != sp0?.Affine && IsSingularAffine(affLin))
+        if (meta.Spatial.Affine is { } affLin && affLin != sp0?.Affine && affLin.All(r => r.All(v => double.IsFinite(v.ToDouble()))) && IsSingularAffine(affLin))
             errors.Add("meta.spatial.affine must be invertible: its linear part (the top-left N x N block) is singular or nearly so "
                 + $"(|det| of the column-normalised block < {DirectionTolerance}), so some voxel axis has no size or no direction of its own; "
                 + "give every spatial axis a non-zero size and an independent direction");

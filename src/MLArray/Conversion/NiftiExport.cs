@@ -92,7 +92,10 @@ internal static class NiftiExport
         public double[,] Best => SformCode > 0 && Sform is not null ? Sform : Qform!;
     }
 
-    /// <summary>The source's sform (when sform_code &gt; 0) and qform (when qform_code &gt; 0); null when it holds neither.</summary>
+    /// <summary>
+    /// The source's sform (when sform_code &gt; 0) and qform (when qform_code &gt; 0); null when it holds neither or
+    /// was not a single plane.
+    /// </summary>
     private static SourceFormSet? SourceForms(MLArrayMeta meta)
     {
         double[]? Vec(string key, int n)
@@ -105,6 +108,9 @@ internal static class NiftiExport
             return r;
         }
 
+        // Only a source that was itself one plane (dim[0] < 3 or dim[3] == 1): a 2-D image cut from a volume does not
+        // lie where the volume's form puts its first slice.
+        if (Vec("dim", 4) is not { } dim || !(dim[0] < 3 || dim[3] == 1)) return null;
         double Num(string key) => SourceValues.SourceDouble(meta, key);
         int sCode = (int)(SourceValues.Source(meta, "sform_code") ?? 0), qCode = (int)(SourceValues.Source(meta, "qform_code") ?? 0);
         double[]? x = Vec("srow_x", 4), y = Vec("srow_y", 4), z = Vec("srow_z", 4), pix = Vec("pixdim", 8) ?? Vec("pixdim", 4);

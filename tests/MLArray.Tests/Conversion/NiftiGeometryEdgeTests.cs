@@ -67,6 +67,20 @@ public sealed class NiftiGeometryEdgeTests(ITestOutputHelper output) : IDisposab
         NiftiHeader moved = Nifti.Read(P("moved.nii")).Header;
         Assert.Equal([0, 0, 1, 0], moved.SRowZ);
         Assert.Equal(2.0, Math.Sqrt((moved.SRowX[0] * moved.SRowX[0]) + (moved.SRowY[0] * moved.SRowY[0])), 5);
+
+        // a 2-D image cut from a volume (its source a 3-D header with 3 slices): the volume's form is not its position
+        float[] volume = Enumerable.Range(0, 60).Select(i => (float)i).ToArray();
+        Nifti.Write(P("vol.nii"), NiftiImage.Create(MemoryMarshal.AsBytes(volume.AsSpan()).ToArray(), DType.Float32, [5, 4, 3], ObliquePlane()));
+        MLArrayMeta volumeMeta;
+        using (var vol = MedicalConverter.ToMLArray(P("vol.nii"))) volumeMeta = vol.Meta;
+        using (var slice = MLArrayFile.FromArray(values, [4, 5], new MLArrayCreateOptions { Meta = new MLArrayMeta { Source = volumeMeta.Source } }))
+        {
+            using var planeImg = MedicalConverter.ToMLArray(P("plane.nii")); // the plane as imported
+            slice.Meta = slice.Meta with { Spatial = slice.Meta.Spatial with { Spacing = planeImg.Meta.Spatial.Spacing, Origin = planeImg.Meta.Spatial.Origin, Direction = planeImg.Meta.Spatial.Direction, CoordSystem = planeImg.Meta.Spatial.CoordSystem } };
+            slice.Save(P("slice.mla"));
+        }
+        MedicalConverter.FromMLArray(P("slice.mla"), P("slice.nii"));
+        Assert.Equal([0, 0, 1, 0], Nifti.Read(P("slice.nii")).Header.SRowZ);
     }
 
     private const string NibabelPlaneScript = """
