@@ -21,7 +21,7 @@ internal static class HeaderCommand
             json,
             cache,
         };
-        cmd.SetAction(pr => CliApp.Guard(stderr, () =>
+        cmd.SetAction(pr => CliApp.Guard(stderr, [pr.GetValue(file)!], () =>
         {
             string path = pr.GetValue(file)!;
             using var a = CliInput.OpenArray(path, pr.GetValue(cache));

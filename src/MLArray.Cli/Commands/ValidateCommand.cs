@@ -26,7 +26,7 @@ internal static class ValidateCommand
         {
             int worst = CliApp.Ok;
             foreach (var path in pr.GetValue(files)!)
-                worst = Math.Max(worst, CliApp.Guard(stderr, () => ValidateOne(path, stdout, pr.GetValue(cache))));
+                worst = Math.Max(worst, CliApp.Guard(stderr, [path], () => ValidateOne(path, stdout, pr.GetValue(cache))));
             return worst;
         });
         return cmd;
