@@ -8,7 +8,7 @@ namespace MLArray.Cli;
 
 /// <summary>
 /// Entry point of the mlarray command, callable from tests with redirected output. The commands parse arguments, call
-/// the library and print; <see cref="Guard"/> maps the library's exceptions to exit codes (docs/errors.md).
+/// the library and print; <see cref="Guard(TextWriter, Func{int})"/> maps the library's exceptions to exit codes (docs/errors.md).
 /// </summary>
 internal static class CliApp
 {
@@ -117,7 +117,14 @@ internal static class CliApp
     };
 
     /// <summary>Runs a command body and maps library exceptions to exit codes and one-sentence messages on stderr.</summary>
-    public static int Guard(TextWriter stderr, Func<int> body)
+    public static int Guard(TextWriter stderr, Func<int> body) => Guard(stderr, [], body);
+
+    /// <summary>
+    /// <see cref="Guard(TextWriter, Func{int})"/> for work on <paramref name="files"/> (the input first): a message that
+    /// names none of them gets the first one in front (<c>mlarray: FILE: message</c>), so every refusal says which
+    /// file it concerns.
+    /// </summary>
+    public static int Guard(TextWriter stderr, IReadOnlyList<string> files, Func<int> body)
     {
         try
         {
@@ -125,9 +132,22 @@ internal static class CliApp
         }
         catch (Exception e) when (ExitCodeOf(e) is { } code)
         {
-            stderr.WriteLine(code == Cancelled ? "mlarray: cancelled." : $"mlarray: {Message(e)}");
+            stderr.WriteLine(code == Cancelled ? "mlarray: cancelled." : $"mlarray: {NamingFile(Message(e), files)}");
             return code;
         }
+    }
+
+    /// <summary><paramref name="message"/>, prefixed with the first of <paramref name="files"/> unless it names one of them (path or file name).</summary>
+    internal static string NamingFile(string message, IReadOnlyList<string> files)
+    {
+        if (files.Count == 0) return message;
+        foreach (string f in files)
+        {
+            string name = Path.GetFileName(CliInput.PathPart(f));
+            if (message.Contains(f, StringComparison.Ordinal) || (name.Length > 0 && message.Contains(name, StringComparison.Ordinal)))
+                return message;
+        }
+        return $"{files[0]}: {message}";
     }
 
     /// <summary>

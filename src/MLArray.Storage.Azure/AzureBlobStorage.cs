@@ -229,7 +229,7 @@ public static class AzureBlobStorage
             if (options.ServiceClient is { } service)
                 return (service.GetBlobContainerClient(container).GetBlockBlobClient(blob), name);
             if (connection is not null)
-                return (new BlockBlobClient(connection, container, blob, co), name);
+                return (FromConnectionString(connection, container, blob, co), name);
             string account = options.AccountName ?? NonEmpty("AZURE_STORAGE_ACCOUNT")
                 ?? throw new ArgumentException($"'{url}': no storage account: set AZURE_STORAGE_CONNECTION_STRING, or AZURE_STORAGE_ACCOUNT (with credentials DefaultAzureCredential finds), or pass the blob's https URL.", nameof(url));
             var builder = new BlobUriBuilder(new Uri($"https://{account}.blob.core.windows.net")) { BlobContainerName = container, BlobName = blob };
@@ -246,8 +246,25 @@ public static class AzureBlobStorage
         if (parts.Sas is not null && !string.IsNullOrEmpty(parts.Sas.Signature))
             return (new BlockBlobClient(uri, co), display);
         if (connection is not null && options.Credential is null)
-            return (new BlockBlobClient(connection, parts.BlobContainerName, parts.BlobName, co), display);
+            return (FromConnectionString(connection, parts.BlobContainerName, parts.BlobName, co), display);
         return (new BlockBlobClient(uri, options.Credential ?? new DefaultAzureCredential(), co), display);
+    }
+
+    /// <summary>A client from a connection string; a malformed one is an <see cref="ArgumentException"/> that never shows it (it holds the key).</summary>
+    private static BlockBlobClient FromConnectionString(string connection, string container, string blob, BlobClientOptions co)
+    {
+        try
+        {
+            return new BlockBlobClient(connection, container, blob, co);
+        }
+        catch (Exception e) when (e is FormatException or ArgumentException or InvalidOperationException)
+        {
+            // the SDK's message or a stack trace could quote the string: neither is passed on
+            throw new ArgumentException(
+                $"the storage connection string (AzureBlobStorageOptions.ConnectionString or AZURE_STORAGE_CONNECTION_STRING) is not valid ({e.GetType().Name}); " +
+                "it is a list of name=value settings separated by ';' (AccountName with AccountKey or SharedAccessSignature, and BlobEndpoint or EndpointSuffix), " +
+                "as the portal's \"Access keys\" page shows it. Its value is not printed: it holds the key.", "options");
+        }
     }
 
     private static void CheckMla(string url)

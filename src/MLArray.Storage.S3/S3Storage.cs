@@ -319,6 +319,12 @@ public static class S3Storage
         string? endpoint = options.ServiceUrl ?? NonEmpty("AWS_ENDPOINT_URL_S3") ?? NonEmpty("AWS_ENDPOINT_URL");
         if (endpoint is not null)
         {
+            if (!Uri.TryCreate(endpoint, UriKind.Absolute, out var endpointUri) || !HttpRangeSource.IsHttpUrl(endpointUri))
+            {
+                string source = options.ServiceUrl is not null ? "S3StorageOptions.ServiceUrl" : NonEmpty("AWS_ENDPOINT_URL_S3") is not null ? "AWS_ENDPOINT_URL_S3" : "AWS_ENDPOINT_URL";
+                string shown = endpointUri is not null ? HttpRangeSource.Redact(endpointUri) : endpoint.Contains('@', StringComparison.Ordinal) ? "(not shown)" : endpoint;
+                throw new ArgumentException($"the S3 endpoint '{shown}' ({source}) is not an absolute http:// or https:// URL; set it to the store's address, e.g. http://127.0.0.1:9000 for a local MinIO, or unset it for AWS.", nameof(options));
+            }
             config.ServiceURL = endpoint;
             config.ForcePathStyle = options.ForcePathStyle ?? true;
             config.AuthenticationRegion = options.Region ?? NonEmpty("AWS_REGION") ?? NonEmpty("AWS_DEFAULT_REGION") ?? "us-east-1";

@@ -25,7 +25,7 @@ public sealed partial class MLArrayFile
     public static MLArrayFile Zeros(long[] shape, DType dtype, MLArrayCreateOptions? options = null)
     {
         long n = ElementCount(shape);
-        return FromBytes(new byte[checked(n * dtype.ItemSize)], shape, dtype, options);
+        return FromBytes(new byte[InMemoryBytes(shape, n, dtype.ItemSize)], shape, dtype, options);
     }
 
     /// <summary>An image of ones (python <c>MLArray.ones</c>; the dtype defaults to float64 as there).</summary>
@@ -41,7 +41,9 @@ public sealed partial class MLArrayFile
     /// </summary>
     public static MLArrayFile Full<T>(long[] shape, T fillValue, MLArrayCreateOptions? options = null) where T : unmanaged
     {
-        var data = new T[checked((int)ElementCount(shape))];
+        long n = ElementCount(shape);
+        InMemoryBytes(shape, n, System.Runtime.CompilerServices.Unsafe.SizeOf<T>());
+        var data = new T[n];
         data.AsSpan().Fill(fillValue);
         return FromArray(data, shape, options);
     }
@@ -223,9 +225,26 @@ public sealed partial class MLArrayFile
         foreach (var s in shape)
         {
             if (s < 0) throw new ArgumentException($"shape entries must not be negative, got ({string.Join(", ", shape)}).", nameof(shape));
-            n = checked(n * s);
+            if (s > 0 && n > long.MaxValue / s)
+                throw new ArgumentException($"shape ({string.Join(", ", shape)}) has more than {long.MaxValue} elements.", nameof(shape));
+            n *= s;
         }
         return n;
+    }
+
+    /// <summary>
+    /// The bytes of an in-memory image of <paramref name="n"/> items: one .NET array, so at most
+    /// <see cref="System.Array.MaxLength"/> bytes; a larger image is an <see cref="ArgumentException"/> pointing to the on-disk
+    /// <see cref="Create(string, long[], DType, MLArrayCreateOptions?)"/>.
+    /// </summary>
+    private static long InMemoryBytes(long[]? shape, long n, int itemSize)
+    {
+        if (n <= System.Array.MaxLength / Math.Max(1, itemSize))
+            return n * itemSize;
+        string what = shape is null ? $"{n} items" : $"shape ({string.Join(", ", shape)})";
+        throw new ArgumentException(
+            $"an in-memory image of {what} with {itemSize}-byte items needs {(decimal)n * itemSize} bytes, more than one .NET array holds ({System.Array.MaxLength}); " +
+            "create it on disk with MLArrayFile.Create(path, shape, dtype), which stores it chunk by chunk (chunks never written read as zeros).", nameof(shape));
     }
 
     private static long[] RangeShape(long[]? shape, long num)
@@ -246,7 +265,7 @@ public sealed partial class MLArrayFile
     private static byte[] Fill(DType dtype, long n, Func<long, double> value)
     {
         int size = dtype.ItemSize;
-        var bytes = new byte[checked(n * size)];
+        var bytes = new byte[InMemoryBytes(null, n, size)];
         Span<double> block = stackalloc double[1024];
         for (long i = 0; i < n; i += block.Length)
         {

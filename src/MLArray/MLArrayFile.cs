@@ -751,7 +751,7 @@ public sealed partial class MLArrayFile : IDisposable
 
     /// <summary>
     /// Validates <paramref name="meta"/> against the array's dimensions: the schema's rules, then the fixes of the
-    /// reference's validation gaps (docs/differences-from-python.md A6, A15, A18–A20). A gap check is skipped for a field
+    /// reference's validation gaps (docs/differences-from-python.md A6, A15, A18–A20, A29). A gap check is skipped for a field
     /// equal to the one in <paramref name="previous"/>, so that editing one namespace of a file written elsewhere never
     /// fails on a value that was already stored.
     /// </summary>
@@ -775,10 +775,20 @@ public sealed partial class MLArrayFile : IDisposable
                 + "and the columns linearly independent; put voxel sizes in meta.spatial.spacing (or store the whole geometry as meta.spatial.affine)");
         if (meta.Spatial.Affine is { } aff && aff != sp0?.Affine && !HasHomogeneousLastRow(aff))
             errors.Add("meta.spatial.affine must have [0, ..., 0, 1] as its last row");
-        if (ndim is { } boxDims && meta.Bbox.Bboxes is { } boxes)
+        if (meta.Spatial.Affine is { } affLin && affLin != sp0?.Affine && affLin.All(r => r.All(v => double.IsFinite(v.ToDouble()))) && IsSingularAffine(affLin))
+            errors.Add("meta.spatial.affine must be invertible: its linear part (the top-left N x N block) is singular or nearly so "
+                + $"(|det| of the column-normalised block < {DirectionTolerance}), so some voxel axis has no size or no direction of its own; "
+                + "give every spatial axis a non-zero size and an independent direction");
+        if (meta.Bbox.Bboxes is { } boxes)
             for (int i = 0; i < boxes.Count; i++)
-                if (boxes[i].Count != boxDims && !(previous?.Bbox.Bboxes is { } old && i < old.Count && old[i] == boxes[i]))
+            {
+                if (previous?.Bbox.Bboxes is { } old && i < old.Count && old[i] == boxes[i])
+                    continue; // stored by another writer: kept as it is (A22)
+                if (ndim is { } boxDims && boxes[i].Count != boxDims)
                     errors.Add($"meta.bbox.bboxes[{i}] must have one [min, max] row per array axis ({boxDims}), got {boxes[i].Count}");
+                if (MetaBbox.RowProblem(boxes[i], i) is { } rowProblem)
+                    errors.Add(rowProblem);
+            }
         if (meta.Spatial.AxisUnits is { } units)
         {
             if (units.Any(u => u is not MetaString))
@@ -816,33 +826,23 @@ public sealed partial class MLArrayFile : IDisposable
             if (!(Math.Abs(Math.Sqrt(norm2) - 1) <= DirectionTolerance))
                 return false;
         }
-        return Math.Abs(Determinant(m)) >= DirectionTolerance;
+        return Math.Abs(MatrixMath.Determinant(m)) >= DirectionTolerance;
     }
 
-    /// <summary>Determinant by Gaussian elimination with partial pivoting (n ≤ 16).</summary>
-    private static double Determinant(double[,] a)
+    /// <summary>
+    /// Whether the linear part of an (n+1)² affine is singular: a zero column, or columns that (normalised to unit
+    /// length) span less than n dimensions, judged as <see cref="AreDirectionCosines"/> judges a direction.
+    /// </summary>
+    private static bool IsSingularAffine(EquatableArray<EquatableArray<MetaNumber>> rows)
     {
-        int n = a.GetLength(0);
-        double det = 1;
-        for (int c = 0; c < n; c++)
-        {
-            int p = c;
-            for (int r = c + 1; r < n; r++)
-                if (Math.Abs(a[r, c]) > Math.Abs(a[p, c])) p = r;
-            if (a[p, c] == 0) return 0;
-            if (p != c)
-            {
-                det = -det;
-                for (int k = 0; k < n; k++) (a[p, k], a[c, k]) = (a[c, k], a[p, k]);
-            }
-            det *= a[c, c];
-            for (int r = c + 1; r < n; r++)
-            {
-                double f = a[r, c] / a[c, c];
-                for (int k = c; k < n; k++) a[r, k] -= f * a[c, k];
-            }
-        }
-        return det;
+        int n = rows.Count - 1;
+        if (n < 1 || rows.Any(r => r.Count != n + 1))
+            return false; // the schema's shape rule reports this
+        var m = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                m[i, j] = rows[i][j].ToDouble();
+        return MatrixMath.IsSingular(m, DirectionTolerance);
     }
 
     private static bool HasHomogeneousLastRow(EquatableArray<EquatableArray<MetaNumber>> rows)

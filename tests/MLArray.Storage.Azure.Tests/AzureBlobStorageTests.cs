@@ -74,6 +74,24 @@ public sealed class AzureBlobStorageTests : ObjectStoreContract, IClassFixture<A
     }
 
     [Fact]
+    public async Task A_malformed_connection_string_is_an_argument_error_that_never_shows_it()
+    {
+        await UploadAsync(RemoteTestFiles.Big, "conn/big.mla");
+        string https = $"{_server.Endpoint}/{AzuriteServer.Account}/{Container}/conn/big.mla";
+        foreach (string bad in new[] { $"AccountKey={AzuriteServer.Key};garbage", $"AccountName=;AccountKey={AzuriteServer.Key}", "not a connection string" })
+        {
+            foreach (string url in new[] { Url("conn/big.mla"), https })
+            {
+                var e = await Assert.ThrowsAsync<ArgumentException>(() => AzureBlobStorage.OpenAsync(url, Options with { ConnectionString = bad }));
+                Assert.Contains("connection string", e.Message);
+                Assert.Contains("not valid", e.Message);
+                Assert.DoesNotContain(AzuriteServer.Key, e.ToString());
+                Assert.DoesNotContain("garbage", e.ToString());
+            }
+        }
+    }
+
+    [Fact]
     public async Task Blob_url_with_a_connection_string_and_az_url_without_any_account_are_handled()
     {
         await UploadAsync(RemoteTestFiles.Big, "byurl/big.mla");

@@ -175,6 +175,17 @@ public sealed class S3StorageTests(S3rverServer server) : ObjectStoreContract, I
     }
 
     [Fact]
+    public async Task An_endpoint_that_is_not_an_http_url_is_an_argument_error_naming_it()
+    {
+        foreach (string bad in new[] { "not a url", "ftp://127.0.0.1:21", "127.0.0.1:9000" })
+        {
+            var e = await Assert.ThrowsAsync<ArgumentException>(() => S3Storage.OpenAsync(Url("x.mla"), Options with { ServiceUrl = bad }));
+            Assert.Contains("S3StorageOptions.ServiceUrl", e.Message);
+            Assert.Contains("not an absolute http:// or https:// URL", e.Message);
+        }
+    }
+
+    [Fact]
     public async Task Unreachable_endpoint_is_retried_a_bounded_number_of_times()
     {
         var closed = Options with { ServiceUrl = "http://127.0.0.1:9", MaxRetries = 2 };

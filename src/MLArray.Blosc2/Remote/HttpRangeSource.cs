@@ -72,16 +72,18 @@ public sealed class HttpRangeSource : IByteRangeSource
 
     private readonly HttpClient _client;
     private readonly HttpRangeSourceOptions _options;
+    private readonly Uri _origin; // the URL given: asked again when a location learned from a redirect stops working
     private Uri _uri;
     private byte[] _prefix = [];
     private byte[] _suffix = [];
     private long _suffixStart;
     private volatile bool _singleRanges;
+    private DateTimeOffset? _lastModified; // the version when the server sends no ETag (If-Unmodified-Since, compared)
     private const string Unsupported = "(multi-range not supported)";
 
     private HttpRangeSource(Uri uri, HttpRangeSourceOptions options)
     {
-        _uri = uri;
+        _uri = _origin = uri;
         _options = options;
         _client = options.Client ?? Shared.Value;
         DisplayName = Redact(uri);
@@ -184,6 +186,7 @@ public sealed class HttpRangeSource : IByteRangeSource
             return; // a whole-body answer (small object, or Range ignored: the head decided), or nothing to add
         if (response.Headers.ETag?.ToString() != VersionTag)
             throw new MLArrayRemoteChangedException($"'{DisplayName}': the object was replaced while being opened (ETag {response.Headers.ETag} instead of {VersionTag}). Reopen it.", 206);
+        CheckLastModified(response, "opened");
         long want = Math.Min(_options.ProbeTailBytes, Length);
         var (start, end, total) = ContentRange(response, Length - want);
         if (total != Length)
@@ -207,6 +210,7 @@ public sealed class HttpRangeSource : IByteRangeSource
             throw Error($"HTTP 416: the object is empty (no byte satisfies the range 0-{n - 1}); it is not an .mla file", 416);
         var etag = response.Headers.ETag;
         VersionTag = etag?.ToString();
+        _lastModified = etag is null ? response.Content.Headers.LastModified : null;
         if (response.StatusCode == HttpStatusCode.OK)
         {
             // The server ignores Range: usable only for small objects.
@@ -465,16 +469,31 @@ public sealed class HttpRangeSource : IByteRangeSource
     private void CheckVersion(HttpResponseMessage response)
     {
         if (response.StatusCode == HttpStatusCode.PreconditionFailed)
-            throw new MLArrayRemoteChangedException($"'{DisplayName}': HTTP 412: the object was replaced while being read (its ETag is no longer {VersionTag}). Reopen it.", 412);
+            throw new MLArrayRemoteChangedException(VersionTag is null && _lastModified is { } lm
+                ? $"'{DisplayName}': HTTP 412: the object was replaced while being read (modified after {lm:R}). Reopen it."
+                : $"'{DisplayName}': HTTP 412: the object was replaced while being read (its ETag is no longer {VersionTag}). Reopen it.", 412);
         string? tag = response.Headers.ETag?.ToString();
         if (VersionTag is not null && tag is not null && tag != VersionTag)
             throw new MLArrayRemoteChangedException($"'{DisplayName}': the object was replaced while being read (ETag {tag} instead of {VersionTag}). Reopen it.", (int)response.StatusCode);
+        CheckLastModified(response, "read");
+    }
+
+    /// <summary>
+    /// A server without ETags: the Last-Modified date learned at the open is the version (sent as
+    /// <c>If-Unmodified-Since</c>, and compared with every answer's), so a replaced object fails instead of mixing data.
+    /// </summary>
+    private void CheckLastModified(HttpResponseMessage response, string when)
+    {
+        if (_lastModified is { } opened && response.Content.Headers.LastModified is { } now && now != opened)
+            throw new MLArrayRemoteChangedException(
+                $"'{DisplayName}': the object was replaced while being {when} (Last-Modified {now:R} instead of {opened:R}). Reopen it.", (int)response.StatusCode);
     }
 
     /// <summary>Sends a ranged GET, following redirects (bounded); throws for definitive HTTP errors.</summary>
     private async Task<HttpResponseMessage> SendAsync(RangeHeaderValue range, bool ifMatch, CancellationToken ct)
     {
         var uri = _uri;
+        bool askedOrigin = false;
         for (int redirects = 0; ; redirects++)
         {
             using var request = new HttpRequestMessage(HttpMethod.Get, uri);
@@ -482,6 +501,8 @@ public sealed class HttpRangeSource : IByteRangeSource
             request.Headers.AcceptEncoding.Clear();
             if (ifMatch && VersionTag is not null && EntityTagHeaderValue.TryParse(VersionTag, out var tag))
                 request.Headers.IfMatch.Add(tag);
+            else if (ifMatch && _lastModified is { } lastModified)
+                request.Headers.IfUnmodifiedSince = lastModified;
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(ct);
             timeout.CancelAfter(_options.RequestTimeout);
             Traffic.AddRequest();
@@ -497,8 +518,25 @@ public sealed class HttpRangeSource : IByteRangeSource
                     throw Error($"redirected to a non-HTTP location", status);
                 continue;
             }
+            if (status is 401 or 403 or 404 or 410 && redirects == 0 && !askedOrigin && uri != _origin)
+            {
+                // A location learned from an earlier redirect refuses now: a CDN's signed link that expired (GitHub
+                // release assets, Hugging Face files). The given URL is asked again for a fresh location.
+                response.Dispose();
+                askedOrigin = true;
+                uri = _origin;
+                redirects = -1;
+                continue;
+            }
             if (redirects > 0)
                 _uri = uri; // later requests go straight to the final location
+            if (status is 200 or 206 && response.Content.Headers.ContentEncoding.Any(e => !e.Equals("identity", StringComparison.OrdinalIgnoreCase)))
+            {
+                string encoding = string.Join(", ", response.Content.Headers.ContentEncoding);
+                response.Dispose();
+                throw Error($"the server sent the bytes with Content-Encoding: {encoding} although none was asked for, so its byte ranges are not the file's bytes; " +
+                            "serve .mla files without compression (they are compressed already; nginx: no gzip for them) or download the file", status);
+            }
             if (status is 200 or 206 or 412 or 416)
                 return response;
             response.Dispose();

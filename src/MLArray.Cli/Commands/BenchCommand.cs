@@ -33,11 +33,14 @@ internal static class BenchCommand
             int n = pr.GetValue(count), t = pr.GetValue(threads);
             if (n <= 0) throw new ArgumentException($"--count must be positive, got {n}.");
             if (t <= 0) throw new ArgumentException($"--threads must be positive, got {t}.");
-            using var a = CliInput.OpenArray(pr.GetValue(file)!, pr.GetValue(cache));
-            if (a.Length == 0) throw new ArgumentException($"'{a.Name}' holds no array data (shape ({string.Join(", ", a.Shape)})); nothing to benchmark.");
-            var result = Run(a, ParsePatch(pr.GetValue(patch)!, a.Shape), n, t, pr.GetValue(seed));
-            stdout.WriteLine(pr.GetValue(json) ? CliInput.WithTraffic(result.ToJson(), a) : result.ToText() + (CliInput.TrafficLine(a) is { } tl ? "\n" + tl : ""));
-            return CliApp.Ok;
+            return CliApp.Guard(stderr, [pr.GetValue(file)!], () =>
+            {
+                using var a = CliInput.OpenArray(pr.GetValue(file)!, pr.GetValue(cache));
+                if (a.Length == 0) throw new ArgumentException($"'{a.Name}' holds no array data (shape ({string.Join(", ", a.Shape)})); nothing to benchmark.");
+                var result = Run(a, ParsePatch(pr.GetValue(patch)!, a.Shape), n, t, pr.GetValue(seed));
+                stdout.WriteLine(pr.GetValue(json) ? CliInput.WithTraffic(result.ToJson(), a) : result.ToText() + (CliInput.TrafficLine(a) is { } tl ? "\n" + tl : ""));
+                return CliApp.Ok;
+            });
         }));
         return cmd;
     }

@@ -127,20 +127,23 @@ internal static class ConvertCommand
 
             string input = ps[0], output = ps[1];
             if (CliInput.IsObjectStoreUrl(output))
-                return ConvertToStore(input, output, settings, stdout, stderr, steps, ct);
+                return CliApp.Guard(stderr, [input, output], () => ConvertToStore(input, output, settings, stdout, stderr, steps, ct));
             BatchConvert.CheckNotExisting([output], settings.Overwrite);
-            try
+            return CliApp.Guard(stderr, [input, output], () =>
             {
-                string what = ConvertOne(input, output, settings, stdout, steps, ct);
-                stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {what}, {new FileInfo(output).Length} bytes"));
-            }
-            catch (OperationCanceledException) when (ct.IsCancellationRequested)
-            {
-                stderr.WriteLine($"mlarray: cancelled; {output} was not written.");
-                return CliApp.Cancelled;
-            }
+                try
+                {
+                    string what = ConvertOne(input, output, settings, stdout, steps, ct);
+                    stdout.WriteLine(string.Create(CultureInfo.InvariantCulture, $"wrote {output}: {what}, {new FileInfo(output).Length} bytes"));
+                }
+                catch (OperationCanceledException) when (ct.IsCancellationRequested)
+                {
+                    stderr.WriteLine($"mlarray: cancelled; {output} was not written.");
+                    return CliApp.Cancelled;
+                }
 
-            return CliApp.Ok;
+                return CliApp.Ok;
+            });
         }));
         return cmd;
     }
@@ -239,7 +242,7 @@ internal static class ConvertCommand
             }
 
             case (Kind.Mla, Kind.Medical):
-                progress.WriteLine($"converting {input} -> {output}");
+                progress.WriteLine($"converting {CliInput.Display(input)} -> {output}");
                 if (s.Cast is not null || CliInput.IsObjectStoreUrl(input))
                 {
                     using var f = CliInput.IsObjectStoreUrl(input) ? CliInput.OpenFile(input) : MLArrayFile.Open(input);

@@ -21,7 +21,7 @@ internal static class HeaderCommand
             json,
             cache,
         };
-        cmd.SetAction(pr => CliApp.Guard(stderr, () =>
+        cmd.SetAction(pr => CliApp.Guard(stderr, [pr.GetValue(file)!], () =>
         {
             string path = pr.GetValue(file)!;
             using var a = CliInput.OpenArray(path, pr.GetValue(cache));
@@ -32,7 +32,7 @@ internal static class HeaderCommand
                 stdout.WriteLine(facts.ToJson(w => { MetaRendering.WriteJson(w, meta); CliInput.WriteTraffic(w, a); }));
                 return CliApp.Ok;
             }
-            stdout.Write(facts.ToText(path));
+            stdout.Write(facts.ToText(CliInput.Display(path))); // a URL without user info and query string (credentials)
             if (CliInput.TrafficLine(a) is { } traffic)
                 stdout.WriteLine(traffic);
             MetaReadResult? m;

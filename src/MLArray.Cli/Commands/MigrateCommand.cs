@@ -40,7 +40,7 @@ internal static class MigrateCommand
                     : outPath is null ? null
                     : Directory.Exists(outPath) ? Path.Combine(outPath, Path.GetFileName(path))
                     : outPath;
-                worst = Math.Max(worst, CliApp.Guard(stderr, () => MigrateOne(path, dest, dry, stdout, steps)));
+                worst = Math.Max(worst, CliApp.Guard(stderr, [path], () => MigrateOne(path, dest, dry, stdout, steps)));
             }
             return worst;
         }));

@@ -25,7 +25,7 @@ internal static class PreviewCommand
         var output = new Option<string>("--output", "-o") { Description = "The PNG to write (atomically).", Required = true };
         var cache = CliInput.CacheOption();
         var cmd = new Command("preview", "Render one slice of an .mla file to a PNG, oriented as medical viewers show it.") { file, axis, index, frame, window, seg, neuro, part, output, cache };
-        cmd.SetAction(pr => CliApp.Guard(stderr, () =>
+        cmd.SetAction(pr => CliApp.Guard(stderr, [pr.GetValue(file)!, pr.GetValue(output)!], () =>
         {
             string path = pr.GetValue(file)!;
             string outPath = pr.GetValue(output)!;

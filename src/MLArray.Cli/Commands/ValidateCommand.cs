@@ -26,16 +26,17 @@ internal static class ValidateCommand
         {
             int worst = CliApp.Ok;
             foreach (var path in pr.GetValue(files)!)
-                worst = Math.Max(worst, CliApp.Guard(stderr, () => ValidateOne(path, stdout, pr.GetValue(cache))));
+                worst = Math.Max(worst, CliApp.Guard(stderr, [path], () => ValidateOne(path, stdout, pr.GetValue(cache))));
             return worst;
         });
         return cmd;
     }
 
     /// <summary>Validates one file, writing its report; returns its exit code (exceptions are mapped by the caller).</summary>
-    internal static int ValidateOne(string path, TextWriter stdout, string? cacheDir = null)
+    internal static int ValidateOne(string input, TextWriter stdout, string? cacheDir = null)
     {
-        using var a = CliInput.OpenArray(path, cacheDir);
+        using var a = CliInput.OpenArray(input, cacheDir);
+        string path = CliInput.Display(input); // printed: a URL without user info and query string (credentials)
         for (long c = 0; c < a.NChunks; c++)
             a.GetChunkInfo(c); // every index entry must point at a readable chunk header
         MetaReadResult? meta;

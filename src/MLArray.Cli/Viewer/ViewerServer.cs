@@ -12,6 +12,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 using MLArray.Display;
+using MLArray.Remote;
 
 namespace MLArray.Cli.Viewer;
 
@@ -102,8 +103,31 @@ internal sealed class ViewerServer : IAsyncDisposable
             ctx.Response.Headers["X-Content-Type-Options"] = "nosniff";
             await next(ctx).ConfigureAwait(false);
         });
-        app.Run(ctx => Respond(ctx, session));
+        app.Run(async ctx =>
+        {
+            try
+            {
+                await Respond(ctx, session).ConfigureAwait(false);
+            }
+            catch (Exception e) when (!ctx.Response.HasStarted && FailureStatus(e) is int status)
+            {
+                // the file cannot be read (any more): say why, instead of an empty 500
+                string what = e is MLArrayRemoteChangedException or ViewedFileChangedException
+                    ? $"{e.Message} The file changed while being viewed: stop mlarray view and start it again to see the current file."
+                    : e.Message;
+                await Send(ctx, status, what).ConfigureAwait(false);
+            }
+        });
     }
+
+    /// <summary>The status of a read that failed: 409 for a file replaced while viewed, 502 for a remote store failing, 500 for an unreadable file; null for a bug (rethrown).</summary>
+    private static int? FailureStatus(Exception e) => e switch
+    {
+        MLArrayRemoteChangedException or ViewedFileChangedException => StatusCodes.Status409Conflict,
+        MLArrayRemoteException or HttpRequestException => StatusCodes.Status502BadGateway,
+        IOException or UnauthorizedAccessException or InvalidOperationException => StatusCodes.Status500InternalServerError,
+        _ => null,
+    };
 
     /// <summary>The one endpoint table (no routing middleware: trimming-safe and small).</summary>
     private static Task Respond(HttpContext ctx, ViewerSession session)
@@ -156,8 +180,10 @@ internal sealed class ViewerServer : IAsyncDisposable
         var r = ctx.Request;
         try
         {
-            if (!Enum.TryParse(r.Query["view"].ToString(), ignoreCase: true, out SliceView view) || !Enum.IsDefined(view) || int.TryParse(r.Query["view"], out _))
+            string viewName = r.Query["view"].ToString();
+            if (Enum.GetNames<SliceView>().FirstOrDefault(n => n.Equals(viewName, StringComparison.OrdinalIgnoreCase)) is not { } name)
                 return Send(ctx, 400, "view must be axial, coronal or sagittal.");
+            var view = Enum.Parse<SliceView>(name);
             if (!long.TryParse(r.Query["index"], NumberStyles.AllowLeadingSign, CultureInfo.InvariantCulture, out long index))
                 return Send(ctx, 400, "index must be an integer.");
             string fs = r.Query["frames"].ToString();

@@ -5,6 +5,7 @@ using MLArray.Cli.Commands;
 using MLArray.Display;
 using MLArray.Metadata;
 using MLArray.Metadata.Migration;
+using MLArray.Remote;
 
 namespace MLArray.Cli.Viewer;
 
@@ -20,6 +21,8 @@ internal sealed class ViewerSession : IDisposable
     private readonly Dictionary<string, LinkedListNode<(string Key, SlicePlane Plane)>> _cache = [];
     private readonly MLArrayFile? _seg;
     private readonly DisplayGeometry? _segGeometry;
+    private LocalFileWatch? _imageWatch;
+    private LocalFileWatch? _segWatch;
 
     private ViewerSession(MLArrayFile image, DisplayGeometry geometry, RenderMode mode, MLArrayFile? seg, DisplayGeometry? segGeometry, string metaTree, bool neurological)
     {
@@ -64,15 +67,18 @@ internal sealed class ViewerSession : IDisposable
     /// <exception cref="ArgumentException">A segmentation that does not match the image.</exception>
     public static ViewerSession Open(string imagePath, string? segPath, bool neurological = false, ComplexPart part = ComplexPart.Magnitude, string? cacheDir = null)
     {
-        var image = CliInput.OpenFile(imagePath, cacheDir);
-        MLArrayFile? seg = null;
+        // the watches open first: a file replaced by rename between the two opens leaves a watch that never fires, not a false alarm
+        LocalFileWatch? imageWatch = LocalFileWatch.TryOpen(imagePath), segWatch = null;
+        MLArrayFile? image = null, seg = null;
         try
         {
+            image = CliInput.OpenFile(imagePath, cacheDir);
             var geometry = DisplayGeometry.Of(image);
             RenderMode mode = SlicePreview.ModeOf(image, geometry, asLabels: false);
             DisplayGeometry? segGeometry = null;
             if (segPath is not null)
             {
+                segWatch = LocalFileWatch.TryOpen(segPath);
                 seg = CliInput.OpenFile(segPath, cacheDir);
                 segGeometry = CheckSegmentation(image, geometry, seg);
             }
@@ -96,21 +102,29 @@ internal sealed class ViewerSession : IDisposable
                 Part = part,
                 ImageName = CliInput.FileName(Shown(imagePath).Replace('\\', '/')),
                 SegName = segPath is null ? null : CliInput.FileName(Shown(segPath).Replace('\\', '/')),
+                _imageWatch = imageWatch,
+                _segWatch = segWatch,
             };
         }
         catch
         {
             seg?.Dispose();
-            image.Dispose();
+            image?.Dispose();
+            segWatch?.Dispose();
+            imageWatch?.Dispose();
             throw;
         }
     }
 
     private static bool IsUrl(string path) => path.Contains("://", StringComparison.Ordinal);
 
-    /// <summary>A path, or a URL without its query (a presigned URL's signature is a credential: never printed or served).</summary>
+    /// <summary>
+    /// A path, or a URL without its user info and query (a password or a presigned URL's signature is a credential:
+    /// never printed or served).
+    /// </summary>
     public static string Shown(string pathOrUrl) =>
-        IsUrl(pathOrUrl) && pathOrUrl.IndexOf('?', StringComparison.Ordinal) is var q and > 0 ? pathOrUrl[..q] : pathOrUrl;
+        HttpRangeSource.IsHttpUrl(pathOrUrl) ? HttpRangeSource.Redact(new Uri(pathOrUrl)).Replace("?…", "", StringComparison.Ordinal)
+        : IsUrl(pathOrUrl) && pathOrUrl.IndexOf('?', StringComparison.Ordinal) is var q and > 0 ? pathOrUrl[..q] : pathOrUrl;
 
     /// <summary>The segmentation's geometry with the image's orientation, after checking shape and geometry match.</summary>
     private static DisplayGeometry CheckSegmentation(MLArrayFile image, DisplayGeometry g, MLArrayFile seg)
@@ -169,6 +183,8 @@ internal sealed class ViewerSession : IDisposable
             }
         }
 
+        // a cached plane stays shown; a new read first checks that the local file was not rewritten in place
+        (kind == "i" ? _imageWatch : _segWatch)?.ThrowIfChanged();
         SlicePlane plane = SliceRenderer.Read(file, g, g.Layout(view, Neurological), index, frames, Part);
         lock (_cacheLock)
         {
@@ -339,7 +355,8 @@ internal sealed class ViewerSession : IDisposable
                 if (double.IsFinite(d)) w.WriteNumberValue(d);
                 else w.WriteStringValue(d.ToString(CultureInfo.InvariantCulture));
             w.WriteEndArray();
-            if (label is { } lb) w.WriteNumber("label", Math.Round(lb));
+            if (label is { } lb && double.IsFinite(lb)) w.WriteNumber("label", Math.Round(lb));
+            else if (label is { } nonFinite) w.WriteString("label", nonFinite.ToString(CultureInfo.InvariantCulture)); // NaN (background) or ±inf in a float segmentation: JSON has no number for them
             else w.WriteNull("label");
             w.WriteStartObject("views");
             foreach (SliceView v in Enum.GetValues<SliceView>())
@@ -368,5 +385,7 @@ internal sealed class ViewerSession : IDisposable
     {
         _seg?.Dispose();
         Image.Dispose();
+        _segWatch?.Dispose();
+        _imageWatch?.Dispose();
     }
 }

@@ -5,7 +5,7 @@ namespace MLArray.Conversion;
 /// <summary>The export view of an image's geometry: which axes are spatial and the affine over the file's spatial axes.</summary>
 internal sealed class ExportGeometry
 {
-    private static readonly HashSet<string> SpatialLabels = ["spatial", "spatial_x", "spatial_y", "spatial_z"];
+    internal static readonly HashSet<string> SpatialLabels = ["spatial", "spatial_x", "spatial_y", "spatial_z"];
 
     public required string[] Labels { get; init; }
 

@@ -17,7 +17,9 @@ internal static class ImportPlanner
 {
     internal static ImportPlan PlanNifti(NiftiHeader h, long[] fileShape, long[] shape, DType dtype, int channels, MedicalToMLArrayOptions options)
     {
-        int nsp = Math.Min(3, fileShape.Length);
+        // Our export's padding dims (recorded in its marker extension) are dropped again: the image's own axes come back.
+        var unpadded = channels == 1 && !options.CanonicalRas ? NiftiAxisLayout.Unpadded(h, fileShape) : null;
+        int nsp = unpadded is { } u0 ? u0.Labels.Count(l => ExportGeometry.SpatialLabels.Contains(l)) : Math.Min(3, fileShape.Length);
 
         // LPS affine over the file's spatial index axes.
         double[,] lps = AffineMath.FlipXY(h.GetBestAffine(), nsp);
@@ -29,11 +31,17 @@ internal static class ImportPlanner
             fileLabels[i] = i < nsp ? spNames[i] : i == 3 ? "temporal" : "channel";
         var labels = fileLabels.Reverse().ToList();
         if (channels > 1) labels.Add("channel");
+        if (unpadded is { } u)
+        {
+            labels = [.. u.Labels];
+            shape = u.Shape;
+        }
 
         var source = SourceValues.HeaderToSource(h.ToDictionary());
-        if (h.Extensions.Count > 0)
+        var extensions = h.Extensions.Where(e => !NiftiAxisLayout.IsMarker(e)).ToList();
+        if (extensions.Count > 0)
         {
-            source = SourceValues.Append(source, "extensions", MetaValue.List(h.Extensions.Select(e => (MetaValue)new MetaDict(
+            source = SourceValues.Append(source, "extensions", MetaValue.List(extensions.Select(e => (MetaValue)new MetaDict(
             [
                 new("ecode", MetaValue.From(e.Code)),
                 new("esize", MetaValue.From(e.ESize)),

@@ -27,7 +27,8 @@ internal static class NiftiExport
         var fileAxes = axes.Where(i => g.IsSpatial[i]).OrderBy(i => g.FileSpatialIndex[i]).ToList();
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] == "temporal"));
         fileAxes.AddRange(axes.Reverse().Where(i => !g.IsSpatial[i] && g.Labels[i] != "temporal"));
-        long[] fileShape = NiftiFileShape(fileAxes, shape, g);
+        List<int> slots = NiftiAxisLayout.Slots([.. fileAxes.Select(i => g.IsSpatial[i] ? "spatial" : g.Labels[i])]);
+        long[] fileShape = [.. slots.Select(s => s < 0 ? 1 : shape[fileAxes[s]])];
         if (fileShape.Length > 7)
             throw new MLArrayNotSupportedException($"NIfTI holds at most 7 dimensions; the array needs {fileShape.Length} (its non-spatial axes start at dim 4 or 5).");
         int[] perm = fileAxes.AsEnumerable().Reverse().ToArray();
@@ -64,34 +65,116 @@ internal static class NiftiExport
             }
         }
 
-        var h = NiftiHeader.Create(outType, fileShape, ras, channels,
-            sformCode: (int)(SourceValues.Source(meta, "sform_code") is > 0 and var sc ? sc : 1),
-            qformCode: (int)(SourceValues.Source(meta, "qform_code") is > 0 and var qc ? qc : 1));
+        int sformCode = (int)(SourceValues.Source(meta, "sform_code") is > 0 and var sc ? sc : 1);
+        int qformCode = (int)(SourceValues.Source(meta, "qform_code") is > 0 and var qc ? qc : 1);
+        var h = NiftiHeader.Create(outType, fileShape, ras, channels, sformCode, qformCode);
+        int ns = g.FileAffine.GetLength(0) - 1;
+        if (ns < 3 && SourceForms(meta) is { } forms && SamePlane(forms.Best, ras, ns))
+            RestoreSourceForms(h, forms); // a 2-D image of a 3-D sform/qform: the out-of-plane parts come back from meta.source
+        else if (MatrixMath.IsSingular(Linear3(ras), MLArrayFile.DirectionTolerance))
+            WithoutQform(h, ras); // the sform is a general affine in NIfTI; a qform must be a rotation, so it is not set
         srcHeader = h;
         CopyNiftiSource(meta.Source, h, fileShape.Length, keepScaling: scaledOnImport || dtype.Kind != DTypeKind.Float || srcType is null ||
             (NiftiDataTypeOrNull((int)srcType) is { } sd && sd == dtype));
+        // Padding dims (dims 1-3 are space, dim 4 time): record the labels so that our import can drop them again.
+        // Only when the file axes are the C axes reversed, so that dropping the padding gives back the C order.
+        if (channels == 1 && slots.Contains(-1) && meta.Spatial.AxisLabels is { } given && given.Count == n && fileAxes.SequenceEqual(Enumerable.Range(0, n).Reverse()))
+            h.Extensions.Add(NiftiAxisLayout.Marker([.. given.Select(l => l.Value)]));
         int version = SourceValues.Source(meta, "sizeof_hdr") == 540 ? 2 : 1;
         ct.ThrowIfCancellationRequested();
         Nifti.Write(output, new NiftiImage(srcHeader, outType, channels, fileData), new NiftiWriteOptions { Version = version == 2 ? 2 : null }, ct);
     }
 
-    /// <summary>
-    /// The NIfTI dims of the file axes: dims 1-3 are always space, dim 4 time, dims 5+ the other axes (the import's
-    /// reading), so fewer than three spatial axes are padded with 1s when non-spatial axes follow, and dim 4 is 1
-    /// when there are other axes but no temporal one. Padding adds size-1 dims only: the data order is unchanged.
-    /// </summary>
-    private static long[] NiftiFileShape(List<int> fileAxes, long[] shape, ExportGeometry g)
+    /// <summary>The sform and qform a NIfTI source header held (from <c>meta.source</c>), with their codes.</summary>
+    private sealed record SourceFormSet(double[,]? Sform, int SformCode, double[,]? Qform, int QformCode, double[] QParams, double[] PixDim)
     {
-        int temporal = fileAxes.Count(i => !g.IsSpatial[i] && g.Labels[i] == "temporal");
-        var dims = new List<long>(8);
-        foreach (int i in fileAxes)
+        /// <summary>nibabel's <c>get_best_affine</c> over the stored forms (the import used the same rule).</summary>
+        public double[,] Best => SformCode > 0 && Sform is not null ? Sform : Qform!;
+    }
+
+    /// <summary>
+    /// The source's sform (when sform_code &gt; 0) and qform (when qform_code &gt; 0); null when it holds neither or
+    /// was not a single plane.
+    /// </summary>
+    private static SourceFormSet? SourceForms(MLArrayMeta meta)
+    {
+        double[]? Vec(string key, int n)
         {
-            if (!g.IsSpatial[i] && dims.Count < 3) dims.AddRange(Enumerable.Repeat(1L, 3 - dims.Count));
-            if (!g.IsSpatial[i] && g.Labels[i] != "temporal" && temporal == 0 && dims.Count == 3) dims.Add(1);
-            dims.Add(shape[i]);
+            if (!meta.Source.TryGetValue(key, out MetaValue? v) || v is not MetaList l || l.Items.Count < n) return null;
+            var r = new double[n];
+            for (int i = 0; i < n; i++)
+                if (SourceValues.ToDouble(l.Items[i]) is not { } d || !double.IsFinite(d)) return null;
+                else r[i] = d;
+            return r;
         }
 
-        return [.. dims];
+        // Only a source that was itself one plane (dim[0] < 3 or dim[3] == 1): a 2-D image cut from a volume does not
+        // lie where the volume's form puts its first slice.
+        if (Vec("dim", 4) is not { } dim || !(dim[0] < 3 || dim[3] == 1)) return null;
+        double Num(string key) => SourceValues.SourceDouble(meta, key);
+        int sCode = (int)(SourceValues.Source(meta, "sform_code") ?? 0), qCode = (int)(SourceValues.Source(meta, "qform_code") ?? 0);
+        double[]? x = Vec("srow_x", 4), y = Vec("srow_y", 4), z = Vec("srow_z", 4), pix = Vec("pixdim", 8) ?? Vec("pixdim", 4);
+        double[,]? sform = sCode > 0 && x is not null && y is not null && z is not null
+            ? new double[,] { { x[0], x[1], x[2], x[3] }, { y[0], y[1], y[2], y[3] }, { z[0], z[1], z[2], z[3] }, { 0, 0, 0, 1 } }
+            : null;
+        double[] q = [Num("quatern_b"), Num("quatern_c"), Num("quatern_d"), Num("qoffset_x"), Num("qoffset_y"), Num("qoffset_z")];
+        double[,]? qform = null;
+        if (qCode > 0 && pix is not null && q.All(double.IsFinite))
+        {
+            double[] zooms = [.. pix.Skip(1).Take(3).Select(v => Math.Abs(v) is var a && a > 0 ? a : 1)];
+            qform = NiftiAffine.QuaternionToAffine(q[0], q[1], q[2], q[3], q[4], q[5], pix[0] < 0 ? -1 : 1, zooms);
+        }
+        if (sform is null && qform is null) return null;
+        return new SourceFormSet(sform, sform is null ? 0 : sCode, qform, qform is null ? 0 : qCode, q, pix!);
+    }
+
+    /// <summary>
+    /// Whether the exported in-plane geometry (RAS rows and columns of the <paramref name="ns"/> spatial axes, and their
+    /// offsets) is still the source form's: the image was imported from that header and its geometry not changed since.
+    /// </summary>
+    private static bool SamePlane(double[,] best, double[,] ras, int ns)
+    {
+        double scale = 0;
+        for (int r = 0; r < 3; r++)
+            for (int c = 0; c < 4; c++) scale = Math.Max(scale, Math.Abs(best[r, c]));
+        double tol = 1e-6 * Math.Max(1, scale);
+        for (int r = 0; r < ns; r++)
+        {
+            for (int c = 0; c < ns; c++)
+                if (!(Math.Abs(best[r, c] - ras[r, c]) <= tol)) return false;
+            if (!(Math.Abs(best[r, 3] - ras[r, 3]) <= tol)) return false;
+        }
+        return true;
+    }
+
+    private static void RestoreSourceForms(NiftiHeader h, SourceFormSet f)
+    {
+        h.SetAffine(f.Best, f.SformCode, f.QformCode);
+        if (f.Qform is not null)
+        {
+            // the stored quaternion, offsets and qfac, bit for bit (SetAffine derived them from the best form)
+            (h.QuaternB, h.QuaternC, h.QuaternD, h.QOffsetX, h.QOffsetY, h.QOffsetZ) = (f.QParams[0], f.QParams[1], f.QParams[2], f.QParams[3], f.QParams[4], f.QParams[5]);
+            for (int i = 0; i < 4; i++) h.PixDim[i] = f.PixDim[i];
+        }
+    }
+
+    private static double[,] Linear3(double[,] a) => new double[,]
+    {
+        { a[0, 0], a[0, 1], a[0, 2] }, { a[1, 0], a[1, 1], a[1, 2] }, { a[2, 0], a[2, 1], a[2, 2] },
+    };
+
+    /// <summary>
+    /// A singular affine: kept as the sform (NIfTI-1 calls it a general affine), qform_code 0 with a null rotation
+    /// (a quaternion can only express a rotation), pixdim[1..3] the column lengths.
+    /// </summary>
+    private static void WithoutQform(NiftiHeader h, double[,] ras)
+    {
+        h.QformCode = 0;
+        (h.QuaternB, h.QuaternC, h.QuaternD) = (0, 0, 0);
+        (h.QOffsetX, h.QOffsetY, h.QOffsetZ) = (ras[0, 3], ras[1, 3], ras[2, 3]);
+        h.PixDim[0] = 1;
+        for (int j = 0; j < 3; j++)
+            h.PixDim[j + 1] = Math.Sqrt((ras[0, j] * ras[0, j]) + (ras[1, j] * ras[1, j]) + (ras[2, j] * ras[2, j]));
     }
 
     private static DType? NiftiDataTypeOrNull(int code)
@@ -159,7 +242,8 @@ internal static class NiftiExport
                 {
                     try
                     {
-                        h.Extensions.Add(new NiftiExtension((int)ci.Value, Convert.FromBase64String(bs.Value)));
+                        var ext = new NiftiExtension((int)ci.Value, Convert.FromBase64String(bs.Value));
+                        if (!NiftiAxisLayout.IsMarker(ext)) h.Extensions.Add(ext); // the export writes its own
                     }
                     catch (FormatException)
                     {

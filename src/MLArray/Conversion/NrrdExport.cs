@@ -61,6 +61,17 @@ internal static class NrrdExport
         _ = perAxisOk;
         double[,] world = g.FileAffine;
         int ns = world.GetLength(0) - 1;
+        if (g.HasGeometry && ns > 0)
+        {
+            var linear = new double[ns, ns];
+            for (int r = 0; r < ns; r++)
+                for (int c = 0; c < ns; c++) linear[r, c] = world[r, c];
+            if (MatrixMath.IsSingular(linear, MLArrayFile.DirectionTolerance))
+                throw new MLArrayNotSupportedException(
+                    "the image's geometry is singular (a zero voxel size, or spatial axes without independent directions: "
+                    + $"|det| of the normalised directions < {MLArrayFile.DirectionTolerance}); NRRD space directions must be invertible for "
+                    + "readers such as ITK and 3D Slicer. Fix meta.spatial (spacing/direction or affine), or export to NIfTI, which keeps a singular sform.");
+        }
         bool diagonal = true;
         for (int r = 0; r < ns; r++)
         {

@@ -29,6 +29,31 @@ public sealed class RemoteCliTests(NginxServer nginx) : IClassFixture<NginxServe
     }
 
     [Fact]
+    public void Header_validate_and_convert_print_a_url_without_its_user_info_and_query_string()
+    {
+        var url = nginx.Serve(BigLocal, "cli/secret.mla");
+        string withSecrets = $"http://alice:PASSW0RD@127.0.0.1:{url.Port}{url.AbsolutePath}?sv=2025&sig=SECRET42";
+        string shown = $"http://127.0.0.1:{url.Port}{url.AbsolutePath}?…";
+        string npy = Path.Combine(Path.GetTempPath(), $"mla-secret-{Guid.NewGuid():N}.npy");
+        try
+        {
+            foreach (var run in new[] { CliRun.Run("header", withSecrets), CliRun.Run("validate", withSecrets), CliRun.Run("convert", withSecrets, npy) })
+            {
+                Assert.True(run.Code == 0, run.Err);
+                Assert.DoesNotContain("PASSW0RD", run.Out + run.Err);
+                Assert.DoesNotContain("SECRET42", run.Out + run.Err);
+                Assert.DoesNotContain("alice", run.Out + run.Err);
+            }
+            Assert.Contains($"file        {shown}", CliRun.Run("header", withSecrets).Out);
+            Assert.Contains($"{shown}: valid", CliRun.Run("validate", withSecrets).Out);
+        }
+        finally
+        {
+            File.Delete(npy);
+        }
+    }
+
+    [Fact]
     public void Bench_with_cache_reads_the_second_run_from_disk()
     {
         var url = nginx.Serve(BigLocal, "cli/cached.mla").ToString();

@@ -1,6 +1,7 @@
 using System.Globalization;
 using System.Net;
 using System.Net.Sockets;
+using System.Text;
 using System.Text.Json;
 using MLArray.Cli.Tests.Cli;
 using MLArray.Cli.Viewer;
@@ -73,6 +74,8 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
         Assert.Equal(404, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=91")).Status);
         Assert.Equal(404, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=-1")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=oblique&index=1")).Status);
+        Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial,coronal&index=1")).Status); // not parsed as flags
+        Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=1&index=1")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=x")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=1&frames=0")).Status);
         Assert.Equal(400, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=1&lo=NaN")).Status);
@@ -103,6 +106,76 @@ public sealed class ViewCommandTests : IClassFixture<ViewCommandTests.Fixture>
             using var c = new TcpClient();
             await Assert.ThrowsAnyAsync<SocketException>(() => c.ConnectAsync(other, server.Port));
         }
+    }
+
+    [Fact]
+    public async Task A_local_file_rewritten_in_place_while_viewed_answers_409_instead_of_reading_it()
+    {
+        string image = Path.Combine(_f.Case.Dir, "inplace.mla"), seg = Path.Combine(_f.Case.Dir, "inplace_seg.mla");
+        File.Copy(_f.Case.Image, image, overwrite: true);
+        File.Copy(_f.Case.Seg, seg, overwrite: true);
+        await using var server = await ViewerServer.StartAsync(ViewerSession.Open(image, seg), 0);
+        using var http = new HttpClient();
+        string b = $"http://127.0.0.1:{server.Port}", t = "token=" + server.Token;
+        Assert.Equal(200, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=0")).Status);
+        Assert.Equal(200, (await Get(http, $"{b}/api/overlay?{t}&view=axial&index=0")).Status);
+
+        // the same bytes written back in place (as cp over it would, at the same size): the mapping would mix files
+        DateTime before = File.GetLastWriteTimeUtc(image);
+        byte[] bytes = File.ReadAllBytes(image);
+        using (var w = new FileStream(image, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) w.Write(bytes);
+        File.SetLastWriteTimeUtc(image, before.AddSeconds(1));
+        var (status, body, _) = await Get(http, $"{b}/api/slice?{t}&view=axial&index=40");
+        string text = Encoding.UTF8.GetString(body);
+        Assert.Equal(409, status);
+        Assert.Contains("inplace.mla' was rewritten in place", text, StringComparison.Ordinal);
+        Assert.Contains("start it again", text, StringComparison.Ordinal);
+        Assert.Equal(200, (await Get(http, $"{b}/api/slice?{t}&view=axial&index=0")).Status); // the slice read before is still shown
+
+        // the segmentation cut in place: without the check its next read would fault on the cut pages (SIGBUS)
+        using (var w = new FileStream(seg, FileMode.Open, FileAccess.Write, FileShare.ReadWrite)) w.SetLength(w.Length / 2);
+        (status, body, _) = await Get(http, $"{b}/api/overlay?{t}&view=axial&index=40");
+        Assert.Equal(409, status);
+        Assert.Contains("its size went from", Encoding.UTF8.GetString(body), StringComparison.Ordinal);
+
+        // a file replaced by rename is not a change: the viewer keeps showing the file it opened
+        string fresh = Path.Combine(_f.Case.Dir, "inplace2.mla"), renamed = Path.Combine(_f.Case.Dir, "renamed.mla");
+        File.Copy(_f.Case.Image, renamed, overwrite: true);
+        File.Copy(_f.Case.Image, fresh, overwrite: true);
+        await using var server2 = await ViewerServer.StartAsync(ViewerSession.Open(renamed, null), 0);
+        string b2 = $"http://127.0.0.1:{server2.Port}", t2 = "token=" + server2.Token;
+        File.Move(fresh, renamed, overwrite: true);
+        Assert.Equal(200, (await Get(http, $"{b2}/api/slice?{t2}&view=axial&index=40")).Status);
+    }
+
+    [Fact]
+    public async Task A_float_segmentation_with_NaN_labels_is_located_with_the_label_as_text()
+    {
+        // is_seg float32 labels: NaN (background) and 2 alternate; JSON has no NaN, the click still answers
+        string seg = Path.Combine(_f.Case.Dir, "float_seg.mla");
+        using (var im = MLArrayFile.Open(_f.Case.Image))
+        {
+            var labels = new float[im.Shape.Aggregate(1L, (a, b) => a * b)];
+            for (int i = 0; i < labels.Length; i++) labels[i] = i % 2 == 0 ? float.NaN : 2f;
+            using var s = MLArrayFile.FromArray(labels, im.Shape, new MLArrayCreateOptions { Copy = im, Meta = im.Meta with { IsSeg = true } });
+            s.Save(seg);
+        }
+
+        await using var server = await ViewerServer.StartAsync(ViewerSession.Open(_f.Case.Image, seg), 0);
+        using var http = new HttpClient();
+        string b = $"http://127.0.0.1:{server.Port}", t = "token=" + server.Token;
+        var seen = new HashSet<string>();
+        for (int x = 30; x < 32; x++)
+        {
+            var (status, body, _) = await Get(http, $"{b}/api/locate?{t}&view=axial&index=45&x={x}&y=40");
+            Assert.True(status == 200, Encoding.UTF8.GetString(body));
+            using var j = JsonDocument.Parse(body);
+            seen.Add(j.RootElement.GetProperty("label").ToString());
+        }
+        Assert.Equal(["2", "NaN"], seen.Order());
+        var overlay = await Get(http, $"{b}/api/overlay?{t}&view=axial&index=45");
+        Assert.Equal(200, overlay.Status);
+        Assert.Equal($"2:{LabelColours.Hex(2)}", overlay.Response.Headers.GetValues("X-Labels").Single()); // NaN is background
     }
 
     [Fact]

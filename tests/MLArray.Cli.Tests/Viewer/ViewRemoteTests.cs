@@ -1,4 +1,5 @@
 using System.Globalization;
+using System.Net;
 using System.Text.Json;
 using MLArray.Cli.Viewer;
 using MLArray.Display;
@@ -62,6 +63,35 @@ public sealed class ViewRemoteTests(NginxServer nginx) : IClassFixture<NginxServ
         Assert.Equal(Expected(SliceView.Axial, 32), png);
         Assert.Equal(Expected(SliceView.Sagittal, 100), await http.GetByteArrayAsync(new Uri($"{b}/api/slice?{t}&view=sagittal&index=100&lo=0&hi=400")));
         Assert.Equal(Expected(SliceView.Coronal, 5), await http.GetByteArrayAsync(new Uri($"{b}/api/slice?{t}&view=coronal&index=5&lo=0&hi=400")));
+    }
+
+    [Fact]
+    public async Task A_url_replaced_while_viewed_answers_409_saying_so()
+    {
+        var url = nginx.Serve(Chunked(), "view/replaced.mla");
+        await using var server = await ViewerServer.StartAsync(ViewerSession.Open(url.ToString(), null), 0);
+        using var http = new HttpClient();
+        string b = $"http://127.0.0.1:{server.Port}", t = "token=" + server.Token;
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri($"{b}/api/slice?{t}&view=axial&index=0"))).StatusCode);
+
+        nginx.Serve(_case.Image, "view/replaced.mla"); // another file at the URL: another ETag
+        var answer = await http.GetAsync(new Uri($"{b}/api/slice?{t}&view=axial&index=60")); // chunks not fetched yet
+        string text = await answer.Content.ReadAsStringAsync();
+        Assert.Equal(HttpStatusCode.Conflict, answer.StatusCode);
+        Assert.Contains("replaced", text, StringComparison.Ordinal);
+        Assert.Contains("start it again", text, StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, (await http.GetAsync(new Uri($"{b}/api/slice?{t}&view=axial&index=0"))).StatusCode); // the slice read before is still shown
+    }
+
+    [Fact]
+    public async Task The_cli_prints_a_url_without_its_user_info()
+    {
+        var image = nginx.Serve(_case.Image, "view/userinfo.mla");
+        await using var run = await ViewerRun.StartAsync("view", $"http://alice:PASSW0RD@127.0.0.1:{image.Port}{image.AbsolutePath}?sig=SECRET42");
+        Assert.Contains($"serving {image} on 127.0.0.1", run.Out(), StringComparison.Ordinal);
+        Assert.DoesNotContain("PASSW0RD", run.Out() + run.Err, StringComparison.Ordinal);
+        Assert.DoesNotContain("alice", run.Out() + run.Err, StringComparison.Ordinal);
+        Assert.Equal(0, await run.StopAsync());
     }
 
     [Fact]

@@ -60,6 +60,35 @@ public sealed class MLArrayConstructorTests : IDisposable
     }
 
     [Fact]
+    public void In_memory_images_beyond_one_array_are_refused_pointing_to_Create_on_disk()
+    {
+        // 8 GiB of uint8 (and 2^31 float32): more than one .NET array; were OverflowExceptions from the allocation
+        long[] big = [2048, 2048, 2048];
+        foreach (var make in new Func<MLArrayFile>[]
+        {
+            () => MLArrayFile.Zeros(big, DType.UInt8),
+            () => MLArrayFile.Empty(big, DType.UInt8),
+            () => MLArrayFile.Ones(big, DType.UInt8),
+            () => MLArrayFile.Full<float>([1 << 16, 1 << 15], 1f),
+        })
+        {
+            var e = Assert.Throws<ArgumentException>(make);
+            Assert.Contains("MLArrayFile.Create", e.Message);
+            Assert.Contains("bytes", e.Message);
+        }
+        var count = Assert.Throws<ArgumentException>(() => MLArrayFile.Zeros([1L << 40, 1L << 40], DType.Float32)); // more elements than a long counts
+        Assert.Contains("(1099511627776, 1099511627776) has more than", count.Message);
+
+        // the way the message points to works: chunks never written read as zeros, the file stays small
+        string path = Path.Combine(_dir, "big_zeros.mla");
+        using (MLArrayFile.Create(path, big, DType.UInt8)) { }
+        using var f = MLArrayFile.Open(path);
+        Assert.Equal(big, f.Shape);
+        Assert.All(f.Read<byte>(NdIndex.Slice(1000, 1016), NdIndex.Slice(2000, 2048), NdIndex.Slice(0, 64)), v => Assert.Equal(0, v));
+        Assert.True(new FileInfo(path).Length < 64 << 10, $"{new FileInfo(path).Length} bytes");
+    }
+
+    [Fact]
     public void Arange_flat_and_with_shape()
     {
         using var a = MLArrayFile.Arange(10L);

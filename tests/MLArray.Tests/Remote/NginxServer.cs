@@ -6,7 +6,8 @@ namespace MLArray.Tests.Remote;
 /// <summary>
 /// A real nginx (Debian's package) on 127.0.0.1 with its own configuration in a temp folder, serving <see cref="Root"/>.
 /// Locations: <c>/</c> static files with ranges; <c>/noranges/</c> ignores Range (<c>max_ranges 0</c>: 200 + whole body);
-/// <c>/forbidden/</c> answers 403; <c>/loop/</c> redirects to itself. Starting fails loudly (never a silent pass).
+/// <c>/forbidden/</c> answers 403; <c>/loop/</c> redirects to itself; <c>/noetag/</c> sends no ETag (only Last-Modified);
+/// <c>/signed-redirect/NAME</c> redirects (302) to <c>/data/NAME?sig=</c> the time in ms (a CDN's signed link). Starting fails loudly (never a silent pass).
 /// </summary>
 public sealed class NginxServer : IDisposable
 {
@@ -45,6 +46,8 @@ public sealed class NginxServer : IDisposable
                     location /noranges/ { max_ranges 0; }
                     location /forbidden/ { return 403; }
                     location /loop/ { return 302 /loop/again.mla; }
+                    location /noetag/ { etag off; }
+                    location /signed-redirect/ { rewrite ^/signed-redirect/(.*)$ /data/$1?sig=$msec redirect; }
                 }
             }
             """);

@@ -61,7 +61,29 @@ public static class MLArrayMetadata
             report = new ValidationReport(report.Append(new ValidationIssue(ValidationSeverity.Error, "/spatial/shape", "shape-mismatch",
                 $"meta.spatial.shape {MetaMigrator.Show(shape)} differs from the array shape [{string.Join(", ", arrayShape)}]")));
         }
+        if (NonFiniteBoxRows(meta.Current).ToList() is { Count: > 0 } nonFinite)
+            report = new ValidationReport(report.Concat(nonFinite));
         return report;
+    }
+
+    /// <summary>
+    /// A warning for every bbox row with a NaN or infinite coordinate (code <c>non-finite</c>): the schema admits the
+    /// reference's floats, but such a box cannot be located in the image (MLArrayFile refuses new ones).
+    /// </summary>
+    private static IEnumerable<ValidationIssue> NonFiniteBoxRows(MetaDict current)
+    {
+        if (current["bbox"] is not MetaDict bbox || bbox["bboxes"] is not MetaList boxes)
+            yield break;
+        for (int i = 0; i < boxes.Items.Count; i++)
+        {
+            if (boxes.Items[i] is not MetaList rows) continue;
+            for (int j = 0; j < rows.Items.Count; j++)
+            {
+                if (rows.Items[j] is MetaList row && row.Items.Any(v => v is MetaFloat f && !double.IsFinite(f.Value)))
+                    yield return new ValidationIssue(ValidationSeverity.Warning, $"/bbox/bboxes/{i}/{j}", "non-finite",
+                        $"meta.bbox.bboxes[{i}] row {j} {MetaMigrator.Show(row)} should hold finite coordinates (no NaN or infinity)");
+            }
+        }
     }
 
     /// <summary>
