@@ -22,6 +22,16 @@ internal static class MatrixMath
         return !(Math.Abs(Determinant(u)) >= tolerance);
     }
 
+    /// <summary>The top-left <paramref name="n"/>×<paramref name="n"/> block (an affine's linear part), copied.</summary>
+    internal static double[,] Linear(double[,] affine, int n)
+    {
+        var m = new double[n, n];
+        for (int i = 0; i < n; i++)
+            for (int j = 0; j < n; j++)
+                m[i, j] = affine[i, j];
+        return m;
+    }
+
     /// <summary>Determinant by Gaussian elimination with partial pivoting (n ≤ 16); <paramref name="a"/> is overwritten.</summary>
     internal static double Determinant(double[,] a)
     {

@@ -34,7 +34,7 @@ internal sealed class LocalFileWatch : IDisposable
     /// </summary>
     public static LocalFileWatch? TryOpen(string pathOrUrl)
     {
-        if (pathOrUrl.Contains("://", StringComparison.Ordinal)) return null;
+        if (ViewerSession.IsUrl(pathOrUrl)) return null;
         try
         {
             var handle = File.OpenHandle(pathOrUrl, FileMode.Open, FileAccess.Read, FileShare.ReadWrite | FileShare.Delete);

@@ -116,7 +116,7 @@ internal sealed class ViewerSession : IDisposable
         }
     }
 
-    private static bool IsUrl(string path) => path.Contains("://", StringComparison.Ordinal);
+    internal static bool IsUrl(string path) => path.Contains("://", StringComparison.Ordinal);
 
     /// <summary>
     /// A path, or a URL without its user info and query (a password or a presigned URL's signature is a credential:

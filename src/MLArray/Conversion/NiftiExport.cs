@@ -71,7 +71,7 @@ internal static class NiftiExport
         int ns = g.FileAffine.GetLength(0) - 1;
         if (ns < 3 && SourceForms(meta) is { } forms && SamePlane(forms.Best, ras, ns))
             RestoreSourceForms(h, forms); // a 2-D image of a 3-D sform/qform: the out-of-plane parts come back from meta.source
-        else if (MatrixMath.IsSingular(Linear3(ras), MLArrayFile.DirectionTolerance))
+        else if (MatrixMath.IsSingular(MatrixMath.Linear(ras, 3), MLArrayFile.DirectionTolerance))
             WithoutQform(h, ras); // the sform is a general affine in NIfTI; a qform must be a rotation, so it is not set
         srcHeader = h;
         CopyNiftiSource(meta.Source, h, fileShape.Length, keepScaling: scaledOnImport || dtype.Kind != DTypeKind.Float || srcType is null ||
@@ -157,11 +157,6 @@ internal static class NiftiExport
             for (int i = 0; i < 4; i++) h.PixDim[i] = f.PixDim[i];
         }
     }
-
-    private static double[,] Linear3(double[,] a) => new double[,]
-    {
-        { a[0, 0], a[0, 1], a[0, 2] }, { a[1, 0], a[1, 1], a[1, 2] }, { a[2, 0], a[2, 1], a[2, 2] },
-    };
 
     /// <summary>
     /// A singular affine: kept as the sform (NIfTI-1 calls it a general affine), qform_code 0 with a null rotation

@@ -41,7 +41,6 @@ internal static class NrrdExport
         byte[] fileData = AxisPermutation.Permute(data, shape, fileAxes.Reverse().ToArray(), dtype.ItemSize);
 
         var h = NrrdHeader.Create(dtype, sizes);
-        bool perAxisOk = true;
         foreach (KeyValuePair<string, MetaValue> e in meta.Source.Entries)
         {
             if (NrrdGeometryFields.Contains(e.Key)) continue;
@@ -49,7 +48,7 @@ internal static class NrrdExport
             {
                 object? v = SourceValues.FromMeta(e.Value, e.Key);
                 if (v is null) continue;
-                if (NrrdPerAxisFields.Contains(e.Key) && v is Array arr && arr.Length != n) { perAxisOk = false; continue; }
+                if (NrrdPerAxisFields.Contains(e.Key) && v is Array arr && arr.Length != n) continue; // a per-axis field of another axis count
                 h.Fields[e.Key] = v;
             }
             else
@@ -58,20 +57,13 @@ internal static class NrrdExport
             }
         }
 
-        _ = perAxisOk;
         double[,] world = g.FileAffine;
         int ns = world.GetLength(0) - 1;
-        if (g.HasGeometry && ns > 0)
-        {
-            var linear = new double[ns, ns];
-            for (int r = 0; r < ns; r++)
-                for (int c = 0; c < ns; c++) linear[r, c] = world[r, c];
-            if (MatrixMath.IsSingular(linear, MLArrayFile.DirectionTolerance))
-                throw new MLArrayNotSupportedException(
-                    "the image's geometry is singular (a zero voxel size, or spatial axes without independent directions: "
-                    + $"|det| of the normalised directions < {MLArrayFile.DirectionTolerance}); NRRD space directions must be invertible for "
-                    + "readers such as ITK and 3D Slicer. Fix meta.spatial (spacing/direction or affine), or export to NIfTI, which keeps a singular sform.");
-        }
+        if (g.HasGeometry && ns > 0 && MatrixMath.IsSingular(MatrixMath.Linear(world, ns), MLArrayFile.DirectionTolerance))
+            throw new MLArrayNotSupportedException(
+                "the image's geometry is singular (a zero voxel size, or spatial axes without independent directions: "
+                + $"|det| of the normalised directions < {MLArrayFile.DirectionTolerance}); NRRD space directions must be invertible for "
+                + "readers such as ITK and 3D Slicer. Fix meta.spatial (spacing/direction or affine), or export to NIfTI, which keeps a singular sform.");
         bool diagonal = true;
         for (int r = 0; r < ns; r++)
         {
